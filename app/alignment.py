@@ -1,0 +1,70 @@
+"""Alignment: map a detected face onto one canonical crop, so the encoder sees faces posed alike.
+
+With landmarks (YuNet) the five points are fitted to ArcFace's 112x112 template by a least-squares
+similarity transform (Umeyama). With a box only (Haar) the landmarks are estimated from the box by
+a prior measured on LFW (median YuNet landmarks inside matched Haar boxes, 497 faces), so both
+detectors produce crops of the same geometry. Training, enrolment and live frames all go through
+`align`.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from app.detection import Face
+
+# ArcFace / InsightFace reference points for a 112x112 crop.
+TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+
+# Landmarks as fractions of a Haar box (x, y): see the module docstring for how they were measured.
+HAAR_LANDMARK_PRIOR = np.array(
+    [[0.314, 0.389], [0.694, 0.386], [0.510, 0.602], [0.352, 0.768], [0.674, 0.764]], dtype=np.float64
+)
+
+
+def template(size: int) -> np.ndarray:
+    return TEMPLATE_112 * (size / 112.0)
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """2x3 matrix of the similarity (rotation, uniform scale, translation) taking src to dst
+    in the least-squares sense (Umeyama 1991, no reflection)."""
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s0, d0 = src - mu_s, dst - mu_d
+    cov = d0.T @ s0 / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[-1] = -1
+    rot = u @ np.diag(d) @ vt
+    var_s = (s0 ** 2).sum() / len(src)
+    scale = (sig * d).sum() / var_s if var_s > 0 else 1.0
+    t = mu_d - scale * rot @ mu_s
+    return np.hstack([scale * rot, t[:, None]])
+
+
+def face_landmarks(face: Face) -> np.ndarray:
+    """The face's own landmarks, or the Haar prior placed in its box."""
+    if face.landmarks is not None:
+        return np.asarray(face.landmarks, dtype=np.float64)
+    x, y, w, h = face.box
+    return HAAR_LANDMARK_PRIOR * [w, h] + [x, y]
+
+
+def align(rgb: np.ndarray, face: Face, size: int = 64) -> np.ndarray:
+    """The canonical size x size RGB crop of `face` (edge pixels replicated outside the image)."""
+    m = similarity_transform(face_landmarks(face), template(size))
+    return cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def align_many(rgb: np.ndarray, faces: list[Face], size: int = 64) -> np.ndarray:
+    """Stack of crops, N x size x size x 3 uint8."""
+    if not faces:
+        return np.zeros((0, size, size, 3), np.uint8)
+    return np.stack([align(rgb, f, size) for f in faces])

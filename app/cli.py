@@ -1,0 +1,307 @@
+"""Command line over the core. Errors a user can fix print one line on stderr and exit 2;
+Ctrl-C exits 130 (training keeps a checkpoint). The bare command starts the GUI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from app.errors import Cancelled, OneShotError
+from app.progress import CancelToken, console_progress
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detector", choices=["yunet", "haar"], default=None,
+                   help="face detector (default: YuNet when its model is found, else Haar)")
+    p.add_argument("--detector-model", default=None, help="path to the YuNet .onnx file")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                   help="where the encoder runs (default: CUDA when present, else CPU)")
+    p.add_argument("--weights", default=None, help="encoder weights (default: the shipped model)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oneshot-face",
+                                     description="One-shot face recognition. Without a command, opens the app.")
+    parser.add_argument("--source", default=None, help="for the app: camera index, video, image folder or URL")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("enroll", help="enrol a person from one photo")
+    p.add_argument("name")
+    p.add_argument("photo")
+    p.add_argument("--face", type=int, default=None, help="which face (1 = left-most) when there are several")
+    p.add_argument("--add", action="store_true", help="add the photo to an existing person of that name")
+    _common(p)
+
+    p = sub.add_parser("identify", help="name the faces in a photo")
+    p.add_argument("photo")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--tau", type=float, default=None, help="distance threshold (default: the model's)")
+    _common(p)
+
+    p = sub.add_parser("people", help="list, rename or delete enrolled people")
+    p.add_argument("action", nargs="?", choices=["list", "rename", "delete"], default="list")
+    p.add_argument("args", nargs="*", help="rename: NAME NEW_NAME; delete: NAME")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("watch", help="live recognition over a camera, video, folder or stream, headless")
+    p.add_argument("--source", required=True)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--tau", type=float, default=None)
+    p.add_argument("--max-frames", type=int, default=None)
+    _common(p)
+
+    p = sub.add_parser("train", help="train an encoder on folder-per-person datasets")
+    p.add_argument("datasets", nargs="+", help="folders with one sub-folder per person (LFW root accepted)")
+    p.add_argument("--out", required=True, help="where to write the weights (.pt) and model card (.json)")
+    p.add_argument("--exclude-people", default=None, help="file of names to leave out (e.g. peopleDevTest.txt)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--loss", choices=["triplet-semihard", "triplet-hard", "contrastive"], default="triplet-semihard")
+    p.add_argument("--margin", type=float, default=0.2)
+    p.add_argument("--distill", type=float, default=1.0, help="weight of the dlib teacher (0 = labels only)")
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
+    _common(p)
+
+    p = sub.add_parser("evaluate", help="LFW verification / one-shot identification figures")
+    p.add_argument("protocol", choices=["verification", "identification"])
+    p.add_argument("--lfw", default=None, help="LFW root with images/ and protocol/")
+    p.add_argument("--folder", default=None, help="identification on any folder-per-person tree")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--write-card", action="store_true", help="store the figures in the model card")
+    _common(p)
+
+    p = sub.add_parser("calibrate", help="recompute a model's τ on LFW pairsDevTrain.txt (training people)")
+    p.add_argument("--lfw", default=None, help="LFW root with images/ and protocol/")
+    _common(p)
+
+    p = sub.add_parser("fetch-models", help="download the YuNet detector into the user's model folder")
+    p.add_argument("--url", default=None)
+
+    p = sub.add_parser("bench", help="speed and memory figures")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--repeats", type=int, default=5)
+    _common(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            from app.gui import run_app  # Qt only here
+            return run_app(source=args.source)
+        handler = globals()[f"cmd_{args.command.replace('-', '_')}"]
+        return int(handler(args) or 0)
+    except Cancelled as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    except OneShotError as exc:
+        print(f"oneshot-face: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def _engine(args, tau: float | None = None):
+    from app.pipeline import Engine
+    return Engine.create(args.detector, args.detector_model, args.weights, args.device, tau=tau)
+
+
+def _face_json(rec) -> dict:
+    x, y, w, h = rec.face.box
+    return {"box": [round(x), round(y), round(w), round(h)], "name": rec.match.name,
+            "distance": None if rec.match.distance == float("inf") else round(float(rec.match.distance), 4)}
+
+
+def cmd_enroll(args) -> int:
+    engine = _engine(args)
+    try:
+        person, cand = engine.enroll_photo(args.name, args.photo, args.face, args.add)
+    finally:
+        engine.close()
+    for w in cand.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if cand.nearest.known and cand.nearest.name != person.name:
+        print(f"note: this face is also close to {cand.nearest.name} (distance {cand.nearest.distance:.3f})",
+              file=sys.stderr)
+    print(f"Enrolled {person.name} ({person.sample_count} photo{'s' if person.sample_count != 1 else ''}).")
+    return 0
+
+
+def cmd_identify(args) -> int:
+    engine = _engine(args, args.tau)
+    try:
+        recs = engine.identify_photo(args.photo)
+        info = engine.describe()
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps({"photo": str(args.photo), "faces": [_face_json(r) for r in recs], **info}))
+    elif not recs:
+        print("No face found.")
+    else:
+        for i, r in enumerate(recs, 1):
+            d = _face_json(r)
+            print(f"face {i} at {d['box']}: {r.match.name} (distance {d['distance']})")
+    return 0
+
+
+def cmd_people(args) -> int:
+    from app.gallery import Gallery
+    from app.errors import GalleryError
+    with Gallery() as gallery:
+        def lookup(name: str):
+            person = gallery.find(name)
+            if person is None:
+                raise GalleryError(f"Nobody called {name!r} is enrolled.")
+            return person
+        if args.action == "list":
+            people = gallery.people()
+            if args.json:
+                print(json.dumps([{"name": p.name, "photos": p.sample_count} for p in people], ensure_ascii=False))
+            elif not people:
+                print("Nobody is enrolled yet.")
+            for p in ([] if args.json else people):
+                print(f"{p.name}\t{p.sample_count} photo{'s' if p.sample_count != 1 else ''}")
+        elif args.action == "rename":
+            if len(args.args) != 2:
+                raise GalleryError("Usage: oneshot-face people rename NAME NEW_NAME")
+            p = gallery.rename(lookup(args.args[0]).id, args.args[1])
+            print(f"Renamed {args.args[0]} to {p.name}.")
+        else:
+            if len(args.args) != 1:
+                raise GalleryError("Usage: oneshot-face people delete NAME")
+            gallery.delete(lookup(args.args[0]).id)
+            print(f"Deleted {args.args[0]} and every photo and embedding of them.")
+    return 0
+
+
+def cmd_watch(args) -> int:
+    import time
+
+    from app.sources import open_source
+    engine = _engine(args, args.tau)
+    info = engine.describe()
+    print(f"detector: {info['detector']}, encoder: {info['encoder']}, device: {info['device']}, "
+          f"tau: {info['tau']:.3f}", file=sys.stderr)
+    n = 0
+    try:
+        with open_source(args.source) as source:
+            while args.max_frames is None or n < args.max_frames:
+                frame = source.read()
+                if frame is None:
+                    break
+                t0 = time.perf_counter()
+                recs = engine.analyse(frame.rgb)
+                ms = (time.perf_counter() - t0) * 1000
+                if args.json:
+                    print(json.dumps({"frame": frame.index, "faces": [_face_json(r) for r in recs]},
+                                     ensure_ascii=False), flush=True)
+                else:
+                    names = ", ".join(f"{r.match.name} ({r.match.distance:.2f})" for r in recs) or "no face"
+                    print(f"frame {frame.index}: {names}  [{ms:.1f} ms]", flush=True)
+                n += 1
+    finally:
+        engine.close()
+    print(f"{n} frames processed; source ended.", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from app.training import TrainConfig, train
+    cfg = TrainConfig(datasets=args.datasets, out=args.out, exclude_people=args.exclude_people,
+                      epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill,
+                      lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images,
+                      detector=args.detector or "yunet")
+    cancel = CancelToken()
+
+    def on_sigint(signum, frame):
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        print("\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...", file=sys.stderr)
+        cancel.cancel()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        res = train(cfg, resume=args.resume, progress=console_progress("train "), cancel=cancel,
+                    on_epoch=lambda s: print(f"\nepoch {s.epoch}: loss {s.loss:.4f} (metric {s.metric_loss:.4f}, "
+                                             f"teacher {s.distill_loss:.4f}) {s.seconds:.0f}s", file=sys.stderr))
+    finally:
+        signal.signal(signal.SIGINT, old)
+    print(f"Saved {res.path} (tau {res.card.tau:.3f}, {len(res.history)} epochs, "
+          f"{res.card.training['seconds']:.0f}s).")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from app.encoder import Encoder, card_path_for
+    from app.evaluation import evaluate_identification, evaluate_verification
+    from app.evaluation_model import make_embed_paths
+    lfw = None if args.folder else _lfw_dir(args.lfw)
+    encoder = Encoder.load(args.weights, args.device)
+    embed_paths = make_embed_paths(encoder, args.detector or "yunet", args.detector_model,
+                                   progress=console_progress("embedding "))
+    cancel = CancelToken()
+    if args.protocol == "verification":
+        result = evaluate_verification(lfw, embed_paths, cancel=cancel)
+    elif args.folder:
+        result = evaluate_identification(folder=args.folder, embed_paths=embed_paths, cancel=cancel)
+    else:
+        result = evaluate_identification(lfw_dir=lfw, embed_paths=embed_paths, cancel=cancel)
+    result = {"model": encoder.version, "detector": args.detector or "yunet", **result}
+    if args.write_card and encoder.path is not None:
+        from app.encoder import ModelCard, write_card
+        card = ModelCard.from_file(card_path_for(encoder.path))
+        card.metrics[f"{args.protocol}_{result['detector']}"] = result
+        write_card(card, encoder.path)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def _lfw_dir(given: str | None) -> str:
+    from app import paths
+    if given:
+        return given
+    shared = paths.shared_dir()
+    if shared is None:
+        raise OneShotError("Give --lfw DIR (LFW with images/ and protocol/).")
+    return str(shared / "datasets" / "lfw")
+
+
+def cmd_calibrate(args) -> int:
+    from app.encoder import shipped_weights
+    from app.training import calibrate_card
+    weights = args.weights or shipped_weights()
+    card = calibrate_card(weights, _lfw_dir(args.lfw), args.detector or "yunet",
+                          progress=console_progress("calibrating "))
+    print(f"tau = {card.tau:.4f} written to the model card of {weights}")
+    return 0
+
+
+def cmd_fetch_models(args) -> int:
+    from app.fetch import fetch_yunet
+    kw = {"url": args.url} if args.url else {}
+    path = fetch_yunet(progress=console_progress("download "), **kw)
+    print(f"YuNet detector ready at {path}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from app.bench import run_bench
+    result = run_bench(args)
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    return 0

@@ -1,0 +1,186 @@
+"""Face datasets on disk: folder-per-identity trees (LFW's `images/`, `celeba_faces/`), LFW's
+protocol files, and the cache of aligned crops (and teacher embeddings) built from them.
+
+Building the cache runs detection + alignment once per image with the same code as enrolment and
+live frames; training then reads uint8 crops from one .npz instead of decoding JPEGs every epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.alignment import align
+from app.detection import Face, create_detector
+from app.errors import DatasetError, OneShotError
+from app.imageio import load_image
+from app.progress import CancelToken, ProgressFn, no_progress
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class ImageList:
+    paths: list[str]
+    labels: np.ndarray  # int identity index per image
+    names: list[str]    # identity names, indexed by label
+
+
+def read_people_file(path: str | os.PathLike) -> set[str]:
+    """Names from an LFW `people*.txt` file (or any file with one name per line, tab-separated
+    extras ignored; numeric header lines skipped)."""
+    names = set()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.strip().split("\t")
+        if not parts[0] or parts[0].isdigit():
+            continue
+        names.add(parts[0])
+    return names
+
+
+def scan_identity_folders(roots: list[str | os.PathLike], exclude: set[str] | None = None,
+                          min_images: int = 1) -> ImageList:
+    """All images under `root/<person>/`, one label per (root, person) folder."""
+    exclude = exclude or set()
+    paths: list[str] = []
+    labels: list[int] = []
+    names: list[str] = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            raise DatasetError(f"Dataset folder {root} does not exist.")
+        # LFW keeps its people under images/.
+        if (root / "images").is_dir() and not any(
+                p.suffix.lower() in IMAGE_EXTS for p in root.glob("*.*")):
+            root = root / "images"
+        for person_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            if person_dir.name in exclude:
+                continue
+            files = sorted(str(f) for f in person_dir.iterdir() if f.suffix.lower() in IMAGE_EXTS)
+            if len(files) < min_images:
+                continue
+            label = len(names)
+            names.append(person_dir.name)
+            paths.extend(files)
+            labels.extend([label] * len(files))
+    if not paths:
+        raise DatasetError(f"No images found under {', '.join(map(str, roots))}.")
+    return ImageList(paths, np.asarray(labels, dtype=np.int64), names)
+
+
+def lfw_image_path(lfw_dir: str | os.PathLike, name: str, number: int) -> str:
+    return str(Path(lfw_dir) / "images" / name / f"{name}_{number:04d}.jpg")
+
+
+def read_pairs(path: str | os.PathLike) -> list[tuple[str, int, str, int, bool]]:
+    """LFW pairs file → (name1, n1, name2, n2, same)."""
+    pairs = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines()[1:]:
+        parts = line.strip().split("\t")
+        if len(parts) == 3:
+            pairs.append((parts[0], int(parts[1]), parts[0], int(parts[2]), True))
+        elif len(parts) == 4:
+            pairs.append((parts[0], int(parts[1]), parts[2], int(parts[3]), False))
+    return pairs
+
+
+def fallback_face(shape: tuple[int, ...]) -> Face:
+    """Used when the detector misses a face in a dataset image that is known to be a centred face
+    crop (LFW, CelebA cut like LFW): a box over the middle 40% of the image. The same rule applies
+    to every model evaluated, so misses never favour one."""
+    h, w = shape[:2]
+    side = 0.4 * min(h, w)
+    return Face(((w - side) / 2, (h - side) / 2 + 0.03 * h, side, side), 0.0, None)
+
+
+# ---- crop cache ------------------------------------------------------------------------------
+
+_worker_state: dict = {}
+
+
+def _init_worker(detector_kind: str, detector_model: str | None, teacher: bool) -> None:
+    import cv2
+    cv2.setNumThreads(1)
+    _worker_state["detector"] = create_detector(detector_kind, detector_model)
+    _worker_state["teacher"] = None
+    if teacher:
+        from app.teacher import DlibTeacher
+        _worker_state["teacher"] = DlibTeacher()
+
+
+def _process(args: tuple[str, int]) -> tuple[np.ndarray, np.ndarray | None, bool, bool]:
+    path, size = args
+    try:
+        rgb = load_image(path)
+    except OneShotError:
+        return np.zeros((size, size, 3), np.uint8), None, False, False
+    face = _worker_state["detector"].detect_central(rgb)
+    found = face is not None
+    if face is None:
+        face = fallback_face(rgb.shape)
+    crop = align(rgb, face, size)
+    t = _worker_state["teacher"]
+    emb = t.embed(rgb, face) if t is not None else None
+    return crop, emb, found, True
+
+
+def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
+                detector_model: str | None = None, teacher: bool = False, workers: int = 2,
+                progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
+                cache_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """Detect (central face), align and optionally teacher-embed each image.
+
+    Returns arrays `crops` (N,S,S,3 uint8), `found` (detector hit), `readable`, and `teacher`
+    (N,128) when asked. Results are cached under `cache_dir` keyed by the inputs.
+    """
+    key = hashlib.sha256("\n".join([str(size), detector_kind, str(teacher), "v1", *paths])
+                         .encode()).hexdigest()[:16]
+    cache_file = Path(cache_dir) / f"crops-{detector_kind}-{size}-{key}.npz" if cache_dir else None
+    if cache_file is not None and cache_file.is_file():
+        with np.load(cache_file) as data:
+            return {k: data[k] for k in data.files}
+    crops = np.zeros((len(paths), size, size, 3), np.uint8)
+    found = np.zeros(len(paths), bool)
+    readable = np.zeros(len(paths), bool)
+    temb = np.zeros((len(paths), 128), np.float32) if teacher else None
+    jobs = [(p, size) for p in paths]
+    if workers <= 1:
+        _init_worker(detector_kind, detector_model, teacher)
+        pool = None
+        results = map(_process, jobs)
+    else:
+        # spawn, not fork: forking a process that already runs threads (torch, dlib, Qt) can hang.
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                   initargs=(detector_kind, detector_model, teacher),
+                                   mp_context=multiprocessing.get_context("spawn"))
+        results = pool.map(_process, jobs, chunksize=16)
+    with pool or contextlib.nullcontext():
+        try:
+            for i, (crop, emb, hit, ok) in enumerate(results):
+                crops[i], found[i], readable[i] = crop, hit, ok
+                if temb is not None and emb is not None:
+                    temb[i] = emb
+                if i % 50 == 0 or i == len(paths) - 1:
+                    progress(i + 1, len(paths), "aligning faces" + (" + teacher" if teacher else ""))
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+        except BaseException:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    out = {"crops": crops, "found": found, "readable": readable}
+    if temb is not None:
+        out["teacher"] = temb
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp.npz")
+        np.savez(tmp, **out)
+        os.replace(tmp, cache_file)
+    return out

@@ -1,0 +1,156 @@
+"""Face detection behind one interface: YuNet (boxes + 5 landmarks) or OpenCV's Haar cascade.
+
+YuNet is used whenever its ONNX file is found (see `paths.find_yunet`); Haar is the fallback
+that needs no download. Images are RGB uint8 arrays throughout the core.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app import paths
+from app.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: box (x, y, w, h) in image pixels, landmarks (5x2) if the detector has them.
+
+    Landmark order follows YuNet and the ArcFace template: right eye, left eye (as seen in the
+    image: left-most first), nose tip, right and left mouth corners.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray | None = field(default=None, compare=False)
+
+    @property
+    def area(self) -> float:
+        return self.box[2] * self.box[3]
+
+    def center(self) -> tuple[float, float]:
+        x, y, w, h = self.box
+        return x + w / 2, y + h / 2
+
+    def scaled(self, factor: float) -> "Face":
+        x, y, w, h = self.box
+        lm = None if self.landmarks is None else self.landmarks * factor
+        return Face((x * factor, y * factor, w * factor, h * factor), self.score, lm)
+
+
+class Detector:
+    """Common interface. `detect` returns faces ordered left to right, so "face N" is stable."""
+
+    name: str = "detector"
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        raise NotImplementedError
+
+    def detect_largest(self, rgb: np.ndarray) -> Face | None:
+        faces = self.detect(rgb)
+        return max(faces, key=lambda f: f.area) if faces else None
+
+    def detect_central(self, rgb: np.ndarray) -> Face | None:
+        """The face nearest the image centre: the subject of an LFW or CelebA style crop."""
+        faces = self.detect(rgb)
+        if not faces:
+            return None
+        cy, cx = rgb.shape[0] / 2, rgb.shape[1] / 2
+        return min(faces, key=lambda f: (f.center()[0] - cx) ** 2 + (f.center()[1] - cy) ** 2)
+
+
+class YuNetDetector(Detector):
+    """OpenCV's `FaceDetectorYN`. Large photos are shrunk to `max_side` first (speed), results
+    mapped back to the original pixels."""
+
+    name = "yunet"
+
+    def __init__(self, model_path: str | os.PathLike, score_threshold: float = 0.7,
+                 nms_threshold: float = 0.3, max_side: int = 960):
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(f"YuNet model not found at {path}. Run `oneshot-face fetch-models`.")
+        try:
+            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold,
+                                                  nms_threshold, 5000)
+        except cv2.error as exc:
+            raise ModelError(f"YuNet model {path} could not be loaded (damaged file?): "
+                             f"{str(exc).strip().splitlines()[-1]}") from None
+        self.model_path = path
+        self.max_side = max_side
+        self._size: tuple[int, int] | None = None
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        h, w = rgb.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        if scale < 1.0:
+            bgr = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        size = (bgr.shape[1], bgr.shape[0])
+        if size != self._size:
+            self._net.setInputSize(size)
+            self._size = size
+        _, raw = self._net.detect(bgr)
+        faces = []
+        if raw is not None:
+            for row in raw:
+                lm = row[4:14].reshape(5, 2).astype(np.float32)
+                face = Face(tuple(float(v) for v in row[:4]), float(row[14]), lm)
+                faces.append(face.scaled(1.0 / scale) if scale < 1.0 else face)
+        return sorted(faces, key=lambda f: f.box[0])
+
+
+class HaarDetector(Detector):
+    """OpenCV's bundled frontal-face cascade: boxes only, no landmarks."""
+
+    name = "haar"
+
+    def __init__(self, cascade_path: str | os.PathLike | None = None, min_size: int = 20):
+        path = Path(cascade_path) if cascade_path else haar_cascade_path()
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise ModelError(f"Haar cascade could not be loaded from {path}.")
+        self.min_size = min_size
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        grey = cv2.equalizeHist(grey)
+        boxes, _, weights = self._cascade.detectMultiScale3(
+            grey, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_size, self.min_size),
+            outputRejectLevels=True)
+        faces = [Face(tuple(float(v) for v in b), float(s), None)
+                 for b, s in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1))]
+        return sorted(faces, key=lambda f: f.box[0])
+
+
+def haar_cascade_path() -> Path:
+    """OpenCV's cascade file, also inside a PyInstaller bundle (copied next to `cv2/data`)."""
+    name = "haarcascade_frontalface_default.xml"
+    candidates = [paths.resource_root() / "cv2" / "data" / name]
+    data = getattr(cv2, "data", None)
+    if data is not None:
+        candidates.insert(0, Path(data.haarcascades) / name)
+    for cand in candidates:
+        if cand.is_file():
+            return cand
+    raise ModelError("OpenCV's Haar cascade file is missing from this installation.")
+
+
+def create_detector(kind: str | None = None, model_path: str | os.PathLike | None = None) -> Detector:
+    """`kind` is "yunet", "haar" or None (YuNet if its file is found, else Haar)."""
+    if kind not in (None, "auto", "yunet", "haar"):
+        raise ValueError(f"unknown detector {kind!r}")
+    if kind == "haar":
+        return HaarDetector()
+    found = paths.find_yunet(model_path)
+    if found is not None and (found.is_file() or kind == "yunet"):
+        return YuNetDetector(found)
+    if kind == "yunet":
+        raise ModelError("YuNet model not found. Give --detector-model, set ONESHOT_YUNET, "
+                         "or run `oneshot-face fetch-models`.")
+    return HaarDetector()

@@ -1,0 +1,45 @@
+"""User-facing errors: each carries a message fit to show a person as is.
+
+The CLI prints `str(err)` on one line and exits non-zero; the GUI shows it in a dialog.
+Anything that is not a `OneShotError` is a bug.
+"""
+
+
+class OneShotError(Exception):
+    """Base class: a problem with the user's input or environment, not a bug."""
+
+
+class ImageError(OneShotError):
+    """A file that is not a readable image (corrupt, empty, truncated, too large...)."""
+
+
+class NoFaceError(OneShotError):
+    """No face was found where one was required."""
+
+
+class MultipleFacesError(OneShotError):
+    """Several faces where one was required and none was chosen."""
+
+    def __init__(self, message: str, count: int):
+        super().__init__(message)
+        self.count = count
+
+
+class ModelError(OneShotError):
+    """A model file that is missing, damaged or of another architecture."""
+
+
+class SourceError(OneShotError):
+    """A camera, video, folder or stream that cannot be opened or stops delivering."""
+
+
+class GalleryError(OneShotError):
+    """The gallery database cannot be used (locked, read-only, corrupt) or a request is invalid."""
+
+
+class DatasetError(OneShotError):
+    """A training or evaluation dataset that is missing or malformed."""
+
+
+class Cancelled(OneShotError):
+    """Long work stopped at the user's request."""

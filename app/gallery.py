@@ -1,0 +1,595 @@
+"""The gallery: enrolled people and their samples (aligned face crop + embedding) in SQLite.
+
+Qt-free. Design choices, and why:
+- Every write is one `BEGIN IMMEDIATE ... COMMIT` transaction, so a crash never leaves half an
+  enrolment, and the write lock is taken up front (no deadlock upgrading a read to a write).
+- WAL + synchronous=FULL: readers (a second window, the CLI) never block the live engine, and a
+  committed enrolment survives a power cut.
+- The aligned crop is kept (PNG, lossless), so the gallery can be re-embedded when the encoder
+  changes without asking anyone for their photos again; embeddings carry their model version and
+  only current ones are matched.
+- Faces are personal data: the file is created 0600, deleted rows are zeroed (secure_delete) and
+  `delete` VACUUMs and truncates the WAL so nothing of a removed person lingers in the file.
+- A damaged file is moved aside (never deleted) and reported; locked or read-only files give a
+  `GalleryError` a person can act on, never a raw sqlite3 traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, NoReturn
+
+import cv2
+import numpy as np
+
+from app import paths
+from app.errors import GalleryError
+from app.matching import UNKNOWN, Matcher
+from app.progress import CancelToken, ProgressFn, no_progress
+
+FILENAME = "gallery.sqlite3"
+SCHEMA_VERSION = 1
+MAX_NAME_LENGTH = 100
+DEFAULT_TIMEOUT_S = 5.0
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+# Primary SQLite result codes (the low byte of sqlite_errorcode).
+_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 3, 5, 6, 8, 10, 11, 13, 14, 26
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS people (
+    id      INTEGER PRIMARY KEY,
+    name    TEXT UNIQUE NOT NULL,
+    created REAL
+);
+CREATE TABLE IF NOT EXISTS samples (
+    id            INTEGER PRIMARY KEY,
+    person_id     INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    crop          BLOB NOT NULL,   -- PNG bytes of the aligned face crop (RGB stored as BGR PNG)
+    embedding     BLOB NOT NULL,   -- little-endian float32
+    model_version TEXT NOT NULL,
+    source        TEXT,
+    created       REAL
+);
+CREATE INDEX IF NOT EXISTS samples_person ON samples(person_id);
+CREATE INDEX IF NOT EXISTS samples_model ON samples(model_version);
+"""
+_REQUIRED_COLUMNS = {
+    "people": {"id", "name", "created"},
+    "samples": {"id", "person_id", "crop", "embedding", "model_version", "source", "created"},
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    sample_count: int
+    created: float
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing ndarray fields has no single truth value
+class Sample:
+    id: int
+    person_id: int
+    crop: np.ndarray        # HxWx3 uint8 RGB
+    embedding: np.ndarray   # (D,) float32
+    model_version: str
+    source: str | None
+
+
+def default_path() -> Path:
+    return paths.data_dir() / FILENAME
+
+
+def validate_name(name: str) -> str:
+    """The name as it will be stored: surrounding whitespace stripped, otherwise verbatim.
+    Refuses what would confuse people or break one-line output: empty, over 100 characters,
+    control characters (tabs, newlines), and the label "Unknown" used for strangers."""
+    if not isinstance(name, str):
+        raise GalleryError("A name must be text.")
+    clean = name.strip()
+    if not clean:
+        raise GalleryError("Please enter a name.")
+    if len(clean) > MAX_NAME_LENGTH:
+        raise GalleryError(f"A name can be at most {MAX_NAME_LENGTH} characters long "
+                           f"(this one has {len(clean)}).")
+    if any(unicodedata.category(ch) == "Cc" for ch in clean):
+        raise GalleryError("A name cannot contain tabs, line breaks or other control characters.")
+    if _name_key(clean) == _name_key(UNKNOWN):
+        raise GalleryError(f'"{UNKNOWN}" is what the app shows for strangers; please choose another name.')
+    return clean
+
+
+def _name_key(name: str) -> str:
+    """Comparison key for "is this name taken": case- and normalisation-insensitive, so "Ann"
+    and "ann" (or composed/decomposed accents) cannot become two different people."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _check_crop(crop: np.ndarray) -> np.ndarray:
+    c = np.asarray(crop)
+    if c.ndim != 3 or c.shape[2] != 3 or c.dtype != np.uint8 or c.shape[0] == 0 or c.shape[1] == 0:
+        raise ValueError(f"crop must be an HxWx3 uint8 RGB image, got {c.shape} {c.dtype}")
+    return np.ascontiguousarray(c)
+
+
+def _check_embedding(embedding: np.ndarray) -> np.ndarray:
+    e = np.asarray(embedding, dtype=np.float32)
+    if e.ndim == 2 and e.shape[0] == 1:
+        e = e[0]
+    if e.ndim != 1 or e.size == 0:
+        raise ValueError(f"embedding must be a 1-D vector, got shape {e.shape}")
+    if not np.all(np.isfinite(e)):
+        raise ValueError("embedding contains NaN or infinity")
+    return np.ascontiguousarray(e)
+
+
+def _check_model_version(model_version: str) -> str:
+    if not isinstance(model_version, str) or not model_version:
+        raise ValueError("model_version must be a non-empty string")
+    return model_version
+
+
+def _encode_crop(crop: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("could not encode the face crop as PNG")
+    return buf.tobytes()
+
+
+def _decode_crop(blob: bytes) -> np.ndarray:
+    bgr = cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise GalleryError("A face crop stored in the gallery cannot be read; the gallery may be damaged.")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _emb_bytes(e: np.ndarray) -> bytes:
+    return e.astype("<f4", copy=False).tobytes()
+
+
+def _emb_array(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [Path(f"{path}-wal"), Path(f"{path}-shm")]
+
+
+def _tighten(path: Path) -> None:
+    """Drop group/other permissions from an existing file (keeps a read-only file read-only)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(path, mode & ~0o077)
+    except OSError:
+        pass
+
+
+def _move_no_overwrite(src: Path, dst: Path) -> None:
+    """Rename `src` to `dst`, failing with FileExistsError rather than replacing anything."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system
+        if os.path.lexists(dst):
+            raise FileExistsError(dst) from None
+        os.rename(src, dst)
+        return
+    os.unlink(src)
+
+
+class Gallery:
+    """People and their samples in one SQLite file; safe to share between threads (one lock)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        """Open (creating if needed) the gallery at `path`, default `data_dir()/gallery.sqlite3`.
+        `timeout`: seconds to wait for another program's write lock before giving up."""
+        self.path = Path(path) if path is not None else default_path()
+        self.timeout = float(timeout)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._open()
+
+    # ---- opening -------------------------------------------------------------------------
+    def _open(self) -> None:
+        p = self.path
+        if p.is_dir():
+            raise GalleryError(f"The gallery path {p} is a folder, not a file.")
+        try:
+            if not p.parent.exists():
+                p.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+            try:  # create it ourselves so it is 0600 from the first byte; SQLite gives -wal/-shm the same mode
+                os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
+        except OSError as exc:
+            raise GalleryError(f"The gallery file {p} cannot be created: {exc.strerror or exc}.") from None
+        for f in [p, *_sidecars(p)]:
+            if f.exists():
+                _tighten(f)
+        if not os.access(p, os.R_OK | os.W_OK):
+            raise GalleryError(f"The gallery file {p} is read-only. Make it writable (or choose another "
+                               f"data folder with ONESHOT_DATA_DIR) and try again.")
+        try:
+            with open(p, "rb") as f:
+                head = f.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise GalleryError(f"The gallery file {p} cannot be read: {exc.strerror or exc}.") from None
+        if head and head != _SQLITE_HEADER:
+            self._set_aside("it is not a SQLite database")
+        try:
+            self._conn = sqlite3.connect(str(p), timeout=self.timeout, isolation_level=None,
+                                         check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise self._explain(exc) from None
+        try:
+            conn = self._conn
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            check = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
+            if check != ["ok"]:
+                self._set_aside(f"integrity check failed: {'; '.join(map(str, check[:3]))}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA temp_store = MEMORY")  # VACUUM's copy never touches a temp file
+            self._ensure_schema(conn)
+        except sqlite3.Error as exc:
+            err = self._explain(exc)
+            self._close_quietly()
+            raise err from None
+        except BaseException:
+            self._close_quietly()
+            raise
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables or not {"people", "samples"} <= tables:
+            if tables - {"meta", "people", "samples"} - {t for t in tables if t.startswith("sqlite_")}:
+                raise GalleryError(f"{self.path} is a database of another program, not a OneShot Face gallery.")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('change_counter', 0)")
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback_quietly()
+                raise
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise GalleryError(f"The gallery {self.path} was written by a newer version of OneShot Face "
+                               f"(format {version}); please update the app.")
+        for table, wanted in _REQUIRED_COLUMNS.items():
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if not wanted <= have:
+                raise GalleryError(f"{self.path} is not a OneShot Face gallery (table {table} lacks "
+                                   f"{', '.join(sorted(wanted - have))}).")
+
+    def _set_aside(self, reason: str) -> NoReturn:
+        """Move a damaged file (and its -wal/-shm) to `<name>.corrupt-<timestamp>`; never delete it."""
+        self._close_quietly()
+        p = self.path
+        base = f"{p.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        for n in range(1, 1000):
+            aside = p.with_name(base if n == 1 else f"{base}-{n}")
+            if any(os.path.lexists(f) for f in [aside, *_sidecars(aside)]):
+                continue
+            try:
+                _move_no_overwrite(p, aside)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise GalleryError(f"The gallery file {p} is damaged ({reason}) and could not be moved "
+                                   f"aside: {exc.strerror or exc}. Move or rename it, then try again.") from None
+            for src, dst in zip(_sidecars(p), _sidecars(aside)):
+                if src.exists():
+                    try:
+                        _move_no_overwrite(src, dst)
+                    except OSError:
+                        pass
+            raise GalleryError(f"The gallery file was damaged ({reason}). It has been moved to {aside} "
+                               f"(nothing was deleted); a new, empty gallery will be started.")
+        raise GalleryError(f"The gallery file {p} is damaged ({reason}); move or rename it, then try again.")
+
+    def _explain(self, exc: sqlite3.Error) -> GalleryError:
+        """A message a person can act on for a sqlite3 error (damage is handled by moving the file)."""
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        p = self.path
+        if code in (_CORRUPT, _NOTADB):
+            try:
+                self._set_aside(str(exc))
+            except GalleryError as err:
+                return err
+        if code in (_BUSY, _LOCKED):
+            return GalleryError(f"The gallery {p} is in use by another program and stayed locked for more "
+                                f"than {self.timeout:g} s. Close other copies of OneShot Face and try again.")
+        if code == _READONLY:
+            return GalleryError(f"The gallery {p} is read-only (check the permissions of the file and its "
+                                f"folder), so nothing can be saved.")
+        if code in (_CANTOPEN, _PERM):
+            return GalleryError(f"The gallery {p} cannot be opened; check that its folder exists and is writable.")
+        if code == _FULL:
+            return GalleryError(f"The disk holding the gallery {p} is full.")
+        if code == _IOERR:
+            return GalleryError(f"The gallery {p} could not be read or written (input/output error).")
+        return GalleryError(f"The gallery {p} cannot be used: {exc}.")
+
+    # ---- lifetime ------------------------------------------------------------------------
+    def _close_quietly(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _rollback_quietly(self) -> None:
+        if self._conn is not None and self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        """Close the connection; the last one to close checkpoints and removes the WAL file."""
+        with self._lock:
+            self._close_quietly()
+
+    def __enter__(self) -> "Gallery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, with sqlite3 errors turned into GalleryError."""
+        with self._lock:
+            if self._conn is None:
+                raise GalleryError("The gallery has been closed.")
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise self._explain(exc) from None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write transaction that also bumps the change counter."""
+        with self._read() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'change_counter'")
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback_quietly()
+                raise
+
+    @property
+    def version(self) -> int:
+        """Bumped by every change (from any connection or process), so a UI or engine can tell
+        cheaply when to rebuild its Matcher."""
+        with self._read() as conn:
+            return int(conn.execute("SELECT value FROM meta WHERE key = 'change_counter'").fetchone()[0])
+
+    # ---- people --------------------------------------------------------------------------
+    _PERSON_SQL = ("SELECT p.id, p.name, p.created, (SELECT COUNT(*) FROM samples s WHERE s.person_id = p.id) "
+                   "FROM people p")
+
+    @staticmethod
+    def _person(row) -> Person:
+        return Person(id=int(row[0]), name=row[1], sample_count=int(row[3]), created=float(row[2] or 0.0))
+
+    def people(self) -> list[Person]:
+        """Everyone enrolled, sorted by name ignoring case."""
+        with self._read() as conn:
+            rows = conn.execute(self._PERSON_SQL).fetchall()
+        return sorted((self._person(r) for r in rows), key=lambda p: (p.name.casefold(), p.name, p.id))
+
+    def person(self, person_id: int) -> Person:
+        with self._read() as conn:
+            row = conn.execute(self._PERSON_SQL + " WHERE p.id = ?", (int(person_id),)).fetchone()
+        if row is None:
+            raise GalleryError("That person is no longer in the gallery.")
+        return self._person(row)
+
+    def find(self, name: str) -> Person | None:
+        """The person called `name`: exact match first, else the one match ignoring case."""
+        name = name.strip()
+        with self._read() as conn:
+            row = conn.execute(self._PERSON_SQL + " WHERE p.name = ?", (name,)).fetchone()
+            if row is None:
+                key = _name_key(name)
+                rows = [r for r in conn.execute(self._PERSON_SQL).fetchall() if _name_key(r[1]) == key]
+                row = rows[0] if len(rows) == 1 else None
+        return self._person(row) if row is not None else None
+
+    def _taken_by(self, conn: sqlite3.Connection, name: str) -> tuple[int, str] | None:
+        key = _name_key(name)
+        for pid, other in conn.execute("SELECT id, name FROM people ORDER BY id"):
+            if _name_key(other) == key:
+                return int(pid), other
+        return None
+
+    def _insert_sample(self, conn: sqlite3.Connection, person_id: int, png: bytes, emb: np.ndarray,
+                       model_version: str, source: str | None) -> int:
+        cur = conn.execute(
+            "INSERT INTO samples(person_id, crop, embedding, model_version, source, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (person_id, png, _emb_bytes(emb), model_version, source, time.time()))
+        return int(cur.lastrowid)
+
+    def enroll(self, name: str, crop: np.ndarray, embedding: np.ndarray, model_version: str,
+               source: str | None = None, add_to_existing: bool = False) -> Person:
+        """Create a person with their first sample in one transaction. A name already taken
+        (ignoring case) is refused unless `add_to_existing`, which adds the sample to that person."""
+        name = validate_name(name)
+        crop, emb = _check_crop(crop), _check_embedding(embedding)
+        model_version = _check_model_version(model_version)
+        png = _encode_crop(crop)
+        with self._write() as conn:
+            taken = self._taken_by(conn, name)
+            if taken is not None:
+                if not add_to_existing:
+                    raise GalleryError(f"{taken[1]} is already enrolled. Add this photo to them, or "
+                                       f"choose a different name.")
+                person_id = taken[0]
+            else:
+                cur = conn.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, time.time()))
+                person_id = int(cur.lastrowid)
+            self._insert_sample(conn, person_id, png, emb, model_version, source)
+            row = conn.execute(self._PERSON_SQL + " WHERE p.id = ?", (person_id,)).fetchone()
+        return self._person(row)
+
+    def add_sample(self, person_id: int, crop: np.ndarray, embedding: np.ndarray, model_version: str,
+                   source: str | None = None) -> Sample:
+        """Another photo of someone already enrolled (more samples, better recall)."""
+        crop, emb = _check_crop(crop), _check_embedding(embedding)
+        model_version = _check_model_version(model_version)
+        png = _encode_crop(crop)
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM people WHERE id = ?", (int(person_id),)).fetchone() is None:
+                raise GalleryError("That person is no longer in the gallery.")
+            sid = self._insert_sample(conn, int(person_id), png, emb, model_version, source)
+        return Sample(sid, int(person_id), crop.copy(), emb.copy(), model_version, source)
+
+    def rename(self, person_id: int, new_name: str) -> Person:
+        new_name = validate_name(new_name)
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM people WHERE id = ?", (int(person_id),)).fetchone() is None:
+                raise GalleryError("That person is no longer in the gallery.")
+            taken = self._taken_by(conn, new_name)
+            if taken is not None and taken[0] != int(person_id):
+                raise GalleryError(f"{taken[1]} is already enrolled; choose a different name.")
+            conn.execute("UPDATE people SET name = ? WHERE id = ?", (new_name, int(person_id)))
+            row = conn.execute(self._PERSON_SQL + " WHERE p.id = ?", (int(person_id),)).fetchone()
+        return self._person(row)
+
+    def delete(self, person_id: int) -> None:
+        """Remove the person and every sample, then VACUUM and truncate the WAL so their crops and
+        embeddings do not linger in free pages or old WAL frames."""
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM people WHERE id = ?", (int(person_id),))
+            if cur.rowcount == 0:
+                raise GalleryError("That person is no longer in the gallery.")
+        with self._read() as conn:
+            try:
+                conn.execute("VACUUM")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                # The deletion itself is committed. If another connection blocks the compaction,
+                # secure_delete has already zeroed the freed pages; the WAL is rewritten later.
+                pass
+
+    # ---- samples -------------------------------------------------------------------------
+    @staticmethod
+    def _sample(row) -> Sample:
+        sid, pid, crop, emb, mv, source = row
+        return Sample(int(sid), int(pid), _decode_crop(crop), _emb_array(emb), mv, source)
+
+    def samples(self, person_id: int | None = None) -> list[Sample]:
+        """Every sample (oldest first), or one person's; GalleryError for an unknown person."""
+        sql = "SELECT id, person_id, crop, embedding, model_version, source FROM samples"
+        with self._read() as conn:
+            if person_id is None:
+                rows = conn.execute(sql + " ORDER BY id").fetchall()
+            else:
+                if conn.execute("SELECT 1 FROM people WHERE id = ?", (int(person_id),)).fetchone() is None:
+                    raise GalleryError("That person is no longer in the gallery.")
+                rows = conn.execute(sql + " WHERE person_id = ? ORDER BY id", (int(person_id),)).fetchall()
+        return [self._sample(r) for r in rows]
+
+    def thumbnail(self, person_id: int) -> np.ndarray | None:
+        """The person's first sample crop; None if they have none or no longer exist."""
+        with self._read() as conn:
+            row = conn.execute("SELECT crop FROM samples WHERE person_id = ? ORDER BY id LIMIT 1",
+                               (int(person_id),)).fetchone()
+        return _decode_crop(row[0]) if row else None
+
+    def matcher(self, model_version: str) -> Matcher:
+        """A Matcher over the samples embedded by `model_version` (others are stale, not comparable)."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT person_id, embedding FROM samples WHERE model_version = ? ORDER BY id",
+                                (model_version,)).fetchall()
+            names = {int(pid): name for pid, name in conn.execute("SELECT id, name FROM people")}
+        if not rows:
+            return Matcher(np.zeros((0, 0), np.float32), np.zeros(0, np.int64), {})
+        sizes = {len(r[1]) for r in rows}
+        if len(sizes) != 1 or next(iter(sizes)) % 4:
+            raise GalleryError(f"The gallery holds embeddings of different sizes for model {model_version}; "
+                               f"it may be damaged.")
+        dim = next(iter(sizes)) // 4
+        emb = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return Matcher(emb.astype(np.float32), ids, names)
+
+    def stale_count(self, model_version: str) -> int:
+        """Samples embedded by another model, which `reembed` would refresh."""
+        with self._read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM samples WHERE model_version != ?",
+                                    (model_version,)).fetchone()[0])
+
+    def reembed(self, embed_crops: Callable[[np.ndarray], np.ndarray], model_version: str,
+                progress: ProgressFn = no_progress, cancel: CancelToken | None = None, batch: int = 64) -> int:
+        """Re-embed samples of other model versions from their stored crops; returns how many.
+
+        Each batch is embedded outside any transaction (inference can be slow and must not hold
+        the write lock) and then written in its own transaction, so a cancel (raised as
+        `Cancelled` between batches) or crash leaves every sample either fully old or fully new.
+        `embed_crops` receives (B, H, W, 3) uint8 RGB crops of equal size and returns (B, D).
+        """
+        model_version = _check_model_version(model_version)
+        batch = max(1, int(batch))
+        total = self.stale_count(model_version)
+        done, last_id = 0, -1
+        progress(0, total, "Updating the gallery for the new model")
+        while True:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            with self._read() as conn:
+                rows = conn.execute(
+                    "SELECT id, crop, model_version FROM samples WHERE model_version != ? AND id > ? "
+                    "ORDER BY id LIMIT ?", (model_version, last_id, batch)).fetchall()
+            if not rows:
+                break
+            last_id = int(rows[-1][0])
+            crops = [_decode_crop(r[1]) for r in rows]
+            embs: list[np.ndarray | None] = [None] * len(rows)
+            by_shape: dict[tuple, list[int]] = {}
+            for i, c in enumerate(crops):
+                by_shape.setdefault(c.shape, []).append(i)
+            for idx in by_shape.values():
+                out = np.asarray(embed_crops(np.stack([crops[i] for i in idx])), dtype=np.float32)
+                if out.ndim != 2 or len(out) != len(idx):
+                    raise ValueError(f"embed_crops returned shape {out.shape} for {len(idx)} crops")
+                for i, e in zip(idx, out):
+                    embs[i] = _check_embedding(e)
+            with self._write() as conn:
+                for (sid, _, old_version), e in zip(rows, embs):
+                    # Only if untouched since we read it (deleted or refreshed by someone else: skip).
+                    cur = conn.execute("UPDATE samples SET embedding = ?, model_version = ? "
+                                       "WHERE id = ? AND model_version = ?",
+                                       (_emb_bytes(e), model_version, sid, old_version))
+                    done += cur.rowcount
+            progress(min(done, total), total, "Updating the gallery for the new model")
+        if done < total:  # some were deleted or refreshed elsewhere meanwhile: still finished
+            progress(total, total, "Updating the gallery for the new model")
+        return done

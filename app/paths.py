@@ -1,0 +1,90 @@
+"""Where things live: the user's data folder, model folder, shipped models and ../shared.
+
+Environment variables override every default so tests and users can redirect them:
+`ONESHOT_DATA_DIR` (gallery, settings, downloaded models), `ONESHOT_SHARED` (datasets and
+YuNet for development), `ONESHOT_YUNET` (the detector file).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "oneshot-face"
+YUNET_FILENAME = "face_detection_yunet_2026may.onnx"
+YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
+
+
+def data_dir(create: bool = True) -> Path:
+    """The user's private data folder, created readable by its owner only."""
+    env = os.environ.get("ONESHOT_DATA_DIR")
+    path = Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    if create:
+        old = os.umask(0o077)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        finally:
+            os.umask(old)
+        try:
+            os.chmod(path, 0o700)
+        except OSError:
+            pass
+    return path
+
+
+def user_models_dir(create: bool = True) -> Path:
+    path = data_dir(create) / "models"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir(create: bool = True) -> Path:
+    """Recomputable files (aligned training crops, teacher embeddings)."""
+    env = os.environ.get("ONESHOT_CACHE_DIR")
+    path = Path(env) if env else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resource_root() -> Path:
+    """Root holding `models/` and `resources/`: the repository, or the PyInstaller bundle."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle)
+    return Path(__file__).resolve().parent.parent
+
+
+def shipped_models_dir() -> Path:
+    return resource_root() / "models"
+
+
+def shared_dir() -> Path | None:
+    """`$ONESHOT_SHARED`, else `../shared` beside the repository; None when absent."""
+    env = os.environ.get("ONESHOT_SHARED")
+    candidates = [Path(env)] if env else []
+    candidates.append(resource_root().parent / "shared")
+    for cand in candidates:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def find_yunet(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The YuNet ONNX file: explicit path, `$ONESHOT_YUNET`, the user's model folder, ../shared."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("ONESHOT_YUNET")
+    if env:
+        return Path(env)
+    user = user_models_dir(create=False) / YUNET_FILENAME
+    if user.is_file():
+        return user
+    shared = shared_dir()
+    if shared is not None and (shared / "models" / YUNET_FILENAME).is_file():
+        return shared / "models" / YUNET_FILENAME
+    return None

@@ -1,0 +1,164 @@
+"""The recognition engine: frame → faces → aligned crops → embeddings → names.
+
+The CLI, the GUI and the tests all drive this one class; it holds no UI code. One Engine per
+thread (the detector keeps per-instance state); the gallery connection is opened per Engine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.alignment import align, align_many
+from app.detection import Detector, Face, create_detector
+from app.encoder import Encoder
+from app.errors import MultipleFacesError, NoFaceError
+from app.gallery import Gallery, Person
+from app.imageio import load_image
+from app.matching import Match, Matcher
+from app.progress import CancelToken, ProgressFn, no_progress
+
+STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
+
+
+@dataclass(frozen=True)
+class Recognition:
+    face: Face
+    match: Match
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class EnrolCandidate:
+    """A face ready to be enrolled: the crop to store and its embedding, with quality warnings."""
+
+    face: Face
+    crop: np.ndarray
+    embedding: np.ndarray
+    warnings: tuple[str, ...]
+    nearest: Match  # who it already resembles (known if under τ)
+
+
+def quality_warnings(rgb: np.ndarray, face: Face) -> list[str]:
+    """Why a face may enrol badly: small, blurred, dark, or cut off at the edge."""
+    out = []
+    x, y, w, h = face.box
+    if min(w, h) < 48:
+        out.append(f"the face is small ({int(min(w, h))} px); a closer photo recognises better")
+    H, W = rgb.shape[:2]
+    if x < 0 or y < 0 or x + w > W or y + h > H:
+        out.append("the face is cut off at the edge of the photo")
+    x0, y0 = max(0, int(x)), max(0, int(y))
+    patch = rgb[y0:int(y + h), x0:int(x + w)]
+    if patch.size:
+        grey = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY)
+        grey = cv2.resize(grey, (96, 96), interpolation=cv2.INTER_AREA)
+        if cv2.Laplacian(grey, cv2.CV_64F).var() < 30:
+            out.append("the face looks blurred")
+        if grey.mean() < 50:
+            out.append("the face is dark")
+    return out
+
+
+class Engine:
+    def __init__(self, detector: Detector, encoder: Encoder, gallery: Gallery, tau: float | None = None):
+        self.detector = detector
+        self.encoder = encoder
+        self.gallery = gallery
+        self.tau = float(tau if tau is not None else encoder.tau)
+        self._matcher: Matcher | None = None
+        self._matcher_key: tuple | None = None
+
+    @classmethod
+    def create(cls, detector: str | None = None, detector_model: str | os.PathLike | None = None,
+               weights: str | os.PathLike | None = None, device: str | None = None,
+               gallery_path: str | os.PathLike | None = None, tau: float | None = None) -> "Engine":
+        enc = Encoder.load(weights, device)
+        return cls(create_detector(detector, detector_model), enc, Gallery(gallery_path), tau)
+
+    def close(self) -> None:
+        self.gallery.close()
+
+    def describe(self) -> dict:
+        return {"detector": self.detector.name, "encoder": self.encoder.version,
+                "device": self.encoder.device.type, "tau": self.tau}
+
+    # ---- matching ------------------------------------------------------------------------
+    @property
+    def matcher(self) -> Matcher:
+        """Rebuilt only when the gallery or the encoder changed."""
+        key = (self.gallery.version, self.encoder.version)
+        if self._matcher is None or key != self._matcher_key:
+            self._matcher = self.gallery.matcher(self.encoder.version)
+            self._matcher_key = key
+        return self._matcher
+
+    def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        return self.encoder.embed(align_many(rgb, faces, self.encoder.input_size))
+
+    def analyse(self, rgb: np.ndarray) -> list[Recognition]:
+        """Detect every face in a frame and name it (or "Unknown")."""
+        faces = self.detector.detect(rgb)
+        if not faces:
+            return []
+        emb = self.embed_faces(rgb, faces)
+        matches = self.matcher.match(emb, self.tau)
+        return [Recognition(f, m, e) for f, m, e in zip(faces, matches, emb)]
+
+    def identify_photo(self, path: str | os.PathLike) -> list[Recognition]:
+        return self.analyse(load_image(path))
+
+    # ---- enrolment -----------------------------------------------------------------------
+    def enrol_candidate(self, rgb: np.ndarray, face_index: int | None = None,
+                        faces: list[Face] | None = None, name: str = "the photo") -> EnrolCandidate:
+        """The single face of a photo (or face number `face_index`, 1-based left to right)."""
+        faces = self.detector.detect(rgb) if faces is None else faces
+        if not faces:
+            raise NoFaceError(f"No face found in {name}. Use a photo where the face is clearly visible.")
+        if face_index is None:
+            if len(faces) > 1:
+                raise MultipleFacesError(
+                    f"{len(faces)} faces found in {name}; choose one with --face N "
+                    f"(1 to {len(faces)}, numbered left to right).", len(faces))
+            face = faces[0]
+        else:
+            if not 1 <= face_index <= len(faces):
+                raise MultipleFacesError(
+                    f"There is no face {face_index} in {name}: it has {len(faces)} face(s).", len(faces))
+            face = faces[face_index - 1]
+        emb = self.embed_faces(rgb, [face])[0]
+        crop = align(rgb, face, STORED_CROP)
+        nearest = self.matcher.match(emb[None], self.tau)[0]
+        return EnrolCandidate(face, crop, emb, tuple(quality_warnings(rgb, face)), nearest)
+
+    def enroll(self, name: str, candidate: EnrolCandidate, source: str | None = None,
+               add_to_existing: bool = False) -> Person:
+        return self.gallery.enroll(name, candidate.crop, candidate.embedding, self.encoder.version,
+                                   source=source, add_to_existing=add_to_existing)
+
+    def enroll_photo(self, name: str, path: str | os.PathLike, face_index: int | None = None,
+                     add_to_existing: bool = False) -> tuple[Person, EnrolCandidate]:
+        cand = self.enrol_candidate(load_image(path), face_index, name=str(path))
+        return self.enroll(name, cand, source=Path(path).name, add_to_existing=add_to_existing), cand
+
+    def embed_stored_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Embed gallery crops (stored at STORED_CROP) with the current encoder."""
+        size = self.encoder.input_size
+        if crops.shape[1] != size:
+            crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
+        return self.encoder.embed(crops)
+
+    def refresh_gallery(self, progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> int:
+        """Re-embed samples made by another encoder version (after a model change)."""
+        return self.gallery.reembed(self.embed_stored_crops, self.encoder.version, progress, cancel)
+
+    def set_encoder(self, encoder: Encoder, progress: ProgressFn = no_progress,
+                    cancel: CancelToken | None = None) -> int:
+        self.encoder = encoder
+        self.tau = encoder.tau
+        self._matcher = None
+        return self.refresh_gallery(progress, cancel)

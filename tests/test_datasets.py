@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from app.datasets import build_crops, fallback_face, read_pairs, read_people_file, scan_identity_folders
+from app.errors import DatasetError
+
+
+def _tree(tmp_path):
+    for person, n in [("Ann_A", 2), ("Bob_B", 1), ("Cy_C", 3)]:
+        d = tmp_path / "images" / person
+        d.mkdir(parents=True)
+        for i in range(1, n + 1):
+            (d / f"{person}_{i:04d}.jpg").write_bytes(b"x")
+    return tmp_path
+
+
+def test_scan_with_exclusion_and_lfw_layout(tmp_path):
+    root = _tree(tmp_path)
+    il = scan_identity_folders([root], exclude={"Bob_B"})
+    assert il.names == ["Ann_A", "Cy_C"]
+    assert list(il.labels) == [0, 0, 1, 1, 1]
+    with pytest.raises(DatasetError):
+        scan_identity_folders([tmp_path / "missing"])
+
+
+def test_protocol_readers(tmp_path):
+    (tmp_path / "people.txt").write_text("2\nAnn_A\t2\nBob_B\t1\n")
+    assert read_people_file(tmp_path / "people.txt") == {"Ann_A", "Bob_B"}
+    (tmp_path / "pairs.txt").write_text("2\nAnn_A\t1\t2\nAnn_A\t1\tBob_B\t1\n")
+    assert read_pairs(tmp_path / "pairs.txt") == [("Ann_A", 1, "Ann_A", 2, True), ("Ann_A", 1, "Bob_B", 1, False)]
+
+
+def test_fallback_box_is_central():
+    f = fallback_face((250, 250, 3))
+    x, y, w, h = f.box
+    assert w == h == 100 and abs(x + w / 2 - 125) < 1
+
+
+def test_build_crops_real_images_and_cache(shared, tmp_path):
+    imgs = sorted((shared / "datasets" / "lfw" / "images" / "Aaron_Eckhart").glob("*.jpg"))
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    paths = [str(p) for p in imgs] + [str(bad)]
+    out = build_crops(paths, 48, workers=1, cache_dir=tmp_path / "cache")
+    assert out["crops"].shape == (len(paths), 48, 48, 3)
+    assert out["found"][:-1].all() and not out["readable"][-1]
+    again = build_crops(paths, 48, workers=1, cache_dir=tmp_path / "cache")
+    assert np.array_equal(again["crops"], out["crops"])
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1

@@ -1,0 +1,105 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from app.encoder import Encoder, FaceNet, ModelCard, card_path_for, resolve_device, save_model, shipped_weights
+from app.errors import ModelError
+
+SMALL = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    net = FaceNet(**SMALL).eval()
+    path = save_model(net, ModelCard(arch=dict(SMALL), version="t1", tau=0.7), tmp_path / "enc.pt")
+    return path, net
+
+
+def _crops(n=5, size=32):
+    return np.random.default_rng(0).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+def test_roundtrip_gives_same_unit_embeddings(saved):
+    path, net = saved
+    enc = Encoder.load(path, "cpu")
+    emb = enc.embed(_crops())
+    assert emb.shape == (5, 128) and emb.dtype == np.float32
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    enc2 = Encoder.load(path, "cpu")
+    assert np.allclose(emb, enc2.embed(_crops()), atol=1e-6)
+    assert enc.tau == 0.7 and enc.version == "t1"
+    assert len(json.loads(card_path_for(path).read_text())["weights_sha256"]) == 64
+
+
+def test_batches_agree_with_one_pass(saved):
+    enc = Encoder.load(saved[0], "cpu")
+    crops = _crops(7)
+    assert np.allclose(enc.embed(crops, batch_size=3), enc.embed(crops), atol=1e-5)
+    assert enc.embed(crops[:0]).shape == (0, 128)
+
+
+def test_missing_weights(tmp_path):
+    with pytest.raises(ModelError, match="missing"):
+        Encoder.load(tmp_path / "nope.pt")
+
+
+def test_truncated_weights(saved):
+    path, _ = saved
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelError, match="damaged"):
+        Encoder.load(path)
+
+
+def test_truncated_weights_without_hash_still_clear(saved):
+    path, _ = saved
+    card = json.loads(card_path_for(path).read_text())
+    card["weights_sha256"] = ""
+    card_path_for(path).write_text(json.dumps(card))
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="could not be read"):
+        Encoder.load(path)
+
+
+def test_other_architecture_in_card(saved):
+    path, _ = saved
+    card = json.loads(card_path_for(path).read_text())
+    card["architecture"] = "someone-elses-net"
+    card_path_for(path).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="someone-elses-net"):
+        Encoder.load(path)
+
+
+def test_weights_of_other_shape(saved):
+    path, _ = saved
+    card = json.loads(card_path_for(path).read_text())
+    card["arch"]["widths"] = [8, 32]
+    card_path_for(path).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="do not fit"):
+        Encoder.load(path)
+
+
+def test_missing_and_damaged_card(saved):
+    path, _ = saved
+    card_path_for(path).write_text("{ not json")
+    with pytest.raises(ModelError, match="damaged"):
+        Encoder.load(path)
+    card_path_for(path).unlink()
+    with pytest.raises(ModelError, match="missing"):
+        Encoder.load(path)
+
+
+def test_device_choice():
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="CUDA"):
+            resolve_device("cuda")
+
+
+def test_shipped_model_loads_and_is_calibrated():
+    enc = Encoder.load(shipped_weights(), "cpu")
+    assert 0.2 < enc.tau < 1.6
+    assert enc.card.calibration["same_hist"] and enc.card.metrics

@@ -1,0 +1,360 @@
+"""Gallery: people and samples in SQLite — round trips, names, deletion that leaves no trace,
+re-embedding with cancellation, damaged/locked/read-only files, file permissions."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.errors import Cancelled, GalleryError
+from app.gallery import FILENAME, Gallery, validate_name
+from app.progress import CancelToken
+
+V1, V2 = "enc-v1", "enc-v2"
+
+
+def crop(seed: int, size: int = 24) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+def emb(seed: int, dim: int = 8) -> np.ndarray:
+    e = np.random.default_rng(1000 + seed).standard_normal(dim).astype(np.float32)
+    return e / np.linalg.norm(e)
+
+
+def shows_no_sqlite_error(err: BaseException) -> bool:
+    """True when a traceback of `err` would not show a sqlite3 exception."""
+    e: BaseException | None = err
+    while e is not None:
+        if isinstance(e, sqlite3.Error):
+            return False
+        e = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
+    return True
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "g.sqlite3"
+
+
+def test_round_trip_survives_reopening(db):
+    with Gallery(db) as g:
+        assert g.people() == [] and g.samples() == []
+        bob = g.enroll("Bob", crop(1), emb(1), V1, source="bob.jpg")
+        assert (bob.name, bob.sample_count) == ("Bob", 1)
+        ann = g.enroll("ann", crop(2, 30), emb(2), V1)
+        s = g.add_sample(bob.id, crop(3), emb(3), V1, source="bob2.png")
+        assert s.person_id == bob.id and np.array_equal(s.crop, crop(3))
+    with Gallery(db) as g:
+        assert [(p.name, p.sample_count) for p in g.people()] == [("ann", 1), ("Bob", 2)]  # casefold order
+        assert g.person(bob.id).created == pytest.approx(bob.created)
+        got = g.samples(bob.id)
+        assert [x.source for x in got] == ["bob.jpg", "bob2.png"]
+        for x, seed in zip(got, (1, 3)):
+            assert x.crop.dtype == np.uint8 and np.array_equal(x.crop, crop(seed))
+            assert x.embedding.dtype == np.float32 and np.array_equal(x.embedding, emb(seed))
+            assert x.model_version == V1
+        (a,) = g.samples(ann.id)
+        assert a.crop.shape == (30, 30, 3) and np.array_equal(a.crop, crop(2, 30)) and a.source is None
+        assert len(g.samples()) == 3
+        assert np.array_equal(g.thumbnail(bob.id), crop(1))
+        assert g.thumbnail(9999) is None
+        assert g.find("Bob").id == bob.id and g.find("  bob ").id == bob.id and g.find("Carl") is None
+        with pytest.raises(GalleryError):
+            g.person(9999)
+        with pytest.raises(GalleryError):
+            g.add_sample(9999, crop(4), emb(4), V1)
+
+
+def test_rename_persists_and_refuses_taken_or_invalid(db):
+    with Gallery(db) as g:
+        a = g.enroll("Ann", crop(1), emb(1), V1)
+        b = g.enroll("Bea", crop(2), emb(2), V1)
+        assert g.rename(a.id, "  Anna Smith ").name == "Anna Smith"
+        assert g.rename(a.id, "anna smith").name == "anna smith"          # own name, other case: fine
+        with pytest.raises(GalleryError, match="already enrolled"):
+            g.rename(a.id, "BEA")
+        with pytest.raises(GalleryError):
+            g.rename(a.id, "   ")
+        with pytest.raises(GalleryError):
+            g.rename(12345, "Zed")
+    with Gallery(db) as g:
+        assert [p.name for p in g.people()] == ["anna smith", "Bea"]
+        assert g.person(b.id).name == "Bea"
+
+
+def test_duplicate_name_refused_unless_adding(db):
+    with Gallery(db) as g:
+        p = g.enroll("Ann", crop(1), emb(1), V1)
+        v = g.version
+        for name in ("Ann", " Ann ", "ANN"):
+            with pytest.raises(GalleryError, match="already enrolled"):
+                g.enroll(name, crop(2), emb(2), V1)
+        assert g.version == v and len(g.samples()) == 1            # refused writes change nothing
+        q = g.enroll("ann", crop(2), emb(2), V1, add_to_existing=True)
+        assert (q.id, q.name, q.sample_count) == (p.id, "Ann", 2)
+        assert len(g.people()) == 1 and g.version > v
+
+
+def test_delete_leaves_no_trace_in_the_file(db):
+    secret_crop = crop(77, 40)
+    secret_emb = emb(77, 64)
+    with Gallery(db) as g:
+        keep = g.enroll("Keep", crop(1), emb(1, 64), V1)
+        gone = g.enroll("Gone Person", secret_crop, secret_emb, V1)
+        g.add_sample(gone.id, crop(78, 40), emb(78, 64), V1)
+        png = g._conn.execute("SELECT crop FROM samples WHERE person_id = ? ORDER BY id",
+                              (gone.id,)).fetchone()[0]
+        g.delete(gone.id)
+        assert [p.name for p in g.people()] == ["Keep"]
+        assert g._conn.execute("SELECT COUNT(*) FROM samples WHERE person_id = ?", (gone.id,)).fetchone()[0] == 0
+        with pytest.raises(GalleryError):
+            g.delete(gone.id)
+    raw = b"".join(f.read_bytes() for f in db.parent.iterdir() if f.name.startswith(db.name))
+    assert raw                                                  # the file is there...
+    for needle in (png[-200:], png[100:300], secret_emb.tobytes(), "Gone Person".encode()):
+        assert needle not in raw                                # ...but nothing of the deleted person
+    with Gallery(db) as g:
+        assert [p.id for p in g.people()] == [keep.id]
+        assert np.array_equal(g.samples(keep.id)[0].crop, crop(1))
+
+
+@pytest.mark.parametrize("name", [
+    "O'Brien", 'Say "hi"', "Zoë Ñúñez", "李小龍", "Dwayne 💪🏽 Johnson", "'); DROP TABLE people;--",
+    "Robert'); DELETE FROM samples; --", "x" * 100, "%_*?\\",
+])
+def test_awkward_names_stored_verbatim(db, name):
+    with Gallery(db) as g:
+        g.enroll("Other", crop(0), emb(0), V1)
+        p = g.enroll(name, crop(1), emb(1), V1)
+        assert p.name == name
+    with Gallery(db) as g:
+        assert sorted(x.name for x in g.people()) == sorted(["Other", name])
+        assert g.find(name).id == p.id
+        assert len(g.samples()) == 2
+        assert g.matcher(V1).match(emb(1), 0.1)[0].name == name
+
+
+def test_validate_name():
+    assert validate_name("  Ann Lee\t") == "Ann Lee"
+    assert validate_name("x" * 100) == "x" * 100
+    assert validate_name("  " + "é" * 100 + " ") == "é" * 100
+    for bad in ("", "   ", "\t\n", "x" * 101, "Ann\nLee", "a\tb", "nul\x00", "Unknown", " unknown "):
+        with pytest.raises(GalleryError):
+            validate_name(bad)
+
+
+def test_matcher_uses_only_current_model_version(db):
+    with Gallery(db) as g:
+        a = g.enroll("Ann", crop(1), emb(1), V1)
+        b = g.enroll("Bob", crop(2), emb(2), V2)
+        g.add_sample(a.id, crop(3), emb(3), V2)
+        m1, m2 = g.matcher(V1), g.matcher(V2)
+        assert len(m1) == 1 and len(m2) == 2 and len(g.matcher("other")) == 0
+        assert m1.match(emb(2), 0.01)[0].name == "Unknown"          # Bob's sample is V2 only
+        assert m2.match(emb(2), 0.01)[0].person_id == b.id
+        assert m2.match(emb(3), 0.01)[0].person_id == a.id
+        assert g.matcher("other").match(emb(1), 5.0)[0].name == "Unknown"
+        assert g.stale_count(V2) == 1 and g.stale_count(V1) == 2 and g.stale_count("other") == 3
+
+
+def test_version_counts_changes_from_any_connection(db):
+    with Gallery(db) as g, Gallery(db) as other:
+        v0 = g.version
+        p = other.enroll("Ann", crop(1), emb(1), V1)
+        v1 = g.version
+        assert v1 > v0
+        assert g.matcher(V1).match(emb(1), 0.1)[0].name == "Ann"
+        other.rename(p.id, "Anne")
+        assert g.version > v1
+        v2 = g.version
+        g.people(), g.samples(), g.matcher(V1)                      # reads change nothing
+        assert g.version == v2
+
+
+def fake_embed(crops: np.ndarray) -> np.ndarray:
+    """A deterministic "new model": mean colour, tiled to 8 dims."""
+    x = crops.reshape(len(crops), -1, 3).mean(axis=1).astype(np.float32)
+    return np.concatenate([x, x, x[:, :2]], axis=1)
+
+
+def test_reembed_updates_every_stale_sample(db):
+    with Gallery(db) as g:
+        for i in range(7):
+            g.enroll(f"P{i}", crop(i, 16 if i % 2 else 20), emb(i), V1)
+        g.add_sample(g.find("P0").id, crop(50), emb(50), V2)      # already current: left alone
+        seen = []
+        n = g.reembed(fake_embed, V2, progress=lambda d, t, m="": seen.append((d, t)), batch=3)
+        assert n == 7 and g.stale_count(V2) == 0
+        assert seen[0] == (0, 7) and seen[-1] == (7, 7)
+        for s in g.samples():
+            assert s.model_version == V2
+            if s.id != 8:
+                assert np.allclose(s.embedding, fake_embed(s.crop[None])[0])
+        assert np.array_equal(g.samples()[-1].embedding, emb(50))
+        assert len(g.matcher(V2)) == 8 and len(g.matcher(V1)) == 0
+        assert g.reembed(fake_embed, V2) == 0
+
+
+def test_reembed_cancelled_midway_is_consistent(db):
+    with Gallery(db) as g:
+        for i in range(10):
+            g.enroll(f"P{i}", crop(i), emb(i), V1)
+        token = CancelToken()
+        batches = []
+
+        def embed_then_cancel(crops):
+            batches.append(len(crops))
+            if len(batches) == 2:
+                token.cancel()                 # takes effect before the third batch
+            return fake_embed(crops)
+
+        with pytest.raises(Cancelled):
+            g.reembed(embed_then_cancel, V2, cancel=token, batch=4)
+        assert batches == [4, 4]
+    with Gallery(db) as g:
+        got = g.samples()
+        assert len(got) == 10 and len(g.people()) == 10                   # none lost
+        versions = [s.model_version for s in got]
+        assert versions.count(V2) == 8 and versions.count(V1) == 2
+        for s in got:
+            want = fake_embed(s.crop[None])[0] if s.model_version == V2 else emb(int(g.person(s.person_id).name[1:]))
+            assert np.allclose(s.embedding, want)                         # embedding matches its version
+        assert g.reembed(fake_embed, V2) == 2 and g.stale_count(V2) == 0  # resumes where it stopped
+
+
+def test_reembed_failure_rolls_back_only_its_batch(db):
+    with Gallery(db) as g:
+        for i in range(6):
+            g.enroll(f"P{i}", crop(i), emb(i), V1)
+        calls = []
+
+        def flaky(crops):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("GPU fell over")
+            return fake_embed(crops)
+
+        with pytest.raises(RuntimeError):
+            g.reembed(flaky, V2, batch=3)
+        assert [s.model_version for s in g.samples()] == [V2] * 3 + [V1] * 3
+
+
+def test_garbage_file_is_set_aside_not_deleted(db):
+    garbage = os.urandom(5000)
+    db.write_bytes(garbage)
+    with pytest.raises(GalleryError, match="corrupt-") as err:
+        Gallery(db)
+    aside = [f for f in db.parent.iterdir() if f.name.startswith(db.name + ".corrupt-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == garbage
+    assert str(aside[0]) in str(err.value)
+    assert shows_no_sqlite_error(err.value)
+    # A second damaged file in the same second gets its own name; nothing is overwritten.
+    db.write_bytes(b"not a database either" * 10)
+    with pytest.raises(GalleryError):
+        Gallery(db)
+    aside = sorted(f for f in db.parent.iterdir() if f.name.startswith(db.name + ".corrupt-"))
+    assert len(aside) == 2 and {f.read_bytes() for f in aside} == {garbage, b"not a database either" * 10}
+    with Gallery(db) as g:                                   # the next open starts afresh
+        assert g.people() == []
+
+
+def test_damaged_database_with_valid_header_is_set_aside(db):
+    with Gallery(db) as g:
+        for i in range(5):
+            g.enroll(f"P{i}", crop(i, 64), emb(i), V1)
+    data = bytearray(db.read_bytes())
+    data[100:len(data)] = os.urandom(len(data) - 100)        # keep only the 100-byte header
+    db.write_bytes(bytes(data))
+    with pytest.raises(GalleryError, match="moved to") as err:
+        Gallery(db)
+    assert shows_no_sqlite_error(err.value)
+    assert not db.exists()
+    assert [f.read_bytes() for f in db.parent.iterdir() if ".corrupt-" in f.name and not f.name.endswith(("-wal", "-shm"))] == [bytes(data)]
+
+
+def test_locked_database_gives_a_clear_error(db):
+    with Gallery(db) as g:
+        g.enroll("Ann", crop(1), emb(1), V1)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")                        # another program's write lock
+    try:
+        with Gallery(db, timeout=0.2) as g:
+            assert [p.name for p in g.people()] == ["Ann"]  # WAL: reading still works
+            with pytest.raises(GalleryError, match="in use by another program") as err:
+                g.enroll("Bob", crop(2), emb(2), V1)
+            assert shows_no_sqlite_error(err.value)
+            assert [p.name for p in g.people()] == ["Ann"]  # and the connection is still usable
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_read_only_errors_are_explained(db, monkeypatch):
+    with Gallery(db) as g:
+        g.enroll("Ann", crop(1), emb(1), V1)
+        ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            with pytest.raises(sqlite3.Error) as exc:
+                ro.execute("DELETE FROM people")
+        finally:
+            ro.close()
+        assert "read-only" in str(g._explain(exc.value))
+    os.chmod(db, 0o400)
+    try:
+        if os.geteuid() == 0:   # root may write anyway: make the permission check see what a user would
+            real_access = os.access
+            monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode & os.W_OK else real_access(p, mode, **kw))
+        with pytest.raises(GalleryError, match="read-only"):
+            Gallery(db)
+    finally:
+        os.chmod(db, 0o600)
+    assert not [f for f in db.parent.iterdir() if ".corrupt-" in f.name]         # not mistaken for damage
+
+
+def test_files_are_private(db):
+    with Gallery(db) as g:
+        g.enroll("Ann", crop(1), emb(1), V1)
+        files = [f for f in db.parent.iterdir() if f.name.startswith(db.name)]
+        assert {f.name for f in files} >= {db.name, db.name + "-wal"}
+        for f in files:
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    os.chmod(db, 0o644)                                     # loosened by someone: tightened on open
+    Gallery(db).close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_default_location_is_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONESHOT_DATA_DIR", str(tmp_path / "data"))
+    with Gallery() as g:
+        g.enroll("Ann", crop(1), emb(1), V1)
+    assert (tmp_path / "data" / FILENAME).is_file()
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+
+
+def test_pragmas_and_closed_gallery(db):
+    g = Gallery(db)
+    conn = g._conn
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2           # FULL
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == 1
+    g.close()
+    g.close()
+    with pytest.raises(GalleryError):
+        g.people()
+
+
+def test_bad_arrays_are_bugs_not_user_errors(db):
+    with Gallery(db) as g:
+        with pytest.raises(ValueError):
+            g.enroll("Ann", np.zeros((8, 8), np.uint8), emb(1), V1)
+        with pytest.raises(ValueError):
+            g.enroll("Ann", crop(1), np.full(8, np.nan, np.float32), V1)
+        assert g.people() == []

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from app.encoder import Encoder
+from app.errors import Cancelled, DatasetError
+from app.progress import CancelToken
+from app.training import PKSampler, TrainConfig, checkpoint_path, train
+
+TINY = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
+
+
+def test_pk_sampler_shapes():
+    labels = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4])
+    s = PKSampler(labels, p=2, k=3, singles=2, seed=0)
+    b = s.batch()
+    assert len(b) == 2 * 3 + 2
+    ids = labels[b[:6]]
+    assert len(set(ids[:3])) == 1 and len(set(ids[3:6])) == 1 and ids[0] != ids[3]
+    assert set(labels[b[6:]]) <= {2, 4}  # the one-image people
+
+
+def test_pk_sampler_needs_two_people():
+    with pytest.raises(DatasetError):
+        PKSampler(np.array([0, 0, 1]), 2, 2, 0, 0)
+
+
+def _cfg(shared, tmp_path, **kw):
+    base = dict(datasets=[str(shared / "datasets" / "celeba_faces")], out=str(tmp_path / "m.pt"),
+                epochs=2, p=4, k=4, singles=0, distill=0.0, max_images=96, arch=dict(TINY), workers=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_run_saves_loadable_model_and_reports_progress(shared, tmp_path):
+    seen = []
+    res = train(_cfg(shared, tmp_path), progress=lambda d, t, m="": seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] and len(res.history) == 2
+    enc = Encoder.load(res.path, "cpu")
+    assert enc.embed(np.zeros((2, 32, 32, 3), np.uint8)).shape == (2, 128)
+    assert enc.card.training["data"]["images_used"] > 80
+
+
+def test_cancel_keeps_checkpoint_and_resume_finishes(shared, tmp_path):
+    cfg = _cfg(shared, tmp_path, epochs=3)
+    token = CancelToken()
+
+    def stop_after_first_epoch(stats):
+        token.cancel()
+
+    with pytest.raises(Cancelled, match="checkpoint"):
+        train(cfg, cancel=token, on_epoch=stop_after_first_epoch)
+    assert checkpoint_path(cfg.out).is_file()
+    assert not (tmp_path / "m.pt").exists()  # no model until training completes
+    res = train(cfg, resume=True)
+    assert [h.epoch for h in res.history] == [1, 2, 3]
+
+
+def test_contrastive_loss_option(shared, tmp_path):
+    res = train(_cfg(shared, tmp_path, epochs=1, loss="contrastive"))
+    assert res.card.training["signals"] == ["contrastive"]
+
+
+def test_unknown_loss_refused(shared, tmp_path):
+    with pytest.raises(DatasetError, match="Unknown loss"):
+        train(_cfg(shared, tmp_path, loss="magic"))
