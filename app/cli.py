@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
+    p.add_argument("--init", default=None, help="fine-tune from these encoder weights instead of starting afresh")
     _common(p)
 
     p = sub.add_parser("evaluate", help="LFW verification / one-shot identification figures")
@@ -221,7 +222,7 @@ def cmd_train(args) -> int:
     from app.training import TrainConfig, train
     cfg = TrainConfig(datasets=args.datasets, out=args.out, exclude_people=args.exclude_people,
                       epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill,
-                      lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images,
+                      lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images, init_weights=args.init,
                       detector=args.detector or "yunet")
     cancel = CancelToken()
 

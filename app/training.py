@@ -49,6 +49,7 @@ class TrainConfig:
     workers: int = 2
     calibrate_lfw: str | None = None  # LFW root whose pairsDevTrain.txt calibrates τ
     max_images: int | None = None     # for quick runs and tests
+    init_weights: str | None = None   # start from a saved encoder (fine-tuning) instead of random
     arch: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ARCH))
 
 
@@ -159,8 +160,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
+    if cfg.init_weights:
+        start = Encoder.load(cfg.init_weights, "cpu")
+        cfg.arch = dict(start.card.arch)
+        net = start.net.train()
+    else:
+        net = FaceNet(**cfg.arch)
     crops, labels, teacher, info = load_training_data(cfg, progress, cancel)
-    net = FaceNet(**cfg.arch).to(device, memory_format=torch.channels_last)
+    net = net.to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch_size = cfg.p * cfg.k + cfg.singles
     steps_per_epoch = max(1, math.ceil(len(crops) / batch_size))

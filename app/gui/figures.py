@@ -1,0 +1,62 @@
+"""Qt-free figures for the settings pane: error rates at a threshold from a model card's
+calibration, and the before/after summary of a retrained model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rates_at(calibration: dict, tau: float) -> tuple[float, float] | None:
+    """(false-accept rate, false-reject rate) at τ from the card's validation distances.
+
+    A pair is accepted as "same person" when its distance is at most τ (as the matcher does).
+    None when the card carries no calibration data.
+    """
+    same = calibration.get("same_distances_sorted") if calibration else None
+    diff = calibration.get("diff_distances_sorted") if calibration else None
+    if not same or not diff:
+        return None
+    same = np.asarray(same, dtype=np.float64)
+    diff = np.asarray(diff, dtype=np.float64)
+    far = np.searchsorted(diff, tau, side="right") / len(diff)
+    frr = 1.0 - np.searchsorted(same, tau, side="right") / len(same)
+    return float(far), float(frr)
+
+
+def model_figures(info: dict) -> dict:
+    """Headline validation figures of a model (from `describe()`-like info or a card dict)."""
+    calib = info.get("calibration") or {}
+    tau = info.get("calibrated_tau", info.get("tau"))
+    out: dict = {"version": info.get("encoder") or info.get("version"), "tau": tau}
+    rates = rates_at(calib, float(tau)) if tau is not None else None
+    if rates:
+        far, frr = rates
+        n_same = len(calib["same_distances_sorted"])
+        n_diff = len(calib["diff_distances_sorted"])
+        out["far"], out["frr"] = far, frr
+        out["accuracy"] = 1.0 - (far * n_diff + frr * n_same) / (n_same + n_diff)
+    metrics = info.get("metrics") or {}
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"metric:{key}"] = value
+    final_loss = (info.get("training") or {}).get("final_loss")
+    if final_loss is not None:
+        out["final_loss"] = final_loss
+    return out
+
+
+def format_figures(fig: dict) -> str:
+    lines = [f"model {fig.get('version') or '?'}"]
+    if fig.get("tau") is not None:
+        lines.append(f"τ {float(fig['tau']):.3f}")
+    if "accuracy" in fig:
+        lines.append(f"accuracy on its calibration pairs {100 * fig['accuracy']:.1f}% "
+                     f"(FAR {100 * fig['far']:.1f}%, FRR {100 * fig['frr']:.1f}%)")
+    else:
+        lines.append("no validation pairs in its model card")
+    for k, v in fig.items():
+        if k.startswith("metric:"):
+            lines.append(f"{k[7:]}: {v:.4g}")
+    if "final_loss" in fig:
+        lines.append(f"final training loss {fig['final_loss']:.4f}")
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""The live view: the newest analysed frame with a box per face, the steadied name and the
+distance; known faces green, unknown orange. A message replaces the picture when the source is
+missing or failing. In "pick" mode (enrol from snapshot) a click chooses a face."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+KNOWN_COLOUR = QColor(40, 200, 90)
+UNKNOWN_COLOUR = QColor(255, 140, 0)
+SELECTED_COLOUR = QColor(60, 150, 255)
+
+
+def qimage_from_rgb(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return img.copy()  # own the pixels: the array may go away
+
+
+class ImageWithBoxes(QWidget):
+    """Draws an RGB image scaled to fit, with labelled boxes in image coordinates."""
+
+    face_clicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(320, 180)
+        self._image: QImage | None = None
+        self._size = (0, 0)
+        # (box, text, colour)
+        self._boxes: list[tuple[tuple[float, float, float, float], str, QColor]] = []
+        self.message = ""
+        self.selected: int | None = None
+        self.clickable = False
+
+    def set_image(self, rgb: np.ndarray | None) -> None:
+        if rgb is None:
+            self._image = None
+            self._size = (0, 0)
+        else:
+            self._image = qimage_from_rgb(rgb)
+            self._size = (rgb.shape[1], rgb.shape[0])
+        self.update()
+
+    def set_boxes(self, boxes) -> None:
+        self._boxes = list(boxes)
+        self.update()
+
+    def set_message(self, text: str) -> None:
+        self.message = text
+        self.update()
+
+    def _geometry(self) -> tuple[float, float, float]:
+        w, h = self._size
+        if not w or not h:
+            return 1.0, 0.0, 0.0
+        s = min(self.width() / w, self.height() / h)
+        return s, (self.width() - w * s) / 2, (self.height() - h * s) / 2
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if not self.clickable or not self._boxes:
+            return super().mousePressEvent(event)
+        s, ox, oy = self._geometry()
+        p = event.position()
+        x, y = (p.x() - ox) / s, (p.y() - oy) / s
+        for i, (box, _, _) in enumerate(self._boxes):
+            bx, by, bw, bh = box
+            if bx <= x <= bx + bw and by <= y <= by + bh:
+                self.select(i)
+                return
+        super().mousePressEvent(event)
+
+    def select(self, index: int) -> None:
+        self.selected = index
+        self.update()
+        self.face_clicked.emit(index)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(24, 24, 28))
+        if self._image is not None:
+            s, ox, oy = self._geometry()
+            w, h = self._size
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            p.drawImage(QRectF(ox, oy, w * s, h * s), self._image)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            font = QFont(self.font())
+            font.setPointSizeF(max(8.0, min(14.0, self.height() / 40)))
+            font.setBold(True)
+            p.setFont(font)
+            fm = p.fontMetrics()
+            for i, (box, text, colour) in enumerate(self._boxes):
+                c = SELECTED_COLOUR if self.selected == i else colour
+                bx, by, bw, bh = box
+                r = QRectF(ox + bx * s, oy + by * s, bw * s, bh * s)
+                p.setPen(QPen(c, 3 if self.selected == i else 2))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(r)
+                if text:
+                    tw, th = fm.horizontalAdvance(text) + 8, fm.height() + 4
+                    ty = r.top() - th if r.top() - th >= 0 else r.bottom()
+                    p.fillRect(QRectF(r.left(), ty, tw, th), c)
+                    p.setPen(QColor(0, 0, 0))
+                    p.drawText(QPointF(r.left() + 4, ty + th - fm.descent() - 2), text)
+        if self.message:
+            p.setPen(QColor(255, 255, 255))
+            font = QFont(self.font())
+            font.setPointSize(12)
+            p.setFont(font)
+            box = self.rect().adjusted(20, 20, -20, -20)
+            if self._image is not None:
+                band = QRectF(0, self.height() - 70, self.width(), 70)
+                p.fillRect(band, QColor(0, 0, 0, 170))
+                box = band.toRect().adjusted(10, 5, -10, -5)
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+        p.end()
+
+
+class LiveView(ImageWithBoxes):
+    """Shows FrameResults: names with distances, colours for known/unknown."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.last_result = None
+        self.set_message("Starting…")
+
+    def show_result(self, result) -> None:
+        self.last_result = result
+        self._image = qimage_from_rgb(result.rgb)
+        self._size = (result.rgb.shape[1], result.rgb.shape[0])
+        boxes = []
+        for lab in result.labels:
+            if lab.known:
+                text = f"{lab.name}  {lab.distance:.2f}"
+            else:
+                text = f"Unknown  {lab.distance:.2f}" if np.isfinite(lab.distance) else "Unknown"
+            boxes.append((lab.box, text, KNOWN_COLOUR if lab.known else UNKNOWN_COLOUR))
+        self._boxes = boxes
+        self.update()

@@ -1,0 +1,426 @@
+"""The main window: live view in the centre; People and Settings on the right; status bar with
+fps, latency, detector, encoder and device. It wires widgets to the worker threads and holds
+no face logic and no blocking call: camera, model and gallery work all happen in workers."""
+
+from __future__ import annotations
+
+import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QSplitter, QTabWidget
+
+from app import settings as settings_mod
+from app.gui.enrol_dialog import EnrolDialog
+from app.gui.live_view import LiveView
+from app.gui.people_panel import PeoplePanel, show_error
+from app.gui.settings_pane import SettingsPane
+from app.gui.workers import CaptureThread, EngineOptions, FrameSlot, InferenceWorker
+
+
+class MainWindow(QMainWindow):
+    frame_analysed = Signal(object)   # FrameResult, for every analysed frame
+    engine_ready = Signal(object)     # describe() dict, after start and every model change
+    source_ended = Signal()           # a finite source was played to its end and analysed
+    model_changed = Signal(str)       # the active model's path after activate / roll back
+    _io_error = Signal(str)
+
+    def __init__(self, source: str | int | None = None, *, weights: str | os.PathLike | None = None,
+                 device: str | None = None, detector: str | None = None,
+                 detector_model: str | os.PathLike | None = None, loop: bool = True,
+                 process_all_frames: bool = False, retry_interval: float = 2.0,
+                 gallery_path: str | os.PathLike | None = None, start_source: bool = True,
+                 source_opener=None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("OneShot Face")
+        self.settings = settings_mod.load()
+        self._closed = False
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settings-io")
+        self._io_error.connect(self.show_message)
+        s = self.settings
+        if weights is None:
+            weights = os.environ.get("ONESHOT_WEIGHTS") or s.model_path
+        if weights and not Path(weights).is_file() and weights == s.model_path:
+            weights = None  # the saved model went away: fall back to the shipped one
+        self.loop = loop
+        self.process_all_frames = process_all_frames
+        self.retry_interval = retry_interval
+        self.source_opener = source_opener  # spec -> FrameSource (tests simulate cameras)
+        self.source_spec = str(source if source is not None else (s.source or "0"))
+        self.info: dict = {}
+        self.engine_error = ""
+        self.last_result = None
+        self._old_threads: list = []
+        self._dialogs: list = []
+        self.capture: CaptureThread | None = None
+        # what the next engine is created with
+        self.options = EngineOptions(detector=detector or s.detector,
+                                     detector_model=str(detector_model) if detector_model else None,
+                                     weights=str(weights) if weights else None,
+                                     device=device or s.device,
+                                     gallery_path=str(gallery_path) if gallery_path else None,
+                                     tau=s.tau)
+        self._build_ui()
+        self._build_actions()
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(400)
+        self._save_timer.timeout.connect(self.save_settings)
+
+        self.slot = FrameSlot()
+        self.inference: InferenceWorker | None = None
+        self._start_engine()
+        if start_source:
+            self.set_source(self.source_spec, save=False)
+        else:
+            self.view.set_message("No source playing. Choose one in Settings → Camera & devices.")
+        if s.window_geometry:
+            try:
+                self.restoreGeometry(QByteArray.fromBase64(s.window_geometry.encode("ascii")))
+            except Exception:  # noqa: BLE001 - a bad geometry string is not worth a failure
+                pass
+        else:
+            self.resize(1200, 760)
+
+    # ---- layout -----------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.view = LiveView()
+        self.people = PeoplePanel()
+        self.people.message.connect(self.show_message)
+        self.people.add_photo_requested.connect(lambda name: self.open_enrol_photo_dialog(name=name))
+        self.settings_pane = SettingsPane()
+        self.side = QTabWidget()
+        self.side.addTab(self.people, "&People")
+        self.side.addTab(self.settings_pane, "&Settings")
+        self.side.setMinimumWidth(380)
+        split = QSplitter()
+        split.addWidget(self.view)
+        split.addWidget(self.side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        self.setCentralWidget(split)
+
+        th = self.settings_pane.threshold
+        th.tau_changed.connect(self.set_tau)
+        th.reset_button.clicked.connect(self._tau_reset)
+        rt = self.settings_pane.retrain
+        rt.activate_requested.connect(self.activate_model)
+        rt.rollback_requested.connect(self.rollback_model)
+        rt.message.connect(self.show_message)
+        rt.export_people = self._export_people
+        src = self.settings_pane.source
+        src.source_requested.connect(self.set_source)
+        src.engine_options_changed.connect(self.set_engine_options)
+        src.show_current(self.source_spec, self.options.detector, self.options.device)
+
+        sb = self.statusBar()
+        self.fps_label = QLabel("– fps")
+        self.latency_label = QLabel("– ms")
+        self.detector_label = QLabel("detector –")
+        self.encoder_label = QLabel("encoder –")
+        self.device_label = QLabel("device –")
+        self.task_progress = QProgressBar()
+        self.task_progress.setMaximumWidth(160)
+        self.task_progress.setVisible(False)
+        for w in (self.task_progress, self.fps_label, self.latency_label, self.detector_label,
+                  self.encoder_label, self.device_label):
+            sb.addPermanentWidget(w)
+
+    def _build_actions(self) -> None:
+        def act(text, shortcut, slot, menu):
+            a = QAction(text, self)
+            a.setShortcut(QKeySequence(shortcut))
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            self.addAction(a)
+            return a
+
+        m = self.menuBar().addMenu("&File")
+        self.enrol_snapshot_action = act("Enrol from &snapshot…", "Ctrl+E", self.enrol_from_snapshot, m)
+        self.enrol_photo_action = act("Enrol from &photo…", "Ctrl+O", lambda: self.open_enrol_photo_dialog(), m)
+        m.addSeparator()
+        act("&Quit", QKeySequence.StandardKey.Quit, self.close, m)
+        v = self.menuBar().addMenu("&View")
+        self.pause_action = act("&Pause", "Space", self.toggle_pause, v)
+        self.pause_action.setCheckable(True)
+        act("Show &people", "Ctrl+1", lambda: self.side.setCurrentIndex(0), v)
+        act("Show &settings", "Ctrl+2", lambda: self.side.setCurrentIndex(1), v)
+        act("Raise τ", "Ctrl+Up", lambda: self._nudge_tau(+0.01), v)
+        act("Lower τ", "Ctrl+Down", lambda: self._nudge_tau(-0.01), v)
+        act("&Full screen", "F11", lambda: self.showNormal() if self.isFullScreen() else self.showFullScreen(), v)
+        pm = self.menuBar().addMenu("P&eople")
+        act("&Rename…", "F2", self.people.rename_selected, pm)
+        act("&Delete…", "Delete", self.people.delete_selected, pm)
+
+    # ---- engine -----------------------------------------------------------------------------
+    def _start_engine(self) -> None:
+        """A new inference worker with the current options; an old one is stopped, not awaited."""
+        old = self.inference
+        if old is not None:
+            old.stop()
+            self._old_threads.append(old)
+            old.finished.connect(lambda o=old: self._forget_thread(o))
+            self.slot = FrameSlot()
+            if self.capture is not None:
+                self.capture.slot = self.slot  # read by the capture thread on its next frame
+        self.engine_error = ""
+        self.info = {}
+        self.options.tau = self.settings.tau
+        w = InferenceWorker(self.options, self.slot, self)
+        w.ready.connect(self._engine_ready)
+        w.failed.connect(self._engine_failed)
+        w.result.connect(self._show_result)
+        w.stream_ended.connect(self._stream_ended)
+        self.inference = w
+        self.people.set_worker(w)
+        w.start()
+
+    def _engine_ready(self, info: dict) -> None:
+        self.info = info
+        self.detector_label.setText(f"detector {info['detector']}")
+        self.encoder_label.setText(f"encoder {info['encoder']}")
+        self.device_label.setText(f"device {str(info['device']).upper()}")
+        tau = self.settings.tau if self.settings.tau is not None else info["tau"]
+        self.settings_pane.threshold.set_model(info["calibrated_tau"], info.get("calibration", {}), tau)
+        self.settings_pane.retrain.set_current_model(info, bool(self.settings.previous_model_path))
+        self.people.refresh()
+        self.engine_ready.emit(info)
+
+    def _engine_failed(self, message: str) -> None:
+        self.engine_error = message
+        self.view.set_message(f"Recognition is not available: {message}")
+        self.show_message(message)
+
+    @property
+    def tau(self) -> float | None:
+        return self.settings.tau if self.settings.tau is not None else self.info.get("tau")
+
+    def set_tau(self, tau: float) -> None:
+        """From the slider (GUI thread): the worker picks it up on its next frame."""
+        self.inference.set_tau(tau)
+        self.settings.tau = float(tau)
+        self._save_timer.start()
+
+    def _tau_reset(self) -> None:
+        self.settings.tau = None
+        cal = self.info.get("calibrated_tau")
+        if cal is not None:
+            self.inference.set_tau(cal)
+        self._save_timer.start()
+
+    def _nudge_tau(self, delta: float) -> None:
+        th = self.settings_pane.threshold
+        if th.isEnabled():
+            th.set_tau(th.tau + delta)
+
+    def set_engine_options(self, detector: str | None, device: str | None) -> None:
+        self.settings.detector, self.settings.device = detector, device
+        self.options.detector, self.options.device = detector, device
+        self.save_settings()
+        path = self.info.get("model_path") or None
+        if self.engine_error:
+            self._start_engine()
+            return
+
+        def job(engine, progress):
+            from app.detection import create_detector
+            from app.encoder import Encoder
+            engine.detector = create_detector(detector, self.options.detector_model)
+            tau = engine.tau
+            engine.set_encoder(Encoder.load(path, device), progress)
+            engine.tau = tau
+            return None
+
+        self._run_engine_task(job, "Switching detector and device…")
+
+    def activate_model(self, path: str) -> None:
+        """Use another encoder; the gallery is re-embedded (progress in the status bar)."""
+        current = self.info.get("model_path") or None
+        if current and os.path.abspath(current) != os.path.abspath(path):
+            self.settings.previous_model_path = current
+        self.settings.model_path = path
+        self.settings.tau = None
+        self.options.weights = path
+        self.save_settings()
+        device = self.options.device
+        if self.engine_error:
+            self._start_engine()
+            self.model_changed.emit(path)
+            return
+
+        def job(engine, progress):
+            from app.encoder import Encoder
+            return engine.set_encoder(Encoder.load(path, device), progress)
+
+        self._run_engine_task(job, "Loading the model and re-embedding the gallery…",
+                              done=lambda n: self.model_changed.emit(path))
+
+    def _export_people(self, on_folder, on_error) -> None:
+        """The gallery's stored crops as a folder-per-person dataset (in the cache folder)."""
+        def job(engine, progress):
+            from app.gui.workers import export_gallery_crops
+            return export_gallery_crops(engine.gallery, progress)
+        self.inference.submit(job, lambda folder: on_folder(str(folder)), on_error)
+
+    def rollback_model(self) -> None:
+        prev = self.settings.previous_model_path
+        if prev:
+            self.activate_model(prev)
+
+    def _run_engine_task(self, job, text: str, done=None) -> None:
+        self.show_message(text)
+        self.task_progress.setVisible(True)
+        self.task_progress.setRange(0, 0)
+
+        def progress(d, t, m):
+            if t:
+                self.task_progress.setRange(0, t)
+                self.task_progress.setValue(d)
+
+        def finished(value):
+            self.task_progress.setVisible(False)
+            self.inference.set_tau(self.settings.tau)  # None: the new model's calibrated τ
+            self.inference.submit(lambda eng, p: self.inference.describe(), self._engine_ready)
+            if done is not None:
+                done(value)
+
+        def failed(message):
+            self.task_progress.setVisible(False)
+            self.show_message(message)
+            show_error(self, "OneShot Face", message)
+
+        self.inference.submit(job, finished, failed, progress)
+
+    # ---- source -----------------------------------------------------------------------------
+    def set_source(self, spec: str | int, save: bool = True) -> None:
+        spec = str(spec).strip()
+        if not spec:
+            return
+        old = self.capture
+        if old is not None:
+            old.stop()
+            self._old_threads.append(old)
+            old.finished.connect(lambda o=old: self._forget_thread(o))
+        self.source_spec = spec
+        self.view.set_message(f"Opening {spec}…")
+        cap = CaptureThread(spec, self.slot, loop=self.loop, process_all=self.process_all_frames,
+                            retry_interval=self.retry_interval, opener=self.source_opener,
+                            parent=self)
+        cap.status.connect(self._source_status)
+        cap.failed.connect(self._source_failed)
+        cap.ended.connect(lambda n: self.show_message(f"{spec}: end after {n} frames."))
+        self.capture = cap
+        cap.start()
+        if save:
+            self.settings.source = spec
+            self.save_settings()
+
+    def _forget_thread(self, thread) -> None:
+        if thread in self._old_threads:
+            self._old_threads.remove(thread)
+
+    def _source_status(self, text: str) -> None:
+        self.show_message(text)
+        # RetryingSource says "<source> connected" / "<source> is back" when frames flow again
+        if text.endswith(" connected") or text.endswith(" is back"):
+            self.view.set_message("")
+        else:
+            self.view.set_message(f"{text}\nYou can choose another source in Settings → Camera & devices.")
+
+    def _source_failed(self, text: str) -> None:
+        self.view.set_message(f"{text}\nChoose another source in Settings → Camera & devices.")
+        self.show_message(text)
+
+    def _stream_ended(self) -> None:
+        self.source_ended.emit()
+
+    def _show_result(self, result) -> None:
+        self.last_result = result
+        if not self.pause_action.isChecked():
+            self.view.show_result(result)
+        if self.view.message and not self.view.message.startswith("Recognition"):
+            self.view.set_message("")
+        self.fps_label.setText(f"{result.fps:.1f} fps")
+        self.latency_label.setText(f"{result.latency_ms:.0f} ms")
+        self.frame_analysed.emit(result)
+
+    def toggle_pause(self) -> None:
+        self.inference.paused = self.pause_action.isChecked()
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    # ---- enrolment --------------------------------------------------------------------------
+    def open_enrol_photo_dialog(self, path: str | os.PathLike | None = None, name: str = "") -> EnrolDialog:
+        """Open the enrol-from-photo dialog (window-modal, not blocking); `path` skips the chooser."""
+        dlg = EnrolDialog(self.inference, self, title="Enrol from photo")
+        if name:
+            dlg.name_edit.setText(name)
+        self._open_dialog(dlg)
+        if path is not None:
+            dlg.set_path(path)
+        return dlg
+
+    def enrol_from_snapshot(self) -> EnrolDialog | None:
+        res = self.last_result
+        if res is None:
+            self.show_message("No frame to enrol from yet.")
+            return None
+        dlg = EnrolDialog(self.inference, self, rgb=res.rgb, faces=list(res.faces),
+                          title="Enrol from snapshot")
+        if len(res.faces) > 1:
+            dlg.info.setText(f"{len(res.faces)} faces: click the one to enrol.")
+        self._open_dialog(dlg)
+        return dlg
+
+    def _open_dialog(self, dlg: EnrolDialog) -> None:
+        dlg.enrolled.connect(lambda p: (self.show_message(f"Enrolled {getattr(p, 'name', p)}."),
+                                        self.people.refresh()))
+        self._dialogs.append(dlg)
+        dlg.finished.connect(lambda _=0, d=dlg: self._dialogs.remove(d) if d in self._dialogs else None)
+        dlg.open()
+
+    # ---- settings and shutdown --------------------------------------------------------------
+    def save_settings(self) -> None:
+        """Write a copy of the settings on the I/O thread (the GUI thread never waits on disk)."""
+        snapshot = copy.deepcopy(self.settings)
+
+        def write() -> None:
+            try:
+                settings_mod.save(snapshot)
+            except OSError as exc:
+                self._io_error.emit(f"Settings could not be saved: {exc}")
+
+        try:
+            self._io.submit(write)
+        except RuntimeError:  # after close: the final write already happened
+            pass
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self._closed:
+            return super().closeEvent(event)
+        self._closed = True
+        self._save_timer.stop()
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        self.save_settings()
+        self.shutdown()
+        self._io.shutdown(wait=True)  # the last settings write is finished before we go
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop every thread and wait for them (the only place the GUI thread waits)."""
+        threads = [t for t in [self.capture, *self._old_threads] if t is not None]
+        for t in threads:
+            t.stop()
+        self.inference.stop()
+        self.settings_pane.retrain.stop_and_wait()
+        for t in threads:
+            t.wait()
+        self.inference.wait()
+
+    def all_threads_stopped(self) -> bool:
+        threads = [self.capture, *self._old_threads, self.inference, self.settings_pane.retrain.worker]
+        return all(t is None or not t.isRunning() for t in threads)

@@ -1,0 +1,180 @@
+"""The enrolled people: thumbnails, rename, delete (with confirmation), add another photo.
+
+Gallery reads and writes run as jobs on the inference worker (which owns the gallery
+connection); this widget only shows their results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem,
+                               QMessageBox, QPushButton, QVBoxLayout, QWidget)
+
+from app.gui.live_view import qimage_from_rgb
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    id: int
+    name: str
+    samples: int
+    thumbnail: np.ndarray | None
+
+
+def _list_people(engine, progress) -> list[PersonRow]:
+    rows = []
+    for p in engine.gallery.people():
+        try:
+            thumb = engine.gallery.thumbnail(p.id)
+        except Exception:  # noqa: BLE001 - a missing thumbnail must not hide the person
+            thumb = None
+        rows.append(PersonRow(p.id, p.name, int(getattr(p, "sample_count", 0) or 0), thumb))
+    return rows
+
+
+class PeoplePanel(QWidget):
+    changed = Signal()              # the gallery changed (rename, delete, add)
+    add_photo_requested = Signal(str)  # person name: the window opens the enrol dialog
+    message = Signal(str)
+
+    def __init__(self, worker=None, parent=None):
+        super().__init__(parent)
+        self.worker = worker
+        self.rows: list[PersonRow] = []
+        self.loaded = False
+        lay = QVBoxLayout(self)
+        self.count_label = QLabel("No one enrolled yet.")
+        lay.addWidget(self.count_label)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(56, 56))
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.itemDoubleClicked.connect(lambda _: self.rename_selected())
+        lay.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.rename_button = QPushButton("&Rename…")
+        self.delete_button = QPushButton("&Delete…")
+        self.add_button = QPushButton("Add &photo…")
+        self.rename_button.clicked.connect(self.rename_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.add_button.clicked.connect(self._add_photo)
+        for b in (self.rename_button, self.delete_button, self.add_button):
+            row.addWidget(b)
+        lay.addLayout(row)
+        self.rename_button.setToolTip("Rename the selected person (F2)")
+        self.delete_button.setToolTip("Delete the selected person (Delete)")
+        self._update_buttons()
+
+    def set_worker(self, worker) -> None:
+        self.worker = worker
+
+    # ---- reading ----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        if self.worker is None:
+            return
+        self.worker.submit(_list_people, self._show, self.message.emit)
+
+    def _show(self, rows: list[PersonRow]) -> None:
+        selected = self.selected_id()
+        self.rows = rows
+        self.loaded = True
+        self.list.clear()
+        for r in rows:
+            item = QListWidgetItem(f"{r.name}\n{r.samples} photo{'s' if r.samples != 1 else ''}")
+            item.setData(Qt.ItemDataRole.UserRole, r.id)
+            if r.thumbnail is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(qimage_from_rgb(r.thumbnail))))
+            self.list.addItem(item)
+            if r.id == selected:
+                item.setSelected(True)
+        self.count_label.setText(f"{len(rows)} people enrolled." if rows else "No one enrolled yet.")
+        self._update_buttons()
+
+    def names(self) -> list[str]:
+        return [r.name for r in self.rows]
+
+    def row_by_name(self, name: str) -> PersonRow | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+    def selected_id(self) -> int | None:
+        items = self.list.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def select_id(self, person_id: int) -> None:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            item.setSelected(item.data(Qt.ItemDataRole.UserRole) == person_id)
+
+    def _selected_row(self) -> PersonRow | None:
+        pid = self.selected_id()
+        return next((r for r in self.rows if r.id == pid), None)
+
+    def _update_buttons(self) -> None:
+        has = self.selected_id() is not None
+        for b in (self.rename_button, self.delete_button, self.add_button):
+            b.setEnabled(has)
+
+    # ---- actions ----------------------------------------------------------------------------
+    def ask_new_name(self, current: str) -> str | None:
+        text, ok = QInputDialog.getText(self, "Rename", "New name:", text=current)
+        return text.strip() if ok and text.strip() else None
+
+    def confirm_delete(self, name: str) -> bool:
+        answer = QMessageBox.question(
+            self, "Delete person",
+            f"Delete {name} and all their photos from the gallery? This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def rename_selected(self) -> None:
+        row = self._selected_row()
+        if row is None:
+            return
+        new = self.ask_new_name(row.name)
+        if new and new != row.name:
+            self.rename(row.id, new)
+
+    def rename(self, person_id: int, new_name: str) -> None:
+        def job(engine, progress):
+            engine.gallery.rename(person_id, new_name)
+        self.worker.submit(job, lambda _: self._after_change(f"Renamed to {new_name}."), self._error)
+
+    def delete_selected(self) -> None:
+        row = self._selected_row()
+        if row is None:
+            return
+        if self.confirm_delete(row.name):
+            self.delete(row.id, row.name)
+
+    def delete(self, person_id: int, name: str = "") -> None:
+        def job(engine, progress):
+            engine.gallery.delete(person_id)
+        self.worker.submit(job, lambda _: self._after_change(f"Deleted {name}." if name else "Deleted."),
+                           self._error)
+
+    def _add_photo(self) -> None:
+        row = self._selected_row()
+        if row is not None:
+            self.add_photo_requested.emit(row.name)
+
+    def _after_change(self, text: str) -> None:
+        self.message.emit(text)
+        self.changed.emit()
+        self.refresh()
+
+    def _error(self, text: str) -> None:
+        self.message.emit(text)
+        show_error(self, "People", text)
+        self.refresh()
+
+
+def show_error(parent, title: str, text: str) -> QMessageBox:
+    """A non-blocking warning box (open(), not exec()): nothing waits on it."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

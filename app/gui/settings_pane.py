@@ -1,0 +1,530 @@
+"""The settings pane: the τ slider over the calibration histogram, retraining, and the choice
+of camera, detector and device."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QSizePolicy,
+                               QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+
+from app.gui.figures import format_figures, model_figures, rates_at
+
+SLIDER_STEPS = 200      # slider units per 1.0 of distance
+TAU_MAX = 2.0           # unit vectors are at most 2 apart
+
+SAME_COLOUR = QColor(40, 170, 80, 170)
+DIFF_COLOUR = QColor(220, 80, 60, 170)
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def teacher_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("dlib", "face_recognition_models"))
+
+
+class HistogramWidget(QWidget):
+    """Same-person (green) and different-person (red) distance histograms and a τ line."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumHeight(130)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.calibration: dict = {}
+        self.tau = 0.6
+
+    def set_calibration(self, calibration: dict) -> None:
+        self.calibration = calibration or {}
+        self.update()
+
+    def set_tau(self, tau: float) -> None:
+        self.tau = tau
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = QRectF(self.rect()).adjusted(6, 6, -6, -18)
+        p.fillRect(self.rect(), self.palette().base())
+        bins = self.calibration.get("bins")
+        same = self.calibration.get("same_hist")
+        diff = self.calibration.get("diff_hist")
+        lo, hi = (float(bins[0]), float(bins[-1])) if bins else (0.0, TAU_MAX)
+
+        def xpos(d: float) -> float:
+            return r.left() + (d - lo) / (hi - lo) * r.width()
+
+        if bins and same and diff:
+            same_n = max(1, sum(same))
+            diff_n = max(1, sum(diff))
+            top = max(max(s / same_n for s in same), max(d / diff_n for d in diff)) or 1.0
+            for hist, n, colour in ((diff, diff_n, DIFF_COLOUR), (same, same_n, SAME_COLOUR)):
+                path = QPainterPath(QPointF(r.left(), r.bottom()))
+                for i, c in enumerate(hist):
+                    y = r.bottom() - (c / n) / top * r.height()
+                    path.lineTo(xpos(bins[i]), y)
+                    path.lineTo(xpos(bins[i + 1]), y)
+                path.lineTo(r.right(), r.bottom())
+                path.closeSubpath()
+                p.fillPath(path, colour)
+        else:
+            p.setPen(self.palette().text().color())
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter,
+                       "This model's card has no validation distances to draw.")
+        p.setPen(QPen(self.palette().text().color(), 1))
+        p.drawLine(QPointF(r.left(), r.bottom()), QPointF(r.right(), r.bottom()))
+        for t in range(int(lo * 2), int(hi * 2) + 1):
+            x = xpos(t / 2)
+            p.drawText(QRectF(x - 15, r.bottom() + 2, 30, 14), Qt.AlignmentFlag.AlignCenter, f"{t / 2:g}")
+        x = xpos(min(max(self.tau, lo), hi))
+        p.setPen(QPen(QColor(40, 110, 255), 2))
+        p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+        p.end()
+
+
+class ThresholdSection(QGroupBox):
+    tau_changed = Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__("Match threshold τ", parent)
+        self.calibrated_tau: float | None = None
+        self.calibration: dict = {}
+        lay = QVBoxLayout(self)
+        intro = QLabel("A face is named when its distance to an enrolled person is at most τ. "
+                       "Lower τ: fewer false names, more \"Unknown\".")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
+        self.histogram = HistogramWidget()
+        lay.addWidget(self.histogram)
+        legend = QLabel('<span style="color:#28aa50">■</span> same person  '
+                        '<span style="color:#dc503c">■</span> different people  '
+                        '<span style="color:#286eff">|</span> τ')
+        lay.addWidget(legend)
+        row = QHBoxLayout()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, int(TAU_MAX * SLIDER_STEPS))
+        self.slider.setSingleStep(1)
+        self.slider.setPageStep(10)
+        self.slider.setToolTip("τ (Ctrl+Up / Ctrl+Down)")
+        self.value_label = QLabel("")
+        self.value_label.setMinimumWidth(50)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.value_label)
+        lay.addLayout(row)
+        self.rates_label = QLabel("")
+        self.rates_label.setWordWrap(True)
+        lay.addWidget(self.rates_label)
+        self.reset_button = QPushButton("Reset to &calibrated")
+        self.reset_button.clicked.connect(self.reset_to_calibrated)
+        lay.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.setEnabled(False)
+
+    @property
+    def tau(self) -> float:
+        return self.slider.value() / SLIDER_STEPS
+
+    def set_model(self, calibrated_tau: float, calibration: dict, current_tau: float) -> None:
+        self.calibrated_tau = calibrated_tau
+        self.calibration = calibration or {}
+        self.histogram.set_calibration(self.calibration)
+        self.setEnabled(True)
+        self.set_tau(current_tau, emit=False)
+
+    def set_tau(self, tau: float, emit: bool = True) -> None:
+        value = int(round(min(max(tau, 0.0), TAU_MAX) * SLIDER_STEPS))
+        if not emit:
+            self.slider.blockSignals(True)
+        self.slider.setValue(value)
+        self.slider.blockSignals(False)
+        self._show(tau)
+
+    def _show(self, tau: float) -> None:
+        self.value_label.setText(f"{tau:.3f}")
+        self.histogram.set_tau(tau)
+        rates = rates_at(self.calibration, tau)
+        if rates:
+            far, frr = rates
+            self.rates_label.setText(f"Estimated false accepts {100 * far:.2f}%, "
+                                     f"false rejects {100 * frr:.2f}% at τ = {tau:.3f}")
+        else:
+            self.rates_label.setText("No validation data in the model card: rates unknown.")
+
+    def _slider_moved(self, value: int) -> None:
+        tau = value / SLIDER_STEPS
+        self._show(tau)
+        self.tau_changed.emit(tau)
+
+    def reset_to_calibrated(self) -> None:
+        if self.calibrated_tau is not None:
+            self.set_tau(self.calibrated_tau)
+            if abs(self.tau - self.calibrated_tau) > 0:  # slider rounding: send the exact value
+                self.tau_changed.emit(self.calibrated_tau)
+
+
+class LossCurve(QWidget):
+    """Running training loss against step."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumHeight(110)
+        self.points: list[tuple[int, float]] = []
+
+    def clear(self) -> None:
+        self.points = []
+        self.update()
+
+    def add(self, step: int, loss: float) -> None:
+        self.points.append((step, loss))
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), self.palette().base())
+        r = QRectF(self.rect()).adjusted(30, 6, -6, -6)
+        p.setPen(self.palette().text().color())
+        if len(self.points) < 2:
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "loss curve")
+            p.end()
+            return
+        xs = [s for s, _ in self.points]
+        ys = [v for _, v in self.points]
+        x0, x1 = min(xs), max(xs) or 1
+        y0, y1 = min(ys), max(ys)
+        if y1 - y0 < 1e-9:
+            y1 = y0 + 1e-3
+        p.drawText(QRectF(0, r.top() - 4, 30, 14), Qt.AlignmentFlag.AlignLeft, f"{y1:.2f}")
+        p.drawText(QRectF(0, r.bottom() - 10, 30, 14), Qt.AlignmentFlag.AlignLeft, f"{y0:.2f}")
+        path = QPainterPath()
+        for i, (s, v) in enumerate(self.points):
+            pt = QPointF(r.left() + (s - x0) / max(1, x1 - x0) * r.width(),
+                         r.bottom() - (v - y0) / (y1 - y0) * r.height())
+            path.moveTo(pt) if i == 0 else path.lineTo(pt)
+        p.setPen(QPen(QColor(40, 110, 255), 2))
+        p.drawPath(path)
+        p.end()
+
+
+class RetrainSection(QGroupBox):
+    """Dataset folders, epochs, device; progress, loss curve, Cancel; before/after; activate."""
+
+    activate_requested = Signal(str)   # path of the new weights
+    rollback_requested = Signal()
+    message = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__("Retrain the encoder", parent)
+        self.worker = None
+        self.export_people = None  # set by the window: fn(on_folder, on_error), runs on the engine
+        self.result = None
+        self.current_info: dict = {}
+        self.last_outcome = ""     # "done", "cancelled", "failed"
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("Dataset folders (one sub-folder of photos per person):"))
+        self.folders = QListWidget()
+        self.folders.setMaximumHeight(80)
+        lay.addWidget(self.folders)
+        row = QHBoxLayout()
+        add = QPushButton("Add folder…")
+        add.clicked.connect(self._pick_folder)
+        rem = QPushButton("Remove")
+        rem.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i))
+                                     for i in self.folders.selectedItems()])
+        row.addWidget(add)
+        row.addWidget(rem)
+        row.addStretch(1)
+        lay.addLayout(row)
+        form = QFormLayout()
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 500)
+        self.epochs.setValue(10)
+        form.addRow("Epochs:", self.epochs)
+        self.max_images = QSpinBox()
+        self.max_images.setRange(0, 10_000_000)
+        self.max_images.setSpecialValueText("all")
+        self.max_images.setValue(0)
+        form.addRow("Images at most:", self.max_images)
+        self.device = QComboBox()
+        self.device.addItem("CPU", "cpu")
+        self.device.addItem("CUDA", "cuda")
+        if not cuda_available():
+            self.device.model().item(1).setEnabled(False)
+            self.device.setItemData(1, "No CUDA device on this computer", Qt.ItemDataRole.ToolTipRole)
+        else:
+            self.device.setCurrentIndex(1)
+        form.addRow("Device:", self.device)
+        self.distill = QCheckBox("Distil from the dlib teacher")
+        self.distill.setEnabled(teacher_available())
+        self.distill.setChecked(teacher_available())
+        form.addRow("", self.distill)
+        self.include_people = QCheckBox("Include the enrolled people's photos")
+        form.addRow("", self.include_people)
+        self.calibrate = QCheckBox("Calibrate τ on LFW (slow)")
+        self.lfw_dir = _find_lfw()
+        self.calibrate.setEnabled(self.lfw_dir is not None)
+        self.calibrate.setChecked(False)
+        form.addRow("", self.calibrate)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.start_button = QPushButton("&Start training")
+        self.start_button.clicked.connect(lambda: self.start())
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        row.addWidget(self.start_button)
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        lay.addWidget(self.progress)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        lay.addWidget(self.status)
+        self.curve = LossCurve()
+        lay.addWidget(self.curve)
+        figs = QHBoxLayout()
+        self.before_label = QLabel("")
+        self.after_label = QLabel("")
+        for lab in (self.before_label, self.after_label):
+            lab.setWordWrap(True)
+            lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            figs.addWidget(lab, 1)
+        lay.addLayout(figs)
+        row = QHBoxLayout()
+        self.activate_button = QPushButton("&Activate new model")
+        self.activate_button.setEnabled(False)
+        self.activate_button.clicked.connect(self._activate)
+        self.rollback_button = QPushButton("Roll &back to previous model")
+        self.rollback_button.setEnabled(False)
+        self.rollback_button.clicked.connect(lambda: self.rollback_requested.emit())
+        row.addWidget(self.activate_button)
+        row.addWidget(self.rollback_button)
+        row.addStretch(1)
+        lay.addLayout(row)
+
+    # ---- inputs -----------------------------------------------------------------------------
+    def _pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Dataset folder")
+        if path:
+            self.add_folder(path)
+
+    def add_folder(self, path: str | Path) -> None:
+        self.folders.addItem(str(path))
+
+    def folder_list(self) -> list[str]:
+        return [self.folders.item(i).text() for i in range(self.folders.count())]
+
+    def set_current_model(self, info: dict, previous_available: bool) -> None:
+        self.current_info = info
+        self.rollback_button.setEnabled(previous_available)
+        if not self.running:
+            self.before_label.setText("Current model:\n" + format_figures(model_figures(info)))
+
+    def make_config(self):
+        from app import paths
+        from app.training import TrainConfig
+
+        out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+        return TrainConfig(datasets=self.folder_list(), out=str(out), epochs=self.epochs.value(),
+                           device=self.device.currentData(),
+                           distill=1.0 if (self.distill.isEnabled() and self.distill.isChecked()) else 0.0,
+                           max_images=self.max_images.value() or None,
+                           calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
+                           workers=1)
+
+    # ---- running ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.isRunning()
+
+    def start(self, config=None) -> None:
+        if self.running:
+            return
+        if config is None:
+            people = self.include_people.isChecked() and self.export_people is not None
+            if not self.folder_list() and not people:
+                self.status.setText("Add a dataset folder or include the enrolled people first.")
+                return
+            config = self.make_config()
+            if people:
+                self.start_button.setEnabled(False)
+                self.status.setText("Collecting the enrolled people's photos…")
+
+                def go(folder: str) -> None:
+                    config.datasets.append(folder)
+                    self._launch(config)
+
+                def fail(message: str) -> None:
+                    self._ended("failed", message)
+
+                self.export_people(go, fail)
+                return
+        self._launch(config)
+
+    def _launch(self, config) -> None:
+        from app.gui.workers import TrainingWorker
+
+        self.result = None
+        self.last_outcome = ""
+        self.curve.clear()
+        self.after_label.setText("")
+        self.activate_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.status.setText("Starting…")
+        self.worker = TrainingWorker(config, self)
+        self.worker.progress.connect(self._progress)
+        self.worker.loss.connect(self.curve.add)
+        self.worker.epoch.connect(lambda st: self.status.setText(
+            f"Epoch {st.epoch} done: loss {st.loss:.4f} ({st.seconds:.0f} s)"))
+        self.worker.finished_ok.connect(self._finished)
+        self.worker.cancelled.connect(lambda m: self._ended("cancelled", m))
+        self.worker.failed.connect(lambda m: self._ended("failed", m))
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.worker.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("Cancelling…")
+            self.cancel_button.setEnabled(False)
+
+    def stop_and_wait(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker.wait()
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+        self.status.setText(message)
+
+    def _ended(self, outcome: str, message: str) -> None:
+        self.last_outcome = outcome
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status.setText(message)
+        self.message.emit(message)
+
+    def _finished(self, result) -> None:
+        self.result = result
+        card = result.card
+        info = {"version": card.version, "calibrated_tau": card.tau, "calibration": card.calibration,
+                "metrics": card.metrics, "training": card.training}
+        self._ended("done", f"Training finished: {result.path}")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.before_label.setText("Before (current model):\n" + format_figures(model_figures(self.current_info)))
+        self.after_label.setText("After (new model):\n" + format_figures(model_figures(info)))
+        self.activate_button.setEnabled(True)
+
+    def _activate(self) -> None:
+        if self.result is not None:
+            self.activate_requested.emit(str(self.result.path))
+            self.activate_button.setEnabled(False)
+
+
+def _find_lfw() -> str | None:
+    from app import paths
+    shared = paths.shared_dir()
+    if shared is not None and (shared / "datasets" / "lfw" / "protocol" / "pairsDevTrain.txt").is_file():
+        return str(shared / "datasets" / "lfw")
+    return None
+
+
+class SourceSection(QGroupBox):
+    """Camera / file / stream, detector and device."""
+
+    source_requested = Signal(str)
+    engine_options_changed = Signal(object, object)  # detector, device (None = automatic)
+
+    def __init__(self, parent=None):
+        super().__init__("Camera, detector and device", parent)
+        form = QFormLayout(self)
+        self.camera = QComboBox()
+        for i in range(4):
+            self.camera.addItem(f"Camera {i}", str(i))
+        self.camera.addItem("Other (file, folder or stream)…", None)
+        form.addRow("Source:", self.camera)
+        row = QHBoxLayout()
+        self.source_edit = QLineEdit()
+        self.source_edit.setPlaceholderText("camera number, video file, photo folder or rtsp://…")
+        browse = QPushButton("File…")
+        browse.clicked.connect(self._browse)
+        self.apply_source = QPushButton("Use this source")
+        self.apply_source.clicked.connect(lambda: self.source_requested.emit(self.source_edit.text().strip()))
+        row.addWidget(self.source_edit, 1)
+        row.addWidget(browse)
+        form.addRow("", row)
+        form.addRow("", self.apply_source)
+        self.camera.activated.connect(self._camera_picked)
+        self.detector = QComboBox()
+        self.detector.addItem("Automatic (YuNet if installed)", None)
+        self.detector.addItem("YuNet", "yunet")
+        self.detector.addItem("Haar cascade (fast, less accurate)", "haar")
+        form.addRow("Detector:", self.detector)
+        self.device = QComboBox()
+        self.device.addItem("Automatic", None)
+        self.device.addItem("CPU", "cpu")
+        self.device.addItem("CUDA", "cuda")
+        if not cuda_available():
+            self.device.model().item(2).setEnabled(False)
+            self.device.setItemData(2, "No CUDA device on this computer", Qt.ItemDataRole.ToolTipRole)
+        form.addRow("Device:", self.device)
+        self.apply_engine = QPushButton("Apply detector and device")
+        self.apply_engine.clicked.connect(
+            lambda: self.engine_options_changed.emit(self.detector.currentData(), self.device.currentData()))
+        form.addRow("", self.apply_engine)
+
+    def _camera_picked(self, index: int) -> None:
+        data = self.camera.itemData(index)
+        if data is not None:
+            self.source_edit.setText(data)
+            self.source_requested.emit(data)
+        else:
+            self.source_edit.setFocus()
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Video file")
+        if path:
+            self.source_edit.setText(path)
+            self.source_requested.emit(path)
+
+    def show_current(self, source: str, detector: str | None, device: str | None) -> None:
+        self.source_edit.setText(source)
+        idx = self.camera.findData(source)
+        self.camera.setCurrentIndex(idx if idx >= 0 else self.camera.count() - 1)
+        self.detector.setCurrentIndex(max(0, self.detector.findData(detector)))
+        self.device.setCurrentIndex(max(0, self.device.findData(device)))
+
+
+class SettingsPane(QTabWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.threshold = ThresholdSection()
+        self.retrain = RetrainSection()
+        self.source = SourceSection()
+        for widget, title in ((self.threshold, "&Threshold"), (self.retrain, "Re&train"),
+                              (self.source, "&Camera && devices")):
+            page = QWidget()
+            lay = QVBoxLayout(page)
+            lay.addWidget(widget)
+            lay.addStretch(1)
+            self.addTab(page, title)

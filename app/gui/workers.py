@@ -1,0 +1,418 @@
+"""The app's threads. The GUI thread never waits on the camera, a model or the disk:
+
+* `CaptureThread` reads the source and keeps only the newest frame in a `FrameSlot` (older
+  frames are dropped), or, in `process_all` mode (finite files, used by tests), hands over every
+  frame, waiting for the consumer.
+* `InferenceWorker` owns the `Engine` (created in its own thread: detector, encoder and the
+  gallery connection all live there), analyses the newest frame, steadies the labels with a
+  `Tracker` and emits `FrameResult`s with fps and latency. Other work needing the engine
+  (enrolment, people list, rename, delete, model change with re-embedding) is queued to it with
+  `submit(fn, on_done, on_error)`; fn runs in the worker thread with the engine, the callbacks run
+  in the GUI thread.
+* `TrainingWorker` runs `training.train` with progress signals, cancellable through a CancelToken.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QThread, QTimer, Signal
+
+from app.errors import Cancelled, OneShotError
+from app.progress import CancelToken
+from app.tracking import Labelled, SceneCutDetector, Tracker
+
+END = object()  # put in the slot when a finite source ends
+
+
+class FrameSlot:
+    """A one-place mailbox between the capture and inference threads."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: Any = None
+        self._full = False
+        self.dropped = 0
+        self._closed = False
+
+    def put(self, item: Any, block: bool = False, stop: threading.Event | None = None) -> None:
+        """Store `item`; without `block` it replaces (drops) an unconsumed older frame; with
+        `block` it waits until the previous item was taken (or `stop` is set)."""
+        with self._cond:
+            if block:
+                while self._full and not self._closed and not (stop is not None and stop.is_set()):
+                    self._cond.wait(0.1)
+            if self._full and item is not END:
+                self.dropped += 1
+            if self._full and self._item is END:
+                return
+            self._item, self._full = item, True
+            self._cond.notify_all()
+
+    def take(self, timeout: float) -> Any:
+        """The newest item, or None after `timeout` seconds without one."""
+        with self._cond:
+            if not self._full:
+                self._cond.wait(timeout)
+            if not self._full:
+                return None
+            item, self._item, self._full = self._item, None, False
+            self._cond.notify_all()
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class CaptureThread(QThread):
+    """Reads a source (through RetryingSource for live ones) into a FrameSlot."""
+
+    status = Signal(str)        # "camera 0 unavailable... retrying", "video x connected"...
+    failed = Signal(str)        # gave up: the source cannot be used
+    ended = Signal(int)         # a finite source ended; frames read
+
+    def __init__(self, spec: str | int, slot: FrameSlot, loop: bool = True,
+                 process_all: bool = False, retry_interval: float = 2.0,
+                 max_retries: int | None = None, pace: bool = True, opener=None, parent=None):
+        super().__init__(parent)
+        self.spec, self.slot, self.loop = spec, slot, loop
+        self.opener = opener  # spec -> FrameSource; None: sources.open_source (tests inject fakes)
+        self.process_all = process_all
+        self.retry_interval = retry_interval
+        self.max_retries = max_retries
+        self.pace = pace and not process_all
+        self.cancel = CancelToken()
+        self._stop = threading.Event()
+        self.frames_read = 0
+
+    def stop(self) -> None:
+        self.cancel.cancel()
+        self._stop.set()
+
+    def run(self) -> None:
+        from app.errors import SourceError
+        from app.sources import RetryingSource
+
+        src = None
+        try:
+            src = RetryingSource(self.spec, loop=self.loop, retry_interval=self.retry_interval,
+                                 on_status=self.status.emit, cancel=self.cancel,
+                                 max_retries=self.max_retries, opener=self.opener)
+            t0 = None
+            first_ts = None
+            while not self._stop.is_set():
+                frame = src.read()
+                if frame is None:
+                    break
+                self.frames_read += 1
+                if self.pace and not src.is_live and src.fps:
+                    # play files at their own speed, like a camera would deliver them
+                    now = time.monotonic()
+                    if t0 is None or frame.timestamp < (first_ts or 0):
+                        t0, first_ts = now, frame.timestamp
+                    delay = (frame.timestamp - first_ts) - (now - t0)
+                    if delay > 1.0:  # a jump in the file's clock: restart the pacing here
+                        t0, first_ts, delay = now, frame.timestamp, 0.0
+                    if delay > 0:
+                        self._stop.wait(delay)
+                self.slot.put(frame, block=self.process_all, stop=self._stop)
+            if not self._stop.is_set():
+                self.slot.put(END, block=self.process_all, stop=self._stop)
+                self.ended.emit(self.frames_read)
+        except SourceError as exc:
+            self.failed.emit(str(exc))
+        except OneShotError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the app silently
+            traceback.print_exc()
+            self.failed.emit(f"The source stopped: {type(exc).__name__}: {exc}")
+        finally:
+            if src is not None:
+                src.close()
+
+
+@dataclass
+class FrameResult:
+    index: int
+    rgb: np.ndarray
+    labels: list[Labelled]
+    fps: float
+    latency_ms: float
+    timestamp: float = 0.0
+    faces: list = field(default_factory=list)  # app.detection.Face, same order as labels
+    tau: float = float("nan")                    # the threshold this frame was named with
+
+
+@dataclass
+class EngineOptions:
+    detector: str | None = None
+    detector_model: str | None = None
+    weights: str | None = None
+    device: str | None = None
+    gallery_path: str | None = None
+    tau: float | None = None
+
+
+class InferenceWorker(QThread):
+    ready = Signal(object)          # dict: describe() + model card facts
+    failed = Signal(str)            # the engine could not be created
+    result = Signal(object)         # FrameResult
+    stream_ended = Signal()         # every frame of a finite source was analysed
+    job_done = Signal(int, object)
+    job_failed = Signal(int, str)
+    job_progress = Signal(int, int, int, str)  # job id, done, total, message
+
+    def __init__(self, options: EngineOptions, slot: FrameSlot, parent=None):
+        super().__init__(parent)
+        self.options = options
+        self.slot = slot
+        self.tracker = Tracker()
+        self.scene_cut = SceneCutDetector()
+        self._stop = threading.Event()
+        self._jobs: queue.Queue = queue.Queue()
+        self._ids = itertools.count(1)
+        self._callbacks: dict[int, tuple[Callable | None, Callable | None, Callable | None]] = {}
+        self._lock = threading.Lock()
+        self._tau: float | None = options.tau
+        self._tau_dirty = False
+        self.paused = False
+        self.engine = None  # only touched in the worker thread
+        self.error_message = ""  # set when the engine could not be created
+        self.frames_analysed = 0
+        self.job_done.connect(self._on_job_done)
+        self.job_failed.connect(self._on_job_failed)
+        self.job_progress.connect(self._on_job_progress)
+
+    # ---- called from the GUI thread ---------------------------------------------------------
+    def set_tau(self, tau: float | None) -> None:
+        """Thread-safe: the next analysed frame uses it; the label history is cleared so the
+        change shows at once."""
+        with self._lock:
+            self._tau = tau
+            self._tau_dirty = True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.slot.close()
+
+    def submit(self, fn: Callable[[Any, Callable], Any], on_done: Callable[[Any], None] | None = None,
+               on_error: Callable[[str], None] | None = None,
+               on_progress: Callable[[int, int, str], None] | None = None) -> int:
+        """Run fn(engine, progress) in the worker thread; callbacks come back on the GUI thread."""
+        job_id = next(self._ids)
+        self._callbacks[job_id] = (on_done, on_error, on_progress)
+        if self.error_message or self._stop.is_set():
+            # no engine will ever run it: fail it from the event loop, like a worker answer
+            msg = self.error_message or "The recognition engine was stopped."
+            QTimer.singleShot(0, lambda: self._on_job_failed(job_id, msg))
+            return job_id
+        self._jobs.put((job_id, fn))
+        return job_id
+
+    def _on_job_done(self, job_id: int, value: object) -> None:
+        on_done, _, _ = self._callbacks.pop(job_id, (None, None, None))
+        if on_done is not None:
+            on_done(value)
+
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        _, on_error, _ = self._callbacks.pop(job_id, (None, None, None))
+        if on_error is not None:
+            on_error(message)
+
+    def _on_job_progress(self, job_id: int, done: int, total: int, message: str) -> None:
+        cbs = self._callbacks.get(job_id)
+        if cbs and cbs[2] is not None:
+            cbs[2](done, total, message)
+
+    # ---- worker thread ----------------------------------------------------------------------
+    def _create_engine(self):
+        from app.pipeline import Engine
+
+        o = self.options
+        return Engine.create(o.detector, o.detector_model, o.weights, o.device, o.gallery_path, o.tau)
+
+    def describe(self) -> dict:
+        eng = self.engine
+        info = eng.describe()
+        card = eng.encoder.card
+        info.update({"calibrated_tau": float(card.tau), "calibration": dict(card.calibration or {}),
+                     "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
+                     "training": dict(card.training or {})})
+        return info
+
+    def _run_jobs(self) -> None:
+        while True:
+            try:
+                job_id, fn = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if self.engine is None:
+                self.job_failed.emit(job_id, "The recognition engine is not available.")
+                continue
+
+            def progress(done: int, total: int, message: str = "", _id=job_id) -> None:
+                self.job_progress.emit(_id, int(done), int(total), str(message))
+
+            try:
+                value = fn(self.engine, progress)
+            except OneShotError as exc:
+                self.job_failed.emit(job_id, str(exc))
+            except Exception as exc:  # noqa: BLE001
+                traceback.print_exc()
+                self.job_failed.emit(job_id, f"Unexpected error: {type(exc).__name__}: {exc}")
+            else:
+                self.job_done.emit(job_id, value)
+
+    def run(self) -> None:
+        try:
+            self.engine = self._create_engine()
+        except Exception as exc:  # noqa: BLE001
+            if isinstance(exc, OneShotError):
+                message = str(exc)
+            else:
+                traceback.print_exc()
+                message = f"The recognition engine could not start: {type(exc).__name__}: {exc}"
+            self.error_message = message
+            self.failed.emit(message)
+            self._drain_jobs_failing(message)
+            return
+        try:
+            if self._tau is None:
+                self._tau = self.engine.tau
+            self.ready.emit(self.describe())
+            last_done: float | None = None
+            fps = 0.0
+            while not self._stop.is_set():
+                self._run_jobs()
+                item = self.slot.take(0.05)
+                if item is None:
+                    continue
+                if item is END:
+                    self.stream_ended.emit()
+                    continue
+                if self.paused:
+                    continue
+                with self._lock:
+                    if self._tau is not None:
+                        self.engine.tau = float(self._tau)
+                    if self._tau_dirty:
+                        self.tracker.reset()
+                        self._tau_dirty = False
+                t0 = time.perf_counter()
+                if self.scene_cut(item.rgb):
+                    self.tracker.reset()  # a new shot: nobody carries a name over from the last
+                try:
+                    recs = self.engine.analyse(item.rgb)
+                except OneShotError as exc:
+                    self.failed.emit(str(exc))
+                    continue
+                labels = self.tracker.update(
+                    [(r.face.box, r.match.name if r.match.known else "Unknown", float(r.match.distance))
+                     for r in recs])
+                now = time.perf_counter()
+                if last_done is not None:
+                    dt = now - last_done
+                    fps = 1.0 / dt if fps == 0.0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
+                last_done = now
+                self.frames_analysed += 1
+                self.result.emit(FrameResult(item.index, item.rgb, labels, fps, (now - t0) * 1000.0,
+                                             item.timestamp, [r.face for r in recs],
+                                             float(self.engine.tau)))
+        finally:
+            try:
+                self.engine.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _drain_jobs_failing(self, message: str) -> None:
+        while True:
+            try:
+                job_id, _ = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            self.job_failed.emit(job_id, message)
+
+
+def export_gallery_crops(gallery, progress=None):
+    """Write every enrolled sample's crop as <cache>/gallery-train/<person id>/<sample id>.png,
+    padded so the detector finds the face again; returns the folder. Runs on the engine thread."""
+    import shutil
+
+    import cv2
+
+    from app import paths
+    from app.errors import DatasetError
+
+    root = paths.cache_dir() / "gallery-train"
+    shutil.rmtree(root, ignore_errors=True)
+    samples = gallery.samples()
+    if not samples:
+        raise DatasetError("No one is enrolled yet, so there are no photos of enrolled people to train on.")
+    for i, smp in enumerate(samples):
+        folder = root / f"person-{smp.person_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pad = smp.crop.shape[0] // 2
+        img = cv2.copyMakeBorder(smp.crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        cv2.imwrite(str(folder / f"{smp.id}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        if progress is not None:
+            progress(i + 1, len(samples), "exporting enrolled photos")
+    return root
+
+
+class TrainingWorker(QThread):
+    progress = Signal(int, int, str)
+    loss = Signal(int, float)        # step, running loss (for the live curve)
+    epoch = Signal(object)           # EpochStats
+    finished_ok = Signal(object)     # TrainResult
+    cancelled = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, config, parent=None):
+        super().__init__(parent)
+        self.config = config
+        self.cancel_token = CancelToken()
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    def run(self) -> None:
+        import re
+
+        from app.training import train
+
+        loss_re = re.compile(r"epoch \d+/\d+ loss ([0-9.eE+-]+)")
+        training_steps = [False]
+
+        def progress(done: int, total: int, message: str = "") -> None:
+            m = loss_re.search(message or "")
+            if m:
+                training_steps[0] = True
+                try:
+                    self.loss.emit(int(done), float(m.group(1)))
+                except ValueError:
+                    pass
+            stage = "Training" if m else "Preparing face crops"
+            self.progress.emit(int(done), int(total), f"{stage}: {message}" if message else stage)
+
+        try:
+            # build_crops spawns (never forks) its workers, so this threaded process is safe.
+            result = train(self.config, progress=progress, cancel=self.cancel_token,
+                           on_epoch=self.epoch.emit)
+        except Cancelled as exc:
+            self.cancelled.emit(str(exc))
+        except OneShotError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001
+            traceback.print_exc()
+            self.failed.emit(f"Training failed: {type(exc).__name__}: {exc}")
+        else:
+            self.finished_ok.emit(result)

@@ -1,0 +1,185 @@
+"""The window's plumbing: a missing source is reported in the view and the app keeps working,
+only the newest frame is kept, faces are chosen by clicking, threads stop on close."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QPoint, Qt
+
+from app.gui.workers import END, FrameSlot
+
+
+def test_frame_slot_keeps_only_the_newest():
+    slot = FrameSlot()
+    for i in range(5):
+        slot.put(i)
+    assert slot.take(0.01) == 4 and slot.dropped == 4
+    assert slot.take(0.01) is None
+
+
+def test_frame_slot_blocking_hands_over_everything():
+    slot = FrameSlot()
+    got = []
+
+    def consume():
+        while True:
+            item = slot.take(1.0)
+            if item is END:
+                return
+            got.append(item)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for i in range(50):
+        slot.put(i, block=True)
+    slot.put(END, block=True)
+    t.join(5)
+    assert got == list(range(50)) and slot.dropped == 0
+
+
+def test_missing_source_message_then_another_source(qtbot, make_window, samples_dir):
+    win = make_window("/nonexistent/camera.mp4", retry_interval=0.2)
+    qtbot.waitUntil(lambda: "does not exist" in win.view.message, timeout=20_000)
+    assert "another source" in win.view.message
+    qtbot.waitUntil(lambda: win.people.loaded, timeout=20_000)  # the rest keeps working
+    frames = []
+    win.frame_analysed.connect(frames.append)
+    win.settings_pane.source.source_edit.setText(str(samples_dir / "short_hamilton_clip.mp4"))
+    qtbot.mouseClick(win.settings_pane.source.apply_source, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(frames) >= 3, timeout=60_000)
+    assert win.view.message == ""
+    assert win.settings.source == str(samples_dir / "short_hamilton_clip.mp4")
+    assert "fps" in win.fps_label.text() and "yunet" in win.detector_label.text()
+    assert "CPU" in win.device_label.text()
+    win.close()
+    assert win.all_threads_stopped()
+
+
+def test_enrol_dialog_several_faces_click_one(qtbot, make_window, samples_dir):
+    win = make_window("/nonexistent/camera.mp4", start_source=False)
+    dlg = win.open_enrol_photo_dialog(samples_dir / "two_people.jpg")
+    qtbot.waitUntil(lambda: len(dlg.faces) == 2, timeout=30_000)
+    assert not dlg.ready and "click" in dlg.info.text()
+    # click the centre of the second face in the preview
+    s, ox, oy = dlg.preview._geometry()
+    x, y, w, h = dlg.faces[1].box
+    qtbot.mouseClick(dlg.preview, Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(ox + (x + w / 2) * s), int(oy + (y + h / 2) * s)))
+    qtbot.waitUntil(lambda: dlg.ready, timeout=30_000)
+    assert dlg.preview.selected == 1
+    qtbot.keyClicks(dlg.name_edit, "Right person")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.people.names() == ["Right person"], timeout=30_000)
+
+
+def test_export_gallery_crops_for_retraining(tmp_path):
+    import numpy as np
+    import pytest
+
+    from app.errors import DatasetError
+    from app.gallery import Gallery
+    from app.gui.workers import export_gallery_crops
+
+    g = Gallery(tmp_path / "g.sqlite3")
+    with pytest.raises(DatasetError):
+        export_gallery_crops(g)
+    emb = np.zeros(128, np.float32)
+    emb[0] = 1
+    crop = np.full((112, 112, 3), 100, np.uint8)
+    p = g.enroll("A", crop, emb, "v1")
+    g.add_sample(p.id, crop, emb, "v1")
+    g.enroll("B", crop, emb, "v1")
+    root = export_gallery_crops(g)
+    files = sorted(f.relative_to(root).parts[0] for f in root.rglob("*.png"))
+    assert files == [f"person-{p.id}"] * 2 + [f"person-{g.find('B').id}"]
+    g.close()
+
+
+def test_figures_from_calibration():
+    from app.gui.figures import model_figures, rates_at
+
+    cal = {"same_distances_sorted": [0.2, 0.4, 0.6, 0.8], "diff_distances_sorted": [0.5, 1.0, 1.2, 1.4]}
+    assert rates_at(cal, 0.45) == (0.0, 0.5)
+    assert rates_at(cal, 1.0) == (0.5, 0.0)
+    assert rates_at({}, 0.5) is None
+    fig = model_figures({"encoder": "v", "calibrated_tau": 0.7, "calibration": cal})
+    assert fig["far"] == 0.25 and fig["frr"] == 0.25 and fig["accuracy"] == 0.75
+
+
+def test_shortcuts_pause_and_enrol_from_snapshot(qtbot, make_window, samples_dir):
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", loop=True)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=5_000)
+    # wait for the close-up (one face), then Space pauses: the snapshot is that frame
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) == 1
+                    and win.last_result.faces[0].box[2] > 70, timeout=60_000)
+    qtbot.keyClick(win.view, Qt.Key.Key_Space)
+    assert win.pause_action.isChecked() and win.inference.paused
+    qtbot.wait(300)  # results already on their way arrive; then nothing changes
+    frozen = win.last_result
+    qtbot.keyClick(win.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert win._dialogs, "Ctrl+E did not open the snapshot dialog"
+    dlg = win._dialogs[-1]
+    assert dlg.rgb is frozen.rgb
+    if len(dlg.faces) > 1:  # the frame in flight when paused may have been another shot
+        dlg.preview.select(0)
+    qtbot.waitUntil(lambda: dlg.ready or bool(dlg.error), timeout=30_000)
+    assert dlg.preview.selected == 0 and not dlg.error
+    qtbot.keyClicks(dlg.name_edit, "Snapshot person")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.people.names() == ["Snapshot person"], timeout=30_000)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=5_000)
+    qtbot.keyClick(win.view, Qt.Key.Key_Space)
+    assert not win.inference.paused
+
+
+def test_unplugged_camera_is_reported_and_comes_back(qtbot, make_window, samples_dir):
+    """A camera that stops mid-stream, is missing once, then returns: the view says so and the
+    app recovers by itself."""
+    import time
+
+    from app.errors import SourceError
+    from app.imageio import load_image
+    from app.sources import Frame, FrameSource
+
+    rgb = load_image(samples_dir / "lin-manuel-miranda.png")
+    opens = []
+
+    class FakeCamera(FrameSource):
+        description = "camera 0"
+        is_live = True
+
+        def __init__(self, frames_before_unplug):
+            super().__init__()
+            self.left = frames_before_unplug
+            self.i = 0
+
+        def read(self):
+            time.sleep(0.02)
+            if self.left == 0:
+                raise SourceError("camera 0 was unplugged.")
+            self.left -= 1
+            self.i += 1
+            return Frame(self.i, rgb, time.monotonic())
+
+    def opener(spec):
+        opens.append(spec)
+        if len(opens) == 2:
+            raise SourceError("camera 0 is not connected.")
+        return FakeCamera(10 if len(opens) == 1 else 10_000)
+
+    win = make_window("0", retry_interval=0.3, source_opener=opener, start_source=False)
+    frames, messages = [], []
+    win.frame_analysed.connect(frames.append)
+    win.set_source("0", save=False)
+    win.capture.status.connect(lambda m: messages.append((m, win.view.message)))
+    qtbot.waitUntil(lambda: any("not connected" in m for m, _ in messages), timeout=30_000)
+    shown = next(v for m, v in messages if "not connected" in m)
+    assert "camera 0 is not connected" in shown and "another source" in shown
+    qtbot.waitUntil(lambda: any("is back" in m for m, _ in messages), timeout=30_000)
+    n = len(frames)
+    qtbot.waitUntil(lambda: len(frames) > n + 3, timeout=30_000)
+    assert win.view.message == ""
+    assert len(opens) == 3

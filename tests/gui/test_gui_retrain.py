@@ -1,0 +1,67 @@
+"""Acceptance: a tiny retraining run from the Settings pane reports progress, can be cancelled
+without touching the active model, completes, and the new model can be activated and rolled back."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from app import paths
+
+from gui_helpers import LIN, enrol_from_photo
+
+
+def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_dir, shared):
+    celeba = shared / "datasets" / "celeba_faces"
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
+    before_model = win.info["model_path"]
+    enrol_from_photo(qtbot, win, samples_dir / "lin-manuel-miranda.png", LIN)  # to re-embed later
+    rt = win.settings_pane.retrain
+    rt.add_folder(celeba)
+    rt.epochs.setValue(1)
+    rt.max_images.setValue(200)
+    rt.distill.setChecked(False)
+    rt.calibrate.setChecked(False)
+    rt.device.setCurrentIndex(0)  # CPU
+
+    # 1. cancel as soon as it reports progress
+    progress = []
+    qtbot.mouseClick(rt.start_button, Qt.MouseButton.LeftButton)
+    rt.worker.progress.connect(lambda d, t, m: progress.append((d, t, m)))
+    qtbot.waitUntil(lambda: len(progress) > 0 or rt.last_outcome != "", timeout=120_000)
+    assert rt.last_outcome == "", rt.status.text()
+    qtbot.mouseClick(rt.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rt.last_outcome != "", timeout=120_000)
+    assert rt.last_outcome == "cancelled", rt.status.text()
+    assert not rt.running and rt.start_button.isEnabled()
+    assert win.info["model_path"] == before_model
+    assert win.settings.model_path is None
+    assert not list(paths.user_models_dir().glob("*.pt"))
+
+    # 2. run to the end
+    progress.clear()
+    qtbot.mouseClick(rt.start_button, Qt.MouseButton.LeftButton)
+    rt.worker.progress.connect(lambda d, t, m: progress.append((d, t, m)))
+    qtbot.waitUntil(lambda: rt.last_outcome != "", timeout=900_000)
+    assert rt.last_outcome == "done", rt.status.text()
+    assert progress and progress[-1][0] == progress[-1][1]
+    assert len(rt.curve.points) >= 1
+    new_path = str(rt.result.path)
+    assert new_path.startswith(str(paths.user_models_dir()))
+    assert "After (new model)" in rt.after_label.text()
+    assert win.info["model_path"] == before_model  # not active until asked
+
+    # 3. activate, then roll back
+    with qtbot.waitSignal(win.model_changed, timeout=120_000):
+        qtbot.mouseClick(rt.activate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.info["model_path"] == new_path, timeout=60_000)
+    assert win.settings.model_path == new_path
+    assert rt.rollback_button.isEnabled()
+    stale = []
+    win.inference.submit(lambda engine, progress: (engine.encoder.version,
+                                                   engine.gallery.stale_count(engine.encoder.version)),
+                         stale.append)
+    qtbot.waitUntil(lambda: bool(stale), timeout=30_000)
+    assert stale[0] == (rt.result.card.version, 0)  # the gallery was re-embedded for the new model
+    with qtbot.waitSignal(win.model_changed, timeout=120_000):
+        qtbot.mouseClick(rt.rollback_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.info["model_path"] == before_model, timeout=60_000)
