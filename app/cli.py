@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
-from pathlib import Path
 
 from app.errors import Cancelled, OneShotError
 from app.progress import CancelToken, console_progress

@@ -8,7 +8,6 @@ checks all of it so a damaged or foreign file gives a `ModelError`, never a trac
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from torch import nn
 
 from app import paths
 from app.errors import ModelError
+from app.fetch import sha256_file
 
 ARCH_NAME = "oneshot-resnet-v1"
 DEFAULT_ARCH: dict[str, Any] = {"input_size": 64, "widths": [32, 64, 128, 256], "blocks": [1, 2, 2, 1],
@@ -84,14 +84,6 @@ def to_tensor(crops: np.ndarray) -> torch.Tensor:
     """N x S x S x 3 uint8 RGB → normalised N x 3 x S x S float tensor."""
     t = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
     return t.div_(127.5).sub_(1.0)
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -226,13 +218,8 @@ def save_model(net: FaceNet, card: ModelCard, path: str | os.PathLike) -> Path:
         os.fsync(f.fileno())
     card.weights_sha256 = sha256_file(tmp)
     card.architecture = ARCH_NAME
-    ctmp = card_path_for(path).with_suffix(".json.tmp")
-    with open(ctmp, "w", encoding="utf-8") as f:
-        f.write(card.to_json())
-        f.flush()
-        os.fsync(f.fileno())
     os.replace(tmp, path)
-    os.replace(ctmp, card_path_for(path))
+    write_card(card, path)  # a crash between the two leaves a SHA mismatch: a clear ModelError
     return path
 
 

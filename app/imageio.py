@@ -46,7 +46,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
                 return to_rgb_array(img, p)
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{p} declares an image too large to open safely (over {MAX_PIXELS:,} "
                          "pixels); refused without decoding.") from None
     except UnidentifiedImageError:

@@ -7,7 +7,6 @@ with an atomic checkpoint, so Ctrl-C or a crash loses at most one epoch and `res
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -299,7 +298,3 @@ def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike, detec
     encoder.card.tau, encoder.card.calibration = calibrate(encoder, lfw_dir, detector, progress=progress)
     write_card(encoder.card, weights)
     return encoder.card
-
-
-def config_to_json(cfg: TrainConfig) -> str:
-    return json.dumps(asdict(cfg), indent=2)

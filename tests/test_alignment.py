@@ -1,7 +1,6 @@
 import math
 
 import numpy as np
-import pytest
 
 from app.alignment import HAAR_LANDMARK_PRIOR, align, face_landmarks, similarity_transform, template
 from app.detection import Face

@@ -1,6 +1,5 @@
 """End to end on real photos with the shipped encoder: enrol one photo, recognise another."""
 
-import numpy as np
 import pytest
 
 from app.errors import MultipleFacesError, NoFaceError

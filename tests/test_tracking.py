@@ -67,7 +67,6 @@ def test_scene_cut_detector():
 
     rng = np.random.default_rng(0)
     a = rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)
-    shifted = np.roll(a, 1, axis=1)
     cut = SceneCutDetector()
     assert cut(a) is False                          # first frame
     assert cut(np.clip(a.astype(int) + 5, 0, 255).astype(np.uint8)) is False  # lighting change
