@@ -25,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oneshot-face",
                                      description="One-shot face recognition. Without a command, opens the app.")
     parser.add_argument("--source", default=None, help="for the app: camera index, video, image folder or URL")
+    st = parser.add_argument_group("self-test (checks an installation or bundle, headless, then exits)")
+    st.add_argument("--self-test", metavar="PHOTO", default=None,
+                    help="load the model, detect, embed, enrol and identify the face in PHOTO in a temporary "
+                         "gallery, build the main window offscreen; exit 0 only if all of it worked")
+    _common(st)
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("enroll", help="enrol a person from one photo")
@@ -40,10 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tau", type=float, default=None, help="distance threshold (default: the model's)")
     _common(p)
 
-    p = sub.add_parser("people", help="list, rename or delete enrolled people")
-    p.add_argument("action", nargs="?", choices=["list", "rename", "delete"], default="list")
-    p.add_argument("args", nargs="*", help="rename: NAME NEW_NAME; delete: NAME")
+    p = sub.add_parser("people", help="list, rename, delete, export or import enrolled people")
+    p.add_argument("action", nargs="?", choices=["list", "rename", "delete", "export", "import"], default="list")
+    p.add_argument("args", nargs="*", help="rename: NAME NEW_NAME; delete: NAME; export / import: FILE")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--merge", action="store_true",
+                   help="import: add the backup's photos to people already enrolled under the same name")
+    _common(p)
 
     p = sub.add_parser("watch", help="live recognition over a camera, video, folder or stream, headless")
     p.add_argument("--source", required=True)
@@ -65,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     p.add_argument("--init", default=None, help="fine-tune from these encoder weights instead of starting afresh")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="face crop size in pixels, a multiple of 16 (default 64; ignored with --init)")
     _common(p)
 
     p = sub.add_parser("evaluate", help="LFW verification / one-shot identification figures")
@@ -92,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.self_test is not None:
+        if args.command is not None:
+            parser.error("--self-test takes no command")
+        from app.selftest import run_self_test
+        return run_self_test(args.self_test, args.detector, args.detector_model, args.weights, args.device)
     try:
         if args.command is None:
             from app.gui import run_app  # Qt only here
@@ -113,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _engine(args, tau: float | None = None):
     from app.pipeline import Engine
-    return Engine.create(args.detector, args.detector_model, args.weights, args.device, tau=tau)
+    engine = Engine.create(args.detector, args.detector_model, args.weights, args.device, tau=tau)
+    for w in engine.warnings:  # e.g. unusable --weights: the shipped model is used instead
+        print(f"warning: {w}", file=sys.stderr)
+    return engine
 
 
 def _face_json(rec) -> dict:
@@ -177,11 +195,46 @@ def cmd_people(args) -> int:
                 raise GalleryError("Usage: oneshot-face people rename NAME NEW_NAME")
             p = gallery.rename(lookup(args.args[0]).id, args.args[1])
             print(f"Renamed {args.args[0]} to {p.name}.")
-        else:
+        elif args.action == "delete":
             if len(args.args) != 1:
                 raise GalleryError("Usage: oneshot-face people delete NAME")
             gallery.delete(lookup(args.args[0]).id)
             print(f"Deleted {args.args[0]} and every photo and embedding of them.")
+        elif args.action == "export":
+            from app.backup import export_gallery
+            if len(args.args) != 1:
+                raise GalleryError("Usage: oneshot-face people export FILE")
+            done = export_gallery(gallery, args.args[0])
+            print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "
+                  f"It holds face data: keep it private.")
+    if args.action == "import":
+        return _import_people(args)
+    return 0
+
+
+def _import_people(args) -> int:
+    from app.backup import read_backup
+    from app.errors import GalleryError
+    if len(args.args) != 1:
+        raise GalleryError("Usage: oneshot-face people import FILE [--merge]")
+    read_backup(args.args[0])  # a damaged or newer file is refused before any model is loaded
+    engine = _engine(args)
+    bar = console_progress("re-embedding ")
+    try:
+        report, reembedded = engine.import_gallery(args.args[0], merge=args.merge,
+                                                   progress=lambda d, t, m="": t and bar(d, t, m))
+    finally:
+        engine.close()
+    text = f"Imported {len(report.people_added)} people"
+    if report.people_merged:
+        text += f" and added photos to {len(report.people_merged)} already enrolled"
+    text += f" ({report.samples_added} photos"
+    if report.samples_skipped:
+        text += f"; {report.samples_skipped} already there, skipped"
+    text += ")."
+    if reembedded:
+        text += f" {reembedded} re-embedded for model {engine.encoder.version}."
+    print(text)
     return 0
 
 
@@ -217,11 +270,16 @@ def cmd_watch(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from app.errors import DatasetError
     from app.training import TrainConfig, train
     cfg = TrainConfig(datasets=args.datasets, out=args.out, exclude_people=args.exclude_people,
                       epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill,
                       lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images, init_weights=args.init,
                       detector=args.detector or "yunet")
+    if args.input_size is not None:
+        if args.input_size < 32 or args.input_size % 16:
+            raise DatasetError(f"--input-size must be a multiple of 16 and at least 32, not {args.input_size}.")
+        cfg.arch["input_size"] = args.input_size
     cancel = CancelToken()
 
     def on_sigint(signum, frame):

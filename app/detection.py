@@ -128,9 +128,12 @@ class HaarDetector(Detector):
         return sorted(faces, key=lambda f: f.box[0])
 
 
+HAAR_CASCADE_FILE = "haarcascade_frontalface_default.xml"  # build.spec ships it in cv2/data
+
+
 def haar_cascade_path() -> Path:
     """OpenCV's cascade file, also inside a PyInstaller bundle (copied next to `cv2/data`)."""
-    name = "haarcascade_frontalface_default.xml"
+    name = HAAR_CASCADE_FILE
     candidates = [paths.resource_root() / "cv2" / "data" / name]
     data = getattr(cv2, "data", None)
     if data is not None:

@@ -8,6 +8,8 @@ checks all of it so a damaged or foreign file gives a `ModelError`, never a trac
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from app import paths
+from app.atomic import atomic_write
 from app.errors import ModelError
 from app.fetch import sha256_file
 
@@ -187,6 +190,21 @@ class Encoder:
                              f"{str(exc).splitlines()[0]}") from None
         return cls(net, card, device, path)
 
+    @classmethod
+    def load_or_shipped(cls, weights: str | os.PathLike | None = None,
+                        device: str | None = None) -> tuple["Encoder", str | None]:
+        """Load `weights`; if they are missing, damaged or of another architecture, load the
+        shipped model instead and return why as a warning, so a bad file never stops the app.
+        Errors of the shipped model itself (or of the device) are raised as they are."""
+        try:
+            return cls.load(weights, device), None
+        except ModelError as exc:
+            shipped = shipped_weights()
+            if not weights or Path(weights).resolve() == shipped.resolve():
+                raise
+            reason = str(exc)
+        return cls.load(shipped, device), f"{reason} Using the shipped model instead."
+
     @torch.inference_mode()
     def embed(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """N aligned crops (uint8 RGB, input_size²) → N x 128 float32 unit vectors."""
@@ -209,16 +227,14 @@ class Encoder:
 def save_model(net: FaceNet, card: ModelCard, path: str | os.PathLike) -> Path:
     """Write weights then card atomically (temp file + fsync + rename), card carrying the SHA-256."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".pt.tmp")
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    card.weights_sha256 = sha256_file(tmp)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    data = buf.getvalue()
+    card.weights_sha256 = hashlib.sha256(data).hexdigest()
     card.architecture = ARCH_NAME
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write(data)
     write_card(card, path)  # a crash between the two leaves a SHA mismatch: a clear ModelError
     return path
 
@@ -226,10 +242,7 @@ def save_model(net: FaceNet, card: ModelCard, path: str | os.PathLike) -> Path:
 def write_card(card: ModelCard, weights: str | os.PathLike) -> Path:
     """Rewrite the card beside `weights` atomically (metrics, τ); the weights are untouched."""
     path = card_path_for(weights)
-    tmp = path.with_suffix(".json.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(card.to_json())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    text = card.to_json()
+    with atomic_write(path, text=True) as f:
+        f.write(text)
     return path

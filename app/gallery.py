@@ -12,6 +12,8 @@ Qt-free. Design choices, and why:
   `delete` VACUUMs and truncates the WAL so nothing of a removed person lingers in the file.
 - A damaged file is moved aside (never deleted) and reported; locked or read-only files give a
   `GalleryError` a person can act on, never a raw sqlite3 traceback.
+- Backups (app.backup) copy people exactly as stored with `dump` and add them back with
+  `restore`, one transaction, so a failed import changes nothing.
 """
 
 from __future__ import annotations
@@ -87,6 +89,43 @@ class Sample:
     embedding: np.ndarray   # (D,) float32
     model_version: str
     source: str | None
+
+
+@dataclass(frozen=True)
+class RawSample:
+    """A sample exactly as stored (PNG bytes, little-endian float32 bytes): backups copy these
+    without decoding or re-encoding anything."""
+    png: bytes
+    embedding: bytes
+    model_version: str
+    source: str | None
+    created: float
+
+
+@dataclass(frozen=True)
+class RawPerson:
+    name: str
+    created: float
+    samples: tuple[RawSample, ...]
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    people_added: tuple[str, ...]
+    people_merged: tuple[str, ...]
+    samples_added: int
+    samples_skipped: int  # already there (same crop): restoring a backup twice adds nothing
+
+
+def remove_derived_copies(folder: str | os.PathLike) -> None:
+    """Delete the copies of gallery crops made for retraining beside the gallery (exported crops
+    and their aligned-crop cache), so a deleted person leaves nothing behind; they are rebuilt
+    from the gallery the next time someone retrains with the enrolled people."""
+    import shutil
+    for name in (paths.GALLERY_TRAIN, paths.GALLERY_TRAIN_CACHE):
+        target = Path(folder) / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=True)
 
 
 def default_path() -> Path:
@@ -498,6 +537,87 @@ class Gallery:
                 # The deletion itself is committed. If another connection blocks the compaction,
                 # secure_delete has already zeroed the freed pages; the WAL is rewritten later.
                 pass
+        remove_derived_copies(self.path.parent)
+
+    # ---- backups -------------------------------------------------------------------------
+    def dump(self) -> list[RawPerson]:
+        """Everyone with every sample as stored, read in one transaction (a consistent copy even
+        while another program writes)."""
+        with self._read() as conn:
+            conn.execute("BEGIN")
+            try:
+                people = conn.execute("SELECT id, name, created FROM people ORDER BY id").fetchall()
+                rows = conn.execute("SELECT person_id, crop, embedding, model_version, source, created "
+                                    "FROM samples ORDER BY id").fetchall()
+            finally:
+                self._rollback_quietly()  # a read transaction: nothing to commit
+        by_person: dict[int, list[RawSample]] = {int(p[0]): [] for p in people}
+        for pid, png, e, mv, source, created in rows:
+            by_person[int(pid)].append(RawSample(bytes(png), bytes(e), mv, source, float(created or 0.0)))
+        return [RawPerson(name, float(created or 0.0), tuple(by_person[int(pid)])) for pid, name, created in people]
+
+    def restore(self, people: list[RawPerson], merge: bool = False) -> RestoreReport:
+        """Add people from a backup in ONE transaction: all of them or, on any problem, none.
+
+        A name already enrolled (ignoring case) is refused, naming every clash, unless `merge`:
+        then the backup's photos are added to that person, skipping crops they already have.
+        """
+        checked: list[tuple[str, float, list[tuple[bytes, bytes, str, str | None, float]]]] = []
+        seen: dict[str, str] = {}
+        for person in people:
+            try:
+                name = validate_name(person.name)
+            except GalleryError as exc:
+                raise GalleryError(f"The backup holds a name that cannot be used ({exc}); "
+                                   f"nothing was imported.") from None
+            if _name_key(name) in seen:
+                raise GalleryError(f"The backup names {seen[_name_key(name)]!r} twice; it may be damaged.")
+            seen[_name_key(name)] = name
+            samples = []
+            for smp in person.samples:
+                try:
+                    if len(smp.embedding) == 0 or len(smp.embedding) % 4:
+                        raise ValueError("embedding size")
+                    _check_embedding(_emb_array(smp.embedding))
+                    _check_model_version(smp.model_version)
+                    _decode_crop(smp.png)
+                except (ValueError, GalleryError):
+                    raise GalleryError(f"A photo of {name} in the backup is damaged; nothing was imported.") from None
+                samples.append((smp.png, smp.embedding, smp.model_version, smp.source, float(smp.created)))
+            if samples:  # a person is never created without a photo
+                checked.append((name, float(person.created), samples))
+        added: list[str] = []
+        merged: list[str] = []
+        n_added = n_skipped = 0
+        with self._write() as conn:
+            existing = {_name_key(n): (int(pid), n)  # DESC: the oldest wins, as in _taken_by
+                        for pid, n in conn.execute("SELECT id, name FROM people ORDER BY id DESC")}
+            clashes = [(name, existing[_name_key(name)][1]) for name, _, _ in checked
+                       if _name_key(name) in existing]
+            if clashes and not merge:
+                listed = ", ".join(other for _, other in clashes[:5]) + (" …" if len(clashes) > 5 else "")
+                raise GalleryError(f"{len(clashes)} of the people in the backup are already enrolled "
+                                   f"({listed}). Nothing was imported; import with --merge to add their "
+                                   f"photos to the people already here.")
+            for name, created, samples in checked:
+                taken = existing.get(_name_key(name))
+                if taken is None:
+                    cur = conn.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, created))
+                    pid, have = int(cur.lastrowid), set()
+                    added.append(name)
+                else:
+                    pid = taken[0]
+                    have = {bytes(r[0]) for r in conn.execute("SELECT crop FROM samples WHERE person_id = ?", (pid,))}
+                    merged.append(taken[1])
+                for png, e, mv, source, made in samples:
+                    if png in have:
+                        n_skipped += 1
+                        continue
+                    have.add(png)
+                    conn.execute("INSERT INTO samples(person_id, crop, embedding, model_version, source, created) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", (pid, png, e, mv, source, made))
+                    n_added += 1
+        return RestoreReport(tuple(added), tuple(merged), n_added, n_skipped)
 
     # ---- samples -------------------------------------------------------------------------
     @staticmethod

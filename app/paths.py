@@ -16,6 +16,10 @@ import platformdirs
 APP_NAME = "oneshot-face"
 YUNET_FILENAME = "face_detection_yunet_2026may.onnx"
 YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
+# Copies of enrolled faces made for retraining live in the private data folder, never in the
+# cache folder, and are removed whenever someone is deleted (gallery.remove_derived_copies).
+GALLERY_TRAIN = "gallery-train"              # exported crops, one folder per person
+GALLERY_TRAIN_CACHE = "gallery-train-cache"  # aligned-crop cache of training runs that use them
 
 
 def data_dir(create: bool = True) -> Path:
@@ -40,6 +44,19 @@ def user_models_dir(create: bool = True) -> Path:
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def training_cache_dir(datasets: list[str]) -> Path:
+    """Where training caches aligned crops: the cache folder, except for a run that uses the
+    enrolled people's exported crops, whose cache stays private beside them (and is removed
+    with them when someone is deleted)."""
+    for d in datasets:
+        p = Path(d)
+        if p.name == GALLERY_TRAIN:
+            private = p.parent / GALLERY_TRAIN_CACHE
+            private.mkdir(mode=0o700, exist_ok=True)
+            return private
+    return cache_dir()
 
 
 def cache_dir(create: bool = True) -> Path:

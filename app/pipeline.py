@@ -13,14 +13,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app import backup
 from app.alignment import align, align_many
+from app.backup import ExportSummary
 from app.detection import Detector, Face, create_detector
 from app.encoder import Encoder
-from app.errors import MultipleFacesError, NoFaceError
-from app.gallery import Gallery, Person
+from app.errors import MultipleFacesError, NoFaceError, SourceError
+from app.gallery import Gallery, Person, RestoreReport
 from app.imageio import load_image
 from app.matching import Match, Matcher
 from app.progress import CancelToken, ProgressFn, no_progress
+from app.sources import is_rgb_frame
 
 STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
 
@@ -72,13 +75,17 @@ class Engine:
         self.tau = float(tau if tau is not None else encoder.tau)
         self._matcher: Matcher | None = None
         self._matcher_key: tuple | None = None
+        self.warnings: list[str] = []  # e.g. the asked-for weights were unusable: shipped model used
 
     @classmethod
     def create(cls, detector: str | None = None, detector_model: str | os.PathLike | None = None,
                weights: str | os.PathLike | None = None, device: str | None = None,
                gallery_path: str | os.PathLike | None = None, tau: float | None = None) -> "Engine":
-        enc = Encoder.load(weights, device)
-        return cls(create_detector(detector, detector_model), enc, Gallery(gallery_path), tau)
+        enc, warning = Encoder.load_or_shipped(weights, device)
+        engine = cls(create_detector(detector, detector_model), enc, Gallery(gallery_path), tau)
+        if warning:
+            engine.warnings.append(warning)
+        return engine
 
     def close(self) -> None:
         self.gallery.close()
@@ -101,7 +108,11 @@ class Engine:
         return self.encoder.embed(align_many(rgb, faces, self.encoder.input_size))
 
     def analyse(self, rgb: np.ndarray) -> list[Recognition]:
-        """Detect every face in a frame and name it (or "Unknown")."""
+        """Detect every face in a frame and name it (or "Unknown"); SourceError for a frame
+        that is not an image (a broken camera driver), never a crash."""
+        if not is_rgb_frame(rgb):
+            what = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+            raise SourceError(f"A frame could not be used (got {what}, not an RGB image); skipped.")
         faces = self.detector.detect(rgb)
         if not faces:
             return []
@@ -156,9 +167,22 @@ class Engine:
         """Re-embed samples made by another encoder version (after a model change)."""
         return self.gallery.reembed(self.embed_stored_crops, self.encoder.version, progress, cancel)
 
+    def export_gallery(self, path: str | os.PathLike) -> ExportSummary:
+        """The whole gallery to one backup file (see app.backup)."""
+        return backup.export_gallery(self.gallery, path)
+
+    def import_gallery(self, path: str | os.PathLike, merge: bool = False,
+                       progress: ProgressFn = no_progress,
+                       cancel: CancelToken | None = None) -> tuple[RestoreReport, int]:
+        """Add a backup's people, then re-embed samples made by another model from their crops,
+        so they are recognised at once; returns the report and how many were re-embedded."""
+        report = backup.import_gallery(self.gallery, path, merge=merge)
+        return report, self.refresh_gallery(progress, cancel)
+
     def set_encoder(self, encoder: Encoder, progress: ProgressFn = no_progress,
                     cancel: CancelToken | None = None) -> int:
         self.encoder = encoder
         self.tau = encoder.tau
         self._matcher = None
+        self.warnings = []  # about the encoder just replaced
         return self.refresh_gallery(progress, cancel)

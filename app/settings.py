@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app import paths
+from app.atomic import atomic_write
 
 FILENAME = "settings.json"
 
@@ -74,12 +75,9 @@ def load(path: str | os.PathLike | None = None) -> Settings:
 
 
 def save(settings: Settings, path: str | os.PathLike | None = None) -> Path:
+    """Write atomically: a full disk or a crash keeps the previous file (OSError is raised)."""
     p = Path(path) if path else settings_path()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(asdict(settings), f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, p)
+    text = json.dumps(asdict(settings), indent=2, sort_keys=True)
+    with atomic_write(p, text=True, mode=0o600) as f:
+        f.write(text)
     return p

@@ -86,6 +86,12 @@ def to_rgb(frame: Any) -> np.ndarray | None:
     return None
 
 
+def is_rgb_frame(rgb: Any) -> bool:
+    """True for what every consumer of frames expects: a non-empty HxWx3 uint8 array."""
+    return (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3
+            and rgb.shape[2] == 3 and rgb.shape[0] > 0 and rgb.shape[1] > 0)
+
+
 def _sane_fps(value: float) -> float | None:
     try:
         fps = float(value)
@@ -556,15 +562,20 @@ class RetryingSource(FrameSource):
     `read()` keeps trying every `retry_interval` seconds until a frame comes, the source ends
     normally (None), `cancel` is set (None), or `max_retries` re-opens in a row failed (the last
     SourceError is raised). Each change of state is reported through `on_status(message)`.
+    Frames that are not HxWx3 uint8 images (whatever the inner source let through) are skipped
+    and counted; `max_garbage` of them in a row count as a failed source, which is re-opened.
     """
 
     def __init__(self, spec: str | int, *, loop: bool = False, retry_interval: float = 2.0,
                  sleep: Callable[[float], None] | None = None,
                  on_status: Callable[[str], None] | None = None,
                  opener: Callable[[str | int], FrameSource] | None = None,
-                 cancel: CancelToken | None = None, max_retries: int | None = None) -> None:
+                 cancel: CancelToken | None = None, max_retries: int | None = None,
+                 max_garbage: int = DEFAULT_MAX_FAILURES) -> None:
         super().__init__()
         self.spec = parse_source(spec)
+        self.max_garbage = max(1, int(max_garbage))
+        self._garbage_run = 0
         self.description = describe_source(self.spec)
         self.is_live = isinstance(self.spec, int) or (
             "://" in str(self.spec) and not Path(str(self.spec)).exists())
@@ -629,6 +640,15 @@ class RetryingSource(FrameSource):
                         self._report(f"{self.description} connected")
                     self._ever_opened = True
                 frame = self._inner.read()
+                if frame is not None and not is_rgb_frame(frame.rgb):
+                    self._garbage += 1
+                    self._garbage_run += 1
+                    if self._garbage_run >= self.max_garbage:
+                        self._garbage_run = 0
+                        raise SourceError(f"{self.description} delivered only unreadable frames "
+                                          f"({self.max_garbage} in a row).")
+                    self._report(f"{self.description} delivered an unreadable frame; skipping it.")
+                    continue
             except SourceError as exc:
                 self._drop_inner()
                 failures += 1
@@ -641,6 +661,9 @@ class RetryingSource(FrameSource):
                 continue
             if frame is None:
                 return None
+            if self._garbage_run:
+                self._garbage_run = 0
+                self._report(f"{self.description} is back")
             frame = replace(frame, index=self._index)
             self._index += 1
             return frame

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from app import paths
+from app.atomic import atomic_write
 from app.datasets import build_crops, lfw_image_path, read_pairs, read_people_file, scan_identity_folders
 from app.encoder import DEFAULT_ARCH, Encoder, FaceNet, ModelCard, resolve_device, save_model, to_tensor, write_card
 from app.errors import Cancelled, DatasetError
@@ -136,7 +137,8 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress,
     if cfg.max_images is not None and len(paths_) > cfg.max_images:
         paths_, labels = paths_[:cfg.max_images], labels[:cfg.max_images]
     data = build_crops(paths_, cfg.arch["input_size"], cfg.detector, teacher=cfg.distill > 0,
-                       workers=cfg.workers, progress=progress, cancel=cancel, cache_dir=paths.cache_dir())
+                       workers=cfg.workers, progress=progress, cancel=cancel,
+                       cache_dir=paths.training_cache_dir(cfg.datasets))
     keep = data["found"] & data["readable"]
     info = {"images_listed": len(paths_), "images_used": int(keep.sum()),
             "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
@@ -193,15 +195,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     t_start = time.time()
 
     def save_checkpoint(epoch: int) -> None:
-        tmp = ckpt.with_suffix(".ckpt.tmp")
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        # atomic: a crash or full disk mid-write keeps the previous epoch's checkpoint
+        with atomic_write(ckpt) as f:
             torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "sampler_rng": sampler.rng, "gen": gen.get_state(), "epoch": epoch,
                         "history": [asdict(h) for h in history], "config": asdict(cfg)}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, ckpt)
 
     epoch = start_epoch
     try:

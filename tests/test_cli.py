@@ -65,6 +65,6 @@ def test_bad_photo_one_line_no_traceback(tmp_path, content, yunet_path):
     assert proc.stderr.strip().count("\n") == 0 and "bad photo.jpg" in proc.stderr
 
 
-def test_missing_weights_clear_error(capsys, tmp_path, samples_dir):
-    code, _, err = run(capsys, "identify", str(samples_dir / "obama.jpg"), "--weights", str(tmp_path / "x.pt"))
-    assert code == 2 and "missing" in err
+def test_missing_weights_clear_warning_then_shipped_model(capsys, tmp_path, samples_dir):
+    code, out, err = run(capsys, "identify", str(samples_dir / "obama.jpg"), "--weights", str(tmp_path / "x.pt"))
+    assert code == 0 and "missing" in err and "shipped model instead" in err and "face 1" in out

@@ -358,3 +358,22 @@ def test_bad_arrays_are_bugs_not_user_errors(db):
         with pytest.raises(ValueError):
             g.enroll("Ann", crop(1), np.full(8, np.nan, np.float32), V1)
         assert g.people() == []
+
+
+def test_full_disk_during_enrolment_keeps_the_previous_state(db):
+    """A real SQLITE_FULL: the file may not grow (max_page_count), as on a full disk."""
+    with Gallery(db) as g:
+        ann = g.enroll("Ann", crop(1, 64), emb(1), V1)
+        pages = g._conn.execute("PRAGMA page_count").fetchone()[0]
+        g._conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        with pytest.raises(GalleryError, match="disk holding the gallery .* is full") as err:
+            g.enroll("Bob", crop(2, 112), emb(2), V1)          # a 112x112 crop needs many pages
+        assert shows_no_sqlite_error(err.value)
+        with pytest.raises(GalleryError, match="full"):
+            g.add_sample(ann.id, crop(3, 112), emb(3), V1)
+        assert [(p.name, p.sample_count) for p in g.people()] == [("Ann", 1)]
+    with Gallery(db) as g:                                      # after a restart: as before, usable
+        assert [(p.name, p.sample_count) for p in g.people()] == [("Ann", 1)]
+        assert np.array_equal(g.samples(ann.id)[0].crop, crop(1, 64))
+        g.enroll("Bob", crop(2, 112), emb(2), V1)
+        assert g._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

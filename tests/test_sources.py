@@ -346,3 +346,55 @@ def test_retrying_source_passes_through_end_of_file(tmp_path):
         assert not src.is_live
         assert isinstance(src.read(), Frame)
         assert src.read() is None
+
+
+class _ScriptedSource:
+    """A FrameSource-like object replaying Frames whose pixels may be garbage."""
+
+    def __init__(self, pixels):
+        self.pixels = list(pixels)
+        self.garbage_frames = 0
+        self.fps = None
+        self.i = 0
+
+    def read(self):
+        if not self.pixels:
+            return None
+        self.i += 1
+        return Frame(self.i, self.pixels.pop(0), time.monotonic())
+
+    def close(self):
+        pass
+
+
+GARBAGE = [None, "not pixels", np.zeros((0, 0, 3), np.uint8), np.zeros((24, 32), np.uint8),
+           np.zeros((24, 32, 3), np.float64), np.zeros((24, 32, 5), np.uint8)]
+
+
+def test_retrying_source_skips_garbage_frames_reports_and_recovers():
+    noise = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    statuses = []
+    src = RetryingSource(0, opener=lambda spec: _ScriptedSource([bgr(1, 2, 3), *GARBAGE, noise, bgr(4, 5, 6)]),
+                         sleep=lambda s: pytest.fail("no reopen needed"), on_status=statuses.append)
+    got = [src.read() for _ in range(3)]
+    assert [f.index for f in got] == [0, 1, 2] and np.array_equal(got[1].rgb, noise)
+    assert src.garbage_frames == len(GARBAGE)
+    assert "camera 0 delivered an unreadable frame; skipping it." in statuses
+    assert statuses[-1] == "camera 0 is back"
+
+
+def test_retrying_source_reopens_a_source_that_only_delivers_garbage():
+    opened, sleeps = [], []
+
+    def opener(spec):
+        opened.append(spec)
+        return _ScriptedSource([None] * 100 if len(opened) == 1 else [bgr(9, 9, 9)])
+
+    statuses = []
+    src = RetryingSource(0, opener=opener, sleep=sleeps.append, max_garbage=5, retry_interval=0.1,
+                         on_status=statuses.append)
+    frame = src.read()
+    assert frame is not None and int(frame.rgb[0, 0, 0]) == 9
+    assert len(opened) == 2 and sleeps == [0.1] and src.reconnects == 1
+    assert any("delivered only unreadable frames (5 in a row)" in s for s in statuses)
+    assert statuses[-1] == "camera 0 is back" and src.garbage_frames == 5

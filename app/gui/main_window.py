@@ -11,9 +11,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QSplitter, QTabWidget
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
+                               QTabWidget)
 
 from app import settings as settings_mod
+from app.backup import SUFFIX
 from app.gui.enrol_dialog import EnrolDialog
 from app.gui.live_view import LiveView
 from app.gui.people_panel import PeoplePanel, show_error
@@ -43,8 +45,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         if weights is None:
             weights = os.environ.get("ONESHOT_WEIGHTS") or s.model_path
-        if weights and not Path(weights).is_file() and weights == s.model_path:
-            weights = None  # the saved model went away: fall back to the shipped one
+        # A missing or damaged model file is reported and the shipped model used (Engine.create).
         self.loop = loop
         self.process_all_frames = process_all_frames
         self.retry_interval = retry_interval
@@ -142,6 +143,9 @@ class MainWindow(QMainWindow):
         self.enrol_snapshot_action = act("Enrol from &snapshot…", "Ctrl+E", self.enrol_from_snapshot, m)
         self.enrol_photo_action = act("Enrol from &photo…", "Ctrl+O", lambda: self.open_enrol_photo_dialog(), m)
         m.addSeparator()
+        self.export_gallery_action = act("E&xport gallery…", "", self.export_gallery, m)
+        self.import_gallery_action = act("&Import gallery…", "", self.import_gallery, m)
+        m.addSeparator()
         act("&Quit", QKeySequence.StandardKey.Quit, self.close, m)
         v = self.menuBar().addMenu("&View")
         self.pause_action = act("&Pause", "Space", self.toggle_pause, v)
@@ -172,6 +176,7 @@ class MainWindow(QMainWindow):
         w = InferenceWorker(self.options, self.slot, self)
         w.ready.connect(self._engine_ready)
         w.failed.connect(self._engine_failed)
+        w.frame_error.connect(self.show_message)
         w.result.connect(self._show_result)
         w.stream_ended.connect(self._stream_ended)
         self.inference = w
@@ -187,6 +192,8 @@ class MainWindow(QMainWindow):
         self.settings_pane.threshold.set_model(info["calibrated_tau"], info.get("calibration", {}), tau)
         self.settings_pane.retrain.set_current_model(info, bool(self.settings.previous_model_path))
         self.people.refresh()
+        if info.get("warnings"):
+            self.show_message(" ".join(info["warnings"]))
         self.engine_ready.emit(info)
 
     def _engine_failed(self, message: str) -> None:
@@ -293,6 +300,77 @@ class MainWindow(QMainWindow):
             show_error(self, "OneShot Face", message)
 
         self.inference.submit(job, finished, failed, progress)
+
+    # ---- backup -----------------------------------------------------------------------------
+    def ask_export_path(self) -> str:
+        suggested = str(Path.home() / f"oneshot-face-gallery{SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export gallery", suggested,
+                                              "Gallery backups (*.zip);;All files (*)")
+        return path
+
+    def ask_import_path(self) -> str:
+        path, _ = QFileDialog.getOpenFileName(self, "Import gallery", str(Path.home()),
+                                              "Gallery backups (*.zip);;All files (*)")
+        return path
+
+    def confirm_merge(self, names: list[str]) -> bool:
+        listed = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+        answer = QMessageBox.question(
+            self, "Import gallery",
+            f"{len(names)} of the people in the backup are already enrolled ({listed}). Add their "
+            f"photos to the people already here? (No imports nothing.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def export_gallery(self) -> None:
+        """Everyone, with crops and embeddings, to one private file (written on the engine thread)."""
+        path = self.ask_export_path()
+        if not path:
+            return
+
+        def done(summary) -> None:
+            self.show_message(f"Exported {summary.people} people ({summary.samples} photos) to "
+                              f"{summary.path}. It holds face data: keep it private.")
+
+        self.inference.submit(lambda engine, progress: engine.export_gallery(path), done,
+                              lambda message: self._backup_failed("Export gallery", message))
+
+    def import_gallery(self) -> None:
+        """Add a backup's people; asks before merging into people of the same name."""
+        path = self.ask_import_path()
+        if not path:
+            return
+
+        def clashes(engine, progress) -> list[str]:
+            from app.backup import read_backup
+            return [n for n in read_backup(path).names if engine.gallery.find(n) is not None]
+
+        def done(result) -> None:
+            report, reembedded = result
+            parts = [f"Imported {len(report.people_added)} people"]
+            if report.people_merged:
+                parts.append(f"added photos to {len(report.people_merged)}")
+            text = ", ".join(parts) + f" ({report.samples_added} photos"
+            if report.samples_skipped:
+                text += f"; {report.samples_skipped} already there"
+            text += ")."
+            if reembedded:
+                text += f" {reembedded} updated for the current model."
+            self.show_message(text)
+            self.people.refresh()
+
+        def start(names: list[str]) -> None:
+            if names and not self.confirm_merge(names):
+                self.show_message("Import cancelled; nothing was changed.")
+                return
+            self._run_engine_task(lambda engine, progress: engine.import_gallery(path, bool(names), progress),
+                                  "Importing the gallery…", done=done)
+
+        self.inference.submit(clashes, start, lambda message: self._backup_failed("Import gallery", message))
+
+    def _backup_failed(self, title: str, message: str) -> None:
+        self.show_message(message)
+        show_error(self, title, message)
 
     # ---- source -----------------------------------------------------------------------------
     def set_source(self, spec: str | int, save: bool = True) -> None:

@@ -165,6 +165,7 @@ class EngineOptions:
 class InferenceWorker(QThread):
     ready = Signal(object)          # dict: describe() + model card facts
     failed = Signal(str)            # the engine could not be created
+    frame_error = Signal(str)       # one frame could not be analysed (skipped; the loop goes on)
     result = Signal(object)         # FrameResult
     stream_ended = Signal()         # every frame of a finite source was analysed
     job_done = Signal(int, object)
@@ -188,6 +189,7 @@ class InferenceWorker(QThread):
         self.engine = None  # only touched in the worker thread
         self.error_message = ""  # set when the engine could not be created
         self.frames_analysed = 0
+        self.frames_skipped = 0
         self.job_done.connect(self._on_job_done)
         self.job_failed.connect(self._on_job_failed)
         self.job_progress.connect(self._on_job_progress)
@@ -246,7 +248,7 @@ class InferenceWorker(QThread):
         card = eng.encoder.card
         info.update({"calibrated_tau": float(card.tau), "calibration": dict(card.calibration or {}),
                      "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
-                     "training": dict(card.training or {})})
+                     "training": dict(card.training or {}), "warnings": list(eng.warnings)})
         return info
 
     def _run_jobs(self) -> None:
@@ -308,13 +310,14 @@ class InferenceWorker(QThread):
                         self.tracker.reset()
                         self._tau_dirty = False
                 t0 = time.perf_counter()
+                try:
+                    recs = self.engine.analyse(item.rgb)  # SourceError for a garbage frame
+                except OneShotError as exc:
+                    self.frames_skipped += 1
+                    self.frame_error.emit(str(exc))
+                    continue
                 if self.scene_cut(item.rgb):
                     self.tracker.reset()  # a new shot: nobody carries a name over from the last
-                try:
-                    recs = self.engine.analyse(item.rgb)
-                except OneShotError as exc:
-                    self.failed.emit(str(exc))
-                    continue
                 labels = self.tracker.update(
                     [(r.face.box, r.match.name if r.match.known else "Unknown", float(r.match.distance))
                      for r in recs])
@@ -343,8 +346,9 @@ class InferenceWorker(QThread):
 
 
 def export_gallery_crops(gallery, progress=None):
-    """Write every enrolled sample's crop as <cache>/gallery-train/<person id>/<sample id>.png,
-    padded so the detector finds the face again; returns the folder. Runs on the engine thread."""
+    """Write every enrolled sample's crop as gallery-train/<person id>/<sample id>.png beside the
+    gallery (in the private data folder, never the cache folder), padded so the detector finds
+    the face again; returns the folder. Runs on the engine thread."""
     import shutil
 
     import cv2
@@ -352,14 +356,15 @@ def export_gallery_crops(gallery, progress=None):
     from app import paths
     from app.errors import DatasetError
 
-    root = paths.cache_dir() / "gallery-train"
+    root = gallery.path.parent / paths.GALLERY_TRAIN
     shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(mode=0o700, parents=True)
     samples = gallery.samples()
     if not samples:
         raise DatasetError("No one is enrolled yet, so there are no photos of enrolled people to train on.")
     for i, smp in enumerate(samples):
         folder = root / f"person-{smp.person_id}"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
         pad = smp.crop.shape[0] // 2
         img = cv2.copyMakeBorder(smp.crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         cv2.imwrite(str(folder / f"{smp.id}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))

@@ -32,7 +32,9 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     qtbot.mouseClick(rt.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: rt.last_outcome != "", timeout=120_000)
     assert rt.last_outcome == "cancelled", rt.status.text()
-    assert not rt.running and rt.start_button.isEnabled()
+    # the outcome arrives by signal just before the worker thread returns: wait for it to end
+    qtbot.waitUntil(lambda: not rt.running, timeout=30_000)
+    assert rt.start_button.isEnabled()
     assert win.info["model_path"] == before_model
     assert win.settings.model_path is None
     assert not list(paths.user_models_dir().glob("*.pt"))
