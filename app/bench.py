@@ -90,7 +90,21 @@ def e2e_child(source: str, weights: str | None, detector_model: str | None, devi
     engine.close()
     return {"startup_s": startup, "e2e_fps": (frames - 1) / elapsed if frames > 1 else None,
             "frames": frames, "faces": faces, "named_faces": named,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory. On Linux, VmHWM belongs to the process image,
+    whereas ru_maxrss survives fork + exec, so a child started by a big parent would report
+    the parent's peak instead of its own."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def run_bench(args) -> dict:

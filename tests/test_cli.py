@@ -68,3 +68,16 @@ def test_bad_photo_one_line_no_traceback(tmp_path, content, yunet_path):
 def test_missing_weights_clear_warning_then_shipped_model(capsys, tmp_path, samples_dir):
     code, out, err = run(capsys, "identify", str(samples_dir / "obama.jpg"), "--weights", str(tmp_path / "x.pt"))
     assert code == 0 and "missing" in err and "shipped model instead" in err and "face 1" in out
+
+
+def test_train_input_size_sets_the_crop_size(capsys, shared, tmp_path):
+    celeba = str(shared / "datasets" / "celeba_faces")
+    code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "bad.pt"), "--input-size", "70")
+    assert code == 2 and "multiple of 16" in err and len(err.strip().splitlines()) == 1
+    out = tmp_path / "m.pt"
+    code, _, _ = run(capsys, "train", celeba, "--out", str(out), "--input-size", "48", "--epochs", "1",
+                     "--max-images", "48", "--distill", "0", "--detector", "haar")
+    assert code == 0
+    from app.encoder import Encoder
+    enc = Encoder.load(out, "cpu")
+    assert enc.input_size == 48 and enc.card.arch["input_size"] == 48
