@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app import paths
+from app.atomic import fsync_dir
 from app.errors import Cancelled, ModelError
 from app.progress import CancelToken, ProgressFn, no_progress
 
@@ -65,21 +66,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def fetch_yunet(dest_dir: Path | None = None, url: str = YUNET_URL,
@@ -193,7 +179,7 @@ def fetch_yunet(dest_dir: Path | None = None, url: str = YUNET_URL,
         except OSError as exc:
             raise ModelError(f"Cannot save the face detector to {dest}: "
                              f"{exc.strerror or exc}.") from None
-        _fsync_dir(dest_dir)
+        fsync_dir(dest_dir)
         done = True
         progress(received, received, f"{dest.name} downloaded and verified")
         return dest
