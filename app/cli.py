@@ -241,14 +241,18 @@ def _import_people(args) -> int:
 def cmd_watch(args) -> int:
     import time
 
-    from app.sources import open_source
+    from app.sources import RetryingSource, open_source
     engine = _engine(args, args.tau)
     info = engine.describe()
     print(f"detector: {info['detector']}, encoder: {info['encoder']}, device: {info['device']}, "
           f"tau: {info['tau']:.3f}", file=sys.stderr)
     n = 0
     try:
-        with open_source(args.source) as source:
+        # A camera or stream that drops out is re-opened until it returns (Ctrl-C stops);
+        # files and folders end when they end.
+        live = RetryingSource(args.source, on_status=lambda m: print(m, file=sys.stderr, flush=True))
+        source_cm = live if live.is_live else open_source(args.source)
+        with source_cm as source:
             while args.max_frames is None or n < args.max_frames:
                 frame = source.read()
                 if frame is None:

@@ -224,3 +224,50 @@ def test_no_network_access_at_run_time(tmp_path, samples_dir, yunet_path):
                           text=True, timeout=300)
     assert "CODES [0, 0, 0, 0] ATTEMPTS 0" in proc.stdout, proc.stderr
     assert '"name": "Barack Obama"' in proc.stdout
+
+
+def test_watch_waits_for_a_dropped_stream_to_come_back(capsys, monkeypatch, samples_dir, yunet_path):
+    """`watch` over a live stream: the stream drops after two frames, cannot be opened once, then
+    returns; watch reports each change on stderr and goes on labelling, no frame lost after."""
+    import cv2
+
+    from app import sources
+    from app.errors import SourceError
+
+    frame = cv2.cvtColor(cv2.imread(str(samples_dir / "obama.jpg")), cv2.COLOR_BGR2RGB)
+    opens = []
+
+    class Stream(sources.FrameSource):
+        description = "stream"
+        is_live = True
+
+        def __init__(self, frames, then_drop):
+            super().__init__()
+            self.left, self.then_drop = frames, then_drop
+
+        def read(self):
+            if self.left == 0:
+                if self.then_drop:
+                    raise SourceError("stream stopped delivering frames")
+                return None
+            self.left -= 1
+            return sources.Frame(0, frame, 0.0)
+
+    def fake_open(spec, **kw):
+        opens.append(spec)
+        if len(opens) == 2:
+            raise SourceError("cannot connect to rtsp://cam.local/live")
+        return Stream(2, then_drop=len(opens) == 1)
+
+    monkeypatch.setattr(sources, "open_source", fake_open)
+    monkeypatch.setattr(sources.RetryingSource, "_wait", lambda self, s: None)
+    run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama.jpg"), "--detector-model", str(yunet_path))
+    code, out, err = run(capsys, "watch", "--source", "rtsp://cam.local/live", "--json",
+                         "--detector-model", str(yunet_path))
+    assert code == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [x["frame"] for x in lines] == [0, 1, 2, 3]
+    assert all([f["name"] for f in x["faces"]] == ["Barack Obama"] for x in lines)
+    assert len(opens) == 3
+    assert "stopped delivering" in err and "cannot connect" in err and "is back" in err
+    assert "Traceback" not in err
