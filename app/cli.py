@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     p.add_argument("--init", default=None, help="fine-tune from these encoder weights instead of starting afresh")
     p.add_argument("--input-size", type=int, default=None,
-                   help="face crop size in pixels, a multiple of 16 (default 64; ignored with --init)")
+                   help="face crop size in pixels, a multiple of 16 (default 80, as the shipped model; ignored with --init)")
     _common(p)
 
     p = sub.add_parser("evaluate", help="LFW verification / one-shot identification figures")

@@ -27,7 +27,7 @@ from app.errors import ModelError
 from app.fetch import sha256_file
 
 ARCH_NAME = "oneshot-resnet-v1"
-DEFAULT_ARCH: dict[str, Any] = {"input_size": 64, "widths": [32, 64, 128, 256], "blocks": [1, 2, 2, 1],
+DEFAULT_ARCH: dict[str, Any] = {"input_size": 80, "widths": [32, 64, 128, 256], "blocks": [1, 2, 2, 1],
                                 "dim": 128}
 # Pixel normalisation: (x/255 - 0.5) / 0.5.
 
@@ -57,7 +57,7 @@ class FaceNet(nn.Module):
     """Small ResNet: stem → 4 stages (each halves the resolution) → flatten (keeps where a feature
     sits on the face, which pooling would lose) → linear 128 → BN → L2 normalise."""
 
-    def __init__(self, input_size: int = 64, widths: list[int] | None = None,
+    def __init__(self, input_size: int = DEFAULT_ARCH["input_size"], widths: list[int] | None = None,
                  blocks: list[int] | None = None, dim: int = 128):
         super().__init__()
         widths = widths or DEFAULT_ARCH["widths"]

@@ -103,3 +103,11 @@ def test_shipped_model_loads_and_is_calibrated():
     enc = Encoder.load(shipped_weights(), "cpu")
     assert 0.2 < enc.tau < 1.6
     assert enc.card.calibration["same_hist"] and enc.card.metrics
+
+
+def test_default_architecture_is_the_shipped_models():
+    """Retraining in the app (or `train` without --input-size) makes a model like the shipped one."""
+    from app.encoder import DEFAULT_ARCH
+    shipped = Encoder.load(None, "cpu")
+    assert shipped.card.arch == DEFAULT_ARCH
+    assert shipped.input_size == DEFAULT_ARCH["input_size"]
