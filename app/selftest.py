@@ -55,16 +55,6 @@ def temporary_data_dir() -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
-
-
 def run_self_test(photo: str | os.PathLike, detector: str | None = None,
                   detector_model: str | os.PathLike | None = None,
                   weights: str | os.PathLike | None = None, device: str | None = None,
@@ -116,6 +106,7 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
 
     from app.imageio import load_image
     from app.pipeline import Engine
+    from app.tracking import iou
 
     engine = Engine.create(detector, model_path, weights, device)
     try:
@@ -154,7 +145,7 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
         recs = engine.identify_photo(photo)
         if not recs:
             raise SelfTestFailure(f"no face found in {photo} on the second pass.")
-        best = max(recs, key=lambda r: _iou(r.face.box, cand.face.box))
+        best = max(recs, key=lambda r: iou(r.face.box, cand.face.box))
         d = float(best.match.distance)
         if best.match.name != SELF_TEST_NAME or not d < engine.tau:
             raise SelfTestFailure(f"the enrolled face came back as {best.match.name!r} at distance "
