@@ -167,6 +167,9 @@ def _people(data: dict[str, bytes], path: Path) -> list[RawPerson]:
     return people
 
 
-def import_gallery(gallery: Gallery, path: str | os.PathLike, merge: bool = False) -> RestoreReport:
-    """Check the backup at `path`, then add its people to `gallery` in one transaction."""
-    return gallery.restore(read_backup(path).people, merge=merge)
+def import_gallery(gallery: Gallery, source: str | os.PathLike | Backup, merge: bool = False) -> RestoreReport:
+    """Add a backup's people to `gallery` in one transaction. `source` is a file (checked here)
+    or a `Backup` already read and checked by `read_backup`, so callers that looked inside it
+    first (for name clashes, or to refuse it before loading a model) do not read it twice."""
+    backup = source if isinstance(source, Backup) else read_backup(source)
+    return gallery.restore(backup.people, merge=merge)

@@ -217,11 +217,11 @@ def _import_people(args) -> int:
     from app.errors import GalleryError
     if len(args.args) != 1:
         raise GalleryError("Usage: oneshot-face people import FILE [--merge]")
-    read_backup(args.args[0])  # a damaged or newer file is refused before any model is loaded
+    saved = read_backup(args.args[0])  # a damaged or newer file is refused before any model is loaded
     engine = _engine(args)
     bar = console_progress("re-embedding ")
     try:
-        report, reembedded = engine.import_gallery(args.args[0], merge=args.merge,
+        report, reembedded = engine.import_gallery(saved, merge=args.merge,
                                                    progress=lambda d, t, m="": t and bar(d, t, m))
     finally:
         engine.close()

@@ -171,7 +171,7 @@ class Engine:
         """The whole gallery to one backup file (see app.backup)."""
         return backup.export_gallery(self.gallery, path)
 
-    def import_gallery(self, path: str | os.PathLike, merge: bool = False,
+    def import_gallery(self, path: str | os.PathLike | backup.Backup, merge: bool = False,
                        progress: ProgressFn = no_progress,
                        cancel: CancelToken | None = None) -> tuple[RestoreReport, int]:
         """Add a backup's people, then re-embed samples made by another model from their crops,

@@ -341,9 +341,10 @@ class MainWindow(QMainWindow):
         if not path:
             return
 
-        def clashes(engine, progress) -> list[str]:
+        def clashes(engine, progress):
             from app.backup import read_backup
-            return [n for n in read_backup(path).names if engine.gallery.find(n) is not None]
+            saved = read_backup(path)  # read and checked once, here, off the GUI thread
+            return saved, [n for n in saved.names if engine.gallery.find(n) is not None]
 
         def done(result) -> None:
             report, reembedded = result
@@ -359,11 +360,12 @@ class MainWindow(QMainWindow):
             self.show_message(text)
             self.people.refresh()
 
-        def start(names: list[str]) -> None:
+        def start(checked) -> None:
+            saved, names = checked
             if names and not self.confirm_merge(names):
                 self.show_message("Import cancelled; nothing was changed.")
                 return
-            self._run_engine_task(lambda engine, progress: engine.import_gallery(path, bool(names), progress),
+            self._run_engine_task(lambda engine, progress: engine.import_gallery(saved, bool(names), progress),
                                   "Importing the gallery…", done=done)
 
         self.inference.submit(clashes, start, lambda message: self._backup_failed("Import gallery", message))
