@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.atomic import atomic_write
 from app.alignment import align
 from app.detection import Face, create_detector
 from app.errors import DatasetError, OneShotError
@@ -179,8 +180,6 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     if temb is not None:
         out["teacher"] = temb
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(tmp, **out)
-        os.replace(tmp, cache_file)
+        with atomic_write(cache_file) as f:  # a killed run leaves no half-written cache behind
+            np.savez(f, **out)
     return out
