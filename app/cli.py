@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--tau", type=float, default=None)
     p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--per-frame", action="store_true",
+                   help="name each frame on its own (default: like the app, track faces, pool each "
+                        "track's recent frames and steady its name)")
     _common(p)
 
     p = sub.add_parser("train", help="train an encoder on folder-per-person datasets")
@@ -238,14 +242,25 @@ def _import_people(args) -> int:
     return 0
 
 
+def _watch_json(box, name: str, distance: float, track: int | None) -> dict:
+    x, y, w, h = box
+    out = {"box": [round(x), round(y), round(w), round(h)], "name": name,
+           "distance": None if not math.isfinite(distance) else round(float(distance), 4)}
+    if track is not None:
+        out["track"] = track
+    return out
+
+
 def cmd_watch(args) -> int:
     import time
 
     from app.sources import RetryingSource, open_source
+    from app.tracking import LiveLabeller
     engine = _engine(args, args.tau)
     info = engine.describe()
     print(f"detector: {info['detector']}, encoder: {info['encoder']}, device: {info['device']}, "
           f"tau: {info['tau']:.3f}", file=sys.stderr)
+    labeller = None if args.per_frame else LiveLabeller(engine.identify)
     n = 0
     try:
         # A camera or stream that drops out is re-opened until it returns (Ctrl-C stops);
@@ -259,12 +274,15 @@ def cmd_watch(args) -> int:
                     break
                 t0 = time.perf_counter()
                 recs = engine.analyse(frame.rgb)
+                faces = ([(r.face.box, r.match.name, r.match.distance, None) for r in recs] if labeller is None
+                         else [(lab.box, lab.name, lab.distance, lab.track_id)
+                               for lab in labeller(frame.rgb, recs, engine.encoder.version)])
                 ms = (time.perf_counter() - t0) * 1000
                 if args.json:
-                    print(json.dumps({"frame": frame.index, "faces": [_face_json(r) for r in recs]},
+                    print(json.dumps({"frame": frame.index, "faces": [_watch_json(*f) for f in faces]},
                                      ensure_ascii=False), flush=True)
                 else:
-                    names = ", ".join(f"{r.match.name} ({r.match.distance:.2f})" for r in recs) or "no face"
+                    names = ", ".join(f"{name} ({d:.2f})" for _, name, d, _ in faces) or "no face"
                     print(f"frame {frame.index}: {names}  [{ms:.1f} ms]", flush=True)
                 n += 1
     finally:

@@ -132,6 +132,13 @@ def _process(args: tuple[str, int]) -> tuple[np.ndarray, np.ndarray | None, bool
     return crop, emb, found, True
 
 
+def _teacher_cache_file(cache_dir: str | os.PathLike, paths: list[str], detector_kind: str) -> Path:
+    """Teacher embeddings depend on the images and the detected boxes, not on the crop size, so
+    they are cached apart: training at another input size skips the slow dlib pass (~10 min)."""
+    key = hashlib.sha256("\n".join([detector_kind, "teacher-v1", *paths]).encode()).hexdigest()[:16]
+    return Path(cache_dir) / f"teacher-{detector_kind}-{key}.npz"
+
+
 def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
                 detector_model: str | None = None, teacher: bool = False, workers: int = 2,
                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
@@ -139,7 +146,8 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     """Detect (central face), align and optionally teacher-embed each image.
 
     Returns arrays `crops` (N,S,S,3 uint8), `found` (detector hit), `readable`, and `teacher`
-    (N,128) when asked. Results are cached under `cache_dir` keyed by the inputs.
+    (N,128) when asked. Results are cached under `cache_dir` keyed by the inputs; teacher
+    embeddings also on their own, whatever the crop size.
     """
     key = hashlib.sha256("\n".join([str(size), detector_kind, str(teacher), "v1", *paths])
                          .encode()).hexdigest()[:16]
@@ -147,6 +155,27 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     if cache_file is not None and cache_file.is_file():
         with np.load(cache_file) as data:
             return {k: data[k] for k in data.files}
+    teacher_file = _teacher_cache_file(cache_dir, paths, detector_kind) if cache_dir and teacher else None
+    known_teacher = None
+    if teacher_file is not None and teacher_file.is_file():
+        with np.load(teacher_file) as data:
+            known_teacher = data["teacher"]
+    out = _align_all(paths, size, detector_kind, detector_model, teacher and known_teacher is None,
+                     workers, progress, cancel)
+    if known_teacher is not None:
+        out["teacher"] = known_teacher
+    elif teacher_file is not None:
+        with atomic_write(teacher_file) as f:
+            np.savez(f, teacher=out["teacher"])
+    if cache_file is not None:
+        with atomic_write(cache_file) as f:  # a killed run leaves no half-written cache behind
+            np.savez(f, **out)
+    return out
+
+
+def _align_all(paths: list[str], size: int, detector_kind: str, detector_model: str | None,
+               teacher: bool, workers: int, progress: ProgressFn,
+               cancel: CancelToken | None) -> dict[str, np.ndarray]:
     crops = np.zeros((len(paths), size, size, 3), np.uint8)
     found = np.zeros(len(paths), bool)
     readable = np.zeros(len(paths), bool)
@@ -179,7 +208,4 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     out = {"crops": crops, "found": found, "readable": readable}
     if temb is not None:
         out["teacher"] = temb
-    if cache_file is not None:
-        with atomic_write(cache_file) as f:  # a killed run leaves no half-written cache behind
-            np.savez(f, **out)
     return out

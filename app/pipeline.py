@@ -104,6 +104,11 @@ class Engine:
             self._matcher_key = key
         return self._matcher
 
+    def identify(self, embeddings: np.ndarray) -> list[tuple[str, float]]:
+        """(name or "Unknown", distance) for each row, at the current τ; what the live tracker
+        calls with its pooled templates."""
+        return [(m.name, m.distance) for m in self.matcher.match(embeddings, self.tau)]
+
     def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         return self.encoder.embed(align_many(rgb, faces, self.encoder.input_size))
 

@@ -1,19 +1,33 @@
-"""Steady labels for the live view: faces are tracked between analysed frames and each track
-shows the majority of its last few names, so a label does not flicker.
+"""Steady labels for the live view: faces are tracked between analysed frames; each track's
+recent embeddings are pooled into one template that is matched against the gallery, and the track
+shows the majority of its last few names, so a label neither flickers nor hangs on one bad frame.
 
-Qt-free and engine-free: it takes boxes and names, so it is unit-tested with hand-made boxes.
-Tracks are matched greedily by intersection over union (highest IoU first); a track that is not
-seen for `max_missed` analysed frames in a row expires.
+Why pool: one video frame is a noisy view of a face (blur, expression, a half-turned head), and a
+one-shot gallery has a single photo to compare it with. The mean of a track's unit embeddings
+(re-normalised) averages that noise out, as video face recognition does with a track's frames
+("template pooling", the baseline of the IJB benchmarks). The window is `pool` analysed frames
+(30: about a second of a 30 fps camera), so a track also forgets an old view within a second.
+
+Qt-free and engine-free: it takes boxes, names and embeddings, and a function that names pooled
+embeddings, so it is unit-tested with hand-made boxes and vectors. Tracks are matched greedily by
+intersection over union (highest IoU first); a track not seen for `max_missed` analysed frames in
+a row expires. A scene cut (`SceneCutDetector`) should reset the tracker, so no template carries
+one person's frames onto whoever stands at the same place in the next shot.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
 
 UNKNOWN = "Unknown"
 
 Box = tuple[float, float, float, float]  # x, y, w, h
+# Names (name or "Unknown", distance) for each row of an (M, D) array of unit embeddings.
+Identify = Callable[[np.ndarray], Sequence[tuple[str, float]]]
 
 
 def iou(a: Box, b: Box) -> float:
@@ -54,6 +68,12 @@ class Track:
     missed: int = 0
     distance: float = float("nan")
     age: int = 0
+    embeddings: deque = field(default_factory=lambda: deque(maxlen=30))
+
+    def template(self) -> np.ndarray:
+        """The re-normalised mean of the track's recent embeddings."""
+        mean = np.mean(np.stack(self.embeddings), axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
     @property
     def label(self) -> str:
@@ -72,13 +92,15 @@ class Labelled:
     box: Box
     name: str          # the steadied name shown
     raw_name: str      # what this frame alone said
-    distance: float    # this frame's distance to its nearest gallery match
+    distance: float    # distance of the track's template (or, without embeddings, this frame) to its match
     known: bool
+    raw_distance: float = float("nan")  # this frame alone's distance to its nearest match
 
 
 class Tracker:
-    def __init__(self, history: int = 5, max_missed: int = 3, min_iou: float = 0.3):
+    def __init__(self, history: int = 5, max_missed: int = 3, min_iou: float = 0.3, pool: int = 30):
         self.history = history
+        self.pool = pool
         self.max_missed = max_missed
         self.min_iou = min_iou
         self.tracks: list[Track] = []
@@ -87,8 +109,13 @@ class Tracker:
     def reset(self) -> None:
         self.tracks.clear()
 
-    def update(self, detections: list[tuple[Box, str, float]]) -> list[Labelled]:
-        """Feed one analysed frame's (box, name, distance) list; returns labels in input order."""
+    def update(self, detections: list[tuple], identify: Identify | None = None) -> list[Labelled]:
+        """Feed one analysed frame; returns labels in input order.
+
+        Each detection is (box, name, distance) as this frame alone matched it, optionally with
+        the face's unit embedding as a fourth item. With embeddings and `identify`, a track's
+        name comes from matching its pooled template; otherwise from this frame's name.
+        """
         pairs = sorted(((iou(t.box, d[0]), ti, di) for ti, t in enumerate(self.tracks)
                         for di, d in enumerate(detections)), reverse=True)
         used_t: set[int] = set()
@@ -104,22 +131,41 @@ class Tracker:
             if ti not in used_t:
                 t.missed += 1
         survivors = [t for t in self.tracks if t.missed <= self.max_missed]
-        out: list[Labelled] = []
-        for di, (box, name, distance) in enumerate(detections):
+        current: list[Track] = []
+        for di, (box, *_rest) in enumerate(detections):
             t = assigned.get(di)
             if t is None:
-                t = Track(self._next_id, tuple(box), deque(maxlen=self.history))
+                t = Track(self._next_id, tuple(box), deque(maxlen=self.history),
+                          embeddings=deque(maxlen=self.pool))
                 self._next_id += 1
                 survivors.append(t)
             t.box = tuple(box)
             t.missed = 0
             t.age += 1
+            current.append(t)
+        decided = self._decide(detections, current, identify)
+        out: list[Labelled] = []
+        for t, (box, raw_name, raw_distance, *_), (name, distance) in zip(current, detections, decided):
             t.distance = distance
             t.names.append(name)
             label = t.label
-            out.append(Labelled(t.id, t.box, label, name, distance, label != UNKNOWN))
+            out.append(Labelled(t.id, t.box, label, raw_name, distance, label != UNKNOWN, raw_distance))
         self.tracks = survivors
         return out
+
+    def _decide(self, detections: list[tuple], tracks: list[Track],
+                identify: Identify | None) -> list[tuple[str, float]]:
+        """(name, distance) per detection: its track's template matched, or the frame's own."""
+        own = [(d[1], float(d[2])) for d in detections]
+        pooled = [i for i, d in enumerate(detections) if len(d) > 3 and d[3] is not None]
+        if identify is None or not pooled:
+            return own
+        for i in pooled:
+            tracks[i].embeddings.append(np.asarray(detections[i][3], dtype=np.float32))
+        answers = identify(np.stack([tracks[i].template() for i in pooled]))
+        for i, (name, distance) in zip(pooled, answers):
+            own[i] = (name, float(distance))
+        return own
 
 
 class SceneCutDetector:
@@ -145,3 +191,30 @@ class SceneCutDetector:
         small = cv2.resize(grey, self.size, interpolation=cv2.INTER_AREA).astype(np.float32)
         prev, self._prev = self._prev, small
         return prev is not None and float(np.abs(small - prev).mean()) > self.threshold
+
+
+class LiveLabeller:
+    """What the app's live view and `oneshot-face watch` show for each analysed frame, so both
+    say the same: a scene cut resets the tracks, then each face is named by its track's pooled
+    template (`identify`, usually `Engine.identify`) and steadied by the track's majority."""
+
+    def __init__(self, identify: Identify, tracker: Tracker | None = None,
+                 scene_cut: SceneCutDetector | None = None):
+        self.identify = identify
+        self.tracker = tracker or Tracker()
+        self.scene_cut = scene_cut or SceneCutDetector()
+        self._model: str | None = None
+
+    def reset(self) -> None:
+        """Forget every track (e.g. τ changed, so old names no longer hold)."""
+        self.tracker.reset()
+
+    def __call__(self, rgb: np.ndarray, recognitions: Sequence, model: str | None = None) -> list[Labelled]:
+        """`recognitions`: the frame's `pipeline.Recognition`s (face, match, embedding); `model`:
+        the encoder's version, since embeddings of two models must not be pooled together."""
+        cut = self.scene_cut(rgb)
+        if cut or model != self._model:
+            self.tracker.reset()  # a new shot or model: nobody carries a name over from the last
+            self._model = model
+        return self.tracker.update([(r.face.box, r.match.name, float(r.match.distance), r.embedding)
+                                    for r in recognitions], self.identify)

@@ -47,10 +47,36 @@ def test_watch_json_over_clip(capsys, samples_dir, yunet_path):
     run(capsys, "enroll", "Lin-Manuel Miranda", str(samples_dir / "lin-manuel-miranda.png"), *det)
     code, out, err = run(capsys, "watch", "--source", str(samples_dir / "short_hamilton_clip.mp4"),
                          "--json", "--max-frames", "10", *det)
-    lines = [json.loads(l) for l in out.splitlines()]
-    assert code == 0 and [l["frame"] for l in lines] == list(range(10))
-    assert all(set(f) == {"box", "name", "distance"} for l in lines for f in l["faces"])
+    frames = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [f["frame"] for f in frames] == list(range(10))
+    assert all(set(face) == {"box", "name", "distance", "track"} for f in frames for face in f["faces"])
     assert "detector: yunet" in err
+    code, out, _ = run(capsys, "watch", "--source", str(samples_dir / "short_hamilton_clip.mp4"),
+                       "--json", "--max-frames", "3", "--per-frame", *det)
+    frames = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and all(set(face) == {"box", "name", "distance"} for f in frames for face in f["faces"])
+
+
+def test_watch_pools_tracks_like_the_app(capsys, samples_dir, yunet_path):
+    """Over the whole clip, pooling each track's frames names Lin-Manuel on more of his close-up
+    frames than frame-by-frame matching, keeps one track per shot, and never names anyone else
+    (Alex Lacamoire's profile shot, 20-81, and the audience, 211-274) as him."""
+    det = ["--detector-model", str(yunet_path)]
+    lin = "Lin-Manuel Miranda"
+    run(capsys, "enroll", lin, str(samples_dir / "lin-manuel-miranda.png"), *det)
+    run(capsys, "enroll", "Alex Lacamoire", str(samples_dir / "alex-lacamoire.png"), *det)
+    clip = str(samples_dir / "short_hamilton_clip.mp4")
+    named = {}
+    for mode in ([], ["--per-frame"]):
+        code, out, _ = run(capsys, "watch", "--source", clip, "--json", *mode, *det)
+        frames = [json.loads(line) for line in out.splitlines()]
+        assert code == 0 and len(frames) == 275
+        named[bool(mode)] = sum(any(face["name"] == lin for face in f["faces"]) for f in frames[82:211])
+        assert not any(face["name"] == lin for f in frames[20:82] + frames[211:] for face in f["faces"])
+        if not mode:  # the close-up is one shot of one man: his (largest) face keeps one track
+            assert len({max(f["faces"], key=lambda face: face["box"][2])["track"]
+                        for f in frames[82:211]}) == 1
+    assert named[False] > named[True], named
 
 
 @pytest.mark.parametrize("content", [b"", b"plain text, not a photo", b"\xff\xd8\xff\xe0garbage"])

@@ -47,3 +47,23 @@ def test_build_crops_real_images_and_cache(shared, tmp_path):
     again = build_crops(paths, 48, workers=1, cache_dir=tmp_path / "cache")
     assert np.array_equal(again["crops"], out["crops"])
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+
+def test_teacher_embeddings_cached_apart_from_crop_size(shared, tmp_path, monkeypatch):
+    """Training at a new input size reuses the teacher pass of another size (no dlib run)."""
+    pytest.importorskip("dlib", reason="the teacher extra (dlib-bin) is installed by `make test`")
+    import app.teacher
+
+    imgs = sorted((shared / "datasets" / "lfw" / "images" / "Aaron_Eckhart").glob("*.jpg"))
+    paths = [str(p) for p in imgs]
+    first = build_crops(paths, 48, teacher=True, workers=1, cache_dir=tmp_path)
+    assert first["teacher"].shape == (len(paths), 128)
+
+    def no_teacher(*_a, **_k):
+        raise AssertionError("the teacher ran again")
+
+    monkeypatch.setattr(app.teacher.DlibTeacher, "__init__", no_teacher)
+    second = build_crops(paths, 32, teacher=True, workers=1, cache_dir=tmp_path)
+    assert second["crops"].shape == (len(paths), 32, 32, 3)
+    assert np.array_equal(second["teacher"], first["teacher"])
+    assert len(list(tmp_path.glob("teacher-*.npz"))) == 1

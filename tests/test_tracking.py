@@ -82,3 +82,64 @@ def test_reset_forgets_names():
         t.update([(box, "A", 0.1)])
     t.reset()
     assert t.update([(box, UNKNOWN, 0.9)])[0].name == UNKNOWN
+
+
+def _unit(deg: float) -> "np.ndarray":
+    import numpy as np
+    return np.array([np.cos(np.radians(deg)), np.sin(np.radians(deg))], dtype=np.float32)
+
+
+def _identify_against(gallery: dict, tau: float):
+    """A hand-made `identify`: nearest of `gallery` (name -> unit vector) if under tau."""
+    import numpy as np
+
+    def identify(q):
+        out = []
+        for v in q:
+            name, d = min(((n, float(np.linalg.norm(v - g))) for n, g in gallery.items()), key=lambda x: x[1])
+            out.append((name if d < tau else UNKNOWN, d))
+        return out
+    return identify
+
+
+def test_pooled_template_names_a_face_no_single_frame_does():
+    """Two views 60° either side of A's enrolment vector are each 1.0 away (over τ 0.5); their
+    mean points straight at A (distance 0), so from the second frame the track is A."""
+    identify = _identify_against({"A": _unit(0)}, tau=0.5)
+    t = Tracker(history=5)
+    box = (0, 0, 40, 40)
+    first = t.update([(box, UNKNOWN, 1.0, _unit(60))], identify)[0]
+    assert first.name == UNKNOWN and abs(first.distance - 1.0) < 1e-6  # alone: 60° → √(2−2cos60°) = 1
+    second = t.update([(box, UNKNOWN, 1.0, _unit(-60))], identify)[0]
+    assert second.raw_name == UNKNOWN and abs(second.raw_distance - 1.0) < 1e-6
+    assert abs(second.distance) < 1e-6 and second.name == "A" and second.known  # tie → newest, not Unknown
+
+
+def test_pool_window_forgets_old_views():
+    """pool=2: the template is the mean of the last two embeddings only."""
+    identify = _identify_against({"A": _unit(0), "B": _unit(90)}, tau=0.3)
+    t = Tracker(history=1, pool=2)
+    box = (0, 0, 40, 40)
+    names = [t.update([(box, "x", 0.0, _unit(a))], identify)[0].name for a in (0, 0, 90, 90)]
+    # templates: 0° → A; mean(0°, 0°) → A; mean(0°, 90°) = 45°, 0.77 from both → Unknown; 90° → B
+    assert names == ["A", "A", UNKNOWN, "B"]
+
+
+def test_live_labeller_resets_on_scene_cut_and_model_change():
+    import numpy as np
+
+    from app.tracking import LiveLabeller
+
+    class Rec:  # the parts of pipeline.Recognition the labeller reads
+        def __init__(self, emb):
+            self.face = type("F", (), {"box": (0, 0, 40, 40)})()
+            self.match = type("M", (), {"name": UNKNOWN, "distance": 1.0})()
+            self.embedding = emb
+
+    lab = LiveLabeller(_identify_against({"A": _unit(0)}, tau=0.5))
+    frame = np.full((36, 64, 3), 100, np.uint8)
+    ids = [lab(frame, [Rec(_unit(60))], "m1")[0].track_id, lab(frame, [Rec(_unit(-60))], "m1")[0].track_id]
+    assert ids[0] == ids[1] and lab.tracker.tracks[0].label == "A"
+    assert lab(frame, [Rec(_unit(60))], "m2")[0].name == UNKNOWN      # new model: fresh track
+    assert lab(frame, [Rec(_unit(-60))], "m2")[0].name == "A"
+    assert lab(255 - frame, [Rec(_unit(60))], "m2")[0].name == UNKNOWN  # scene cut: fresh track

@@ -4,8 +4,8 @@
   frames are dropped), or, in `process_all` mode (finite files, used by tests), hands over every
   frame, waiting for the consumer.
 * `InferenceWorker` owns the `Engine` (created in its own thread: detector, encoder and the
-  gallery connection all live there), analyses the newest frame, steadies the labels with a
-  `Tracker` and emits `FrameResult`s with fps and latency. Other work needing the engine
+  gallery connection all live there), analyses the newest frame, names and steadies faces with a
+  `LiveLabeller` (tracks, pooled templates, majority) and emits `FrameResult`s with fps and latency. Other work needing the engine
   (enrolment, people list, rename, delete, model change with re-embedding) is queued to it with
   `submit(fn, on_done, on_error)`; fn runs in the worker thread with the engine, the callbacks run
   in the GUI thread.
@@ -27,7 +27,7 @@ from PySide6.QtCore import QThread, QTimer, Signal
 
 from app.errors import Cancelled, OneShotError
 from app.progress import CancelToken
-from app.tracking import Labelled, SceneCutDetector, Tracker
+from app.tracking import Labelled, LiveLabeller
 
 END = object()  # put in the slot when a finite source ends
 
@@ -176,8 +176,7 @@ class InferenceWorker(QThread):
         super().__init__(parent)
         self.options = options
         self.slot = slot
-        self.tracker = Tracker()
-        self.scene_cut = SceneCutDetector()
+        self.labeller: LiveLabeller | None = None  # made with the engine, in the worker thread
         self._stop = threading.Event()
         self._jobs: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
@@ -290,6 +289,7 @@ class InferenceWorker(QThread):
         try:
             if self._tau is None:
                 self._tau = self.engine.tau
+            self.labeller = LiveLabeller(self.engine.identify)
             self.ready.emit(self.describe())
             last_done: float | None = None
             fps = 0.0
@@ -307,7 +307,7 @@ class InferenceWorker(QThread):
                     if self._tau is not None:
                         self.engine.tau = float(self._tau)
                     if self._tau_dirty:
-                        self.tracker.reset()
+                        self.labeller.reset()
                         self._tau_dirty = False
                 t0 = time.perf_counter()
                 try:
@@ -316,11 +316,7 @@ class InferenceWorker(QThread):
                     self.frames_skipped += 1
                     self.frame_error.emit(str(exc))
                     continue
-                if self.scene_cut(item.rgb):
-                    self.tracker.reset()  # a new shot: nobody carries a name over from the last
-                labels = self.tracker.update(
-                    [(r.face.box, r.match.name if r.match.known else "Unknown", float(r.match.distance))
-                     for r in recs])
+                labels = self.labeller(item.rgb, recs, self.engine.encoder.version)
                 now = time.perf_counter()
                 if last_done is not None:
                     dt = now - last_done
