@@ -69,6 +69,7 @@ class Track:
     distance: float = float("nan")
     age: int = 0
     embeddings: deque = field(default_factory=lambda: deque(maxlen=30))
+    pooled_name: str = UNKNOWN  # what the template was last matched to
 
     def template(self) -> np.ndarray:
         """The re-normalised mean of the track's recent embeddings."""
@@ -161,10 +162,17 @@ class Tracker:
         if identify is None or not pooled:
             return own
         for i in pooled:
-            tracks[i].embeddings.append(np.asarray(detections[i][3], dtype=np.float32))
+            t, raw = tracks[i], detections[i][1]
+            if raw != UNKNOWN and t.pooled_name not in (UNKNOWN, raw):
+                # This frame alone is sure it is someone else than the track's template says: the
+                # track has jumped to another person (two faces crossed), so start again from here.
+                t.embeddings.clear()
+                t.names.clear()
+            t.embeddings.append(np.asarray(detections[i][3], dtype=np.float32))
         answers = identify(np.stack([tracks[i].template() for i in pooled]))
         for i, (name, distance) in zip(pooled, answers):
             own[i] = (name, float(distance))
+            tracks[i].pooled_name = name
         return own
 
 

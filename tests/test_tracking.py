@@ -1,3 +1,5 @@
+import numpy as np
+
 from app.tracking import UNKNOWN, Tracker, iou, majority
 
 
@@ -46,7 +48,8 @@ def test_tracks_expire_after_missed_frames():
     t.update([])
     t.update([])
     assert t.update([(box, UNKNOWN, 0.9)])[0].track_id == first  # still alive: history kept
-    t.update([]); t.update([]); t.update([])
+    for _ in range(3):
+        t.update([])
     lab = t.update([(box, UNKNOWN, 0.9)])[0]
     assert lab.track_id != first and lab.name == UNKNOWN and not lab.known
 
@@ -61,8 +64,6 @@ def test_unknown_takes_over_when_majority():
 
 
 def test_scene_cut_detector():
-    import numpy as np
-
     from app.tracking import SceneCutDetector
 
     rng = np.random.default_rng(0)
@@ -84,14 +85,12 @@ def test_reset_forgets_names():
     assert t.update([(box, UNKNOWN, 0.9)])[0].name == UNKNOWN
 
 
-def _unit(deg: float) -> "np.ndarray":
-    import numpy as np
+def _unit(deg: float) -> np.ndarray:
     return np.array([np.cos(np.radians(deg)), np.sin(np.radians(deg))], dtype=np.float32)
 
 
 def _identify_against(gallery: dict, tau: float):
     """A hand-made `identify`: nearest of `gallery` (name -> unit vector) if under tau."""
-    import numpy as np
 
     def identify(q):
         out = []
@@ -120,14 +119,12 @@ def test_pool_window_forgets_old_views():
     identify = _identify_against({"A": _unit(0), "B": _unit(90)}, tau=0.3)
     t = Tracker(history=1, pool=2)
     box = (0, 0, 40, 40)
-    names = [t.update([(box, "x", 0.0, _unit(a))], identify)[0].name for a in (0, 0, 90, 90)]
+    names = [t.update([(box, UNKNOWN, 1.0, _unit(a))], identify)[0].name for a in (0, 0, 90, 90)]
     # templates: 0° → A; mean(0°, 0°) → A; mean(0°, 90°) = 45°, 0.77 from both → Unknown; 90° → B
     assert names == ["A", "A", UNKNOWN, "B"]
 
 
 def test_live_labeller_resets_on_scene_cut_and_model_change():
-    import numpy as np
-
     from app.tracking import LiveLabeller
 
     class Rec:  # the parts of pipeline.Recognition the labeller reads
@@ -143,3 +140,18 @@ def test_live_labeller_resets_on_scene_cut_and_model_change():
     assert lab(frame, [Rec(_unit(60))], "m2")[0].name == UNKNOWN      # new model: fresh track
     assert lab(frame, [Rec(_unit(-60))], "m2")[0].name == "A"
     assert lab(255 - frame, [Rec(_unit(60))], "m2")[0].name == UNKNOWN  # scene cut: fresh track
+
+
+def test_a_frame_sure_of_someone_else_restarts_the_template():
+    """A track showing A whose face alone now matches B (two faces crossed, the tracker swapped
+    them) drops A's pooled frames and shows B at once, instead of A for another half second."""
+    identify = _identify_against({"A": _unit(0), "B": _unit(90)}, tau=0.5)
+    t = Tracker(history=5)
+    box = (0, 0, 40, 40)
+    for _ in range(10):
+        assert t.update([(box, "A", 0.0, _unit(0))], identify)[0].name == "A"
+    lab = t.update([(box, "B", 0.0, _unit(90))], identify)[0]
+    assert lab.name == "B" and lab.distance < 1e-6 and len(t.tracks[0].embeddings) == 1
+    # an unsure frame (Unknown alone) does not restart it: it is pooled with the rest
+    lab = t.update([(box, UNKNOWN, 0.8, _unit(45))], identify)[0]
+    assert len(t.tracks[0].embeddings) == 2 and lab.name == "B"
