@@ -3,7 +3,9 @@
 Write to a temporary file beside the target, fsync it, `os.replace` it over the target, then
 fsync the folder so the rename itself survives a power cut. Whatever fails in between (a full
 disk, a crash, an exception while serialising) leaves the previous file untouched and, short of
-SIGKILL, no temporary file behind. Files holding personal data are created with `mode` 0600.
+SIGKILL, no temporary file behind; the temporary file of a writer that was killed is removed by
+the next successful write of the same file. Files holding personal data are created with `mode`
+0600.
 """
 
 from __future__ import annotations
@@ -57,3 +59,25 @@ def atomic_write(path: str | os.PathLike, *, text: bool = False, mode: int = 0o6
             pass
         raise
     fsync_dir(path.parent)
+    _remove_stale_temps(path)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete `.NAME.PID.tmp` files of `path` whose writer process is gone (killed mid-write);
+    a live writer's file is left alone. POSIX only: elsewhere os.kill(pid, 0) is not a probe."""
+    if os.name != "posix":
+        return
+    prefix = f".{path.name}."
+    for tmp in path.parent.iterdir():
+        pid = tmp.name[len(prefix):-len(".tmp")]
+        if not (tmp.name.startswith(prefix) and tmp.name.endswith(".tmp") and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        except OSError:  # alive (another user's process) or cannot tell: keep it
+            pass

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +106,22 @@ def test_full_disk_while_saving_a_model_keeps_the_previous_model(tmp_path, fill_
     assert Encoder.load(path, "cpu").version == "old"
     assert leftovers(tmp_path) == []
     assert Encoder.load(path, "cpu").embed(np.zeros((1, 32, 32, 3), np.uint8)).shape == (1, 128)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="killed writers are detected with os.kill(pid, 0)")
+def test_next_write_removes_the_temp_file_of_a_killed_writer(tmp_path):
+    """A writer SIGKILLed mid-write leaves `.NAME.PID.tmp`; the next successful write of the
+    same file removes it, but never the temp file of a writer that is still alive."""
+    p = tmp_path / "settings.json"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import os, signal, sys; sys.path.insert(0, sys.argv[2]); from app.atomic import atomic_write\n"
+        "with atomic_write(sys.argv[1], text=True) as f:\n"
+        "    f.write('half'); f.flush(); os.kill(os.getpid(), signal.SIGKILL)"),
+        str(p), str(Path(__file__).resolve().parent.parent)])
+    assert child.wait(timeout=60) == -signal.SIGKILL
+    assert leftovers(tmp_path) == [f".settings.json.{child.pid}.tmp"] and not p.exists()
+    alive = tmp_path / f".settings.json.{os.getppid()}.tmp"  # another writer, still running
+    alive.write_text("in progress")
+    with atomic_write(p, text=True) as f:
+        f.write("whole")
+    assert p.read_text() == "whole" and leftovers(tmp_path) == [alive.name]
