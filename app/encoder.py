@@ -58,7 +58,7 @@ class FaceNet(nn.Module):
     sits on the face, which pooling would lose) → linear 128 → BN → L2 normalise."""
 
     def __init__(self, input_size: int = DEFAULT_ARCH["input_size"], widths: list[int] | None = None,
-                 blocks: list[int] | None = None, dim: int = 128):
+                 blocks: list[int] | None = None, dim: int = 128, dropout: float = 0.2):
         super().__init__()
         widths = widths or DEFAULT_ARCH["widths"]
         blocks = blocks or DEFAULT_ARCH["blocks"]
@@ -73,7 +73,8 @@ class FaceNet(nn.Module):
                 cin = w
         self.body = nn.Sequential(*layers)
         spatial = input_size // 2 ** len(widths)
-        self.head = nn.Sequential(nn.BatchNorm2d(cin), nn.Dropout(0.2), nn.Flatten(),
+        # dropout has no weights: cards without the key (all before it) load as 0.2
+        self.head = nn.Sequential(nn.BatchNorm2d(cin), nn.Dropout(dropout), nn.Flatten(),
                                   nn.Linear(cin * spatial * spatial, dim, bias=False),
                                   nn.BatchNorm1d(dim))
 

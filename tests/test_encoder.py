@@ -111,3 +111,15 @@ def test_default_architecture_is_the_shipped_models():
     shipped = Encoder.load(None, "cpu")
     assert shipped.card.arch == DEFAULT_ARCH
     assert shipped.input_size == DEFAULT_ARCH["input_size"]
+
+
+def test_dropout_in_the_card_is_built_and_cards_without_it_keep_0_2(tmp_path):
+    torch.manual_seed(0)
+    arch = dict(SMALL, dropout=0.0)
+    path = save_model(FaceNet(**arch).eval(), ModelCard(arch=arch, version="nodrop"), tmp_path / "n.pt")
+    enc = Encoder.load(path, "cpu")
+    assert [m.p for m in enc.net.modules() if isinstance(m, torch.nn.Dropout)] == [0.0]
+    assert [m.p for m in FaceNet(**SMALL).modules() if isinstance(m, torch.nn.Dropout)] == [0.2]
+    drop = next(m for m in enc.net.modules() if isinstance(m, torch.nn.Dropout)).train()
+    x = torch.ones(4, 64)
+    assert torch.equal(drop(x), x)  # even while training, p=0 drops nothing
