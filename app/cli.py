@@ -138,10 +138,14 @@ def _engine(args, tau: float | None = None):
     return engine
 
 
-def _face_json(rec) -> dict:
-    x, y, w, h = rec.face.box
-    return {"box": [round(x), round(y), round(w), round(h)], "name": rec.match.name,
-            "distance": None if rec.match.distance == float("inf") else round(float(rec.match.distance), 4)}
+def _face_json(box, name: str, distance: float, track: int | None = None) -> dict:
+    """One face as `identify --json` and `watch --json` print it (`track` only when tracked)."""
+    x, y, w, h = box
+    out = {"box": [round(x), round(y), round(w), round(h)], "name": name,
+           "distance": None if not math.isfinite(distance) else round(float(distance), 4)}
+    if track is not None:
+        out["track"] = track
+    return out
 
 
 def cmd_enroll(args) -> int:
@@ -167,12 +171,13 @@ def cmd_identify(args) -> int:
     finally:
         engine.close()
     if args.json:
-        print(json.dumps({"photo": str(args.photo), "faces": [_face_json(r) for r in recs], **info}))
+        faces = [_face_json(r.face.box, r.match.name, r.match.distance) for r in recs]
+        print(json.dumps({"photo": str(args.photo), "faces": faces, **info}))
     elif not recs:
         print("No face found.")
     else:
         for i, r in enumerate(recs, 1):
-            d = _face_json(r)
+            d = _face_json(r.face.box, r.match.name, r.match.distance)
             print(f"face {i} at {d['box']}: {r.match.name} (distance {d['distance']})")
     return 0
 
@@ -242,15 +247,6 @@ def _import_people(args) -> int:
     return 0
 
 
-def _watch_json(box, name: str, distance: float, track: int | None) -> dict:
-    x, y, w, h = box
-    out = {"box": [round(x), round(y), round(w), round(h)], "name": name,
-           "distance": None if not math.isfinite(distance) else round(float(distance), 4)}
-    if track is not None:
-        out["track"] = track
-    return out
-
-
 def cmd_watch(args) -> int:
     import time
 
@@ -279,7 +275,7 @@ def cmd_watch(args) -> int:
                                for lab in labeller(frame.rgb, recs, engine.encoder.version)])
                 ms = (time.perf_counter() - t0) * 1000
                 if args.json:
-                    print(json.dumps({"frame": frame.index, "faces": [_watch_json(*f) for f in faces]},
+                    print(json.dumps({"frame": frame.index, "faces": [_face_json(*f) for f in faces]},
                                      ensure_ascii=False), flush=True)
                 else:
                     names = ", ".join(f"{name} ({d:.2f})" for _, name, d, _ in faces) or "no face"
