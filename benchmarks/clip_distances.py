@@ -108,7 +108,8 @@ def main() -> int:
         tau = engine.tau if model == "ours" else 0.6
         print(f"  {model:5s} {sc:9s} frames {len(d):3d}  own: under tau {tau:.3f} {int((d[:, 0] < tau).sum()):3d}, "
               f"min {d[:, 0].min():.3f} median {np.median(d[:, 0]):.3f} max {d[:, 0].max():.3f};  "
-              f"other's median {np.median(d[:, 1]):.3f};  nearer own {int((d[:, 0] < d[:, 1]).sum())}")
+              f"other's: under tau {int((d[:, 1] < tau).sum()):3d}, min {d[:, 1].min():.3f} "
+              f"median {np.median(d[:, 1]):.3f} max {d[:, 1].max():.3f};  nearer own {int((d[:, 0] < d[:, 1]).sum())}")
     print("names given (app = tracks with pooled templates, steadied; per frame = each frame alone):")
     for (way, sc), counts in sorted(named.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"  {way:9s} {sc:27s} {dict(counts)}")

@@ -5,10 +5,10 @@
   frame, waiting for the consumer.
 * `InferenceWorker` owns the `Engine` (created in its own thread: detector, encoder and the
   gallery connection all live there), analyses the newest frame, names and steadies faces with a
-  `LiveLabeller` (tracks, pooled templates, majority) and emits `FrameResult`s with fps and latency. Other work needing the engine
-  (enrolment, people list, rename, delete, model change with re-embedding) is queued to it with
-  `submit(fn, on_done, on_error)`; fn runs in the worker thread with the engine, the callbacks run
-  in the GUI thread.
+  `LiveLabeller` (tracks, pooled templates, majority) and emits `FrameResult`s with fps and
+  latency. Other work needing the engine (enrolment, people list, rename, delete, model change
+  with re-embedding) is queued to it with `submit(fn, on_done, on_error)`; fn runs in the worker
+  thread with the engine, the callbacks run in the GUI thread.
 * `TrainingWorker` runs `training.train` with progress signals, cancellable through a CancelToken.
 """
 
