@@ -26,8 +26,16 @@ HAAR_LANDMARK_PRIOR = np.array(
 )
 
 
-def template(size: int) -> np.ndarray:
-    return TEMPLATE_112 * (size / 112.0)
+# Which square of the ArcFace frame a crop shows: (x0, y0, side) as fractions of the 112x112
+# frame. The full frame is the default; a model may zoom in (its card's `arch["crop_box"]`) to
+# spend its pixels on the face rather than on background, and any box inside the frame can be
+# cut exactly from the 112 px crops the gallery stores.
+FULL_BOX: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+
+def template(size: int, box: tuple[float, float, float] = FULL_BOX) -> np.ndarray:
+    x0, y0, side = box
+    return (TEMPLATE_112 / 112.0 - [x0, y0]) * (size / side)
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -57,14 +65,32 @@ def face_landmarks(face: Face) -> np.ndarray:
     return HAAR_LANDMARK_PRIOR * [w, h] + [x, y]
 
 
-def align(rgb: np.ndarray, face: Face, size: int = 64) -> np.ndarray:
+def align(rgb: np.ndarray, face: Face, size: int = 64, box: tuple[float, float, float] = FULL_BOX) -> np.ndarray:
     """The canonical size x size RGB crop of `face` (edge pixels replicated outside the image)."""
-    m = similarity_transform(face_landmarks(face), template(size))
+    m = similarity_transform(face_landmarks(face), template(size, box))
     return cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def align_many(rgb: np.ndarray, faces: list[Face], size: int = 64) -> np.ndarray:
+def align_many(rgb: np.ndarray, faces: list[Face], size: int = 64,
+               box: tuple[float, float, float] = FULL_BOX) -> np.ndarray:
     """Stack of crops, N x size x size x 3 uint8."""
     if not faces:
         return np.zeros((0, size, size, 3), np.uint8)
-    return np.stack([align(rgb, f, size) for f in faces])
+    return np.stack([align(rgb, f, size, box) for f in faces])
+
+
+def recrop(crops: np.ndarray, size: int, box: tuple[float, float, float] = FULL_BOX) -> np.ndarray:
+    """Full-frame crops (any size, e.g. the gallery's stored 112 px ones) → `box` at `size`:
+    what `align` would give, up to resampling, without the original photo."""
+    if len(crops) == 0:
+        return np.zeros((0, size, size, 3), np.uint8)
+    src = crops.shape[1]
+    if tuple(box) == FULL_BOX:
+        if src == size:
+            return crops
+        return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
+    x0, y0, side = box
+    k = size / (side * src)
+    m = np.array([[k, 0.0, -x0 * src * k], [0.0, k, -y0 * src * k]])
+    return np.stack([cv2.warpAffine(c, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                     for c in crops])

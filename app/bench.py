@@ -140,10 +140,10 @@ def run_bench(args) -> dict:
     face = yunet.detect(photo)[0]
     for dev in devices:
         enc = Encoder.load(getattr(args, "weights", None), dev)
-        one = _median_ms(lambda: enc.embed(align_many(photo, [face], enc.input_size)), repeats * 4)
-        batch = align_many(photo, [face] * 256, enc.input_size)
+        one = _median_ms(lambda: enc.embed(align_many(photo, [face], enc.input_size, enc.crop_box)), repeats * 4)
+        batch = align_many(photo, [face] * 256, enc.input_size, enc.crop_box)
         b_ms = _median_ms(lambda: enc.embed(batch), repeats)
-        align_ms = _median_ms(lambda: align_many(photo, [face] * 64, enc.input_size), repeats) / 64
+        align_ms = _median_ms(lambda: align_many(photo, [face] * 64, enc.input_size, enc.crop_box), repeats) / 64
         suffix = "" if dev == "cpu" else "_cuda"
         out[f"align_embed_ms_per_face{suffix}"] = one
         out[f"align_ms_per_face{suffix}"] = align_ms

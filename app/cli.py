@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", default=None, help="fine-tune from these encoder weights instead of starting afresh")
     p.add_argument("--input-size", type=int, default=None,
                    help="face crop size in pixels, a multiple of 16 (default 80, as the shipped model; ignored with --init)")
+    p.add_argument("--crop-box", default=None, metavar="X0,Y0,SIDE",
+                   help="train on this square of the 112 px ArcFace frame, as fractions (default 0,0,1: all of it, "
+                        "as the shipped model; ignored with --init)")
     _common(p)
 
     p = sub.add_parser("evaluate", help="LFW verification / one-shot identification figures")
@@ -287,6 +290,20 @@ def cmd_watch(args) -> int:
     return 0
 
 
+def parse_crop_box(text: str) -> list[float]:
+    """"X0,Y0,SIDE" → a square that lies inside the canonical frame (so the gallery's stored
+    full-frame crops can be cut to it when the model changes)."""
+    from app.errors import DatasetError
+    try:
+        x0, y0, side = (float(v) for v in text.split(","))
+    except ValueError:
+        raise DatasetError(f"--crop-box takes three numbers X0,Y0,SIDE, not {text!r}.") from None
+    if not (side > 0 and x0 >= 0 and y0 >= 0 and x0 + side <= 1 + 1e-9 and y0 + side <= 1 + 1e-9):
+        raise DatasetError(f"--crop-box {text} must be a square inside the frame: "
+                           "X0, Y0 >= 0, SIDE > 0, X0+SIDE <= 1 and Y0+SIDE <= 1.")
+    return [x0, y0, side]
+
+
 def cmd_train(args) -> int:
     from app.errors import DatasetError
     from app.training import TrainConfig, train
@@ -298,6 +315,8 @@ def cmd_train(args) -> int:
         if args.input_size < 32 or args.input_size % 16:
             raise DatasetError(f"--input-size must be a multiple of 16 and at least 32, not {args.input_size}.")
         cfg.arch["input_size"] = args.input_size
+    if args.crop_box is not None:
+        cfg.arch["crop_box"] = parse_crop_box(args.crop_box)
     cancel = CancelToken()
 
     def on_sigint(signum, frame):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from app.atomic import atomic_write
-from app.alignment import align
+from app.alignment import FULL_BOX, align
 from app.detection import Face, create_detector
 from app.errors import DatasetError, OneShotError
 from app.imageio import load_image
@@ -116,8 +116,9 @@ def _init_worker(detector_kind: str, detector_model: str | None, teacher: bool) 
         _worker_state["teacher"] = DlibTeacher()
 
 
-def _process(args: tuple[str, int]) -> tuple[np.ndarray, np.ndarray | None, bool, bool]:
-    path, size = args
+def _process(args: tuple[str, int, tuple[float, float, float]]
+             ) -> tuple[np.ndarray, np.ndarray | None, bool, bool]:
+    path, size, box = args
     try:
         rgb = load_image(path)
     except OneShotError:
@@ -126,7 +127,7 @@ def _process(args: tuple[str, int]) -> tuple[np.ndarray, np.ndarray | None, bool
     found = face is not None
     if face is None:
         face = fallback_face(rgb.shape)
-    crop = align(rgb, face, size)
+    crop = align(rgb, face, size, box)
     t = _worker_state["teacher"]
     emb = t.embed(rgb, face) if t is not None else None
     return crop, emb, found, True
@@ -142,14 +143,19 @@ def _teacher_cache_file(cache_dir: str | os.PathLike, paths: list[str], detector
 def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
                 detector_model: str | None = None, teacher: bool = False, workers: int = 2,
                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
-                cache_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """Detect (central face), align and optionally teacher-embed each image.
+                cache_dir: str | os.PathLike | None = None,
+                box: tuple[float, float, float] = FULL_BOX) -> dict[str, np.ndarray]:
+    """Detect (central face), align (to `box` of the canonical frame) and optionally
+    teacher-embed each image.
 
     Returns arrays `crops` (N,S,S,3 uint8), `found` (detector hit), `readable`, and `teacher`
     (N,128) when asked. Results are cached under `cache_dir` keyed by the inputs; teacher
     embeddings also on their own, whatever the crop size.
     """
-    key = hashlib.sha256("\n".join([str(size), detector_kind, str(teacher), "v1", *paths])
+    box = tuple(map(float, box))
+    # the full frame keeps the key it had before boxes existed, so old caches stay valid
+    tag = [] if box == FULL_BOX else ["box", *map(repr, box)]
+    key = hashlib.sha256("\n".join([str(size), detector_kind, str(teacher), "v1", *tag, *paths])
                          .encode()).hexdigest()[:16]
     cache_file = Path(cache_dir) / f"crops-{detector_kind}-{size}-{key}.npz" if cache_dir else None
     if cache_file is not None and cache_file.is_file():
@@ -160,8 +166,8 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     if teacher_file is not None and teacher_file.is_file():
         with np.load(teacher_file) as data:
             known_teacher = data["teacher"]
-    out = _align_all(paths, size, detector_kind, detector_model, teacher and known_teacher is None,
-                     workers, progress, cancel)
+    out = _align_all(paths, size, box, detector_kind, detector_model,
+                     teacher and known_teacher is None, workers, progress, cancel)
     if known_teacher is not None:
         out["teacher"] = known_teacher
     elif teacher_file is not None:
@@ -173,14 +179,15 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     return out
 
 
-def _align_all(paths: list[str], size: int, detector_kind: str, detector_model: str | None,
+def _align_all(paths: list[str], size: int, box: tuple[float, float, float], detector_kind: str,
+               detector_model: str | None,
                teacher: bool, workers: int, progress: ProgressFn,
                cancel: CancelToken | None) -> dict[str, np.ndarray]:
     crops = np.zeros((len(paths), size, size, 3), np.uint8)
     found = np.zeros(len(paths), bool)
     readable = np.zeros(len(paths), bool)
     temb = np.zeros((len(paths), 128), np.float32) if teacher else None
-    jobs = [(p, size) for p in paths]
+    jobs = [(p, size, box) for p in paths]
     if workers <= 1:
         _init_worker(detector_kind, detector_model, teacher)
         pool = None

@@ -58,8 +58,11 @@ class FaceNet(nn.Module):
     sits on the face, which pooling would lose) → linear 128 → BN → L2 normalise."""
 
     def __init__(self, input_size: int = DEFAULT_ARCH["input_size"], widths: list[int] | None = None,
-                 blocks: list[int] | None = None, dim: int = 128, dropout: float = 0.2):
+                 blocks: list[int] | None = None, dim: int = 128, dropout: float = 0.2,
+                 crop_box: list[float] | None = None):
         super().__init__()
+        # crop_box is how faces are cut for this net (alignment's business, see Encoder.crop_box);
+        # accepted here so a card's whole `arch` builds the net.
         widths = widths or DEFAULT_ARCH["widths"]
         blocks = blocks or DEFAULT_ARCH["blocks"]
         self.input_size = input_size
@@ -82,6 +85,11 @@ class FaceNet(nn.Module):
         # channels_last runs oneDNN's fastest convolution kernels on CPU (~1.5x here).
         x = x.contiguous(memory_format=torch.channels_last)
         return F.normalize(self.head(self.body(self.stem(x))), dim=1)
+
+
+def crop_box_of(arch: dict[str, Any]) -> tuple[float, float, float]:
+    box = arch.get("crop_box")
+    return (0.0, 0.0, 1.0) if box is None else (float(box[0]), float(box[1]), float(box[2]))
 
 
 def to_tensor(crops: np.ndarray) -> torch.Tensor:
@@ -156,6 +164,12 @@ class Encoder:
     @property
     def input_size(self) -> int:
         return self.card.input_size
+
+    @property
+    def crop_box(self) -> tuple[float, float, float]:
+        """The part of the ArcFace frame this model was trained on (alignment.FULL_BOX if the card
+        does not say)."""
+        return crop_box_of(self.card.arch)
 
     @property
     def version(self) -> str:

@@ -22,6 +22,7 @@ def make_embed_paths(encoder: Encoder, detector: str = "yunet", detector_model: 
                      ) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
     def embed_paths(image_paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
         data = build_crops(list(image_paths), encoder.input_size, detector, detector_model,
-                           workers=workers, progress=progress, cache_dir=paths.cache_dir())
+                           workers=workers, progress=progress, cache_dir=paths.cache_dir(),
+                           box=encoder.crop_box)
         return encoder.embed(data["crops"]), data["found"]
     return embed_paths

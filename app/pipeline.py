@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from app import backup
-from app.alignment import align, align_many
+from app.alignment import align, align_many, recrop
 from app.backup import ExportSummary
 from app.detection import Detector, Face, create_detector
 from app.encoder import Encoder
@@ -110,7 +110,7 @@ class Engine:
         return [(m.name, m.distance) for m in self.matcher.match(embeddings, self.tau)]
 
     def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
-        return self.encoder.embed(align_many(rgb, faces, self.encoder.input_size))
+        return self.encoder.embed(align_many(rgb, faces, self.encoder.input_size, self.encoder.crop_box))
 
     def analyse(self, rgb: np.ndarray) -> list[Recognition]:
         """Detect every face in a frame and name it (or "Unknown"); SourceError for a frame
@@ -162,11 +162,8 @@ class Engine:
         return self.enroll(name, cand, source=Path(path).name, add_to_existing=add_to_existing), cand
 
     def embed_stored_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Embed gallery crops (stored at STORED_CROP) with the current encoder."""
-        size = self.encoder.input_size
-        if crops.shape[1] != size:
-            crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
-        return self.encoder.embed(crops)
+        """Embed gallery crops (stored at STORED_CROP, full frame) with the current encoder."""
+        return self.encoder.embed(recrop(crops, self.encoder.input_size, self.encoder.crop_box))
 
     def refresh_gallery(self, progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> int:
         """Re-embed samples made by another encoder version (after a model change)."""

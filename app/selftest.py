@@ -170,14 +170,13 @@ def _training_step(enc: Encoder, crop: np.ndarray, say: Say) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    import cv2
     import torch
 
+    from app.alignment import recrop
     from app.encoder import to_tensor
     from app.losses import triplet_loss
 
-    size = enc.input_size
-    face = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    face = recrop(crop[None], enc.input_size, enc.crop_box)[0]
     grey = np.full_like(face, 128)
     batch = np.stack([face, face[:, ::-1], grey, np.clip(grey.astype(int) + 40, 0, 255).astype(np.uint8)])
     net = copy.deepcopy(enc.net).to("cpu").train()

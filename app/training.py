@@ -21,7 +21,8 @@ import torch
 from app import paths
 from app.atomic import atomic_write
 from app.datasets import build_crops, lfw_image_path, read_pairs, read_people_file, scan_identity_folders
-from app.encoder import DEFAULT_ARCH, Encoder, FaceNet, ModelCard, resolve_device, save_model, to_tensor, write_card
+from app.encoder import (DEFAULT_ARCH, Encoder, FaceNet, ModelCard, crop_box_of, resolve_device, save_model,
+                         to_tensor, write_card)
 from app.errors import Cancelled, DatasetError
 from app.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss
 from app.progress import CancelToken, ProgressFn, no_progress
@@ -138,7 +139,7 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress,
         paths_, labels = paths_[:cfg.max_images], labels[:cfg.max_images]
     data = build_crops(paths_, cfg.arch["input_size"], cfg.detector, teacher=cfg.distill > 0,
                        workers=cfg.workers, progress=progress, cancel=cancel,
-                       cache_dir=paths.training_cache_dir(cfg.datasets))
+                       cache_dir=paths.training_cache_dir(cfg.datasets), box=crop_box_of(cfg.arch))
     keep = data["found"] & data["readable"]
     info = {"images_listed": len(paths_), "images_used": int(keep.sum()),
             "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
@@ -272,7 +273,7 @@ def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = "yun
     uniq = sorted({lfw_image_path(lfw_dir, n, i) for a, i1, b, i2, _ in pairs
                    for n, i in ((a, i1), (b, i2))})
     data = build_crops(uniq, encoder.input_size, detector, workers=workers, progress=progress,
-                       cache_dir=paths.cache_dir())
+                       cache_dir=paths.cache_dir(), box=encoder.crop_box)
     emb = encoder.embed(data["crops"])
     pos = {p: i for i, p in enumerate(uniq)}
     ia = [pos[lfw_image_path(lfw_dir, a, i1)] for a, i1, *_ in pairs]

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from app.alignment import recrop
 from app.datasets import build_crops, fallback_face, read_pairs, read_people_file, scan_identity_folders
 from app.errors import DatasetError
 
@@ -47,6 +48,12 @@ def test_build_crops_real_images_and_cache(shared, tmp_path):
     again = build_crops(paths, 48, workers=1, cache_dir=tmp_path / "cache")
     assert np.array_equal(again["crops"], out["crops"])
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    # a model trained on a box of the frame gets its own crops (and cache file), zoomed in
+    box = (0.0625, 0.125, 0.875)
+    zoomed = build_crops(paths, 48, workers=1, cache_dir=tmp_path / "cache", box=box)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+    expected = recrop(out["crops"][:-1], 48, box).astype(float)
+    assert np.abs(zoomed["crops"][:-1] - expected).mean() < 4.0 < np.abs(zoomed["crops"][:-1] - out["crops"][:-1]).mean()
 
 
 def test_teacher_embeddings_cached_apart_from_crop_size(shared, tmp_path, monkeypatch):

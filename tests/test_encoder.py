@@ -123,3 +123,12 @@ def test_dropout_in_the_card_is_built_and_cards_without_it_keep_0_2(tmp_path):
     drop = next(m for m in enc.net.modules() if isinstance(m, torch.nn.Dropout)).train()
     x = torch.ones(4, 64)
     assert torch.equal(drop(x), x)  # even while training, p=0 drops nothing
+
+
+def test_crop_box_comes_from_the_card_and_old_cards_use_the_full_frame(tmp_path):
+    torch.manual_seed(0)
+    arch = dict(SMALL, crop_box=[0.0625, 0.125, 0.875])
+    path = save_model(FaceNet(**arch).eval(), ModelCard(arch=arch, version="zoom"), tmp_path / "z.pt")
+    assert Encoder.load(path, "cpu").crop_box == (0.0625, 0.125, 0.875)
+    path = save_model(FaceNet(**SMALL).eval(), ModelCard(arch=dict(SMALL), version="old"), tmp_path / "o.pt")
+    assert Encoder.load(path, "cpu").crop_box == (0.0, 0.0, 1.0)
