@@ -33,6 +33,19 @@ HAAR_LANDMARK_PRIOR = np.array(
 FULL_BOX: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
 
+def checked_box(values) -> tuple[float, float, float]:
+    """(x0, y0, side) as floats, or ValueError unless it is a square inside the frame (only
+    such a box can be cut from the stored full-frame crops)."""
+    try:
+        x0, y0, side = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"a crop box is three numbers X0,Y0,SIDE, not {values!r}") from None
+    if not (side > 0 and x0 >= 0 and y0 >= 0 and x0 + side <= 1 + 1e-9 and y0 + side <= 1 + 1e-9):
+        raise ValueError(f"crop box {x0:g},{y0:g},{side:g} is not a square inside the frame "
+                         "(X0, Y0 >= 0, SIDE > 0, X0+SIDE <= 1 and Y0+SIDE <= 1)")
+    return x0, y0, side
+
+
 def template(size: int, box: tuple[float, float, float] = FULL_BOX) -> np.ndarray:
     x0, y0, side = box
     return (TEMPLATE_112 / 112.0 - [x0, y0]) * (size / side)

@@ -291,17 +291,13 @@ def cmd_watch(args) -> int:
 
 
 def parse_crop_box(text: str) -> list[float]:
-    """"X0,Y0,SIDE" → a square that lies inside the canonical frame (so the gallery's stored
-    full-frame crops can be cut to it when the model changes)."""
+    """"X0,Y0,SIDE" → a square inside the canonical frame, or a one-line DatasetError."""
+    from app.alignment import checked_box
     from app.errors import DatasetError
     try:
-        x0, y0, side = (float(v) for v in text.split(","))
-    except ValueError:
-        raise DatasetError(f"--crop-box takes three numbers X0,Y0,SIDE, not {text!r}.") from None
-    if not (side > 0 and x0 >= 0 and y0 >= 0 and x0 + side <= 1 + 1e-9 and y0 + side <= 1 + 1e-9):
-        raise DatasetError(f"--crop-box {text} must be a square inside the frame: "
-                           "X0, Y0 >= 0, SIDE > 0, X0+SIDE <= 1 and Y0+SIDE <= 1.")
-    return [x0, y0, side]
+        return list(checked_box(text.split(",")))
+    except ValueError as exc:
+        raise DatasetError(f"--crop-box: {exc}.") from None
 
 
 def cmd_train(args) -> int:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from app import paths
+from app.alignment import FULL_BOX, checked_box
 from app.atomic import atomic_write
 from app.errors import ModelError
 from app.fetch import sha256_file
@@ -88,8 +89,9 @@ class FaceNet(nn.Module):
 
 
 def crop_box_of(arch: dict[str, Any]) -> tuple[float, float, float]:
+    """The arch's crop box (ValueError if malformed); the full frame when it has none."""
     box = arch.get("crop_box")
-    return (0.0, 0.0, 1.0) if box is None else (float(box[0]), float(box[1]), float(box[2]))
+    return FULL_BOX if box is None else checked_box(box)
 
 
 def to_tensor(crops: np.ndarray) -> torch.Tensor:
@@ -167,8 +169,8 @@ class Encoder:
 
     @property
     def crop_box(self) -> tuple[float, float, float]:
-        """The part of the ArcFace frame this model was trained on (alignment.FULL_BOX if the card
-        does not say)."""
+        """The part of the ArcFace frame this model was trained on (FULL_BOX if the card does not
+        say); checked when the model is loaded."""
         return crop_box_of(self.card.arch)
 
     @property
@@ -188,6 +190,10 @@ class Encoder:
         card = ModelCard.from_file(card_path_for(path))
         if card.architecture != ARCH_NAME:
             raise ModelError(f"{path} is a {card.architecture!r} model; this app runs {ARCH_NAME!r}.")
+        try:
+            crop_box_of(card.arch)
+        except ValueError as exc:
+            raise ModelError(f"Model card of {path} is damaged: {exc}.") from None
         actual = sha256_file(path)
         if card.weights_sha256 and actual != card.weights_sha256:
             raise ModelError(f"Encoder weights {path} are damaged or replaced: SHA-256 {actual[:12]}… "

@@ -132,3 +132,10 @@ def test_crop_box_comes_from_the_card_and_old_cards_use_the_full_frame(tmp_path)
     assert Encoder.load(path, "cpu").crop_box == (0.0625, 0.125, 0.875)
     path = save_model(FaceNet(**SMALL).eval(), ModelCard(arch=dict(SMALL), version="old"), tmp_path / "o.pt")
     assert Encoder.load(path, "cpu").crop_box == (0.0, 0.0, 1.0)
+    # a card whose box is not a square inside the frame is damaged: a clear ModelError on load
+    for bad in ([0.5, 0.5, 0.9], "abc", [0.1]):
+        card = json.loads(card_path_for(path).read_text())
+        card["arch"]["crop_box"] = bad
+        card_path_for(path).write_text(json.dumps(card))
+        with pytest.raises(ModelError, match="crop box"):
+            Encoder.load(path, "cpu")
