@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", default=None, help="fine-tune from these encoder weights instead of starting afresh")
     p.add_argument("--input-size", type=int, default=None,
                    help="face crop size in pixels, a multiple of 16 (default 80, as the shipped model; ignored with --init)")
+    p.add_argument("--arch", default=None, metavar="JSON",
+                   help='architecture keys to change, e.g. \'{"widths": [32, 64, 128, 384], "dropout": 0.0}\' '
+                        "(input_size, widths, blocks, dim, dropout, crop_box; ignored with --init)")
     p.add_argument("--crop-box", default=None, metavar="X0,Y0,SIDE",
                    help="train on this square of the 112 px ArcFace frame, as fractions (default 0,0,1: all of it, "
                         "as the shipped model; ignored with --init)")
@@ -290,6 +293,36 @@ def cmd_watch(args) -> int:
     return 0
 
 
+def _check_input_size(size, flag: str) -> None:
+    from app.errors import DatasetError
+    if not isinstance(size, int) or size < 32 or size % 16:
+        raise DatasetError(f"{flag} must be a multiple of 16 and at least 32, not {size}.")
+
+
+ARCH_KEYS = ("input_size", "widths", "blocks", "dim", "dropout", "crop_box")
+
+
+def parse_arch(text: str, base: dict) -> dict:
+    """`base` with the keys of the JSON object `text` changed; a one-line DatasetError unless the
+    result builds a network (so a typo fails before the data is prepared, not after)."""
+    from app.encoder import FaceNet, crop_box_of
+    from app.errors import DatasetError
+    try:
+        change = json.loads(text)
+    except ValueError as exc:
+        raise DatasetError(f"--arch is not JSON: {exc}.") from None
+    if not isinstance(change, dict) or set(change) - set(ARCH_KEYS):
+        raise DatasetError(f"--arch takes a JSON object with keys among {', '.join(ARCH_KEYS)}, not {text}.")
+    arch = {**base, **change}
+    _check_input_size(arch["input_size"], "--arch input_size")
+    try:
+        crop_box_of(arch)
+        FaceNet(**arch)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DatasetError(f"--arch {text} does not make a network: {str(exc).splitlines()[0]}.") from None
+    return arch
+
+
 def parse_crop_box(text: str) -> list[float]:
     """"X0,Y0,SIDE" → a square inside the canonical frame, or a one-line DatasetError."""
     from app.alignment import checked_box
@@ -301,15 +334,15 @@ def parse_crop_box(text: str) -> list[float]:
 
 
 def cmd_train(args) -> int:
-    from app.errors import DatasetError
     from app.training import TrainConfig, train
     cfg = TrainConfig(datasets=args.datasets, out=args.out, exclude_people=args.exclude_people,
                       epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill,
                       lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images, init_weights=args.init,
                       detector=args.detector or "yunet")
+    if args.arch is not None:
+        cfg.arch = parse_arch(args.arch, cfg.arch)
     if args.input_size is not None:
-        if args.input_size < 32 or args.input_size % 16:
-            raise DatasetError(f"--input-size must be a multiple of 16 and at least 32, not {args.input_size}.")
+        _check_input_size(args.input_size, "--input-size")
         cfg.arch["input_size"] = args.input_size
     if args.crop_box is not None:
         cfg.arch["crop_box"] = parse_crop_box(args.crop_box)

@@ -103,11 +103,17 @@ def test_train_input_size_sets_the_crop_size(capsys, shared, tmp_path):
     for bad, says in (("0.2,0.2", "three numbers"), ("0.2,0.3,0.8", "inside the frame"), ("a,b,c", "three numbers")):
         code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "bad.pt"), "--crop-box", bad)
         assert code == 2 and says in err and len(err.strip().splitlines()) == 1
+    for bad, says in (("{nope", "not JSON"), ('{"depth": 3}', "keys among"), ('{"widths": "wide"}', "make a network"),
+                      ('{"input_size": 70}', "multiple of 16"), ('{"crop_box": [0.5, 0.5, 0.9]}', "inside the frame")):
+        code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "bad.pt"), "--arch", bad)
+        assert code == 2 and says in err and len(err.strip().splitlines()) == 1
     out = tmp_path / "m.pt"
     code, _, _ = run(capsys, "train", celeba, "--out", str(out), "--input-size", "48", "--epochs", "1",
-                     "--max-images", "48", "--distill", "0", "--detector", "haar", "--crop-box", "0.1,0.15,0.85")
+                     "--max-images", "48", "--distill", "0", "--detector", "haar", "--crop-box", "0.1,0.15,0.85",
+                     "--arch", '{"widths": [8, 16, 24], "blocks": [1, 1, 1], "dropout": 0.0}')
     assert code == 0
     from app.encoder import Encoder
     enc = Encoder.load(out, "cpu")
     assert enc.input_size == 48 and enc.card.arch["input_size"] == 48
     assert enc.crop_box == (0.1, 0.15, 0.85)
+    assert enc.card.arch["widths"] == [8, 16, 24] and enc.card.arch["dropout"] == 0.0
