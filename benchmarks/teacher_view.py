@@ -6,7 +6,12 @@ face_recognition computes it) and the median positions are compared with our tem
 similarity from our 112 frame to dlib's chip, and the square of our frame dlib's chip covers: the
 basis of `train --crop-box`. Needs the teacher extra (dlib-bin, face_recognition_models).
 
-    python benchmarks/teacher_view.py [--images 60]
+With `--fit WEIGHTS` it also measures how closely a student model reproduces the teacher: the
+training loss's distillation term (squared distance to the centred teacher embedding) on training
+images and on DevTest images (measured only, never trained on). A gap between the two is a
+student that generalises worse than it fits.
+
+    python benchmarks/teacher_view.py [--images 60] [--fit models/encoder.pt [--fit-images 1500]]
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import paths  # noqa: E402
 from app.alignment import TEMPLATE_112, similarity_transform  # noqa: E402
-from app.datasets import read_people_file  # noqa: E402
+from app.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 from app.detection import create_detector  # noqa: E402
 from app.imageio import load_image  # noqa: E402
 
@@ -31,6 +36,8 @@ from app.imageio import load_image  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=60)
+    ap.add_argument("--fit", default=None, metavar="WEIGHTS", help="also measure this student's fit")
+    ap.add_argument("--fit-images", type=int, default=1500, help="images of each set for --fit")
     args = ap.parse_args()
     import dlib
     with warnings.catch_warnings():
@@ -71,7 +78,32 @@ def main() -> int:
     print("  ours     :", np.round(ours, 3).tolist())
     print(f"dlib's chip is our frame scaled {scale:.3f}x: the square x0={x0:.3f}, y0={y0:.3f}, "
           f"side={1 / scale:.3f} of our frame (bottom edge at {y0 + 1 / scale:.3f})")
+    if args.fit:
+        fit(args.fit, shared / "datasets", test_people, args.fit_images)
     return 0
+
+
+def fit(weights: str, datasets: Path, test_people: set[str], n: int) -> None:
+    """Distillation term of a student on n training and n DevTest images (random, seed 0); the
+    teacher is centred on the training images' mean, as in training."""
+    from app.encoder import Encoder
+    from app.training import centre_teacher
+
+    enc = Encoder.load(weights, "cpu")
+    rng = np.random.default_rng(0)
+    train_set = scan_identity_folders([datasets / "lfw", datasets / "celeba_faces"], exclude=test_people)
+    every = scan_identity_folders([datasets / "lfw"])
+    test_paths = [p for p, lab in zip(every.paths, every.labels) if every.names[lab] in test_people]
+    sets = {"training": sorted(rng.choice(train_set.paths, n, replace=False)),
+            "DevTest": sorted(rng.choice(test_paths, n, replace=False))}
+    data = {name: build_crops(list(p), enc.input_size, "yunet", teacher=True, box=enc.crop_box,
+                              cache_dir=paths.cache_dir()) for name, p in sets.items()}
+    mean = data["training"]["teacher"].mean(0)
+    for name, d in data.items():
+        teacher = centre_teacher(d["teacher"], mean)
+        student = enc.embed(d["crops"])
+        loss = float(((student - teacher) ** 2).sum(1).mean())
+        print(f"{enc.version}: distillation term on {len(student)} {name} images {loss:.3f}")
 
 
 if __name__ == "__main__":
