@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=["triplet-semihard", "triplet-hard", "contrastive"], default="triplet-semihard")
     p.add_argument("--margin", type=float, default=0.2)
     p.add_argument("--distill", type=float, default=1.0, help="weight of the dlib teacher (0 = labels only)")
+    p.add_argument("--mix", type=int, default=0, metavar="N",
+                   help="add N blends of two people's faces to each batch, distilled from the teacher's "
+                        "embedding of the same blend (0 = off; needs the teacher)")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-images", type=int, default=None)
@@ -336,9 +339,12 @@ def parse_crop_box(text: str) -> list[float]:
 def cmd_train(args) -> int:
     from app.training import TrainConfig, train
     cfg = TrainConfig(datasets=args.datasets, out=args.out, exclude_people=args.exclude_people,
-                      epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill,
+                      epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill, mix=args.mix,
                       lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images, init_weights=args.init,
                       detector=args.detector or "yunet")
+    if args.mix < 0 or (args.mix > 0 and args.distill <= 0):
+        from app.errors import DatasetError
+        raise DatasetError("--mix must be 0 or more, and blends need the teacher (--distill above 0).")
     if args.arch is not None:
         cfg.arch = parse_arch(args.arch, cfg.arch)
     if args.input_size is not None:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,6 +180,97 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     return out
 
 
+def build_mixes(paths: list[str], labels: np.ndarray, count: int, detector_kind: str = "yunet",
+                detector_model: str | None = None, seed: int = 0, lam: tuple[float, float] = (0.2, 0.8),
+                workers: int = 2, progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
+                cache_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """Faces no photo shows, for distillation: `count` blends of two images of different people
+    (`pairs` (N,2) rows of `paths`, weight `lam` (N,) of the first), with the teacher's
+    embedding of the same blend of its own aligned chips (`teacher` (N,128)). dlib takes about
+    0.14 s a blend on one core, so the count is what this costs.
+
+    Why: the student copies the teacher well on training faces and worse on new people, and the
+    people are what is scarce. A blend of two aligned faces is a plausible third face whose
+    teacher embedding lies between theirs, so every blend is a new point of the teacher's space
+    to copy. The student blends its own crops of the two images with the same weight.
+    """
+    labels = np.asarray(labels)
+    key = hashlib.sha256("\n".join([detector_kind, "mix-v1", str(count), str(seed), repr(tuple(lam)),
+                                     hashlib.sha256(labels.tobytes()).hexdigest(), *paths])
+                         .encode()).hexdigest()[:16]
+    cache_file = Path(cache_dir) / f"mixes-{detector_kind}-{key}.npz" if cache_dir else None
+    if cache_file is not None and cache_file.is_file():
+        with np.load(cache_file) as data:
+            return {k: data[k] for k in data.files}
+    rng = np.random.default_rng(seed)
+    if len(np.unique(labels)) < 2:
+        raise DatasetError("Blending faces needs images of at least two people.")
+    n = count
+    first = rng.integers(0, len(paths), n)
+    partner = rng.integers(0, len(paths), n)
+    same = labels[partner] == labels[first]
+    while same.any():  # redraw partners of the same person
+        partner[same] = rng.integers(0, len(paths), int(same.sum()))
+        same = labels[partner] == labels[first]
+    pairs = np.stack([first, partner], 1)
+    lams = rng.uniform(*lam, n).astype(np.float32)
+    used = np.unique(pairs)  # dlib chips of just the images the blends use
+    chip_list = _run_pool(_chip_job, [(paths[i],) for i in used], (detector_kind, detector_model, True),
+                          workers, progress, cancel, "teacher chips")
+    chips = dict(zip(used.tolist(), chip_list))
+    chunk = 32
+    jobs = [([chips[a] for a, _ in pairs[i:i + chunk]], [chips[b] for _, b in pairs[i:i + chunk]],
+             lams[i:i + chunk]) for i in range(0, n, chunk)]
+    emb = _run_pool(_mix_job, jobs, (detector_kind, detector_model, True), workers,
+                    lambda i, total, msg: progress(min(n, i * chunk), n, msg), cancel, "teacher on blended faces")
+    out = {"pairs": pairs, "lam": lams, "teacher": np.concatenate(emb).astype(np.float32)}
+    if cache_file is not None:
+        with atomic_write(cache_file) as f:
+            np.savez(f, **out)
+    return out
+
+
+def _chip_job(path: str) -> np.ndarray:
+    try:
+        rgb = load_image(path)
+    except OneShotError:
+        rgb = np.zeros((250, 250, 3), np.uint8)
+    face = _worker_state["detector"].detect_central(rgb)
+    return _worker_state["teacher"].chip(rgb, fallback_face(rgb.shape) if face is None else face)
+
+
+def _mix_job(a: list[np.ndarray], b: list[np.ndarray], lams: np.ndarray) -> np.ndarray:
+    blends = [np.clip(lam_ * x.astype(np.float32) + (1 - lam_) * y.astype(np.float32) + 0.5, 0, 255)
+              .astype(np.uint8) for x, y, lam_ in zip(a, b, lams)]
+    return _worker_state["teacher"].embed_chips(blends)
+
+
+def _run_pool(fn: Callable, jobs: list[tuple], init_args: tuple, workers: int, progress: ProgressFn,
+              cancel: CancelToken | None, message: str) -> list:
+    """fn(*job) for every job, in `workers` spawned processes (or here), in order, cancellable."""
+    out: list = []
+    if workers <= 1:
+        _init_worker(*init_args)
+        pool, results = None, (fn(*j) for j in jobs)
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=init_args,
+                                   mp_context=multiprocessing.get_context("spawn"))
+        results = pool.map(fn, *zip(*jobs), chunksize=16) if jobs else iter(())
+    with pool or contextlib.nullcontext():
+        try:
+            for r in results:
+                out.append(r)
+                if len(out) % 20 == 0 or len(out) == len(jobs):
+                    progress(len(out), len(jobs), message)
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+        except BaseException:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return out
+
+
 def _align_all(paths: list[str], size: int, box: tuple[float, float, float], detector_kind: str,
                detector_model: str | None,
                teacher: bool, workers: int, progress: ProgressFn,
@@ -187,31 +279,13 @@ def _align_all(paths: list[str], size: int, box: tuple[float, float, float], det
     found = np.zeros(len(paths), bool)
     readable = np.zeros(len(paths), bool)
     temb = np.zeros((len(paths), 128), np.float32) if teacher else None
-    jobs = [(p, size, box) for p in paths]
-    if workers <= 1:
-        _init_worker(detector_kind, detector_model, teacher)
-        pool = None
-        results = map(_process, jobs)
-    else:
-        # spawn, not fork: forking a process that already runs threads (torch, dlib, Qt) can hang.
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                   initargs=(detector_kind, detector_model, teacher),
-                                   mp_context=multiprocessing.get_context("spawn"))
-        results = pool.map(_process, jobs, chunksize=16)
-    with pool or contextlib.nullcontext():
-        try:
-            for i, (crop, emb, hit, ok) in enumerate(results):
-                crops[i], found[i], readable[i] = crop, hit, ok
-                if temb is not None and emb is not None:
-                    temb[i] = emb
-                if i % 50 == 0 or i == len(paths) - 1:
-                    progress(i + 1, len(paths), "aligning faces" + (" + teacher" if teacher else ""))
-                    if cancel is not None:
-                        cancel.raise_if_cancelled()
-        except BaseException:
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    results = _run_pool(_process, [((p, size, box),) for p in paths],
+                        (detector_kind, detector_model, teacher), workers, progress, cancel,
+                        "aligning faces" + (" + teacher" if teacher else ""))
+    for i, (crop, emb, hit, ok) in enumerate(results):
+        crops[i], found[i], readable[i] = crop, hit, ok
+        if temb is not None and emb is not None:
+            temb[i] = emb
     out = {"crops": crops, "found": found, "readable": readable}
     if temb is not None:
         out["teacher"] = temb

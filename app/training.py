@@ -20,7 +20,7 @@ import torch
 
 from app import paths
 from app.atomic import atomic_write
-from app.datasets import build_crops, lfw_image_path, read_pairs, read_people_file, scan_identity_folders
+from app.datasets import build_crops, build_mixes, lfw_image_path, read_pairs, read_people_file, scan_identity_folders
 from app.encoder import (DEFAULT_ARCH, Encoder, FaceNet, ModelCard, crop_box_of, resolve_device, save_model,
                          to_tensor, write_card)
 from app.errors import Cancelled, DatasetError
@@ -44,6 +44,7 @@ class TrainConfig:
     loss: str = "triplet-semihard"
     margin: float = 0.2
     distill: float = 1.0         # weight of the teacher terms; 0 trains from labels alone
+    mix: int = 0                 # blends of two people's faces per batch, distilled only (build_mixes)
     detector: str = "yunet"
     device: str | None = None
     seed: int = 0
@@ -134,6 +135,18 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress,
                        cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
     """Crops, labels and (if distilling) teacher embeddings of every usable training image."""
     exclude = read_people_file(cfg.exclude_people) if cfg.exclude_people else set()
+    paths_, labels, data = _listed_images(cfg, progress, cancel)
+    keep = data["found"] & data["readable"]
+    info = {"images_listed": len(paths_), "images_used": int(keep.sum()),
+            "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
+            "detector_misses_dropped": int((~data["found"]).sum())}
+    teacher = data["teacher"][keep] if "teacher" in data else None
+    return data["crops"][keep], labels[keep], teacher, info
+
+
+def _listed_images(cfg: TrainConfig, progress: ProgressFn, cancel: CancelToken | None
+                   ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    exclude = read_people_file(cfg.exclude_people) if cfg.exclude_people else set()
     images = scan_identity_folders(cfg.datasets, exclude=exclude)
     paths_, labels = images.paths, images.labels
     if cfg.max_images is not None and len(paths_) > cfg.max_images:
@@ -141,12 +154,18 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress,
     data = build_crops(paths_, cfg.arch["input_size"], cfg.detector, teacher=cfg.distill > 0,
                        workers=cfg.workers, progress=progress, cancel=cancel,
                        cache_dir=paths.training_cache_dir(cfg.datasets), box=crop_box_of(cfg.arch))
-    keep = data["found"] & data["readable"]
-    info = {"images_listed": len(paths_), "images_used": int(keep.sum()),
-            "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
-            "detector_misses_dropped": int((~data["found"]).sum())}
-    teacher = data["teacher"][keep] if "teacher" in data else None
-    return data["crops"][keep], labels[keep], teacher, info
+    return paths_, labels, data
+
+
+def load_mixes(cfg: TrainConfig, progress: ProgressFn = no_progress,
+               cancel: CancelToken | None = None) -> dict[str, np.ndarray]:
+    """`datasets.build_mixes` over the images `load_training_data` keeps (`pairs` index its rows):
+    one blend for every two images, which keeps the teacher's extra pass near 5 minutes on two cores."""
+    paths_, labels, data = _listed_images(cfg, no_progress, cancel)  # the crop cache is warm by now
+    keep = np.flatnonzero(data["found"] & data["readable"])
+    return build_mixes([paths_[i] for i in keep], labels[keep], len(keep) // 2, cfg.detector, seed=cfg.seed,
+                       workers=cfg.workers, progress=progress, cancel=cancel,
+                       cache_dir=paths.training_cache_dir(cfg.datasets))
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_progress,
@@ -170,6 +189,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     else:
         net = FaceNet(**cfg.arch)
     crops, labels, teacher, info = load_training_data(cfg, progress, cancel)
+    mixes = load_mixes(cfg, progress, cancel) if cfg.mix > 0 and teacher is not None else None
     net = net.to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch_size = cfg.p * cfg.k + cfg.singles
@@ -193,6 +213,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         history = [EpochStats(**h) for h in state["history"]]
         start_epoch = state["epoch"]
     teacher_t = torch.from_numpy(centre_teacher(teacher)) if teacher is not None else None
+    if mixes is not None:  # centred on the real faces' mean, like the targets they sit between
+        mix_t = torch.from_numpy(centre_teacher(mixes["teacher"], teacher.mean(0, keepdims=True)))
+        mix_pairs, mix_lam = mixes["pairs"], torch.from_numpy(mixes["lam"])[:, None, None, None]
     labels_t = torch.from_numpy(labels)
     t_start = time.time()
 
@@ -212,8 +235,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
             for step in range(steps_per_epoch):
                 cancel.raise_if_cancelled()
                 idx = torch.from_numpy(sampler.batch())
-                x = _augment(to_tensor(crops[idx.numpy()]), gen).to(device)
-                emb = net(x)
+                x = to_tensor(crops[idx.numpy()])
+                if mixes is not None:
+                    m = torch.randint(0, len(mix_pairs), (cfg.mix,), generator=gen)
+                    a, b = mix_pairs[m.numpy()].T
+                    x = torch.cat([x, mix_lam[m] * to_tensor(crops[a]) + (1 - mix_lam[m]) * to_tensor(crops[b])])
+                x = _augment(x, gen).to(device)
+                emb_all = net(x)
+                emb = emb_all[:len(idx)]
                 lab = labels_t[idx].to(device)
                 if cfg.loss == "contrastive":
                     metric = contrastive_loss(emb, lab, margin=1.0)
@@ -221,8 +250,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                     metric = triplet_loss(emb, lab, cfg.margin, "hard" if cfg.loss == "triplet-hard" else "semihard")
                 dist = emb.sum() * 0.0
                 if teacher_t is not None and cfg.distill > 0:
-                    t = teacher_t[idx].to(device)
-                    dist = cfg.distill * (distillation_loss(emb, t) + relational_loss(emb, t))
+                    t = teacher_t[idx] if mixes is None else torch.cat([teacher_t[idx], mix_t[m]])
+                    t = t.to(device)
+                    dist = cfg.distill * (distillation_loss(emb_all, t) + relational_loss(emb_all, t))
                 loss = metric + dist
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -247,7 +277,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         "data": info, "epochs_run": len(history), "seconds": round(time.time() - t_start, 1),
         "device": str(device), "final_loss": history[-1].loss if history else None,
         "signals": ["triplet" if cfg.loss.startswith("triplet") else "contrastive"]
-                   + (["distillation (dlib ResNet teacher)", "relational distances"] if teacher is not None else []),
+                   + (["distillation (dlib ResNet teacher)", "relational distances"] if teacher is not None else [])
+                   + ([f"distillation on {len(mixes['lam'])} blends of two people's faces, {cfg.mix} a batch"]
+                      if mixes is not None else []),
     }
     lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
     if lfw:

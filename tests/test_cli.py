@@ -107,6 +107,9 @@ def test_train_input_size_sets_the_crop_size(capsys, shared, tmp_path):
                       ('{"input_size": 70}', "multiple of 16"), ('{"crop_box": [0.5, 0.5, 0.9]}', "inside the frame")):
         code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "bad.pt"), "--arch", bad)
         assert code == 2 and says in err and len(err.strip().splitlines()) == 1
+    for bad in (["--mix", "-1"], ["--mix", "8", "--distill", "0"]):
+        code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "bad.pt"), *bad)
+        assert code == 2 and "--mix" in err and len(err.strip().splitlines()) == 1
     out = tmp_path / "m.pt"
     code, _, _ = run(capsys, "train", celeba, "--out", str(out), "--input-size", "48", "--epochs", "1",
                      "--max-images", "48", "--distill", "0", "--detector", "haar", "--crop-box", "0.1,0.15,0.85",

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from app.alignment import recrop
-from app.datasets import build_crops, fallback_face, read_pairs, read_people_file, scan_identity_folders
+from app.datasets import build_crops, build_mixes, fallback_face, read_pairs, read_people_file, scan_identity_folders
 from app.errors import DatasetError
 
 
@@ -74,3 +74,37 @@ def test_teacher_embeddings_cached_apart_from_crop_size(shared, tmp_path, monkey
     assert second["crops"].shape == (len(paths), 32, 32, 3)
     assert np.array_equal(second["teacher"], first["teacher"])
     assert len(list(tmp_path.glob("teacher-*.npz"))) == 1
+
+
+def test_build_mixes_blends_two_people_as_stored_and_caches(shared, tmp_path, monkeypatch):
+    pytest.importorskip("dlib", reason="the teacher extra (dlib-bin) is installed by `make test`")
+    import app.teacher
+    from app.detection import create_detector
+    from app.imageio import load_image
+    lfw = shared / "datasets" / "lfw" / "images"
+    paths = [str(p) for who in ("Aaron_Peirsol", "Abdullah_Gul") for p in sorted((lfw / who).glob("*.jpg"))[:3]]
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    mixes = build_mixes(paths, labels, 5, seed=3, workers=1, cache_dir=tmp_path)
+    pairs, lam = mixes["pairs"], mixes["lam"]
+    assert pairs.shape == (5, 2) and mixes["teacher"].shape == (5, 128)
+    assert (labels[pairs[:, 0]] != labels[pairs[:, 1]]).all()
+    assert ((lam >= 0.2) & (lam <= 0.8)).all()
+    # each stored target is the teacher's embedding of that blend of those two images' chips
+    teacher, det = app.teacher.DlibTeacher(), create_detector("yunet")
+
+    def chip(i):
+        rgb = load_image(paths[i])
+        return teacher.chip(rgb, det.detect_central(rgb)).astype(np.float32)
+
+    blends = [np.clip(w * chip(a) + (1 - w) * chip(b) + 0.5, 0, 255).astype(np.uint8)
+              for (a, b), w in zip(pairs, lam)]
+    assert np.allclose(teacher.embed_chips(blends), mixes["teacher"], atol=1e-4)
+
+    def no_teacher(*_a, **_k):
+        raise AssertionError("the teacher ran again")
+
+    monkeypatch.setattr(app.teacher.DlibTeacher, "__init__", no_teacher)
+    again = build_mixes(paths, labels, 5, seed=3, workers=1, cache_dir=tmp_path)
+    assert np.array_equal(again["pairs"], pairs) and np.array_equal(again["teacher"], mixes["teacher"])
+    with pytest.raises(DatasetError, match="two people"):
+        build_mixes(paths[:3], labels[:3], 2, workers=1)

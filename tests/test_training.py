@@ -63,3 +63,17 @@ def test_contrastive_loss_option(shared, tmp_path):
 def test_unknown_loss_refused(shared, tmp_path):
     with pytest.raises(DatasetError, match="Unknown loss"):
         train(_cfg(shared, tmp_path, loss="magic"))
+
+
+def test_blends_join_every_batch_for_the_teacher_terms_only(shared, tmp_path, monkeypatch):
+    pytest.importorskip("dlib", reason="the teacher extra (dlib-bin) is installed by `make test`")
+    import app.training as training
+    seen = {"metric": [], "distill": []}
+    triplet, distill = training.triplet_loss, training.distillation_loss
+    monkeypatch.setattr(training, "triplet_loss", lambda e, lab, *a: seen["metric"].append(len(e)) or triplet(e, lab, *a))
+    monkeypatch.setattr(training, "distillation_loss", lambda s, t: seen["distill"].append((len(s), len(t))) or distill(s, t))
+    # an even batch: torch 2.13's oneDNN backward corrupts the heap on odd batches of 8-channel layers
+    res = train(_cfg(shared, tmp_path, epochs=1, distill=1.0, mix=4, max_images=40, p=2, k=4))
+    assert seen["metric"] and set(seen["metric"]) == {2 * 4}         # labels: the real faces only
+    assert set(seen["distill"]) == {(2 * 4 + 4, 2 * 4 + 4)}          # teacher: real faces + 4 blends
+    assert any("20 blends" in s for s in res.card.training["signals"])  # one blend per two images
