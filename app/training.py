@@ -190,7 +190,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         net = FaceNet(**cfg.arch)
     crops, labels, teacher, info = load_training_data(cfg, progress, cancel)
     mixes = load_mixes(cfg, progress, cancel) if cfg.mix > 0 and teacher is not None else None
-    net = net.to(device, memory_format=torch.channels_last)
+    net = net.to(device, memory_format=net.memory_format)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch_size = cfg.p * cfg.k + cfg.singles
     steps_per_epoch = max(1, math.ceil(len(crops) / batch_size))

@@ -55,6 +55,13 @@ def test_cancel_keeps_checkpoint_and_resume_finishes(shared, tmp_path):
     assert [h.epoch for h in res.history] == [1, 2, 3]
 
 
+def test_odd_batches_train_a_net_with_a_narrow_stem(shared, tmp_path):
+    """torch 2.13's channels_last backward corrupts the heap on odd batches through an 8-wide stem
+    (the process dies); such nets keep the plain layout, so this run simply finishes."""
+    res = train(_cfg(shared, tmp_path, epochs=1, p=3, k=3))
+    assert len(res.history) == 1 and np.isfinite(res.history[0].loss)
+
+
 def test_contrastive_loss_option(shared, tmp_path):
     res = train(_cfg(shared, tmp_path, epochs=1, loss="contrastive"))
     assert res.card.training["signals"] == ["contrastive"]
@@ -72,7 +79,6 @@ def test_blends_join_every_batch_for_the_teacher_terms_only(shared, tmp_path, mo
     triplet, distill = training.triplet_loss, training.distillation_loss
     monkeypatch.setattr(training, "triplet_loss", lambda e, lab, *a: seen["metric"].append(len(e)) or triplet(e, lab, *a))
     monkeypatch.setattr(training, "distillation_loss", lambda s, t: seen["distill"].append((len(s), len(t))) or distill(s, t))
-    # an even batch: torch 2.13's oneDNN backward corrupts the heap on odd batches of 8-channel layers
     res = train(_cfg(shared, tmp_path, epochs=1, distill=1.0, mix=4, max_images=40, p=2, k=4))
     assert seen["metric"] and set(seen["metric"]) == {2 * 4}         # labels: the real faces only
     assert set(seen["distill"]) == {(2 * 4 + 4, 2 * 4 + 4)}          # teacher: real faces + 4 blends
