@@ -231,10 +231,7 @@ def build_mixes(paths: list[str], labels: np.ndarray, count: int, detector_kind:
 
 
 def _chip_job(path: str) -> np.ndarray:
-    try:
-        rgb = load_image(path)
-    except OneShotError:
-        rgb = np.zeros((250, 250, 3), np.uint8)
+    rgb = load_image(path)  # build_mixes gets images build_crops could read
     face = _worker_state["detector"].detect_central(rgb)
     return _worker_state["teacher"].chip(rgb, fallback_face(rgb.shape) if face is None else face)
 
@@ -253,6 +250,7 @@ def _run_pool(fn: Callable, jobs: list[tuple], init_args: tuple, workers: int, p
         _init_worker(*init_args)
         pool, results = None, (fn(*j) for j in jobs)
     else:
+        # spawn, not fork: forking a process that already runs threads (torch, dlib, Qt) can hang.
         pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=init_args,
                                    mp_context=multiprocessing.get_context("spawn"))
         results = pool.map(fn, *zip(*jobs), chunksize=16) if jobs else iter(())

@@ -131,41 +131,32 @@ def centre_teacher(teacher: np.ndarray, mean: np.ndarray | None = None) -> np.nd
     return (centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-8)).astype(np.float32)
 
 
-def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress,
-                       cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
-    """Crops, labels and (if distilling) teacher embeddings of every usable training image."""
-    exclude = read_people_file(cfg.exclude_people) if cfg.exclude_people else set()
-    paths_, labels, data = _listed_images(cfg, progress, cancel)
-    keep = data["found"] & data["readable"]
-    info = {"images_listed": len(paths_), "images_used": int(keep.sum()),
-            "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
-            "detector_misses_dropped": int((~data["found"]).sum())}
-    teacher = data["teacher"][keep] if "teacher" in data else None
-    return data["crops"][keep], labels[keep], teacher, info
-
-
-def _listed_images(cfg: TrainConfig, progress: ProgressFn, cancel: CancelToken | None
-                   ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, cancel: CancelToken | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict, dict[str, np.ndarray] | None]:
+    """Crops, labels and (if distilling) teacher embeddings of every usable training image, plus
+    (with `cfg.mix`) the blends of `datasets.build_mixes`, whose `pairs` index those rows: one
+    blend for every two images, which keeps the teacher's extra pass near 5 minutes on two cores."""
     exclude = read_people_file(cfg.exclude_people) if cfg.exclude_people else set()
     images = scan_identity_folders(cfg.datasets, exclude=exclude)
     paths_, labels = images.paths, images.labels
     if cfg.max_images is not None and len(paths_) > cfg.max_images:
         paths_, labels = paths_[:cfg.max_images], labels[:cfg.max_images]
+    cache = paths.training_cache_dir(cfg.datasets)
     data = build_crops(paths_, cfg.arch["input_size"], cfg.detector, teacher=cfg.distill > 0,
                        workers=cfg.workers, progress=progress, cancel=cancel,
-                       cache_dir=paths.training_cache_dir(cfg.datasets), box=crop_box_of(cfg.arch))
-    return paths_, labels, data
-
-
-def load_mixes(cfg: TrainConfig, progress: ProgressFn = no_progress,
-               cancel: CancelToken | None = None) -> dict[str, np.ndarray]:
-    """`datasets.build_mixes` over the images `load_training_data` keeps (`pairs` index its rows):
-    one blend for every two images, which keeps the teacher's extra pass near 5 minutes on two cores."""
-    paths_, labels, data = _listed_images(cfg, no_progress, cancel)  # the crop cache is warm by now
-    keep = np.flatnonzero(data["found"] & data["readable"])
-    return build_mixes([paths_[i] for i in keep], labels[keep], len(keep) // 2, cfg.detector, seed=cfg.seed,
-                       workers=cfg.workers, progress=progress, cancel=cancel,
-                       cache_dir=paths.training_cache_dir(cfg.datasets))
+                       cache_dir=cache, box=crop_box_of(cfg.arch))
+    keep = data["found"] & data["readable"]
+    info = {"images_listed": len(paths_), "images_used": int(keep.sum()),
+            "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
+            "detector_misses_dropped": int((~data["found"]).sum())}
+    teacher = data["teacher"][keep] if "teacher" in data else None
+    mixes = None
+    if cfg.mix > 0 and teacher is not None:
+        kept = np.flatnonzero(keep)
+        mixes = build_mixes([paths_[i] for i in kept], labels[kept], len(kept) // 2, cfg.detector,
+                            seed=cfg.seed, workers=cfg.workers, progress=progress, cancel=cancel,
+                            cache_dir=cache)
+    return data["crops"][keep], labels[keep], teacher, info, mixes
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_progress,
@@ -188,8 +179,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         net = start.net.train()
     else:
         net = FaceNet(**cfg.arch)
-    crops, labels, teacher, info = load_training_data(cfg, progress, cancel)
-    mixes = load_mixes(cfg, progress, cancel) if cfg.mix > 0 and teacher is not None else None
+    crops, labels, teacher, info, mixes = load_training_data(cfg, progress, cancel)
     net = net.to(device, memory_format=net.memory_format)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batch_size = cfg.p * cfg.k + cfg.singles

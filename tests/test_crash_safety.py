@@ -223,7 +223,7 @@ TRAIN_CHILD = """
         rng = np.random.default_rng(0)
         labels = np.repeat(np.arange(8), 8)
         crops = rng.integers(0, 256, (len(labels), 32, 32, 3), dtype=np.uint8)
-        return crops, labels, None, {"images_used": len(labels)}
+        return crops, labels, None, {"images_used": len(labels)}, None
 
     training.load_training_data = synthetic
     real_save = torch.save
@@ -263,7 +263,7 @@ def test_sigkill_while_writing_a_training_checkpoint_keeps_the_previous_one(tmp_
     def synthetic(cfg, progress=None, cancel=None):
         rng = np.random.default_rng(0)
         labels = np.repeat(np.arange(8), 8)
-        return rng.integers(0, 256, (len(labels), 32, 32, 3), dtype=np.uint8), labels, None, {}
+        return rng.integers(0, 256, (len(labels), 32, 32, 3), dtype=np.uint8), labels, None, {}, None
 
     monkeypatch.setattr(training, "load_training_data", synthetic)
     cfg = TrainConfig(datasets=["synthetic"], out=str(out), epochs=3, p=4, k=4, singles=0, distill=0.0,
