@@ -148,6 +148,10 @@ def run_bench(args) -> dict:
         out[f"align_embed_ms_per_face{suffix}"] = one
         out[f"align_ms_per_face{suffix}"] = align_ms
         out[f"embed_faces_per_s{suffix}"] = 256 / (b_ms / 1000)
+        # what those figures ran: networks averaged, mirror images, number format
+        out[f"embed_setup{suffix}"] = {"networks": int(enc.card.arch.get("members", 1)),
+                                       "flip_tta": bool(enc.card.inference.get("flip_tta", False)),
+                                       "precision": "bf16" if enc.bf16 else "fp32"}
     rng = np.random.default_rng(0)
     query = rng.standard_normal((1, 128)).astype(np.float32)
     query /= np.linalg.norm(query)

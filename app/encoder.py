@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,45 @@ class FaceNet(nn.Module):
         return F.normalize(self.head(self.body(self.stem(x))), dim=1)
 
 
+class FaceEnsemble(nn.Module):
+    """Several `FaceNet`s trained alike from different seeds; a face's embedding is the
+    re-normalised mean of theirs. Averaging independent students cancels much of what each one
+    learned by chance (three of them: one-shot rank-1 0.771 → 0.805 with the earlier runs)."""
+
+    def __init__(self, members: int, **arch: Any):
+        super().__init__()
+        if members < 2:
+            raise ValueError(f"an ensemble needs two or more members, not {members}")
+        self.members = nn.ModuleList(FaceNet(**arch) for _ in range(members))
+        self.input_size = self.members[0].input_size
+        self.memory_format = self.members[0].memory_format
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(sum(m(x).float() for m in self.members), dim=1)
+
+
+def member_arch(arch: dict[str, Any]) -> dict[str, Any]:
+    """The arch of one network of `arch` (whose "members" key, if any, counts the networks)."""
+    return {k: v for k, v in arch.items() if k != "members"}
+
+
+def build_net(arch: dict[str, Any]) -> FaceNet | FaceEnsemble:
+    """The network a card's `arch` describes: one FaceNet, or an ensemble when members > 1."""
+    members = arch.get("members", 1)
+    if not isinstance(members, int) or members < 1:
+        raise ValueError(f"members must be a whole number of at least 1, not {members!r}")
+    return FaceNet(**member_arch(arch)) if members == 1 else FaceEnsemble(members, **member_arch(arch))
+
+
+def bf16_native() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX), where oneDNN runs
+    the encoder about twice as fast in it; elsewhere bfloat16 is emulated and slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def crop_box_of(arch: dict[str, Any]) -> tuple[float, float, float]:
     """The arch's crop box (ValueError if malformed); the full frame when it has none."""
     box = arch.get("crop_box")
@@ -127,8 +167,10 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)  # distance histograms for the UI
     # flip_tta: embed each crop and its mirror image and average them (+2.3 points of DevTest
-    # accuracy for the shipped model, at twice the embedding cost).
-    inference: dict[str, Any] = field(default_factory=lambda: {"flip_tta": True})
+    # accuracy for the 48-epoch single model, at twice the embedding cost).
+    # bf16_cpu: on CPUs with native bfloat16 (see `bf16_native`), embed under bfloat16 autocast:
+    # 2.2x the speed, the same one-shot rank-1 (0.772 against 0.771 in float32).
+    inference: dict[str, Any] = field(default_factory=lambda: {"flip_tta": True, "bf16_cpu": True})
 
     @property
     def input_size(self) -> int:
@@ -159,12 +201,17 @@ def shipped_weights() -> Path:
 class Encoder:
     """A loaded encoder ready to embed crops, on CPU or CUDA."""
 
-    def __init__(self, net: FaceNet, card: ModelCard, device: str | torch.device | None = None,
+    def __init__(self, net: FaceNet | FaceEnsemble, card: ModelCard, device: str | torch.device | None = None,
                  path: Path | None = None):
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.net = net.to(self.device, memory_format=net.memory_format).eval()
         self.card = card
         self.path = path
+
+    @property
+    def bf16(self) -> bool:
+        """Whether `embed` runs in bfloat16: the card allows it and the CPU does it natively."""
+        return self.device.type == "cpu" and bool(self.card.inference.get("bf16_cpu", False)) and bf16_native()
 
     @property
     def input_size(self) -> int:
@@ -195,7 +242,8 @@ class Encoder:
             raise ModelError(f"{path} is a {card.architecture!r} model; this app runs {ARCH_NAME!r}.")
         try:
             crop_box_of(card.arch)
-        except ValueError as exc:
+            build_net(card.arch)
+        except (ValueError, TypeError) as exc:
             raise ModelError(f"Model card of {path} is damaged: {exc}.") from None
         actual = sha256_file(path)
         if card.weights_sha256 and actual != card.weights_sha256:
@@ -207,7 +255,7 @@ class Encoder:
             raise ModelError(f"Encoder weights {path} could not be read ({type(exc).__name__}); "
                              "the file is damaged or not a weights file.") from None
         try:
-            net = FaceNet(**card.arch)
+            net = build_net(card.arch)
             net.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError) as exc:
             raise ModelError(f"Encoder weights {path} do not fit the architecture in its model card: "
@@ -237,19 +285,51 @@ class Encoder:
             return np.zeros((0, int(self.card.arch.get("dim", 128))), np.float32)
         flip = bool(self.card.inference.get("flip_tta", False))
         out = []
-        for i in range(0, len(crops), batch_size):
-            x = to_tensor(crops[i:i + batch_size]).to(self.device)
-            if flip:
-                n = len(x)
-                both = self.net(torch.cat([x, x.flip(3)]))
-                y = F.normalize(both[:n] + both[n:], dim=1)
-            else:
-                y = self.net(x)
-            out.append(y.float().cpu().numpy())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            for i in range(0, len(crops), batch_size):
+                x = to_tensor(crops[i:i + batch_size]).to(self.device)
+                if flip:
+                    n = len(x)
+                    both = self.net(torch.cat([x, x.flip(3)])).float()
+                    y = F.normalize(both[:n] + both[n:], dim=1)
+                else:
+                    y = F.normalize(self.net(x).float(), dim=1)
+                out.append(y.cpu().numpy())
         return np.concatenate(out)
 
 
-def save_model(net: FaceNet, card: ModelCard, path: str | os.PathLike) -> Path:
+def combine_models(weights: list[str | os.PathLike], out: str | os.PathLike) -> ModelCard:
+    """Save one `FaceEnsemble` made of already trained single-network models of one architecture
+    (say, runs of one command with different seeds), so it can be evaluated and used like any
+    model. τ starts as the members' mean; calibrate it (`training.calibrate_card`) before use."""
+    if len(weights) < 2:
+        raise ModelError("Combining needs two or more models.")
+    encs = [Encoder.load(w, "cpu") for w in weights]
+    arch = encs[0].card.arch
+
+    def shape(a: dict[str, Any]) -> dict[str, Any]:  # dropout changes training only, not the weights
+        return {**a, "dropout": None}
+
+    for e in encs:
+        if not isinstance(e.net, FaceNet):
+            raise ModelError(f"{e.path} is already an ensemble; combine single-network models.")
+        if shape(e.card.arch) != shape(arch):
+            raise ModelError(f"{e.path} has another architecture ({e.card.arch}) than {encs[0].path} ({arch}).")
+    net = FaceEnsemble(len(encs), **arch)
+    for member, e in zip(net.members, encs):
+        member.load_state_dict(e.net.state_dict())
+    card = ModelCard(arch={**arch, "members": len(encs)}, version=f"{Path(out).stem}-{int(time.time())}",
+                     tau=float(np.mean([e.tau for e in encs])),
+                     inference={**ModelCard().inference, **encs[0].card.inference})
+    card.training = {"combined_from": [{"path": str(e.path), "version": e.version,
+                                        "weights_sha256": e.card.weights_sha256} for e in encs],
+                     "signals": list(encs[0].card.training.get("signals", []))
+                                + [f"mean of {len(encs)} networks trained separately"]}
+    save_model(net.eval(), card, out)
+    return card
+
+
+def save_model(net: FaceNet | FaceEnsemble, card: ModelCard, path: str | os.PathLike) -> Path:
     """Write weights then card atomically (temp file + fsync + rename), card carrying the SHA-256."""
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}

@@ -110,6 +110,12 @@ def test_train_input_size_sets_the_crop_size(capsys, shared, tmp_path):
     for bad in (["--mix", "-1"], ["--mix", "8", "--distill", "0"]):
         code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "bad.pt"), *bad)
         assert code == 2 and "--mix" in err and len(err.strip().splitlines()) == 1
+    for bad in (["--members", "0"], ["--members", "2", "--init", str(tmp_path / "any.pt")]):
+        code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "bad.pt"), *bad)
+        assert code == 2 and "--members" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit):
+        run(capsys, "train", celeba, "--out", str(tmp_path / "bad.pt"), "--precision", "half")
+    assert "--precision" in capsys.readouterr().err
     out = tmp_path / "m.pt"
     code, _, _ = run(capsys, "train", celeba, "--out", str(out), "--input-size", "48", "--epochs", "1",
                      "--max-images", "48", "--distill", "0", "--detector", "haar", "--crop-box", "0.1,0.15,0.85",
@@ -120,3 +126,16 @@ def test_train_input_size_sets_the_crop_size(capsys, shared, tmp_path):
     assert enc.input_size == 48 and enc.card.arch["input_size"] == 48
     assert enc.crop_box == (0.1, 0.15, 0.85)
     assert enc.card.arch["widths"] == [8, 16, 24] and enc.card.arch["dropout"] == 0.0
+
+
+def test_combine_refuses_models_that_do_not_fit_in_one_line(capsys, tmp_path):
+    from app.encoder import FaceNet, ModelCard, save_model
+    small = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
+    a = save_model(FaceNet(**small).eval(), ModelCard(arch=small), tmp_path / "a.pt")
+    b = save_model(FaceNet(**dict(small, dim=64)).eval(), ModelCard(arch=dict(small, dim=64)), tmp_path / "b.pt")
+    for models, says in (([a], "two or more"), ([a, b], "another architecture"), ([a, tmp_path / "no.pt"], "missing")):
+        code, _, err = run(capsys, "combine", *map(str, models), "--out", str(tmp_path / "c.pt"))
+        assert code == 2 and says in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "combine", str(a), str(a), "--out", str(tmp_path / "c.pt"), "--lfw", str(tmp_path))
+    assert code == 2 and "pairsDevTrain.txt" in err
+    assert not (tmp_path / "c.pt").exists()

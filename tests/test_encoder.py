@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.encoder import Encoder, FaceNet, ModelCard, card_path_for, resolve_device, save_model, shipped_weights
+from app.encoder import (Encoder, FaceEnsemble, FaceNet, ModelCard, bf16_native, build_net, card_path_for, member_arch,
+                         resolve_device, save_model, shipped_weights)
 from app.errors import ModelError
 
 SMALL = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
@@ -109,7 +110,7 @@ def test_default_architecture_is_the_shipped_models():
     """Retraining in the app (or `train` without --input-size) makes a model like the shipped one."""
     from app.encoder import DEFAULT_ARCH
     shipped = Encoder.load(None, "cpu")
-    assert shipped.card.arch == DEFAULT_ARCH
+    assert member_arch(shipped.card.arch) == DEFAULT_ARCH
     assert shipped.input_size == DEFAULT_ARCH["input_size"]
 
 
@@ -139,3 +140,89 @@ def test_crop_box_comes_from_the_card_and_old_cards_use_the_full_frame(tmp_path)
         card_path_for(path).write_text(json.dumps(card))
         with pytest.raises(ModelError, match="crop box"):
             Encoder.load(path, "cpu")
+
+
+def test_ensemble_embeds_the_normalised_mean_of_its_members_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    arch = dict(SMALL, members=2)
+    net = build_net(arch).eval()
+    assert isinstance(net, FaceEnsemble) and len(net.members) == 2
+    assert isinstance(build_net(SMALL), FaceNet)
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        a, b = net.members[0](x), net.members[1](x)
+        mean = (a + b) / torch.linalg.norm(a + b, dim=1, keepdim=True)
+        assert torch.allclose(net(x), mean, atol=1e-6)
+        assert not torch.allclose(a, b, atol=1e-3)  # two networks, not one twice
+    card = ModelCard(arch=arch, version="ens", inference={"flip_tta": True})
+    path = save_model(net, card, tmp_path / "e.pt")
+    enc = Encoder.load(path, "cpu")
+    assert isinstance(enc.net, FaceEnsemble) and len(enc.net.members) == 2
+    crops = _crops(4)
+    with torch.no_grad():
+        x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        both = net(x) + net(x.flip(3))
+        expect = (both / torch.linalg.norm(both, dim=1, keepdim=True)).numpy()
+    assert np.allclose(enc.embed(crops), expect, atol=1e-5)
+
+
+def test_member_count_in_the_card_is_checked(tmp_path):
+    path = save_model(build_net(dict(SMALL, members=2)).eval(), ModelCard(arch=dict(SMALL, members=2)), tmp_path / "e.pt")
+    for bad in (0, "three", 1.5):
+        card = json.loads(card_path_for(path).read_text())
+        card["arch"]["members"] = bad
+        card_path_for(path).write_text(json.dumps(card))
+        with pytest.raises(ModelError, match="members"):
+            Encoder.load(path, "cpu")
+    card["arch"]["members"] = 3  # a third network the weights do not have
+    card_path_for(path).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="do not fit"):
+        Encoder.load(path, "cpu")
+    with pytest.raises(ValueError, match="two or more"):
+        FaceEnsemble(1, **SMALL)
+
+
+def test_bf16_is_used_only_where_the_card_allows_it_and_the_cpu_has_it(tmp_path):
+    torch.manual_seed(0)
+    arch = dict(SMALL, widths=[16, 32])
+    net = FaceNet(**arch).eval()
+    old = save_model(net, ModelCard(arch=arch, version="old", inference={"flip_tta": True}), tmp_path / "o.pt")
+    new = save_model(net, ModelCard(arch=arch, version="new"), tmp_path / "n.pt")
+    assert ModelCard().inference["bf16_cpu"] is True  # new cards allow it
+    assert Encoder.load(old, "cpu").bf16 is False      # cards from before it keep float32
+    enc = Encoder.load(new, "cpu")
+    assert enc.bf16 is bf16_native()
+    if not bf16_native():
+        pytest.skip("this CPU has no native bfloat16; float32 is used (checked above)")
+    crops = _crops(16)
+    e16, e32 = enc.embed(crops), Encoder.load(old, "cpu").embed(crops)
+    assert np.allclose(np.linalg.norm(e16, axis=1), 1.0, atol=1e-5)
+    assert not np.array_equal(e16, e32)                     # bfloat16 did run
+    assert np.min(np.sum(e16 * e32, axis=1)) > 0.99          # and agrees with float32
+
+
+def test_combine_saves_trained_models_as_one_ensemble(tmp_path):
+    from app.encoder import combine_models
+    nets, paths_ = [], []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        nets.append(FaceNet(**SMALL).eval())
+        card = ModelCard(arch=dict(SMALL), version=f"s{seed}", tau=0.6 + seed / 10, inference={"flip_tta": True})
+        paths_.append(save_model(nets[-1], card, tmp_path / f"s{seed}.pt"))
+    card = combine_models(paths_, tmp_path / "both.pt")
+    assert card.arch == dict(SMALL, members=2) and card.tau == pytest.approx(0.75)
+    assert [c["version"] for c in card.training["combined_from"]] == ["s1", "s2"]
+    enc = Encoder.load(tmp_path / "both.pt", "cpu")
+    for member, net in zip(enc.net.members, nets):
+        assert all(torch.equal(a, b) for a, b in zip(member.state_dict().values(), net.state_dict().values()))
+    # refused: one model, an ensemble, another architecture
+    with pytest.raises(ModelError, match="two or more"):
+        combine_models(paths_[:1], tmp_path / "x.pt")
+    with pytest.raises(ModelError, match="already an ensemble"):
+        combine_models([tmp_path / "both.pt", paths_[0]], tmp_path / "x.pt")
+    nodrop = save_model(FaceNet(**dict(SMALL, dropout=0.0)).eval(), ModelCard(arch=dict(SMALL, dropout=0.0)), tmp_path / "d.pt")
+    assert combine_models([paths_[0], nodrop], tmp_path / "d2.pt").arch == dict(SMALL, members=2)  # dropout: training only
+    other = save_model(FaceNet(**dict(SMALL, dim=64)).eval(), ModelCard(arch=dict(SMALL, dim=64)), tmp_path / "o.pt")
+    with pytest.raises(ModelError, match="another architecture"):
+        combine_models([paths_[0], other], tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()

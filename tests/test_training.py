@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from app.encoder import Encoder
 from app.errors import Cancelled, DatasetError
@@ -83,3 +84,52 @@ def test_blends_join_every_batch_for_the_teacher_terms_only(shared, tmp_path, mo
     assert seen["metric"] and set(seen["metric"]) == {2 * 4}         # labels: the real faces only
     assert set(seen["distill"]) == {(2 * 4 + 4, 2 * 4 + 4)}          # teacher: real faces + 4 blends
     assert any("20 blends" in s for s in res.card.training["signals"])  # one blend per two images
+
+
+def test_members_train_one_after_another_from_their_own_seeds(shared, tmp_path):
+    from app.encoder import FaceEnsemble
+    res = train(_cfg(shared, tmp_path, members=2))
+    assert [(h.member, h.epoch) for h in res.history] == [(1, 1), (1, 2), (2, 3), (2, 4)]
+    assert res.card.arch["members"] == 2 and any("mean of 2 networks" in s for s in res.card.training["signals"])
+    enc = Encoder.load(res.path, "cpu")
+    assert isinstance(enc.net, FaceEnsemble)
+    first, second = (dict(m.named_parameters()) for m in enc.net.members)
+    assert not torch.equal(first["stem.0.weight"], second["stem.0.weight"])  # seeds 0 and 1
+    # member 1 is exactly the single network the same command trains with --members 1
+    single = Encoder.load(train(_cfg(shared, tmp_path / "one", members=1)).path, "cpu")
+    assert all(torch.equal(p, first[n]) for n, p in single.net.named_parameters())
+
+
+def test_cancel_between_members_resumes_with_the_next(shared, tmp_path):
+    cfg = _cfg(shared, tmp_path, members=2, epochs=1)
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        train(cfg, cancel=token, on_epoch=lambda stats: token.cancel())
+    state = torch.load(checkpoint_path(cfg.out), map_location="cpu", weights_only=False)
+    assert state["member"] == 1 and state["epoch"] == 0 and len(state["done_members"]) == 1
+    res = train(cfg, resume=True)
+    assert [(h.member, h.epoch) for h in res.history] == [(1, 1), (2, 2)]  # member 1 not trained again
+    whole = Encoder.load(train(_cfg(shared, tmp_path / "whole", members=2, epochs=1)).path, "cpu")
+    resumed = Encoder.load(res.path, "cpu")
+    assert all(torch.equal(a, b) for a, b in zip(resumed.net.state_dict().values(), whole.net.state_dict().values()))
+
+
+def test_precision_choice(shared, tmp_path):
+    from app.encoder import bf16_native
+    from app.training import use_bf16
+    cpu = torch.device("cpu")
+    assert use_bf16(_cfg(shared, tmp_path, precision="fp32"), cpu) is False
+    assert use_bf16(_cfg(shared, tmp_path, precision="bf16"), cpu) is True
+    assert use_bf16(_cfg(shared, tmp_path, precision="auto"), cpu) is bf16_native()
+    with pytest.raises(DatasetError, match="precision"):
+        use_bf16(_cfg(shared, tmp_path, precision="half"), cpu)
+    res = train(_cfg(shared, tmp_path, epochs=1, precision="bf16", arch=dict(TINY, widths=[16, 32])))
+    assert res.card.training["precision"] == "bf16 autocast" and np.isfinite(res.history[0].loss)
+
+
+def test_members_refused_below_one_and_with_fine_tuning(shared, tmp_path):
+    with pytest.raises(DatasetError, match="members"):
+        train(_cfg(shared, tmp_path, members=0))
+    first = train(_cfg(shared, tmp_path, epochs=1)).path
+    with pytest.raises(DatasetError, match="one network"):
+        train(_cfg(shared, tmp_path / "ft", members=2, init_weights=str(first)))

@@ -251,6 +251,12 @@ class RetrainSection(QGroupBox):
         self.epochs.setRange(1, 500)
         self.epochs.setValue(10)
         form.addRow("Epochs:", self.epochs)
+        self.members = QSpinBox()
+        self.members.setRange(1, 5)
+        self.members.setValue(1)
+        self.members.setToolTip("Networks trained one after another and averaged (the shipped model has 3): "
+                                "each one adds the training time again and slows recognition")
+        form.addRow("Networks:", self.members)
         self.max_images = QSpinBox()
         self.max_images.setRange(0, 10_000_000)
         self.max_images.setSpecialValueText("all")
@@ -340,6 +346,7 @@ class RetrainSection(QGroupBox):
 
         out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         return TrainConfig(datasets=self.folder_list(), out=str(out), epochs=self.epochs.value(),
+                           members=self.members.value(),
                            device=self.device.currentData(),
                            distill=1.0 if (self.distill.isEnabled() and self.distill.isChecked()) else 0.0,
                            max_images=self.max_images.value() or None,

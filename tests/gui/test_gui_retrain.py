@@ -18,6 +18,7 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     rt = win.settings_pane.retrain
     rt.add_folder(celeba)
     rt.epochs.setValue(1)
+    rt.members.setValue(2)
     rt.max_images.setValue(200)
     rt.distill.setChecked(False)
     rt.calibrate.setChecked(False)
@@ -50,6 +51,7 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     new_path = str(rt.result.path)
     assert new_path.startswith(str(paths.user_models_dir()))
     assert "After (new model)" in rt.after_label.text()
+    assert rt.result.card.arch["members"] == 2 and [p.member for p in rt.result.history] == [1, 2]
     assert win.info["model_path"] == before_model  # not active until asked
 
     # 3. activate, then roll back
