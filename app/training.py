@@ -55,7 +55,7 @@ class TrainConfig:
     max_images: int | None = None     # for quick runs and tests
     init_weights: str | None = None   # start from a saved encoder (fine-tuning) instead of random
     members: int = 1                  # networks trained one after another (seeds seed, seed+1, ...), averaged
-    precision: str = "auto"           # auto: bfloat16 autocast on CPUs that do it natively, else float32
+    precision: str = "fp32"           # "auto": bfloat16 autocast on CPUs that do it natively (faster, see README)
     arch: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ARCH))
 
 
