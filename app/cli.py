@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--members", type=int, default=1, metavar="N",
                    help="train N networks one after another (seeds SEED, SEED+1, ...) and save their mean as "
-                        "one model: better faces at N times the training and embedding cost (the shipped model: 3)")
+                        "one model: better faces at N times the training and embedding cost")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32",
                    help="fp32 (default, as the shipped model); auto: bfloat16 autocast on CPUs that do it "
                         "natively, about 1.7x faster here but 1.8 points lower rank-1 in a 6-epoch test")
