@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from app import paths
 from app.atomic import atomic_write
 from app.datasets import build_crops, build_mixes, lfw_image_path, read_pairs, read_people_file, scan_identity_folders
-from app.encoder import (DEFAULT_ARCH, Encoder, FaceEnsemble, FaceNet, ModelCard, bf16_native, crop_box_of,
+from app.encoder import (DEFAULT_ARCH, Encoder, FaceNet, ModelCard, bf16_native, build_net, crop_box_of,
                          resolve_device, save_model, to_tensor, write_card)
 from app.errors import Cancelled, DatasetError
 from app.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss
@@ -263,7 +263,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                     x = _augment(x, gen).to(device)
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                         emb_all = net(x)
-                    emb_all = F.normalize(emb_all.float(), dim=1)
+                    if bf16:  # losses in float32, on vectors made unit again after bfloat16 rounding
+                        emb_all = F.normalize(emb_all.float(), dim=1)
                     emb = emb_all[:len(idx)]
                     lab = labels_t[idx].to(device)
                     if cfg.loss == "contrastive":
@@ -300,7 +301,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                         f"finished epoch(s) kept at {ckpt} (continue with --resume).") from None
 
     arch = {**cfg.arch, "members": cfg.members} if cfg.members > 1 else dict(cfg.arch)
-    net = FaceEnsemble(cfg.members, **cfg.arch) if cfg.members > 1 else FaceNet(**cfg.arch)
+    net = build_net(arch)
     for member_net, weights in zip(getattr(net, "members", [net]), done, strict=True):
         member_net.load_state_dict(weights)
     net = net.to(device, memory_format=net.memory_format).eval()
