@@ -146,11 +146,15 @@ def run_bench(args) -> dict:
         align_ms = _median_ms(lambda: align_many(photo, [face] * 64, enc.input_size, enc.crop_box), repeats) / 64
         suffix = "" if dev == "cpu" else "_cuda"
         out[f"align_embed_ms_per_face{suffix}"] = one
+        # enrolling embeds one face once, with the card's shifted views (5 where it has them)
+        out[f"enrol_embed_ms_per_face{suffix}"] = _median_ms(
+            lambda: enc.embed_enrolment(align_many(photo, [face], enc.input_size, enc.crop_box)), repeats * 4)
         out[f"align_ms_per_face{suffix}"] = align_ms
         out[f"embed_faces_per_s{suffix}"] = 256 / (b_ms / 1000)
         # what those figures ran: networks averaged, mirror images, number format
         out[f"embed_setup{suffix}"] = {"networks": int(enc.card.arch.get("members", 1)),
                                        "flip_tta": bool(enc.card.inference.get("flip_tta", False)),
+                                       "enrol_views": 5 if enc.enrol_shift_px else 1,
                                        "precision": "bf16" if enc.bf16 else "fp32"}
     rng = np.random.default_rng(0)
     query = rng.standard_normal((1, 128)).astype(np.float32)

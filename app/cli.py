@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mix", type=int, default=0, metavar="N",
                    help="add N blends of two people's faces to each batch, distilled from the teacher's "
                         "embedding of the same blend (0 = off; needs the teacher)")
+    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+                   help="augment: turn each training face by a random angle up to ± DEG degrees (default 0)")
+    p.add_argument("--zoom", type=float, default=0.0, metavar="F",
+                   help="augment: scale each training face by a random factor in [1-F, 1+F] (default 0)")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--members", type=int, default=1, metavar="N",
@@ -90,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="face crop size in pixels, a multiple of 16 (default 80, as the shipped model; ignored with --init)")
     p.add_argument("--arch", default=None, metavar="JSON",
                    help='architecture keys to change, e.g. \'{"widths": [32, 64, 128, 384], "dropout": 0.0}\' '
-                        "(input_size, widths, blocks, dim, dropout, crop_box; ignored with --init)")
+                        "(input_size, widths, blocks, dim, dropout, crop_box, head: flatten or gdc; ignored with --init)")
     p.add_argument("--crop-box", default=None, metavar="X0,Y0,SIDE",
                    help="train on this square of the 112 px ArcFace frame, as fractions (default 0,0,1: all of it, "
                         "as the shipped model; ignored with --init)")
@@ -157,6 +161,12 @@ def _engine(args, tau: float | None = None):
     engine = Engine.create(args.detector, args.detector_model, args.weights, args.device, tau=tau)
     for w in engine.warnings:  # e.g. unusable --weights: the shipped model is used instead
         print(f"warning: {w}", file=sys.stderr)
+    # Faces enrolled under another model (another --weights, an updated app, a fallback to the
+    # shipped model) are not comparable until re-embedded from their stored crops.
+    stale = engine.gallery.stale_count(engine.encoder.version)
+    if stale:
+        print(f"Updating {stale} enrolled face(s) for model {engine.encoder.version}.", file=sys.stderr)
+        engine.refresh_gallery(console_progress("re-embedding "))
     return engine
 
 
@@ -315,7 +325,7 @@ def _check_input_size(size, flag: str) -> None:
         raise DatasetError(f"{flag} must be a multiple of 16 and at least 32, not {size}.")
 
 
-ARCH_KEYS = ("input_size", "widths", "blocks", "dim", "dropout", "crop_box")
+ARCH_KEYS = ("input_size", "widths", "blocks", "dim", "dropout", "crop_box", "head")
 
 
 def parse_arch(text: str, base: dict) -> dict:
@@ -354,7 +364,11 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(datasets=args.datasets, out=args.out, exclude_people=args.exclude_people,
                       epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill, mix=args.mix,
                       lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images, init_weights=args.init,
-                      detector=args.detector or "yunet", members=args.members, precision=args.precision)
+                      detector=args.detector or "yunet", members=args.members, precision=args.precision,
+                      rotate=args.rotate, zoom=args.zoom)
+    if not (0 <= args.rotate <= 45 and 0 <= args.zoom < 0.5):
+        from app.errors import DatasetError
+        raise DatasetError("--rotate takes 0 to 45 degrees and --zoom 0 to below 0.5.")
     if args.mix < 0 or (args.mix > 0 and args.distill <= 0):
         from app.errors import DatasetError
         raise DatasetError("--mix must be 0 or more, and blends need the teacher (--distill above 0).")
@@ -399,10 +413,11 @@ def cmd_evaluate(args) -> int:
     cancel = CancelToken()
     if args.protocol == "verification":
         result = evaluate_verification(lfw, embed_paths, cancel=cancel)
-    elif args.folder:
-        result = evaluate_identification(folder=args.folder, embed_paths=embed_paths, cancel=cancel)
-    else:
-        result = evaluate_identification(lfw_dir=lfw, embed_paths=embed_paths, cancel=cancel)
+    else:  # enrolment images embedded as the app enrols them, probes as live faces
+        enrol_paths = make_embed_paths(encoder, args.detector or "yunet", args.detector_model, enrolment=True)
+        result = evaluate_identification(lfw_dir=None if args.folder else lfw, folder=args.folder,
+                                         embed_paths=embed_paths, cancel=cancel,
+                                         embed_enrolment_paths=enrol_paths)
     result = {"model": encoder.version, "detector": args.detector or "yunet", **result}
     if args.write_card and encoder.path is not None:
         from app.encoder import ModelCard, write_card

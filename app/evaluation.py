@@ -512,8 +512,12 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
                             embed_paths: EmbedPaths | None = None,
                             progress: ProgressFn = no_progress,
                             cancel: CancelToken | None = None,
-                            far_target: float = REPORT_FAR) -> dict:
+                            far_target: float = REPORT_FAR,
+                            embed_enrolment_paths: EmbedPaths | None = None) -> dict:
     """One-shot open-set identification, one enrolment image per person, as the app is used.
+
+    `embed_enrolment_paths`, when given, embeds the enrolment images the way the app enrols
+    (`Encoder.embed_enrolment`); probes always go through `embed_paths`, as live faces do.
 
     Exactly one source: `lfw_dir` (the peopleDevTest.txt people, see `lfw_identification_split`)
     or `folder` (any folder-per-person tree, see `folder_identification_split`). Keys:
@@ -549,7 +553,10 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
     def rows(ps: list[str]) -> np.ndarray:
         return emb[np.array([index[p] for p in ps], dtype=np.int64)].reshape(len(ps), emb.shape[1])
 
-    ident = one_shot_identification(rows(split.gallery_paths), split.gallery_labels,
+    gallery = rows(split.gallery_paths)
+    if embed_enrolment_paths is not None:
+        gallery, _ = _embed(embed_enrolment_paths, list(split.gallery_paths))
+    ident = one_shot_identification(gallery, split.gallery_labels,
                                     rows(split.probe_paths), split.probe_labels,
                                     rows(split.unknown_paths), far_target, cancel=cancel)
     result = {

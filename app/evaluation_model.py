@@ -18,11 +18,14 @@ from app.progress import ProgressFn, no_progress
 
 
 def make_embed_paths(encoder: Encoder, detector: str = "yunet", detector_model: str | None = None,
-                     progress: ProgressFn = no_progress, workers: int = 2
+                     progress: ProgressFn = no_progress, workers: int = 2, enrolment: bool = False
                      ) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
+    """Live embedding (`Encoder.embed`), or with `enrolment` the gallery's (`embed_enrolment`)."""
+    embed = encoder.embed_enrolment if enrolment else encoder.embed
+
     def embed_paths(image_paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
         data = build_crops(list(image_paths), encoder.input_size, detector, detector_model,
                            workers=workers, progress=progress, cache_dir=paths.cache_dir(),
                            box=encoder.crop_box)
-        return encoder.embed(data["crops"]), data["found"]
+        return embed(data["crops"]), data["found"]
     return embed_paths

@@ -146,7 +146,8 @@ class Engine:
                 raise MultipleFacesError(
                     f"There is no face {face_index} in {name}: it has {len(faces)} face(s).", len(faces))
             face = faces[face_index - 1]
-        emb = self.embed_faces(rgb, [face])[0]
+        emb = self.encoder.embed_enrolment(
+            align_many(rgb, [face], self.encoder.input_size, self.encoder.crop_box))[0]
         crop = align(rgb, face, STORED_CROP)
         nearest = self.matcher.match(emb[None], self.tau)[0]
         return EnrolCandidate(face, crop, emb, tuple(quality_warnings(rgb, face)), nearest)
@@ -162,8 +163,9 @@ class Engine:
         return self.enroll(name, cand, source=Path(path).name, add_to_existing=add_to_existing), cand
 
     def embed_stored_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Embed gallery crops (stored at STORED_CROP, full frame) with the current encoder."""
-        return self.encoder.embed(recrop(crops, self.encoder.input_size, self.encoder.crop_box))
+        """Embed gallery crops (stored at STORED_CROP, full frame) with the current encoder, as
+        enrolment embeds them (`Encoder.embed_enrolment`)."""
+        return self.encoder.embed_enrolment(recrop(crops, self.encoder.input_size, self.encoder.crop_box))
 
     def refresh_gallery(self, progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> int:
         """Re-embed samples made by another encoder version (after a model change)."""

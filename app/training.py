@@ -56,6 +56,8 @@ class TrainConfig:
     init_weights: str | None = None   # start from a saved encoder (fine-tuning) instead of random
     members: int = 1                  # networks trained one after another (seeds seed, seed+1, ...), averaged
     precision: str = "fp32"           # "auto": bfloat16 autocast on CPUs that do it natively (faster, see README)
+    rotate: float = 0.0               # augmentation: random rotation up to ± this many degrees
+    zoom: float = 0.0                 # augmentation: random scale in [1 - zoom, 1 + zoom]
     arch: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ARCH))
 
 
@@ -80,9 +82,25 @@ def checkpoint_path(out: str | os.PathLike) -> Path:
     return Path(out).with_suffix(".ckpt")
 
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Flip, shift by up to 4 px, brightness/contrast jitter, sometimes grey: cheap, on tensors."""
+def turn(x: torch.Tensor, degrees: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Each image of the batch turned anticlockwise by `degrees` (as seen on screen) and magnified
+    by `scale` about its centre, bilinear, edge pixels repeated."""
+    angle = torch.deg2rad(degrees.float())
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    zero = torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator, rotate: float = 0.0, zoom: float = 0.0) -> torch.Tensor:
+    """Flip, shift by up to 4 px, brightness/contrast jitter, sometimes grey: cheap, on tensors.
+    With `rotate` (degrees) or `zoom` (fraction), each face is first turned and scaled at random
+    about the crop centre (edges repeated), the aligner's errors on a new photo."""
     n, _, s, _ = x.shape
+    if rotate > 0 or zoom > 0:
+        x = turn(x, (torch.rand(n, generator=gen) * 2 - 1) * rotate,
+                 1 + (torch.rand(n, generator=gen) * 2 - 1) * zoom)
     flip = torch.rand(n, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
     pad = 4
@@ -260,7 +278,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                         m = torch.randint(0, len(mix_pairs), (cfg.mix,), generator=gen)
                         a, b = mix_pairs[m.numpy()].T
                         x = torch.cat([x, mix_lam[m] * to_tensor(crops[a]) + (1 - mix_lam[m]) * to_tensor(crops[b])])
-                    x = _augment(x, gen).to(device)
+                    x = _augment(x, gen, cfg.rotate, cfg.zoom).to(device)
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                         emb_all = net(x)
                     if bf16:  # losses in float32, on vectors made unit again after bfloat16 rounding

@@ -298,12 +298,13 @@ def clip_theirs(clip: Path, max_frames: int | None) -> dict:
 
 # ---- both systems on the protocols --------------------------------------------------------------
 
-def protocols(lfw_dir: Path, embed_paths, who: str) -> dict:
+def protocols(lfw_dir: Path, embed_paths, who: str, enrol_paths=None) -> dict:
     from app.evaluation import evaluate_identification, evaluate_verification
     log(f"{who}: LFW verification")
     ver = evaluate_verification(lfw_dir, embed_paths)
     log(f"{who}: LFW one-shot identification")
-    ident = evaluate_identification(lfw_dir=lfw_dir, embed_paths=embed_paths)
+    ident = evaluate_identification(lfw_dir=lfw_dir, embed_paths=embed_paths,
+                                    embed_enrolment_paths=enrol_paths)
     out = {k: ver[k] for k in ("devtest_accuracy", "devtest_auc", "devtest_tar_at_far_1e-2",
                                "view2_accuracy_mean", "view2_accuracy_std")}
     out.update({k: ident[k] for k in ("oneshot_rank1", "oneshot_dir_at_far_1e-2")})
@@ -378,7 +379,8 @@ def run(args) -> dict:
     ours_embed = make_embed_paths(encoder, "yunet", workers=args.workers)
     theirs_embed = FaceRecognitionEmbedder(args.workers)
 
-    ours = protocols(lfw_used, ours_embed, "ours")
+    ours = protocols(lfw_used, ours_embed, "ours",
+                     make_embed_paths(encoder, "yunet", workers=args.workers, enrolment=True))
     try:
         theirs = protocols(lfw_used, theirs_embed, "face_recognition")
     finally:

@@ -139,3 +139,21 @@ def test_combine_refuses_models_that_do_not_fit_in_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "combine", str(a), str(a), "--out", str(tmp_path / "c.pt"), "--lfw", str(tmp_path))
     assert code == 2 and "pairsDevTrain.txt" in err
     assert not (tmp_path / "c.pt").exists()
+
+
+def test_faces_enrolled_under_another_model_are_re_embedded_before_use(capsys, samples_dir, yunet_path, tmp_path):
+    import shutil
+
+    from app.encoder import card_path_for, shipped_weights
+    det = ["--detector-model", str(yunet_path)]
+    run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
+    other = tmp_path / "other.pt"  # the same weights under another version: a model switch
+    shutil.copy(shipped_weights(), other)
+    card = json.loads(card_path_for(shipped_weights()).read_text())
+    card["version"] = "another-model"
+    card_path_for(other).write_text(json.dumps(card))
+    code, out, err = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", "--weights", str(other), *det)
+    assert code == 0 and "Updating 1 enrolled face(s) for model another-model" in err
+    assert [f["name"] for f in json.loads(out)["faces"]] == ["Barack Obama"]
+    code, out, err = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", "--weights", str(other), *det)
+    assert "Updating" not in err and [f["name"] for f in json.loads(out)["faces"]] == ["Barack Obama"]

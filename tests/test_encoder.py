@@ -226,3 +226,57 @@ def test_combine_saves_trained_models_as_one_ensemble(tmp_path):
     with pytest.raises(ModelError, match="another architecture"):
         combine_models([paths_[0], other], tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_enrolment_embedding_is_the_mean_of_five_shifted_views(tmp_path):
+    import cv2
+    torch.manual_seed(0)
+    net = FaceNet(**SMALL).eval()
+    card = ModelCard(arch=dict(SMALL), version="v", inference={"flip_tta": False, "enrol_shift": 0.1})
+    enc = Encoder.load(save_model(net, card, tmp_path / "e.pt"), "cpu")
+    assert enc.enrol_shift_px == 3  # 0.1 of 32 pixels
+    crops = _crops(3)
+    # the same views made another way: integer translations with the border pixels repeated
+    views = [np.stack([cv2.warpAffine(c, np.float32([[1, 0, dx], [0, 1, dy]]), (32, 32),
+                                      borderMode=cv2.BORDER_REPLICATE) for c in crops])
+             for dx, dy in ((0, 0), (3, 0), (-3, 0), (0, 3), (0, -3))]
+    total = sum(enc.embed(v).astype(np.float64) for v in views)
+    expect = total / np.linalg.norm(total, axis=1, keepdims=True)
+    got = enc.embed_enrolment(crops)
+    assert got.shape == (3, 128) and got.dtype == np.float32
+    assert np.allclose(got, expect, atol=1e-5)
+    assert not np.allclose(got, enc.embed(crops), atol=1e-3)  # the views do change it
+    assert enc.embed_enrolment(crops[:0]).shape == (0, 128)
+
+
+def test_enrolment_views_only_where_the_card_asks_for_them(tmp_path):
+    torch.manual_seed(0)
+    net = FaceNet(**SMALL).eval()
+    old = Encoder.load(save_model(net, ModelCard(arch=dict(SMALL), version="o", inference={"flip_tta": True}),
+                                  tmp_path / "o.pt"), "cpu")
+    assert old.enrol_shift_px == 0
+    crops = _crops(2)
+    assert np.array_equal(old.embed_enrolment(crops), old.embed(crops))  # cards from before: unchanged
+    assert ModelCard().inference["enrol_shift"] == 0.025                # new cards: 2 px at 80
+    new = Encoder.load(save_model(FaceNet(**dict(SMALL, input_size=80)).eval(),
+                                  ModelCard(arch=dict(SMALL, input_size=80), version="n"),
+                                  tmp_path / "n.pt"), "cpu")
+    assert new.enrol_shift_px == 2
+
+
+def test_gdc_head_round_trips_and_a_bad_head_is_a_clear_error(tmp_path):
+    torch.manual_seed(0)
+    arch = dict(SMALL, head="gdc")
+    net = FaceNet(**arch).eval()
+    # one depthwise weight per channel and place (16 × 8 × 8) + a 16 → 128 projection, not 16·8·8 → 128
+    assert isinstance(net.head[1], torch.nn.Conv2d) and net.head[1].weight.shape == (16, 1, 8, 8)
+    assert net.head[5].weight.shape == (128, 16)
+    path = save_model(net, ModelCard(arch=arch, version="g"), tmp_path / "g.pt")
+    enc = Encoder.load(path, "cpu")
+    emb = enc.embed(_crops(3))
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    card = json.loads(card_path_for(path).read_text())
+    card["arch"]["head"] = "pooling"
+    card_path_for(path).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="unknown head"):
+        Encoder.load(path, "cpu")

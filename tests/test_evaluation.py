@@ -319,6 +319,18 @@ def test_identification_lfw(lfw):
         "Dan_Dunn_0001.jpg", "Eve_Ellis_0001.jpg", "Fay_Fox_0001.jpg"]
 
 
+def test_identification_embeds_the_enrolment_images_as_the_app_enrols(lfw):
+    # The enrolment embedder sees exactly the three enrolment images; giving Fay's the
+    # stranger's vector (≈2 from her probe, ≈√2 from the others) turns her probe wrong: 3/4.
+    live = FakeEmbedder(PEOPLE)
+    enrol = FakeEmbedder(PEOPLE, opposite={"Fay_Fox_0001.jpg"})
+    r = evaluate_identification(lfw_dir=lfw, embed_paths=live, embed_enrolment_paths=enrol)
+    assert [Path(p).name for c in enrol.calls for p in c] == [
+        "Dan_Dunn_0001.jpg", "Eve_Ellis_0001.jpg", "Fay_Fox_0001.jpg"]
+    assert r["oneshot_rank1"] == 0.75 and r["enrolled"] == 3
+    assert evaluate_identification(lfw_dir=lfw, embed_paths=live)["oneshot_rank1"] == 1.0
+
+
 def test_identification_with_a_swapped_identity(lfw):
     # Probe Fay 2 shows a stranger: nearest gallery is Dan or Eve (≈1.41; Fay is ≈2) → wrong.
     # rank-1 = 3/4. Unknowns' nearest ≈1.41 → τ ≈ 1.41 at FAR 1e-2 (0 of 2 accepted); the three

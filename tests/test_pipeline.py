@@ -103,3 +103,18 @@ def test_unusual_image_modes_enrol_and_are_recognised(engine, samples_dir, tmp_p
     img.save(p)
     engine.enroll_photo("Barack Obama", p)
     assert [r.match.name for r in engine.identify_photo(samples_dir / "obama2.jpg")] == ["Barack Obama"]
+
+
+def test_enrolment_and_re_embedding_use_the_enrolment_views(engine, samples_dir):
+    from app.alignment import align_many, recrop
+    from app.imageio import load_image
+    enc = engine.encoder
+    assert enc.enrol_shift_px > 0  # the shipped card enrols with shifted views
+    rgb = load_image(samples_dir / "obama.jpg")
+    cand = engine.enrol_candidate(rgb)
+    crop = align_many(rgb, [cand.face], enc.input_size, enc.crop_box)
+    assert np.allclose(cand.embedding, enc.embed_enrolment(crop)[0], atol=1e-6)
+    assert not np.allclose(cand.embedding, engine.embed_faces(rgb, [cand.face])[0], atol=1e-3)
+    stored = engine.embed_stored_crops(cand.crop[None])
+    assert np.allclose(stored, enc.embed_enrolment(recrop(cand.crop[None], enc.input_size, enc.crop_box)),
+                       atol=1e-6)

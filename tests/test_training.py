@@ -133,3 +133,27 @@ def test_members_refused_below_one_and_with_fine_tuning(shared, tmp_path):
     first = train(_cfg(shared, tmp_path, epochs=1)).path
     with pytest.raises(DatasetError, match="one network"):
         train(_cfg(shared, tmp_path / "ft", members=2, init_weights=str(first)))
+
+
+def test_turn_rotates_and_magnifies_about_the_centre():
+    from app.training import turn
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    # a quarter turn anticlockwise is numpy's rot90
+    assert torch.allclose(turn(x, torch.tensor([90.0]), torch.tensor([1.0])), torch.rot90(x, 1, dims=(2, 3)),
+                          atol=1e-5)
+    assert torch.allclose(turn(x, torch.tensor([0.0]), torch.tensor([1.0])), x, atol=1e-5)
+    # magnified twice: output pixel (r, c) samples the input at (0.75 + r/2, 0.75 + c/2),
+    # where bilinear interpolation of the value 4·row + col gives 4·(0.75 + r/2) + 0.75 + c/2
+    r, c = torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing="ij")
+    assert torch.allclose(turn(x, torch.tensor([0.0]), torch.tensor([2.0]))[0, 0],
+                          4 * (0.75 + r / 2) + 0.75 + c / 2, atol=1e-5)
+
+
+def test_geometric_augmentation_is_off_by_default_and_random_when_asked():
+    from app.training import _augment
+    x = torch.rand(6, 3, 16, 16) * 2 - 1
+    plain = _augment(x.clone(), torch.Generator().manual_seed(3))
+    again = _augment(x.clone(), torch.Generator().manual_seed(3), rotate=0.0, zoom=0.0)
+    assert torch.equal(plain, again)  # default: the draws and the result are as before
+    turned = _augment(x.clone(), torch.Generator().manual_seed(3), rotate=10.0, zoom=0.1)
+    assert turned.shape == x.shape and not torch.allclose(turned, plain)

@@ -195,6 +195,9 @@ class MainWindow(QMainWindow):
         if info.get("warnings"):
             self.show_message(" ".join(info["warnings"]))
         self.engine_ready.emit(info)
+        if info.get("stale_samples"):  # enrolled under another model: not matched until re-embedded
+            self._run_engine_task(lambda engine, progress: engine.refresh_gallery(progress),
+                                  f"Updating {info['stale_samples']} enrolled face(s) for the current model…")
 
     def _engine_failed(self, message: str) -> None:
         self.engine_error = message

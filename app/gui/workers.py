@@ -247,7 +247,8 @@ class InferenceWorker(QThread):
         card = eng.encoder.card
         info.update({"calibrated_tau": float(card.tau), "calibration": dict(card.calibration or {}),
                      "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
-                     "training": dict(card.training or {}), "warnings": list(eng.warnings)})
+                     "training": dict(card.training or {}), "warnings": list(eng.warnings),
+                     "stale_samples": eng.gallery.stale_count(eng.encoder.version)})
         return info
 
     def _run_jobs(self) -> None:

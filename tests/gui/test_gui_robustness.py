@@ -157,3 +157,26 @@ def test_crops_for_retraining_stay_private_and_go_with_a_deleted_person():
         g.delete(ann.id)
         assert not root.exists() and not cache.exists()
         assert [p.name for p in g.people()] == ["Bob"]
+
+
+def test_faces_enrolled_under_another_model_are_updated_at_start(qtbot, make_window, samples_dir):
+    """An updated app or a saved model that no longer loads: the window starts on another model
+    than the gallery's faces were embedded by; they are re-embedded from their crops, not lost."""
+    from app.alignment import align
+    from app.detection import create_detector
+    from app.gallery import Gallery
+    from app.imageio import load_image
+
+    rgb = load_image(samples_dir / "lin-manuel-miranda.png")
+    face = create_detector("haar").detect(rgb)[0]
+    with Gallery() as g:
+        g.enroll(LIN, align(rgb, face, 112), np.ones(128, np.float32) / np.sqrt(128), "an-older-model")
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
+    stale = []
+    qtbot.waitUntil(lambda: not win.task_progress.isVisible(), timeout=60_000)
+    win.inference.submit(lambda engine, progress: (engine.encoder.version,
+                                                   engine.gallery.stale_count(engine.encoder.version)),
+                         stale.append)
+    qtbot.waitUntil(lambda: bool(stale), timeout=30_000)
+    assert stale[0] == (win.info["encoder"], 0)
+    assert win.people.names() == [LIN]
