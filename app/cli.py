@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--loss", choices=["triplet-semihard", "triplet-hard", "contrastive"], default="triplet-semihard")
     p.add_argument("--margin", type=float, default=0.2)
-    p.add_argument("--distill", type=float, default=1.0, help="weight of the dlib teacher (0 = labels only)")
+    p.add_argument("--distill", type=float, default=1.0, help="weight of the dlib teacher (0 = labels only; the shipped model used 4)")
     p.add_argument("--mix", type=int, default=0, metavar="N",
                    help="add N blends of two people's faces to each batch, distilled from the teacher's "
                         "embedding of the same blend (0 = off; needs the teacher)")
@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train N networks one after another (seeds SEED, SEED+1, ...) and save their mean as "
                         "one model: better faces at N times the training and embedding cost")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32",
-                   help="fp32 (default, as the shipped model); auto: bfloat16 autocast on CPUs that do it "
-                        "natively, about 1.7x faster here but 1.8 points lower rank-1 in a 6-epoch test")
+                   help="fp32 (default); auto: bfloat16 autocast on CPUs that do it natively, about 1.7x "
+                        "faster here (the shipped model was trained so; see README)")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     p.add_argument("--init", default=None, help="fine-tune from these encoder weights instead of starting afresh")

@@ -89,7 +89,8 @@ class FaceNet(nn.Module):
             self.head = nn.Sequential(nn.BatchNorm2d(cin), nn.Dropout(dropout), nn.Flatten(),
                                       nn.Linear(cin * spatial * spatial, dim, bias=False),
                                       nn.BatchNorm1d(dim))
-        elif head == "gdc":  # MobileFaceNet's global depthwise conv: one weight per channel and place
+        elif head == "gdc":  # MobileFaceNet's global depthwise conv: one weight per channel and place;
+            # a third fewer weights, but lower rank-1 on held-out training people (README)
             self.head = nn.Sequential(nn.BatchNorm2d(cin),
                                       nn.Conv2d(cin, cin, spatial, groups=cin, bias=False),
                                       nn.BatchNorm2d(cin), nn.Dropout(dropout), nn.Flatten(),
@@ -181,7 +182,8 @@ class ModelCard:
     # flip_tta: embed each crop and its mirror image and average them (+2.3 points of DevTest
     # accuracy for the 48-epoch single model, at twice the embedding cost).
     # bf16_cpu: on CPUs with native bfloat16 (see `bf16_native`), embed under bfloat16 autocast:
-    # 516 against 290 faces/s here (`bench`), the same LFW figures but rank-1 0.773 against 0.771.
+    # 516 against 290 faces/s here (`bench`, the weights shipped before), the same LFW figures but
+    # rank-1 0.773 against 0.771.
     # enrol_shift: an enrolment photo is embedded as the mean of its crop and four copies shifted
     # by this fraction of the crop side (see `Encoder.embed_enrolment`); 0 or absent: off.
     inference: dict[str, Any] = field(default_factory=lambda: {"flip_tta": True, "bf16_cpu": True,
