@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--loss", choices=["triplet-semihard", "triplet-hard", "contrastive"], default="triplet-semihard")
     p.add_argument("--margin", type=float, default=0.2)
-    p.add_argument("--distill", type=float, default=1.0, help="weight of the dlib teacher (0 = labels only; the shipped model used 4)")
+    p.add_argument("--distill", type=float, default=4.0,
+                   help="weight of the dlib teacher against the triplet loss (default 4, as the shipped model; 0 = labels only)")
     p.add_argument("--mix", type=int, default=0, metavar="N",
                    help="add N blends of two people's faces to each batch, distilled from the teacher's "
                         "embedding of the same blend (0 = off; needs the teacher)")

@@ -157,3 +157,10 @@ def test_faces_enrolled_under_another_model_are_re_embedded_before_use(capsys, s
     assert [f["name"] for f in json.loads(out)["faces"]] == ["Barack Obama"]
     code, out, err = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", "--weights", str(other), *det)
     assert "Updating" not in err and [f["name"] for f in json.loads(out)["faces"]] == ["Barack Obama"]
+
+
+def test_train_defaults_to_the_shipped_teacher_weight():
+    from app.cli import build_parser
+    from app.training import DEFAULT_DISTILL, TrainConfig
+    args = build_parser().parse_args(["train", "data", "--out", "m.pt"])
+    assert args.distill == DEFAULT_DISTILL == TrainConfig(datasets=["data"], out="m.pt").distill == 4.0

@@ -342,13 +342,13 @@ class RetrainSection(QGroupBox):
 
     def make_config(self):
         from app import paths
-        from app.training import TrainConfig
+        from app.training import DEFAULT_DISTILL, TrainConfig
 
         out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         return TrainConfig(datasets=self.folder_list(), out=str(out), epochs=self.epochs.value(),
                            members=self.members.value(),
                            device=self.device.currentData(),
-                           distill=1.0 if (self.distill.isEnabled() and self.distill.isChecked()) else 0.0,
+                           distill=DEFAULT_DISTILL if (self.distill.isEnabled() and self.distill.isChecked()) else 0.0,
                            max_images=self.max_images.value() or None,
                            calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
                            workers=1)
