@@ -13,7 +13,8 @@ and measures one-shot identification among them:
 `train` reuses the cached crops and teacher embeddings of the shipped command (the held-out
 people are dropped after loading; a new `--exclude-people` list would redo 12 minutes of
 detection and teacher) and runs in bfloat16 where the CPU does it natively (34-38 s an epoch
-here), with `--config` changing any `TrainConfig` field, e.g. '{"distill": 2.0}'. `views`
+here), with `--config` changing any `TrainConfig` field, e.g. '{"distill": 2.0}' (the runs in the
+README before the default became 4 used '{"distill": 1.0}'). `views`
 compares ways to embed the enrolment photo (shifted and scaled copies averaged) on that split.
 """
 
