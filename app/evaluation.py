@@ -540,7 +540,9 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
     if not split.probe_paths:
         raise DatasetError(f"No person in {source} has two or more images, so nobody can be "
                            f"enrolled and then recognised from another photo.")
-    paths = sorted(set(split.gallery_paths) | set(split.probe_paths) | set(split.unknown_paths))
+    separate = embed_enrolment_paths is not None  # then enrolment images are embedded once, its way
+    live = set(split.probe_paths) | set(split.unknown_paths)
+    paths = sorted(live if separate else live | set(split.gallery_paths))
     if cancel is not None:
         cancel.raise_if_cancelled()
     progress(1, steps, f"embedding {len(paths)} images")
@@ -553,9 +555,12 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
     def rows(ps: list[str]) -> np.ndarray:
         return emb[np.array([index[p] for p in ps], dtype=np.int64)].reshape(len(ps), emb.shape[1])
 
-    gallery = rows(split.gallery_paths)
-    if embed_enrolment_paths is not None:
-        gallery, _ = _embed(embed_enrolment_paths, list(split.gallery_paths))
+    missed = int((~found).sum())
+    if separate:
+        gallery, gallery_found = _embed(embed_enrolment_paths, list(split.gallery_paths))
+        missed += int((~gallery_found).sum())
+    else:
+        gallery = rows(split.gallery_paths)
     ident = one_shot_identification(gallery, split.gallery_labels,
                                     rows(split.probe_paths), split.probe_labels,
                                     rows(split.unknown_paths), far_target, cancel=cancel)
@@ -567,8 +572,8 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
         "enrolled": len(split.gallery_paths),
         "known_probes": len(split.probe_paths),
         "unknown_probes": len(split.unknown_paths),
-        "images": len(paths),
-        "missed_detections": int((~found).sum()),
+        "images": len(paths) + (len(split.gallery_paths) if separate else 0),
+        "missed_detections": missed,
     }
     progress(steps, steps, "identification done")
     return result
