@@ -154,7 +154,7 @@ def run_bench(args) -> dict:
         # what those figures ran: networks averaged, mirror images, number format
         out[f"embed_setup{suffix}"] = {"networks": int(enc.card.arch.get("members", 1)),
                                        "flip_tta": bool(enc.card.inference.get("flip_tta", False)),
-                                       "enrol_views": 5 if enc.enrol_shift_px else 1,
+                                       "enrol_views": enc.enrol_views,
                                        "precision": "bf16" if enc.bf16 else "fp32"}
     rng = np.random.default_rng(0)
     query = rng.standard_normal((1, 128)).astype(np.float32)

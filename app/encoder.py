@@ -295,6 +295,11 @@ class Encoder:
         return cls.load(shipped, device), f"{reason} Using the shipped model instead."
 
     @property
+    def enrol_views(self) -> int:
+        """How many crops `embed_enrolment` embeds per face: the crop and its 4 shifts, or just it."""
+        return 5 if self.enrol_shift_px else 1
+
+    @property
     def enrol_shift_px(self) -> int:
         """How far `embed_enrolment` shifts its extra views, in pixels of the crop (0: no views)."""
         frac = float(self.card.inference.get("enrol_shift", 0.0) or 0.0)
@@ -314,9 +319,9 @@ class Encoder:
             return self.embed(crops)
         n = crops.shape[1]
         padded = np.pad(crops, ((0, 0), (s, s), (s, s), (0, 0)), mode="edge")
-        total = np.zeros((len(crops), int(self.card.arch.get("dim", 128))), np.float64)
-        for dy, dx in ((0, 0), (0, s), (0, -s), (s, 0), (-s, 0)):
-            total += self.embed(padded[:, s - dy:s - dy + n, s - dx:s - dx + n])
+        views = np.concatenate([padded[:, s - dy:s - dy + n, s - dx:s - dx + n]
+                                for dy, dx in ((0, 0), (0, s), (0, -s), (s, 0), (-s, 0))])
+        total = self.embed(views).astype(np.float64).reshape(5, len(crops), -1).sum(0)  # one pass for all
         return (total / np.linalg.norm(total, axis=1, keepdims=True)).astype(np.float32)
 
     @torch.inference_mode()
