@@ -144,6 +144,12 @@ def bf16_native() -> bool:
         return False
 
 
+def _check_enrol_shift(value: Any) -> None:
+    """A card's `inference.enrol_shift`: a fraction of the crop side, 0 (off) up to below 0.25."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 0.25:
+        raise ValueError(f"enrol_shift must be a number from 0 to below 0.25, not {value!r}")
+
+
 def crop_box_of(arch: dict[str, Any]) -> tuple[float, float, float]:
     """The arch's crop box (ValueError if malformed); the full frame when it has none."""
     box = arch.get("crop_box")
@@ -260,6 +266,7 @@ class Encoder:
         try:
             crop_box_of(card.arch)
             build_net(card.arch)
+            _check_enrol_shift(card.inference.get("enrol_shift", 0.0))
         except (ValueError, TypeError) as exc:
             raise ModelError(f"Model card of {path} is damaged: {exc}.") from None
         actual = sha256_file(path)
@@ -302,7 +309,7 @@ class Encoder:
     @property
     def enrol_shift_px(self) -> int:
         """How far `embed_enrolment` shifts its extra views, in pixels of the crop (0: no views)."""
-        frac = float(self.card.inference.get("enrol_shift", 0.0) or 0.0)
+        frac = float(self.card.inference.get("enrol_shift", 0.0))
         return max(1, round(frac * self.input_size)) if frac > 0 else 0
 
     def embed_enrolment(self, crops: np.ndarray) -> np.ndarray:

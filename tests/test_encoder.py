@@ -280,3 +280,13 @@ def test_gdc_head_round_trips_and_a_bad_head_is_a_clear_error(tmp_path):
     card_path_for(path).write_text(json.dumps(card))
     with pytest.raises(ModelError, match="unknown head"):
         Encoder.load(path, "cpu")
+
+
+@pytest.mark.parametrize("bad", ["two", -0.1, 0.5, True, None])
+def test_damaged_enrol_shift_in_the_card_is_a_clear_error(saved, bad):
+    path, _ = saved
+    card = json.loads(card_path_for(path).read_text())
+    card["inference"]["enrol_shift"] = bad
+    card_path_for(path).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="enrol_shift"):
+        Encoder.load(path, "cpu")
