@@ -101,16 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "as the shipped model; ignored with --init)")
     _common(p)
 
-    p = sub.add_parser("evaluate", help="LFW verification / one-shot identification figures")
-    p.add_argument("protocol", choices=["verification", "identification"])
+    p = sub.add_parser("evaluate", help="LFW verification / one-shot identification / open-set figures")
+    p.add_argument("protocol", choices=["verification", "identification", "open-set"])
     p.add_argument("--lfw", default=None, help="LFW root with images/ and protocol/")
     p.add_argument("--folder", default=None, help="identification on any folder-per-person tree")
     p.add_argument("--json", action="store_true")
     p.add_argument("--write-card", action="store_true", help="store the figures in the model card")
+    p.add_argument("--tau", type=float, default=None,
+                   help="open-set: decide with this fixed τ instead of the model's rule (as the app with a chosen τ)")
+    p.add_argument("--draws", type=int, default=None, help="open-set: random galleries per size (default 20)")
+    p.add_argument("--seed", type=int, default=None, help="open-set: seed of the gallery draws (default 0)")
     _common(p)
 
-    p = sub.add_parser("calibrate", help="recompute a model's τ on LFW pairsDevTrain.txt (training people)")
+    p = sub.add_parser("calibrate", help="recompute a model's τ on LFW pairsDevTrain.txt (training people) "
+                                         "and its open-set table on background faces it never trained on")
     p.add_argument("--lfw", default=None, help="LFW root with images/ and protocol/")
+    p.add_argument("--background", default=None,
+                   help="photos of people the model never trained on, a folder per person (or a flat folder "
+                        "of aligned 112 px crops), for the open-set table (default: LFW's validation people, "
+                        "for a model trained without them)")
+    p.add_argument("--only", choices=["tau", "open-set"], default=None, help="recompute only one of the two")
     _common(p)
 
     p = sub.add_parser("combine", help="save trained single-network models (e.g. several seeds) as one averaging "
@@ -171,11 +181,21 @@ def _engine(args, tau: float | None = None):
     return engine
 
 
-def _face_json(box, name: str, distance: float, track: int | None = None) -> dict:
-    """One face as `identify --json` and `watch --json` print it (`track` only when tracked)."""
+def _face_json(box, name: str, distance: float, track: int | None = None, nearest: str | None = None,
+               threshold: float | None = None, raw_distance: float | None = None) -> dict:
+    """One face as `identify --json` and `watch --json` print it (`track` only when tracked): the
+    decision (`name`, `accepted`), how far the nearest enrolled person (`nearest`) is, and the τ
+    it was decided with. With a cohort-normalised model, `distance` is the plain L2 distance and
+    `score` the normalised one that τ is compared with; otherwise, and for a tracked face (whose
+    figures are its pooled template's), the two are the same number."""
+    from app.matching import UNKNOWN
     x, y, w, h = box
+    def num(v):
+        return None if v is None or not math.isfinite(v) else round(float(v), 4)
     out = {"box": [round(x), round(y), round(w), round(h)], "name": name,
-           "distance": None if not math.isfinite(distance) else round(float(distance), 4)}
+           "distance": num(distance if raw_distance is None else raw_distance), "score": num(distance),
+           "nearest": nearest, "accepted": name != UNKNOWN,
+           "threshold": None if threshold is None else round(float(threshold), 4)}
     if track is not None:
         out["track"] = track
     return out
@@ -203,15 +223,16 @@ def cmd_identify(args) -> int:
         info = engine.describe()
     finally:
         engine.close()
+    faces = [_face_json(r.face.box, r.match.name, r.match.distance, nearest=r.match.nearest,
+                        threshold=r.match.threshold, raw_distance=r.match.raw_distance) for r in recs]
     if args.json:
-        faces = [_face_json(r.face.box, r.match.name, r.match.distance) for r in recs]
-        print(json.dumps({"photo": str(args.photo), "faces": faces, **info}))
+        print(json.dumps({"photo": str(args.photo), "faces": faces, **info}, ensure_ascii=False))
     elif not recs:
         print("No face found.")
     else:
-        for i, r in enumerate(recs, 1):
-            d = _face_json(r.face.box, r.match.name, r.match.distance)
-            print(f"face {i} at {d['box']}: {r.match.name} (distance {d['distance']})")
+        for i, d in enumerate(faces, 1):
+            near = "" if d["accepted"] or not d["nearest"] else f", nearest: {d['nearest']}"
+            print(f"face {i} at {d['box']}: {d['name']} (distance {d['score']}{near})")
     return 0
 
 
@@ -288,7 +309,7 @@ def cmd_watch(args) -> int:
     engine = _engine(args, args.tau)
     info = engine.describe()
     print(f"detector: {info['detector']}, encoder: {info['encoder']}, device: {info['device']}, "
-          f"tau: {info['tau']:.3f}", file=sys.stderr)
+          f"rule: {info['rule']}", file=sys.stderr)
     labeller = None if args.per_frame else LiveLabeller(engine.identify)
     n = 0
     try:
@@ -303,15 +324,17 @@ def cmd_watch(args) -> int:
                     break
                 t0 = time.perf_counter()
                 recs = engine.analyse(frame.rgb)
-                faces = ([(r.face.box, r.match.name, r.match.distance, None) for r in recs] if labeller is None
-                         else [(lab.box, lab.name, lab.distance, lab.track_id)
+                tau = engine.threshold
+                faces = ([(r.face.box, r.match.name, r.match.distance, None, r.match.nearest, tau,
+                           r.match.raw_distance) for r in recs] if labeller is None
+                         else [(lab.box, lab.name, lab.distance, lab.track_id, lab.nearest, tau)
                                for lab in labeller(frame.rgb, recs, engine.encoder.version)])
                 ms = (time.perf_counter() - t0) * 1000
                 if args.json:
                     print(json.dumps({"frame": frame.index, "faces": [_face_json(*f) for f in faces]},
                                      ensure_ascii=False), flush=True)
                 else:
-                    names = ", ".join(f"{name} ({d:.2f})" for _, name, d, _ in faces) or "no face"
+                    names = ", ".join(f"{f[1]} ({f[2]:.2f})" for f in faces) or "no face"
                     print(f"frame {frame.index}: {names}  [{ms:.1f} ms]", flush=True)
                 n += 1
     finally:
@@ -414,6 +437,19 @@ def cmd_evaluate(args) -> int:
     cancel = CancelToken()
     if args.protocol == "verification":
         result = evaluate_verification(lfw, embed_paths, cancel=cancel)
+    elif args.protocol == "open-set":
+        from app.evaluation import OPEN_SET_DRAWS, OPEN_SET_SEED, evaluate_open_set
+        from app.open_set import threshold_for
+        enrol_paths = make_embed_paths(encoder, args.detector or "yunet", args.detector_model, enrolment=True)
+        rule = encoder.open_set_rule
+        result = evaluate_open_set(lfw_dir=None if args.folder else lfw, folder=args.folder,
+                                   embed_paths=embed_paths, embed_enrolment_paths=enrol_paths,
+                                   decide_threshold=lambda m: threshold_for(m, rule, encoder.tau, args.tau),
+                                   cancel=cancel, draws=args.draws or OPEN_SET_DRAWS,
+                                   seed=OPEN_SET_SEED if args.seed is None else args.seed, scorer=encoder.scorer)
+        result["rule"] = (f"fixed tau {args.tau}" if args.tau is not None else
+                          "open-set table" if rule is not None else f"one-to-one tau {encoder.tau:.4f}")
+        result["scoring"] = "cohort-normalised" if encoder.scorer is not None else "plain distance"
     else:  # enrolment images embedded as the app enrols them, probes as live faces
         enrol_paths = make_embed_paths(encoder, args.detector or "yunet", args.detector_model, enrolment=True)
         result = evaluate_identification(lfw_dir=None if args.folder else lfw, folder=args.folder,
@@ -423,7 +459,7 @@ def cmd_evaluate(args) -> int:
     if args.write_card and encoder.path is not None:
         from app.encoder import ModelCard, write_card
         card = ModelCard.from_file(card_path_for(encoder.path))
-        card.metrics[f"{args.protocol}_{result['detector']}"] = result
+        card.metrics[f"{args.protocol.replace('-', '_')}_{result['detector']}"] = result
         write_card(card, encoder.path)
     if args.json:
         print(json.dumps(result))
@@ -444,12 +480,34 @@ def _lfw_dir(given: str | None) -> str:
 
 
 def cmd_calibrate(args) -> int:
-    from app.encoder import shipped_weights
+    from app.calibration import VALIDATION_TAG
+    from app.encoder import ModelCard, card_path_for, shipped_weights
+    from app.open_set import OpenSetRule
     from app.training import calibrate_card
     weights = args.weights or shipped_weights()
-    card = calibrate_card(weights, _lfw_dir(args.lfw), args.detector or "yunet",
-                          progress=console_progress("calibrating "))
-    print(f"tau = {card.tau:.4f} written to the model card of {weights}")
+    card = ModelCard.from_file(card_path_for(weights))
+    do_tau, do_open = args.only != "open-set", args.only != "tau"
+    background = None
+    if do_open:
+        if args.background:
+            background = args.background
+        elif (card.training.get("data") or {}).get("held_out") == VALIDATION_TAG:
+            background = "validation"  # the LFW training people this model was trained without
+        else:
+            raise OneShotError("This model was not trained with LFW's validation people held out, so "
+                               "nothing tells which faces it has never seen: give --background DIR "
+                               "(photos of people it never trained on, a folder per person) or --only tau.")
+    do_tau = do_tau or background == "validation"  # a new cohort changes the distances τ is set on
+    lfw = _lfw_dir(args.lfw) if do_tau else None
+    card = calibrate_card(weights, lfw, args.detector or "yunet", progress=console_progress("calibrating "),
+                          background=background, cancel=CancelToken(), tau=do_tau)
+    if do_tau:
+        print(f"tau = {card.tau:.4f} written to the model card of {weights}")
+    if do_open:
+        rule = OpenSetRule.from_card(card.open_set)
+        taus = ", ".join(f"{n}: {rule.threshold(n):.3f}" for n in (1, 10, 100, 1000))
+        print(f"open-set table from {rule.source} written to the model card; τ for "
+              f"{100 * rule.target:g}% of strangers named, by photos enrolled: {taus}")
     return 0
 
 

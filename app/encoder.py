@@ -28,6 +28,8 @@ from app.alignment import FULL_BOX, checked_box
 from app.atomic import atomic_write
 from app.errors import ModelError
 from app.fetch import sha256_file
+from app.matching import CohortScorer
+from app.open_set import OpenSetRule
 
 ARCH_NAME = "oneshot-resnet-v1"
 DEFAULT_ARCH: dict[str, Any] = {"input_size": 80, "widths": [32, 64, 128, 256], "blocks": [1, 2, 2, 1],
@@ -185,6 +187,13 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)  # distance histograms for the UI
+    # The open-set table (app.open_set): strangers named per τ and gallery size, measured on
+    # background faces the model never trained on; empty: decide with the one-to-one `tau`.
+    open_set: dict[str, Any] = field(default_factory=dict)
+    # Cohort normalisation (app.matching.CohortScorer): this model's embeddings of a fixed set of
+    # training people's faces ("embeddings": float16 little-endian, base64), "k" and "offset";
+    # empty: plain distances.
+    cohort: dict[str, Any] = field(default_factory=dict)
     # flip_tta: embed each crop and its mirror image and average them (+2.3 points of DevTest
     # accuracy for the 48-epoch single model, at twice the embedding cost).
     # bf16_cpu: on CPUs with native bfloat16 (see `bf16_native`), embed under bfloat16 autocast:
@@ -211,6 +220,33 @@ class ModelCard:
             raise ModelError(f"Model card {path} is missing.") from None
         except (ValueError, TypeError) as exc:
             raise ModelError(f"Model card {path} is damaged: {exc}") from None
+
+
+def cohort_section(embeddings: np.ndarray, k: int, offset: float, source: str) -> dict[str, Any]:
+    """A card's `cohort` section for these unit embeddings (stored as float16: 256 bytes a face)."""
+    import base64
+    e = np.asarray(embeddings, dtype="<f2")
+    return {"faces": int(e.shape[0]), "dim": int(e.shape[1]), "k": int(k), "offset": round(float(offset), 6),
+            "source": source, "embeddings": base64.b64encode(e.tobytes()).decode("ascii")}
+
+
+def scorer_from_card(card: "ModelCard") -> CohortScorer | None:
+    """The CohortScorer of a card's `cohort` section; ValueError if it is damaged."""
+    import base64
+    import binascii
+    c = card.cohort
+    if not c:
+        return None
+    try:
+        raw = base64.b64decode(c["embeddings"], validate=True)
+        faces, dim = int(c["faces"]), int(c["dim"])
+        emb = np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(faces, dim)
+        scorer = CohortScorer(emb, int(c["k"]), float(c["offset"]))
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise ValueError(f"cohort section is damaged: {exc}") from None
+    if dim != int(card.arch.get("dim", 128)) or not np.all(np.isfinite(emb)) or not np.isfinite(scorer.offset):
+        raise ValueError("cohort section is damaged: wrong size or non-finite values")
+    return scorer
 
 
 def card_path_for(weights: str | os.PathLike) -> Path:
@@ -252,7 +288,19 @@ class Encoder:
 
     @property
     def tau(self) -> float:
+        """The one-to-one τ (verification pairs); the app decides with `open_set_rule` when the
+        card has one."""
         return self.card.tau
+
+    @functools.cached_property
+    def scorer(self) -> CohortScorer | None:
+        """The card's cohort normalisation (checked at load), None for plain distances."""
+        return scorer_from_card(self.card)
+
+    @functools.cached_property
+    def open_set_rule(self) -> OpenSetRule | None:
+        """The card's gallery-size-aware rule (checked at load), None for cards without one."""
+        return OpenSetRule.from_card(self.card.open_set)
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None, device: str | None = None) -> "Encoder":
@@ -267,6 +315,8 @@ class Encoder:
             crop_box_of(card.arch)
             build_net(card.arch)
             _check_enrol_shift(card.inference.get("enrol_shift", 0.0))
+            OpenSetRule.from_card(card.open_set)
+            scorer_from_card(card)
         except (ValueError, TypeError) as exc:
             raise ModelError(f"Model card of {path} is damaged: {exc}.") from None
         actual = sha256_file(path)

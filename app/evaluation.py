@@ -24,6 +24,7 @@ import numpy as np
 
 from app.datasets import lfw_image_path, read_pairs, scan_identity_folders
 from app.errors import DatasetError, ModelError
+from app.matching import CohortScorer, Matcher
 from app.progress import CancelToken, ProgressFn, no_progress
 
 # Image paths → (embeddings (N, D) float32 L2-normalised, found (N,) bool: the detector found a
@@ -576,4 +577,139 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
         "missed_detections": missed,
     }
     progress(steps, steps, "identification done")
+    return result
+
+
+# ---- open-set identification at the app's own operating point --------------------------------
+
+OPEN_SET_SIZES = (10, 100)  # gallery sizes drawn at random; everyone with >= 2 images is added
+OPEN_SET_DRAWS = 20         # random galleries per small size (one for everyone)
+OPEN_SET_SEED = 0
+
+
+def open_set_identification(enrol_emb: np.ndarray, people: Sequence[str], probe_emb: np.ndarray,
+                            probe_people: Sequence[str], stranger_emb: np.ndarray,
+                            first_live_emb: np.ndarray, decide_threshold: Callable[[Matcher], float],
+                            sizes: Sequence[int] = OPEN_SET_SIZES, draws: int = OPEN_SET_DRAWS,
+                            seed: int = OPEN_SET_SEED, far_target: float = REPORT_FAR,
+                            cancel: CancelToken | None = None, scorer: CohortScorer | None = None) -> dict:
+    """Open-set identification with galleries of several sizes, decided as the app decides.
+
+    `enrol_emb[i]` is person `people[i]` enrolled from their first image (as the app enrols),
+    `first_live_emb[i]` the same image embedded as a live face; `probe_emb` their other images
+    (live), owned by `probe_people`; `stranger_emb` the images of people who are never enrolled.
+    For each size N (and N = everyone), galleries of N people are drawn at random (`draws` of
+    them, one for everyone; fixed seed): their other images are known probes, and every image of
+    every person not drawn is a stranger. `decide_threshold(matcher)` is the τ the app would use
+    for that gallery (`open_set.threshold_for`), and `Matcher.match` decides (cohort-normalised
+    with the model's `scorer`, as the app), so these are the figures of the rule users get. Keys per N, counts pooled over draws:
+    `tpir_at_default_N` (known probes named right and accepted), `fpir_at_default_N` (strangers
+    given any name), `tpir_at_fpir_1e-2_N` (right and accepted when τ is set per draw so that
+    at most 1% of that draw's strangers are named), `threshold_default_N` (mean τ over draws),
+    `known_probes_N`, `strangers_N`, `draws_N`; and `sizes`.
+    """
+    e = _as_matrix(enrol_emb, "enrol_emb")
+    dim = e.shape[1]
+    p = _as_matrix(probe_emb, "probe_emb", dim)
+    s = _as_matrix(stranger_emb, "stranger_emb", dim)
+    f = _as_matrix(first_live_emb, "first_live_emb", dim)
+    people = list(people)
+    if len(people) != len(e) or len(f) != len(e) or len(set(people)) != len(people):
+        raise ValueError("One enrolment and one live embedding per person, each person once.")
+    index = {name: i for i, name in enumerate(people)}
+    try:
+        owner = np.array([index[n] for n in probe_people], dtype=np.int64)
+    except KeyError as exc:
+        raise ValueError(f"Probe of {exc.args[0]!r}, who has no enrolment image.") from None
+    if len(owner) != len(p):
+        raise ValueError("Each probe needs exactly one owner.")
+    total = len(people)
+    wanted = sorted({int(n) for n in sizes if 0 < int(n) < total} | {total})
+    rng = np.random.default_rng(seed)
+    far_key = far_label(far_target)
+    out: dict = {"sizes": wanted}
+    for n in wanted:
+        tp = fp = tp_far = known = strangers = 0
+        taus = []
+        for _ in range(1 if n == total else draws):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            drawn = np.sort(rng.choice(total, n, replace=False)) if n < total else np.arange(total)
+            inside = np.zeros(total, dtype=bool)
+            inside[drawn] = True
+            matcher = Matcher(e[drawn], drawn, {int(i): people[i] for i in drawn}, scorer)
+            tau = float(decide_threshold(matcher))
+            taus.append(tau)
+            k = inside[owner]
+            q_known, q_owner = p[k], owner[k]
+            q_strange = np.concatenate([s, p[~k], f[~inside]])
+            if len(q_known) == 0 or len(q_strange) == 0:
+                continue
+            # the app's decision at its default: accepted and right / strangers accepted
+            tp += sum(m.person_id == o for m, o in zip(matcher.match(q_known, tau), q_owner.tolist()))
+            fp += sum(m.known for m in matcher.match(q_strange, tau))
+            # the same rule with τ moved until at most far_target of these strangers are named
+            ids_k, dist_k = matcher.nearest(q_known)
+            _, dist_s = matcher.nearest(q_strange)
+            t_far = threshold_at_far(dist_s, far_target)
+            tp_far += int(np.sum((ids_k == q_owner) & (dist_k < t_far)))
+            known += len(q_known)
+            strangers += len(q_strange)
+        out[f"tpir_at_default_{n}"] = tp / known if known else None
+        out[f"fpir_at_default_{n}"] = fp / strangers if strangers else None
+        out[f"tpir_at_fpir_{far_key}_{n}"] = tp_far / known if known else None
+        out[f"threshold_default_{n}"] = float(np.mean(taus)) if taus else None
+        out[f"known_probes_{n}"] = known
+        out[f"strangers_{n}"] = strangers
+        out[f"draws_{n}"] = len(taus)
+    return out
+
+
+def evaluate_open_set(lfw_dir: str | os.PathLike | None = None, folder: str | os.PathLike | None = None,
+                      embed_paths: EmbedPaths | None = None,
+                      embed_enrolment_paths: EmbedPaths | None = None,
+                      decide_threshold: Callable[[Matcher], float] | None = None,
+                      progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
+                      sizes: Sequence[int] = OPEN_SET_SIZES, draws: int = OPEN_SET_DRAWS,
+                      seed: int = OPEN_SET_SEED, scorer: CohortScorer | None = None) -> dict:
+    """`open_set_identification` on the DevTest people of LFW or on a folder-per-person tree (the
+    same splits as `evaluate_identification`): every image is embedded as a live face, and the
+    first image of each person with two or more also as the app enrols it."""
+    if (lfw_dir is None) == (folder is None):
+        raise ValueError("Give exactly one of lfw_dir or folder.")
+    if embed_paths is None or embed_enrolment_paths is None or decide_threshold is None:
+        raise ValueError("embed_paths, embed_enrolment_paths and decide_threshold are required.")
+    steps = 4
+    progress(0, steps, "reading identities")
+    if lfw_dir is not None:
+        split = lfw_identification_split(lfw_dir)
+        source = str(Path(lfw_dir) / "protocol" / "peopleDevTest.txt")
+    else:
+        split = folder_identification_split(folder)
+        source = str(folder)
+    if len(split.gallery_paths) < 2:
+        raise DatasetError(f"Fewer than two people in {source} have two or more images: an open-set "
+                           f"evaluation needs people to enrol and people to stay strangers.")
+    live_paths = sorted(set(split.gallery_paths) | set(split.probe_paths) | set(split.unknown_paths))
+    progress(1, steps, f"embedding {len(live_paths)} images as live faces")
+    emb, found = _embed(embed_paths, live_paths)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    progress(2, steps, f"embedding {len(split.gallery_paths)} enrolment images")
+    enrol, enrol_found = _embed(embed_enrolment_paths, list(split.gallery_paths))
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    progress(3, steps, "open-set metrics")
+    index = {p: i for i, p in enumerate(live_paths)}
+
+    def rows(ps: list[str]) -> np.ndarray:
+        return emb[np.array([index[p] for p in ps], dtype=np.int64)].reshape(len(ps), emb.shape[1])
+
+    result = open_set_identification(enrol, split.gallery_labels, rows(split.probe_paths), split.probe_labels,
+                                     rows(split.unknown_paths), rows(split.gallery_paths), decide_threshold,
+                                     sizes, draws, seed, cancel=cancel, scorer=scorer)
+    result.update({"enrolled_people": len(split.gallery_paths), "known_probes": len(split.probe_paths),
+                   "single_image_strangers": len(split.unknown_paths), "images": len(live_paths),
+                   "missed_detections": int((~found).sum()), "seed": seed})
+    progress(steps, steps, "open-set done")
     return result

@@ -33,7 +33,7 @@ import numpy as np
 
 from app import paths
 from app.errors import GalleryError
-from app.matching import UNKNOWN, Matcher
+from app.matching import UNKNOWN, CohortScorer, Matcher
 from app.progress import CancelToken, ProgressFn, no_progress
 
 FILENAME = "gallery.sqlite3"
@@ -644,14 +644,15 @@ class Gallery:
                                (int(person_id),)).fetchone()
         return _decode_crop(row[0]) if row else None
 
-    def matcher(self, model_version: str) -> Matcher:
-        """A Matcher over the samples embedded by `model_version` (others are stale, not comparable)."""
+    def matcher(self, model_version: str, scorer: CohortScorer | None = None) -> Matcher:
+        """A Matcher over the samples embedded by `model_version` (others are stale, not
+        comparable), scoring with that model's `scorer` if it has one."""
         with self._read() as conn:
             rows = conn.execute("SELECT person_id, embedding FROM samples WHERE model_version = ? ORDER BY id",
                                 (model_version,)).fetchall()
             names = {int(pid): name for pid, name in conn.execute("SELECT id, name FROM people")}
         if not rows:
-            return Matcher(np.zeros((0, 0), np.float32), np.zeros(0, np.int64), {})
+            return Matcher(np.zeros((0, 0), np.float32), np.zeros(0, np.int64), {}, scorer)
         sizes = {len(r[1]) for r in rows}
         if len(sizes) != 1 or next(iter(sizes)) % 4:
             raise GalleryError(f"The gallery holds embeddings of different sizes for model {model_version}; "
@@ -659,7 +660,7 @@ class Gallery:
         dim = next(iter(sizes)) // 4
         emb = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        return Matcher(emb.astype(np.float32), ids, names)
+        return Matcher(emb.astype(np.float32), ids, names, scorer)
 
     def stale_count(self, model_version: str) -> int:
         """Samples embedded by another model, which `reembed` would refresh."""

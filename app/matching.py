@@ -25,11 +25,56 @@ class Match:
 
     name: str               # the person's name, or "Unknown"
     person_id: int | None   # None when unknown
-    distance: float         # L2 distance to the nearest enrolled sample (inf if the gallery is empty)
+    distance: float         # what τ is compared with: the (cohort-normalised, see `CohortScorer`)
+                            # distance to the nearest enrolled sample (inf if the gallery is empty)
+    nearest: str | None = None  # who that sample belongs to, also when unknown (None: empty gallery)
+    threshold: float = float("nan")  # the τ this decision was made with
+    raw_distance: float | None = None  # the plain L2 distance, when `distance` is normalised
 
     @property
     def known(self) -> bool:
         return self.person_id is not None
+
+
+class CohortScorer:
+    """Cohort normalisation: a pair's L2 distance minus half the sum of how near each face lies
+    to the crowd (the mean distance to its `k` nearest faces of a fixed cohort of other people),
+    plus a constant that keeps the result on the scale of a distance.
+
+    Why: some faces (blurred, turned, plain) are near everybody, so a stranger's such face falls
+    under τ for someone in a large gallery; measured against the crowd, it is only as near to
+    the enrolled person as it is to anyone (adaptive score normalisation, as in speaker
+    verification's AS-norm). It changes which faces clear τ, not just where τ sits.
+    """
+
+    def __init__(self, cohort: np.ndarray, k: int = 20, offset: float = 0.0) -> None:
+        c = np.asarray(cohort, dtype=np.float32)
+        if c.ndim != 2 or len(c) < k or k < 1:
+            raise ValueError(f"a cohort of at least k={k} faces is needed, got shape {c.shape}")
+        self.cohort = _unit_rows(c)
+        self.k = int(k)
+        self.offset = float(offset)
+
+    @property
+    def dim(self) -> int:
+        return self.cohort.shape[1]
+
+    def crowd(self, x: np.ndarray) -> np.ndarray:
+        """Each row's mean distance to its k nearest cohort faces (float64)."""
+        x = _unit_rows(np.asarray(x, dtype=np.float32))
+        if len(x) == 0:
+            return np.zeros(0)
+        out = np.empty(len(x))
+        step = max(1, _CHUNK_ELEMENTS // len(self.cohort))
+        for lo in range(0, len(x), step):
+            sims = x[lo:lo + step] @ self.cohort.T
+            top = -np.partition(-sims, self.k - 1, axis=1)[:, :self.k].astype(np.float64)
+            out[lo:lo + step] = np.sqrt(np.maximum(2.0 - 2.0 * top, 0.0)).mean(axis=1)
+        return out
+
+    def adjust(self, d: np.ndarray, crowd_q: np.ndarray, crowd_g: np.ndarray) -> np.ndarray:
+        """Normalised distances from plain ones, (M, N) with the rows' and columns' crowd means."""
+        return d - 0.5 * (crowd_q[:, None] + crowd_g[None, :]) + self.offset
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -46,9 +91,11 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 class Matcher:
     """Nearest enrolled sample by L2 distance, vectorised over the whole gallery."""
 
-    def __init__(self, embeddings: np.ndarray, person_ids: np.ndarray, names: dict[int, str]) -> None:
+    def __init__(self, embeddings: np.ndarray, person_ids: np.ndarray, names: dict[int, str],
+                 scorer: CohortScorer | None = None) -> None:
         """`embeddings` (N, D) L2-normalised, `person_ids` (N,) the owner of each row, `names`
-        person id -> name for every id used. N may be 0 (nobody enrolled)."""
+        person id -> name for every id used. N may be 0 (nobody enrolled). With a `scorer`,
+        distances are cohort-normalised (see `CohortScorer`)."""
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.size == 0 and emb.ndim < 2:
             emb = emb.reshape(0, 0)
@@ -63,6 +110,10 @@ class Matcher:
         self._emb = _unit_rows(emb)
         self._ids = ids
         self._names = dict(names)
+        if scorer is not None and len(self._emb) and scorer.dim != self._emb.shape[1]:
+            raise ValueError(f"the cohort has {scorer.dim} dimensions, the gallery {self._emb.shape[1]}")
+        self.scorer = scorer
+        self._crowd = scorer.crowd(self._emb) if scorer is not None else None
         # Per-person grouping for `ranked`: rows sorted by person, and where each person starts.
         self._order = np.argsort(ids, kind="stable")
         self._people, self._starts = np.unique(ids[self._order], return_index=True)
@@ -98,29 +149,48 @@ class Matcher:
         m, n = len(q), len(self._emb)
         if n == 0:
             return np.full(m, -1, dtype=np.int64), np.full(m, np.inf, dtype=np.float64)
+        ids, dist, _ = self._nearest(q)
+        return ids, dist
+
+    def _nearest(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Owner, (normalised) distance and plain distance of each unit query's nearest sample."""
+        m, n = len(q), len(self._emb)
         ids = np.empty(m, dtype=np.int64)
         dist = np.empty(m, dtype=np.float64)
+        raw = np.empty(m, dtype=np.float64)
+        crowd_q = self.scorer.crowd(q) if self.scorer is not None else None
         step = max(1, _CHUNK_ELEMENTS // n)
         for lo in range(0, m, step):
             sims = q[lo:lo + step] @ self._emb.T                 # (chunk, N) cosine similarities
-            best = np.argmax(sims, axis=1)
-            top = sims[np.arange(len(best)), best]
-            sq = np.maximum(np.float32(2) - np.float32(2) * top, np.float32(0))
+            rows = np.arange(len(sims))
+            if self.scorer is None:
+                best = np.argmax(sims, axis=1)
+                top = sims[rows, best]
+                sq = np.maximum(np.float32(2) - np.float32(2) * top, np.float32(0))
+                dist[lo:lo + step] = raw[lo:lo + step] = np.sqrt(sq)
+            else:
+                d = np.sqrt(np.maximum(2.0 - 2.0 * sims.astype(np.float64), 0.0))
+                adj = self.scorer.adjust(d, crowd_q[lo:lo + step], self._crowd)
+                best = np.argmin(adj, axis=1)
+                dist[lo:lo + step] = adj[rows, best]
+                raw[lo:lo + step] = d[rows, best]
             ids[lo:lo + step] = self._ids[best]
-            dist[lo:lo + step] = np.sqrt(sq)
-        return ids, dist
+        return ids, dist, raw
 
     def match(self, queries: np.ndarray, tau: float) -> list[Match]:
         """Each query's nearest person if strictly closer than `tau`, else Unknown. The comparison
         uses the very distance reported, so `m.known == (m.distance < tau)` always holds."""
-        ids, dist = self.nearest(queries)
+        q = self._queries(queries)
+        if len(self._emb) == 0:
+            return [Match(UNKNOWN, None, float("inf"), None, float(tau)) for _ in range(len(q))]
+        ids, dist, raw = self._nearest(q)
         tau = float(tau)
+        plain = self.scorer is None
         out = []
-        for pid, d in zip(ids.tolist(), dist.tolist()):
-            if pid >= 0 and d < tau:
-                out.append(Match(self._names[pid], pid, d))
-            else:
-                out.append(Match(UNKNOWN, None, d))
+        for pid, d, r in zip(ids.tolist(), dist.tolist(), raw.tolist()):
+            name = self._names[pid]
+            out.append(Match(name if d < tau else UNKNOWN, pid if d < tau else None, d, name, tau,
+                             None if plain else r))
         return out
 
     def ranked(self, query: np.ndarray, k: int = 5) -> list[tuple[int, float]]:
@@ -131,9 +201,14 @@ class Matcher:
             raise ValueError("ranked takes a single query")
         if k <= 0 or len(self._emb) == 0:
             return []
-        sims = (self._emb @ q[0])[self._order]
-        best = np.maximum.reduceat(sims, self._starts)
-        dist = np.sqrt(np.maximum(np.float32(2) - np.float32(2) * best, np.float32(0))).astype(np.float64)
+        if self.scorer is None:
+            sims = (self._emb @ q[0])[self._order]
+            best = np.maximum.reduceat(sims, self._starts)
+            dist = np.sqrt(np.maximum(np.float32(2) - np.float32(2) * best, np.float32(0))).astype(np.float64)
+        else:
+            d = np.sqrt(np.maximum(2.0 - 2.0 * (self._emb @ q[0]).astype(np.float64), 0.0))
+            adj = self.scorer.adjust(d[None, :], self.scorer.crowd(q), self._crowd)[0][self._order]
+            dist = np.minimum.reduceat(adj, self._starts)
         order = np.lexsort((self._people, dist))[:k]
         return [(int(self._people[i]), float(dist[i])) for i in order]
 

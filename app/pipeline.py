@@ -22,6 +22,7 @@ from app.errors import MultipleFacesError, NoFaceError, SourceError
 from app.gallery import Gallery, Person, RestoreReport
 from app.imageio import load_image
 from app.matching import Match, Matcher
+from app.open_set import threshold_for
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.sources import is_rgb_frame
 
@@ -72,7 +73,8 @@ class Engine:
         self.detector = detector
         self.encoder = encoder
         self.gallery = gallery
-        self.tau = float(tau if tau is not None else encoder.tau)
+        # A fixed τ chosen by the user; None: the model's open-set rule for the gallery's size.
+        self.tau: float | None = None if tau is None else float(tau)
         self._matcher: Matcher | None = None
         self._matcher_key: tuple | None = None
         self.warnings: list[str] = []  # e.g. the asked-for weights were unusable: shipped model used
@@ -92,7 +94,28 @@ class Engine:
 
     def describe(self) -> dict:
         return {"detector": self.detector.name, "encoder": self.encoder.version,
-                "device": self.encoder.device.type, "tau": self.tau}
+                "device": self.encoder.device.type, "tau": self.threshold, "rule": self.rule_text()}
+
+    # ---- the decision ----------------------------------------------------------------------
+    def _decision(self) -> tuple[Matcher, float]:
+        """The matcher and the τ faces are named with now (see `open_set.threshold_for`)."""
+        m = self.matcher
+        return m, threshold_for(m, self.encoder.open_set_rule, self.encoder.tau, self.tau)
+
+    @property
+    def threshold(self) -> float:
+        return self._decision()[1]
+
+    def rule_text(self) -> str:
+        """The active rule in words, for status lines."""
+        rule = self.encoder.open_set_rule
+        if self.tau is not None:
+            return f"fixed τ {self.tau:.3f}"
+        if rule is None:
+            return f"τ {self.encoder.tau:.3f} (one-to-one; this model has no open-set calibration)"
+        matcher, tau = self._decision()
+        return (f"τ {tau:.3f}: about {100 * rule.target:g}% of strangers named "
+                f"with {len(matcher)} photos enrolled")
 
     # ---- matching ------------------------------------------------------------------------
     @property
@@ -100,14 +123,15 @@ class Engine:
         """Rebuilt only when the gallery or the encoder changed."""
         key = (self.gallery.version, self.encoder.version)
         if self._matcher is None or key != self._matcher_key:
-            self._matcher = self.gallery.matcher(self.encoder.version)
+            self._matcher = self.gallery.matcher(self.encoder.version, self.encoder.scorer)
             self._matcher_key = key
         return self._matcher
 
-    def identify(self, embeddings: np.ndarray) -> list[tuple[str, float]]:
-        """(name or "Unknown", distance) for each row, at the current τ; what the live tracker
-        calls with its pooled templates."""
-        return [(m.name, m.distance) for m in self.matcher.match(embeddings, self.tau)]
+    def identify(self, embeddings: np.ndarray) -> list[tuple[str, float, str | None]]:
+        """(name or "Unknown", distance, nearest person) for each row, by the current rule; what
+        the live tracker calls with its pooled templates."""
+        matcher, tau = self._decision()
+        return [(m.name, m.distance, m.nearest) for m in matcher.match(embeddings, tau)]
 
     def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         return self.encoder.embed(align_many(rgb, faces, self.encoder.input_size, self.encoder.crop_box))
@@ -122,7 +146,8 @@ class Engine:
         if not faces:
             return []
         emb = self.embed_faces(rgb, faces)
-        matches = self.matcher.match(emb, self.tau)
+        matcher, tau = self._decision()
+        matches = matcher.match(emb, tau)
         return [Recognition(f, m, e) for f, m, e in zip(faces, matches, emb)]
 
     def identify_photo(self, path: str | os.PathLike) -> list[Recognition]:
@@ -149,7 +174,8 @@ class Engine:
         emb = self.encoder.embed_enrolment(
             align_many(rgb, [face], self.encoder.input_size, self.encoder.crop_box))[0]
         crop = align(rgb, face, STORED_CROP)
-        nearest = self.matcher.match(emb[None], self.tau)[0]
+        matcher, tau = self._decision()
+        nearest = matcher.match(emb[None], tau)[0]
         return EnrolCandidate(face, crop, emb, tuple(quality_warnings(rgb, face)), nearest)
 
     def enroll(self, name: str, candidate: EnrolCandidate, source: str | None = None,
@@ -186,7 +212,7 @@ class Engine:
     def set_encoder(self, encoder: Encoder, progress: ProgressFn = no_progress,
                     cancel: CancelToken | None = None) -> int:
         self.encoder = encoder
-        self.tau = encoder.tau
+        self.tau = None  # the new model's own rule
         self._matcher = None
         self.warnings = []  # about the encoder just replaced
         return self.refresh_gallery(progress, cancel)

@@ -114,7 +114,7 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
             raise SelfTestFailure("; ".join(engine.warnings))
         enc = engine.encoder
         say(f"model {enc.version} (sha256 {enc.card.weights_sha256[:12]}, input "
-            f"{enc.input_size}px, tau {engine.tau:.3f}) from {enc.path}")
+            f"{enc.input_size}px, tau {engine.threshold:.3f}) from {enc.path}")
         where = getattr(engine.detector, "model_path", None)
         if where is None and engine.detector.name == "haar":
             from app.detection import haar_cascade_path
@@ -147,10 +147,10 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
             raise SelfTestFailure(f"no face found in {photo} on the second pass.")
         best = max(recs, key=lambda r: iou(r.face.box, cand.face.box))
         d = float(best.match.distance)
-        if best.match.name != SELF_TEST_NAME or not d < engine.tau:
+        if best.match.name != SELF_TEST_NAME or not d < engine.threshold:
             raise SelfTestFailure(f"the enrolled face came back as {best.match.name!r} at distance "
-                                  f"{d:.4f} (tau {engine.tau:.3f}), not as {SELF_TEST_NAME!r}.")
-        say(f"identified {best.match.name!r} at distance {d:.4f} < tau {engine.tau:.3f}")
+                                  f"{d:.4f} (tau {engine.threshold:.3f}), not as {SELF_TEST_NAME!r}.")
+        say(f"identified {best.match.name!r} at distance {d:.4f} < tau {engine.threshold:.3f}")
         _training_step(enc, cand.crop, say)
     finally:
         engine.close()

@@ -26,8 +26,9 @@ import numpy as np
 UNKNOWN = "Unknown"
 
 Box = tuple[float, float, float, float]  # x, y, w, h
-# Names (name or "Unknown", distance) for each row of an (M, D) array of unit embeddings.
-Identify = Callable[[np.ndarray], Sequence[tuple[str, float]]]
+# Names (name or "Unknown", distance[, nearest person]) for each row of an (M, D) array of unit
+# embeddings; the third item, when given, is who was nearest even if the face stays unknown.
+Identify = Callable[[np.ndarray], Sequence[tuple]]
 
 
 def iou(a: Box, b: Box) -> float:
@@ -96,11 +97,16 @@ class Labelled:
     distance: float    # distance of the track's template (or, without embeddings, this frame) to its match
     known: bool
     raw_distance: float = float("nan")  # this frame alone's distance to its nearest match
+    nearest: str | None = None          # who the track's template is nearest to (also when Unknown)
 
 
 class Tracker:
-    def __init__(self, history: int = 5, max_missed: int = 3, min_iou: float = 0.3, pool: int = 30):
+    def __init__(self, history: int = 5, max_missed: int = 3, min_iou: float = 0.3, pool: int = 30,
+                 min_frames: int = 2):
+        """`min_frames`: a track is named only once its template pools this many analysed frames
+        (one frame alone is too little evidence to name someone in an open set)."""
         self.history = history
+        self.min_frames = min_frames
         self.pool = pool
         self.max_missed = max_missed
         self.min_iou = min_iou
@@ -146,18 +152,21 @@ class Tracker:
             current.append(t)
         decided = self._decide(detections, current, identify)
         out: list[Labelled] = []
-        for t, (box, raw_name, raw_distance, *_), (name, distance) in zip(current, detections, decided):
+        for t, (box, raw_name, raw_distance, *_), (name, distance, nearest) in zip(current, detections, decided):
             t.distance = distance
             t.names.append(name)
             label = t.label
-            out.append(Labelled(t.id, t.box, label, raw_name, distance, label != UNKNOWN, raw_distance))
+            out.append(Labelled(t.id, t.box, label, raw_name, distance, label != UNKNOWN, raw_distance,
+                                nearest))
         self.tracks = survivors
         return out
 
     def _decide(self, detections: list[tuple], tracks: list[Track],
-                identify: Identify | None) -> list[tuple[str, float]]:
-        """(name, distance) per detection: its track's template matched, or the frame's own."""
-        own = [(d[1], float(d[2])) for d in detections]
+                identify: Identify | None) -> list[tuple[str, float, str | None]]:
+        """(name, distance, nearest) per detection: its track's template matched, or the frame's
+        own; a track with fewer than `min_frames` pooled frames stays Unknown for now."""
+        own: list[tuple[str, float, str | None]] = [
+            (d[1], float(d[2]), d[1] if d[1] != UNKNOWN else None) for d in detections]
         pooled = [i for i, d in enumerate(detections) if len(d) > 3 and d[3] is not None]
         if identify is None or not pooled:
             return own
@@ -170,9 +179,12 @@ class Tracker:
                 t.names.clear()
             t.embeddings.append(np.asarray(detections[i][3], dtype=np.float32))
         answers = identify(np.stack([tracks[i].template() for i in pooled]))
-        for i, (name, distance) in zip(pooled, answers):
-            own[i] = (name, float(distance))
+        for i, (name, distance, *rest) in zip(pooled, answers):
+            nearest = rest[0] if rest else (name if name != UNKNOWN else None)
             tracks[i].pooled_name = name
+            if name != UNKNOWN and len(tracks[i].embeddings) < self.min_frames:
+                name = UNKNOWN  # not enough evidence yet
+            own[i] = (name, float(distance), nearest)
         return own
 
 

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 
 from app import paths
 from app.atomic import atomic_write
+from app.calibration import (VALIDATION_TAG, calibrate_on_validation_people, calibrate_open_set, make_cohort,
+                             validation_people)
 from app.datasets import build_crops, build_mixes, lfw_image_path, read_pairs, read_people_file, scan_identity_folders
 from app.encoder import (DEFAULT_ARCH, Encoder, FaceNet, ModelCard, bf16_native, build_net, crop_box_of,
                          resolve_device, save_model, to_tensor, write_card)
@@ -62,6 +64,9 @@ class TrainConfig:
     rotate: float = 0.0               # augmentation: random rotation up to ± this many degrees;
     zoom: float = 0.0                 # and scale in [1 - zoom, 1 + zoom]. Off: 10° and 0.1 cost rank-1 (README)
     arch: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ARCH))
+    # Keep LFW's validation people (app.calibration) out of training when an LFW root is among
+    # the datasets, and calibrate the open-set table on them afterwards.
+    hold_out_validation: bool = True
 
 
 @dataclass
@@ -172,9 +177,22 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, can
                        workers=cfg.workers, progress=progress, cancel=cancel,
                        cache_dir=cache, box=crop_box_of(cfg.arch))
     keep = data["found"] & data["readable"]
+    held = held_out_people(cfg)
+    held_images = 0
+    owner = np.asarray(images.names)[labels] if len(labels) else np.zeros(0, str)
+    if held:  # dropped after the crops are built, so the crop cache is the same with or without
+        out = np.isin(owner, sorted(held))
+        held_images = int((keep & out).sum())
+        keep &= ~out
     info = {"images_listed": len(paths_), "images_used": int(keep.sum()),
             "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
             "detector_misses_dropped": int((~data["found"]).sum())}
+    if held:
+        info.update({"held_out": VALIDATION_TAG, "held_out_people": len(held),
+                     "held_out_images": held_images})
+    elif cfg.calibrate_lfw:  # e.g. the app's Retrain on the user's folders: are they all unseen?
+        multi, single = validation_people(cfg.calibrate_lfw)
+        info["validation_people_trained"] = int(len(set(owner[keep].tolist()) & (multi | single)))
     teacher = data["teacher"][keep] if "teacher" in data else None
     mixes = None
     if cfg.mix > 0 and teacher is not None:
@@ -183,6 +201,36 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, can
                             seed=cfg.seed, workers=cfg.workers, progress=progress, cancel=cancel,
                             cache_dir=cache)
     return data["crops"][keep], labels[keep], teacher, info, mixes
+
+
+def held_out_people(cfg: TrainConfig) -> set[str]:
+    """The validation people this run keeps out (empty without an LFW root or with the option off)."""
+    lfw = _validation_lfw(cfg)
+    if lfw is None:
+        return set()
+    multi, single = validation_people(lfw)
+    return multi | single
+
+
+def _open_set_lfw(cfg: TrainConfig, info: dict, start: Encoder | None) -> str | None:
+    """The LFW root whose validation people can calibrate this run's open-set table: they were
+    held out, or (a run on other data asked to calibrate on LFW) none of them was trained on,
+    here or by the model it fine-tunes."""
+    if info.get("held_out") == VALIDATION_TAG:
+        return _validation_lfw(cfg)
+    started_clean = start is None or (start.card.training.get("data") or {}).get("held_out") == VALIDATION_TAG
+    if cfg.calibrate_lfw and info.get("validation_people_trained") == 0 and started_clean:
+        return cfg.calibrate_lfw
+    return None
+
+
+def _validation_lfw(cfg: TrainConfig) -> str | None:
+    if not cfg.hold_out_validation:
+        return None
+    for r in cfg.datasets:
+        if (Path(r) / "protocol" / "peopleDevTrain.txt").is_file():
+            return r
+    return None
 
 
 def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
@@ -341,8 +389,17 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                       if cfg.members > 1 else []),
     }
     lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
+    calibration_lfw = _open_set_lfw(cfg, info, start)
+    if calibration_lfw is not None:  # cohort first: τ and the table are in its normalised distances
+        card.cohort = make_cohort(Encoder(net, card, device), calibration_lfw, cfg.detector, cfg.workers,
+                                  progress=progress, cancel=cancel)
     if lfw:
         card.tau, card.calibration = calibrate(Encoder(net, card, device), lfw, cfg.detector, cfg.workers)
+    if calibration_lfw is not None:
+        card.open_set = calibrate_on_validation_people(Encoder(net, card, device), calibration_lfw,
+                                                       cfg.detector, cfg.workers, progress=progress,
+                                                       cancel=cancel)
+        card.training["data"] = dict(info, held_out=VALIDATION_TAG)
     path = save_model(net.cpu(), card, cfg.out)
     return TrainResult(path, card, history)
 
@@ -371,6 +428,9 @@ def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = "yun
     ia = [pos[lfw_image_path(lfw_dir, a, i1)] for a, i1, *_ in pairs]
     ib = [pos[lfw_image_path(lfw_dir, b, i2)] for _, _, b, i2, _ in pairs]
     d = np.linalg.norm(emb[ia] - emb[ib], axis=1)
+    if encoder.scorer is not None:  # the distances the matcher compares with τ
+        crowd = encoder.scorer.crowd(emb)
+        d = d - 0.5 * (crowd[ia] + crowd[ib]) + encoder.scorer.offset
     same = np.array([s for *_, s in pairs])
     tau = float(best_threshold(d, same))
     bins = np.linspace(0.0, 2.0, 81)
@@ -382,10 +442,26 @@ def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = "yun
     return tau, calib
 
 
-def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike, detector: str = "yunet",
-                   progress: ProgressFn = no_progress) -> ModelCard:
-    """Recompute τ and the histograms of a saved model and rewrite its card atomically."""
+def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None, detector: str = "yunet",
+                   progress: ProgressFn = no_progress, background: str | os.PathLike | None = None,
+                   cancel: CancelToken | None = None, tau: bool = True) -> ModelCard:
+    """Recompute τ and the histograms of a saved model (from `lfw_dir`'s pairsDevTrain.txt, unless
+    `tau` is False) and its open-set table (from `background`, see `app.calibration`; None: kept
+    as it is), and rewrite its card atomically. `background` may be
+    "validation": the validation people of `lfw_dir`, for a model trained without them."""
     encoder = Encoder.load(weights, "cpu")
-    encoder.card.tau, encoder.card.calibration = calibrate(encoder, lfw_dir, detector, progress=progress)
+    if background == "validation":  # the cohort too: LFW's training people outside the split
+        if lfw_dir is None:
+            raise DatasetError("The validation people are drawn from LFW: give the LFW folder.")
+        encoder.card.cohort = make_cohort(encoder, lfw_dir, detector, progress=progress, cancel=cancel)
+        encoder = Encoder(encoder.net, encoder.card, "cpu", encoder.path)  # with the new scorer
+        tau = True  # τ and its histograms are in the new cohort's distances
+        encoder.card.open_set = calibrate_on_validation_people(encoder, lfw_dir, detector, progress=progress,
+                                                               cancel=cancel)
+    elif background is not None:
+        encoder.card.open_set = calibrate_open_set(encoder, background, detector, progress=progress,
+                                                   cancel=cancel)
+    if tau and lfw_dir is not None:
+        encoder.card.tau, encoder.card.calibration = calibrate(encoder, lfw_dir, detector, progress=progress)
     write_card(encoder.card, weights)
     return encoder.card

@@ -22,8 +22,13 @@ def test_enroll_identify_people_json(capsys, samples_dir, yunet_path):
     result = json.loads(out)
     assert code == 0 and [f["name"] for f in result["faces"]] == ["Barack Obama"]
     assert result["detector"] == "yunet" and len(result["faces"][0]["box"]) == 4
+    face = result["faces"][0]
+    assert face["accepted"] is True and face["nearest"] == "Barack Obama" and face["score"] < face["threshold"]
+    assert result["tau"] == pytest.approx(face["threshold"], abs=1e-4) and "strangers named" in result["rule"]
     code, out, _ = run(capsys, "identify", str(samples_dir / "biden.jpg"), "--json", *det)
-    assert [f["name"] for f in json.loads(out)["faces"]] == ["Unknown"]
+    (face,) = json.loads(out)["faces"]
+    assert face["name"] == "Unknown" and face["accepted"] is False and face["nearest"] == "Barack Obama"
+    assert face["score"] >= face["threshold"] and face["distance"] > 0
     code, out, _ = run(capsys, "people", "rename", "Barack Obama", "Obama")
     assert code == 0
     code, out, _ = run(capsys, "people", "list", "--json")
@@ -49,12 +54,14 @@ def test_watch_json_over_clip(capsys, samples_dir, yunet_path):
                          "--json", "--max-frames", "10", *det)
     frames = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [f["frame"] for f in frames] == list(range(10))
-    assert all(set(face) == {"box", "name", "distance", "track"} for f in frames for face in f["faces"])
+    fields = {"box", "name", "distance", "score", "nearest", "accepted", "threshold"}
+    assert all(set(face) == fields | {"track"} for f in frames for face in f["faces"])
+    assert all(face["accepted"] == (face["name"] != "Unknown") for f in frames for face in f["faces"])
     assert "detector: yunet" in err
     code, out, _ = run(capsys, "watch", "--source", str(samples_dir / "short_hamilton_clip.mp4"),
                        "--json", "--max-frames", "3", "--per-frame", *det)
     frames = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and all(set(face) == {"box", "name", "distance"} for f in frames for face in f["faces"])
+    assert code == 0 and all(set(face) == fields for f in frames for face in f["faces"])
 
 
 def test_watch_pools_tracks_like_the_app(capsys, samples_dir, yunet_path):
@@ -164,3 +171,46 @@ def test_train_defaults_to_the_shipped_teacher_weight():
     from app.training import DEFAULT_DISTILL, TrainConfig
     args = build_parser().parse_args(["train", "data", "--out", "m.pt"])
     assert args.distill == DEFAULT_DISTILL == TrainConfig(datasets=["data"], out="m.pt").distill == 4.0
+
+
+def _small_tree(root, lfw, multi=8, single=6):
+    """A folder-per-person tree of validation people (links into ../shared, nothing copied)."""
+    from app.calibration import validation_people
+    m, s = validation_people(lfw)
+    root.mkdir()
+    for name in sorted(m)[:multi] + sorted(s)[:single]:
+        (root / name).symlink_to((lfw / "images" / name).resolve())
+    return root
+
+
+def test_evaluate_open_set_and_calibrate_open_set_on_a_small_tree(capsys, shared, tmp_path, yunet_path):
+    import shutil
+    from app.encoder import ModelCard, shipped_weights
+    from app.open_set import OpenSetRule
+    lfw = shared / "datasets" / "lfw"
+    tree = _small_tree(tmp_path / "tree", lfw)
+    det = ["--detector-model", str(yunet_path)]
+    code, out, _ = run(capsys, "evaluate", "open-set", "--folder", str(tree), "--json", "--draws", "3", *det)
+    r = json.loads(out)
+    assert code == 0 and r["sizes"] == [8] and r["enrolled_people"] == 8 and r["single_image_strangers"] == 6
+    for key in ("tpir_at_default_8", "fpir_at_default_8", "tpir_at_fpir_1e-2_8"):
+        assert 0.0 <= r[key] <= 1.0
+    assert r["rule"] in ("open-set table", "one-to-one tau " + f"{ModelCard.from_file(shipped_weights().with_suffix('.json')).tau:.4f}")
+    # a fixed τ of 0 names nobody; 2.01 names every stranger
+    code, out, _ = run(capsys, "evaluate", "open-set", "--folder", str(tree), "--json", "--tau", "0", *det)
+    assert json.loads(out)["tpir_at_default_8"] == 0.0 and json.loads(out)["fpir_at_default_8"] == 0.0
+    code, out, _ = run(capsys, "evaluate", "open-set", "--folder", str(tree), "--json", "--tau", "2.01", *det)
+    assert json.loads(out)["fpir_at_default_8"] == 1.0 and json.loads(out)["rule"] == "fixed tau 2.01"
+    # calibrate a copy's open-set table on that tree: the card gets a rule from those 14 people
+    for ext in (".pt", ".json"):
+        shutil.copy(shipped_weights().with_suffix(ext), tmp_path / f"m{ext}")
+    code, out, err = run(capsys, "calibrate", "--weights", str(tmp_path / "m.pt"), "--only", "open-set",
+                         "--background", str(tree), *det)
+    assert code == 0 and "open-set table from 14 people of tree" in out
+    rule = OpenSetRule.from_card(ModelCard.from_file(tmp_path / "m.json").open_set)
+    assert rule.source == "14 people of tree" and rule.threshold(1) > rule.threshold(10)
+    # a model not trained without the validation people has no honest default background
+    card = ModelCard.from_file(tmp_path / "m.json")
+    if (card.training.get("data") or {}).get("held_out") is None:
+        code, _, err = run(capsys, "calibrate", "--weights", str(tmp_path / "m.pt"), "--only", "open-set", *det)
+        assert code == 2 and "--background" in err and len(err.strip().splitlines()) == 1

@@ -290,3 +290,41 @@ def test_damaged_enrol_shift_in_the_card_is_a_clear_error(saved, bad):
     card_path_for(path).write_text(json.dumps(card))
     with pytest.raises(ModelError, match="enrol_shift"):
         Encoder.load(path, "cpu")
+
+
+OPEN_SET = {"grid": [0.4, 0.6, 0.8], "sizes": [1, 100], "rates": [[0.0, 0.01, 0.03], [0.0, 0.05, 0.2]],
+            "target": 0.01, "source": "test"}
+
+
+def test_open_set_table_in_the_card_is_the_rule_and_a_damaged_one_is_a_clear_error(saved):
+    path, _ = saved
+    assert Encoder.load(path, "cpu").open_set_rule is None          # older cards: no table
+    card = json.loads(card_path_for(path).read_text())
+    card["open_set"] = OPEN_SET
+    card_path_for(path).write_text(json.dumps(card))
+    rule = Encoder.load(path, "cpu").open_set_rule
+    assert rule is not None and abs(rule.threshold(1) - 0.6) < 1e-9
+    for bad in ({**OPEN_SET, "rates": [[0.0, 0.1]]}, {**OPEN_SET, "grid": "wide"}, {"sizes": [1]}):
+        card["open_set"] = bad
+        card_path_for(path).write_text(json.dumps(card))
+        with pytest.raises(ModelError, match="open_set"):
+            Encoder.load(path, "cpu")
+
+
+def test_cohort_in_the_card_round_trips_and_a_damaged_one_is_a_clear_error(saved):
+    from app.encoder import cohort_section
+    path, _ = saved
+    rng = np.random.default_rng(0)
+    c = rng.standard_normal((30, 128)).astype(np.float32)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    card = json.loads(card_path_for(path).read_text())
+    card["cohort"] = cohort_section(c, 5, 1.1, "test")
+    card_path_for(path).write_text(json.dumps(card))
+    enc = Encoder.load(path, "cpu")
+    assert enc.scorer.k == 5 and enc.scorer.offset == 1.1
+    assert np.abs(enc.scorer.cohort - c).max() < 2e-3          # float16 storage
+    for bad in ({"embeddings": "not base64!"}, {"faces": 31}, {"dim": 64, "faces": 60}, {"k": 40}):
+        card["cohort"] = dict(cohort_section(c, 5, 1.1, "test"), **bad)
+        card_path_for(path).write_text(json.dumps(card))
+        with pytest.raises(ModelError, match="cohort"):
+            Encoder.load(path, "cpu")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from app.errors import Cancelled, DatasetError
-from app.evaluation import (accuracy, auc, best_threshold, evaluate_identification,
-                            evaluate_verification, far_label, folder_identification_split,
+from app.evaluation import (accuracy, auc, best_threshold, evaluate_identification, evaluate_open_set,
+                            evaluate_verification, open_set_identification, far_label, folder_identification_split,
                             kfold_accuracy, lfw_identification_split, load_verification_protocol,
                             one_shot_identification, read_people_counts, roc, tar_at_far,
                             threshold_at_far)
@@ -458,3 +458,106 @@ def test_real_lfw_protocol_counts():
     assert len(split.probe_paths) == 3708 - 1711 == 1997
     assert len(split.unknown_paths) == 1215
     assert all(p.endswith("_0001.jpg") for p in split.gallery_paths + split.unknown_paths)
+
+
+# ---- open-set identification at the app's operating point -------------------------------------
+
+def _deg(*degrees):
+    r = np.radians(degrees)
+    return np.stack([np.cos(r), np.sin(r)], axis=1)
+
+
+def test_open_set_identification_by_hand():
+    # Enrolled A 0°, B 120°, C 240° (their first images, live, at the same places).
+    # Probes: A 10° (0.174 from A), A 100° (0.347 from B: wrong), B 130°, C 250° (0.174 each).
+    # Stranger S at 50°: nearest A at 2 sin 25° = 0.845.
+    # Everyone enrolled (size 3, one draw), τ 0.9: right and accepted 3 of 4; S is named: 1 of 1.
+    # τ for at most 1% of 1 stranger named = S's distance 0.845 (accepts d < 0.845): still 3/4.
+    enrol = _deg(0, 120, 240)
+    probes, owners = _deg(10, 100, 130, 250), ["A", "A", "B", "C"]
+    seen = []
+    r = open_set_identification(enrol, ["A", "B", "C"], probes, owners, _deg(50), enrol,
+                                lambda m: seen.append(len(m)) or 0.9, sizes=())
+    assert r["sizes"] == [3] and seen == [3]
+    assert r["tpir_at_default_3"] == pytest.approx(0.75)
+    assert r["fpir_at_default_3"] == 1.0
+    assert r["tpir_at_fpir_1e-2_3"] == pytest.approx(0.75)
+    assert (r["known_probes_3"], r["strangers_3"], r["draws_3"], r["threshold_default_3"]) == (4, 1, 1, 0.9)
+    # τ 0.8: S stays Unknown; nobody else changes.
+    r = open_set_identification(enrol, ["A", "B", "C"], probes, owners, _deg(50), enrol, lambda m: 0.8, sizes=())
+    assert r["fpir_at_default_3"] == 0.0 and r["tpir_at_default_3"] == pytest.approx(0.75)
+    # A stranger counts once however many enrolled people are under τ: S2 at 60° is 1.0 from
+    # both A and B; τ 1.1 names both strangers, FPIR 2/2, not 3/2.
+    r = open_set_identification(enrol, ["A", "B", "C"], probes, owners, _deg(50, 60), enrol,
+                                lambda m: 1.1, sizes=())
+    assert r["fpir_at_default_3"] == 1.0 and r["strangers_3"] == 2
+
+
+def test_open_set_identification_small_galleries_are_drawn_and_counted():
+    # Size 1, 20 draws: each draw's known probes are the drawn person's; every other image is a
+    # stranger (S, the others' probes and the others' first images): 1 + 4 + 3 = 8 images less
+    # the drawn person's own, so known + strangers = 7 a draw.
+    enrol = _deg(0, 120, 240)
+    probes, owners = _deg(10, 100, 130, 250), ["A", "A", "B", "C"]
+    sizes_seen = []
+
+    def tau(m):
+        sizes_seen.append(len(m))
+        return 0.5
+
+    r = open_set_identification(enrol, ["A", "B", "C"], probes, owners, _deg(50), enrol, tau, sizes=(1,), draws=20)
+    assert r["sizes"] == [1, 3] and r["draws_1"] == 20 and sizes_seen == [1] * 20 + [3]
+    assert r["known_probes_1"] + r["strangers_1"] == 20 * 7
+    again = open_set_identification(enrol, ["A", "B", "C"], probes, owners, _deg(50), enrol, tau, sizes=(1,))
+    assert again == r  # fixed seed: the same draws
+    other = open_set_identification(enrol, ["A", "B", "C"], probes, owners, _deg(50), enrol, tau, sizes=(1,),
+                                    seed=5)
+    with pytest.raises(ValueError):
+        open_set_identification(enrol, ["A", "A", "C"], probes, owners, _deg(50), enrol, tau)
+    with pytest.raises(ValueError):
+        open_set_identification(enrol, ["A", "B", "C"], probes, ["A", "A", "B", "Z"], _deg(50), enrol, tau)
+
+
+def test_evaluate_open_set_lfw_and_folder(lfw, tmp_path):
+    # DevTest: Dan(3) Eve(2) Fay(2) enrolled from image 1, Gus and Hal strangers. Different people
+    # are √2 apart, the same person ≈ 0.08: at τ 0.75 everyone is right and no stranger named.
+    live, enrol = FakeEmbedder(PEOPLE), FakeEmbedder(PEOPLE)
+    r = evaluate_open_set(lfw_dir=lfw, embed_paths=live, embed_enrolment_paths=enrol,
+                          decide_threshold=lambda m: 0.75, sizes=(1, 2), draws=4)
+    assert r["sizes"] == [1, 2, 3]
+    assert [Path(p).name for c in enrol.calls for p in c] == [
+        "Dan_Dunn_0001.jpg", "Eve_Ellis_0001.jpg", "Fay_Fox_0001.jpg"]
+    assert sorted(Path(p).name for c in live.calls for p in c) == sorted(
+        f"{n}_{i:04d}.jpg" for n in ("Dan_Dunn", "Eve_Ellis", "Fay_Fox", "Gus_Gray", "Hal_Hill")
+        for i in range(1, PEOPLE[n] + 1))
+    for n in (1, 2, 3):
+        assert r[f"tpir_at_default_{n}"] == 1.0 and r[f"fpir_at_default_{n}"] == 0.0
+        assert r[f"tpir_at_fpir_1e-2_{n}"] == 1.0
+    assert (r["known_probes_3"], r["strangers_3"]) == (4, 2)
+    assert (r["enrolled_people"], r["single_image_strangers"], r["images"]) == (3, 2, 9)
+    # τ 2 names everyone: every stranger gets a name.
+    r = evaluate_open_set(lfw_dir=lfw, embed_paths=live, embed_enrolment_paths=enrol,
+                          decide_threshold=lambda m: 2.01, sizes=())
+    assert r["fpir_at_default_3"] == 1.0
+    # Any folder tree works the same way.
+    r = evaluate_open_set(folder=lfw / "images", embed_paths=live, embed_enrolment_paths=enrol,
+                          decide_threshold=lambda m: 0.75, sizes=(2,))
+    assert r["enrolled_people"] == 6 and r["fpir_at_default_6"] == 0.0 and r["tpir_at_default_2"] == 1.0
+    with pytest.raises(ValueError):
+        evaluate_open_set(lfw_dir=lfw, embed_paths=live, embed_enrolment_paths=enrol)
+
+
+def test_open_set_identification_decides_with_the_models_scorer():
+    # A cohort orthogonal to every face puts each crowd at √2; offset 0 shifts every distance by
+    # -√2, so at τ 0.9 - √2 the figures are those of plain distances at τ 0.9 (see above).
+    from app.matching import CohortScorer
+    enrol = np.concatenate([_deg(0, 120, 240), np.zeros((3, 1))], axis=1)
+    probes = np.concatenate([_deg(10, 100, 130, 250), np.zeros((4, 1))], axis=1)
+    stranger = np.concatenate([_deg(50), np.zeros((1, 1))], axis=1)
+    scorer = CohortScorer(np.array([[0.0, 0.0, 1.0]]), k=1, offset=0.0)
+    r = open_set_identification(enrol, ["A", "B", "C"], probes, ["A", "A", "B", "C"], stranger, enrol,
+                                lambda m: 0.9 - math.sqrt(2), sizes=(), scorer=scorer)
+    assert r["tpir_at_default_3"] == pytest.approx(0.75) and r["fpir_at_default_3"] == 1.0
+    r = open_set_identification(enrol, ["A", "B", "C"], probes, ["A", "A", "B", "C"], stranger, enrol,
+                                lambda m: 0.8 - math.sqrt(2), sizes=(), scorer=scorer)
+    assert r["fpir_at_default_3"] == 0.0

@@ -39,9 +39,9 @@ def test_tau_is_strict():
     (d,) = m.nearest(q)[1]
     assert d == 1.0
     at = m.match(q, 1.0)[0]
-    assert at == Match(UNKNOWN, None, 1.0) and not at.known
+    assert at == Match(UNKNOWN, None, 1.0, "Alice", 1.0) and not at.known
     above = m.match(q, 1.0 + 1e-6)[0]
-    assert above == Match("Alice", 7, 1.0) and above.known
+    assert above == Match("Alice", 7, 1.0, "Alice", 1.0 + 1e-6) and above.known
     # Opposite vector: distance exactly 2.
     assert m.match(-unit(0), 2.0)[0].name == UNKNOWN
     assert m.match(-unit(0), 2.0001)[0].name == "Alice"
@@ -150,3 +150,29 @@ def test_bad_input_is_refused():
     m = Matcher(np.eye(2, dtype=np.float32), np.array([0, 1]), {0: "a", 1: "b"})
     with pytest.raises(ValueError):
         m.nearest(np.ones(3, np.float32))
+
+
+def test_cohort_scorer_by_hand():
+    """Cohort at 0° and 180° (k=1): a face's crowd distance is its distance to the nearer of
+    them. Gallery A at 90° (crowd √2), B at 10° (crowd 2 sin 5° = 0.174).
+    Query at 60°: plain distances A 2 sin 15° = 0.518, B 2 sin 25° = 0.845 → A.
+    crowd(q) = 2 sin 30° = 1.0; normalised (offset 1): A 0.518 - (1 + 1.414)/2 + 1 = 0.311,
+    B 0.845 - (1 + 0.174)/2 + 1 = 1.258 → still A, at 0.311, with the plain 0.518 kept beside."""
+    from app.matching import CohortScorer
+    scorer = CohortScorer(np.stack([unit(0), unit(180)]), k=1, offset=1.0)
+    assert scorer.crowd(unit(60)[None]) == pytest.approx([1.0], abs=1e-6)
+    m = Matcher(np.stack([unit(90), unit(10)]), np.array([1, 2]), {1: "A", 2: "B"}, scorer)
+    (got,) = m.match(unit(60), 0.4)
+    s15, s25, s5 = (2 * math.sin(math.radians(a)) for a in (15, 25, 5))
+    assert got.name == "A" and got.distance == pytest.approx(s15 - (1 + math.sqrt(2)) / 2 + 1, abs=1e-5)
+    assert got.raw_distance == pytest.approx(s15, abs=1e-5)
+    assert m.match(unit(60), 0.3)[0].name == UNKNOWN and m.match(unit(60), 0.3)[0].nearest == "A"
+    assert m.ranked(unit(60))[1] == (2, pytest.approx(s25 - (1 + s5) / 2 + 1, abs=1e-5))
+    # a face at 5°, right next to B but also next to the cohort face at 0°: plain B 0.087;
+    # normalised 0.087 - (0.087 + 0.174)/2 + 1 = 0.957: a crowd face is a weak match for anyone
+    (near_b,) = m.match(unit(5), 0.4)
+    assert near_b.raw_distance == pytest.approx(2 * math.sin(math.radians(2.5)), abs=1e-5)
+    assert near_b.name == UNKNOWN and near_b.nearest == "B"
+    assert Matcher(np.stack([unit(90)]), np.array([1]), {1: "A"}).match(unit(60), 0.6)[0].raw_distance is None
+    with pytest.raises(ValueError):
+        CohortScorer(np.stack([unit(0)]), k=2)

@@ -19,7 +19,7 @@ def test_enrol_obama_then_identify(engine, samples_dir):
     assert person.sample_count == 1 and cand.crop.shape == (112, 112, 3)
     recs = engine.identify_photo(samples_dir / "obama2.jpg")
     assert [r.match.name for r in recs] == ["Barack Obama"]
-    assert recs[0].match.distance < engine.tau
+    assert recs[0].match.distance < engine.threshold
     biden = engine.identify_photo(samples_dir / "biden.jpg")
     assert [r.match.name for r in biden] == ["Unknown"]
 

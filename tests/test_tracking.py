@@ -117,7 +117,7 @@ def test_pooled_template_names_a_face_no_single_frame_does():
 def test_pool_window_forgets_old_views():
     """pool=2: the template is the mean of the last two embeddings only."""
     identify = _identify_against({"A": _unit(0), "B": _unit(90)}, tau=0.3)
-    t = Tracker(history=1, pool=2)
+    t = Tracker(history=1, pool=2, min_frames=1)
     box = (0, 0, 40, 40)
     names = [t.update([(box, UNKNOWN, 1.0, _unit(a))], identify)[0].name for a in (0, 0, 90, 90)]
     # templates: 0° → A; mean(0°, 0°) → A; mean(0°, 90°) = 45°, 0.77 from both → Unknown; 90° → B
@@ -146,7 +146,7 @@ def test_a_frame_sure_of_someone_else_restarts_the_template():
     """A track showing A whose face alone now matches B (two faces crossed, the tracker swapped
     them) drops A's pooled frames and shows B at once, instead of A for another half second."""
     identify = _identify_against({"A": _unit(0), "B": _unit(90)}, tau=0.5)
-    t = Tracker(history=5)
+    t = Tracker(history=5, min_frames=1)
     box = (0, 0, 40, 40)
     for _ in range(10):
         assert t.update([(box, "A", 0.0, _unit(0))], identify)[0].name == "A"
@@ -155,3 +155,19 @@ def test_a_frame_sure_of_someone_else_restarts_the_template():
     # an unsure frame (Unknown alone) does not restart it: it is pooled with the rest
     lab = t.update([(box, UNKNOWN, 0.8, _unit(45))], identify)[0]
     assert len(t.tracks[0].embeddings) == 2 and lab.name == "B"
+
+
+def test_a_track_is_named_only_after_min_frames_and_keeps_the_nearest_person():
+    """One frame is not enough evidence to name someone: by default a track shows Unknown (with
+    who is nearest) until its template pools two frames, then the name."""
+    identify = _identify_against({"A": _unit(0)}, tau=0.5)
+    t = Tracker()
+    box = (0, 0, 40, 40)
+    first = t.update([(box, "A", 0.0, _unit(0))], identify)[0]
+    assert first.name == UNKNOWN and not first.known and first.nearest == "A"
+    second = t.update([(box, "A", 0.0, _unit(0))], identify)[0]
+    assert second.name == "A" and second.known and second.nearest == "A"
+    t3 = Tracker(min_frames=3)
+    names = [t3.update([(box, "A", 0.0, _unit(0))], identify)[0].name for _ in range(4)]
+    # frame 3 is the first named A, but the shown label is the majority of U, U, A: still Unknown
+    assert names == [UNKNOWN, UNKNOWN, UNKNOWN, "A"]

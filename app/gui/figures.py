@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.open_set import OpenSetRule
+
 
 def rates_at(calibration: dict, tau: float) -> tuple[float, float] | None:
     """(false-accept rate, false-reject rate) at τ from the card's validation distances.
@@ -21,6 +23,42 @@ def rates_at(calibration: dict, tau: float) -> tuple[float, float] | None:
     far = np.searchsorted(diff, tau, side="right") / len(diff)
     frr = 1.0 - np.searchsorted(same, tau, side="right") / len(same)
     return float(far), float(frr)
+
+
+def open_set_text(calibration: dict, open_set: dict, tau: float, enrolled: int) -> str:
+    """What τ means for the gallery enrolled now, in the pane's words: strangers named (from the
+    card's open-set table, measured on faces the model never trained on) and enrolled people's
+    faces missed (from the calibration pairs). Empty parts are said to be unknown."""
+    n = max(1, int(enrolled))
+    who = f"{enrolled} enrolled photo{'s' if enrolled != 1 else ''}" if enrolled else "the first person enrolled"
+    try:
+        rule = OpenSetRule.from_card(open_set)
+    except ValueError:
+        rule = None
+    if rule is not None:
+        named = rule.strangers_named(tau, n)
+        strangers = (f"With {who}, about {_percent(named)} of strangers' faces would be given a name "
+                     f"(estimated on {rule.source or 'faces this model never trained on'}).")
+    else:
+        strangers = ("This model has no open-set calibration: how many strangers get a name is "
+                     "unknown, and grows with the number of people enrolled.")
+    rates = rates_at(calibration, tau)
+    if rates:
+        missed = (f" About {_percent(rates[1])} of enrolled people's faces would be missed "
+                  f"(estimated on {calibration.get('source') or 'the calibration pairs'}, which the "
+                  f"model may have trained on: likely fewer than in use).")
+    else:
+        missed = ""
+    return strangers + missed
+
+
+def _percent(x: float) -> str:
+    p = 100.0 * float(x)
+    if p == 0:
+        return "0%"
+    if p < 0.1:
+        return "under 0.1%"
+    return f"{p:.1f}%" if p < 10 else f"{p:.0f}%"
 
 
 def model_figures(info: dict) -> dict:

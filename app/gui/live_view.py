@@ -138,7 +138,10 @@ class LiveView(ImageWithBoxes):
             if lab.known:
                 text = f"{lab.name}  {lab.distance:.2f}"
             else:
-                text = f"Unknown  {lab.distance:.2f}" if np.isfinite(lab.distance) else "Unknown"
+                text = "Unknown"
+                if np.isfinite(lab.distance):
+                    text = (f"Unknown — nearest: {lab.nearest}, {lab.distance:.2f}" if lab.nearest
+                            else f"Unknown  {lab.distance:.2f}")
             boxes.append((lab.box, text, KNOWN_COLOUR if lab.known else UNKNOWN_COLOUR))
         self._boxes = boxes
         self.update()

@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         th = self.settings_pane.threshold
         th.tau_changed.connect(self.set_tau)
         th.reset_button.clicked.connect(self._tau_reset)
+        self.people.counted.connect(th.set_enrolled)
         rt = self.settings_pane.retrain
         rt.activate_requested.connect(self.activate_model)
         rt.rollback_requested.connect(self.rollback_model)
@@ -188,8 +189,9 @@ class MainWindow(QMainWindow):
         self.detector_label.setText(f"detector {info['detector']}")
         self.encoder_label.setText(f"encoder {info['encoder']}")
         self.device_label.setText(f"device {str(info['device']).upper()}")
-        tau = self.settings.tau if self.settings.tau is not None else info["tau"]
-        self.settings_pane.threshold.set_model(info["calibrated_tau"], info.get("calibration", {}), tau)
+        self.settings_pane.threshold.set_model(info["calibrated_tau"], info.get("calibration", {}),
+                                               self.settings.tau, info.get("open_set", {}),
+                                               info.get("enrolled_samples"))
         self.settings_pane.retrain.set_current_model(info, bool(self.settings.previous_model_path))
         self.people.refresh()
         if info.get("warnings"):
@@ -216,9 +218,7 @@ class MainWindow(QMainWindow):
 
     def _tau_reset(self) -> None:
         self.settings.tau = None
-        cal = self.info.get("calibrated_tau")
-        if cal is not None:
-            self.inference.set_tau(cal)
+        self.inference.set_tau(None)  # the model's open-set rule for the gallery enrolled
         self._save_timer.start()
 
     def _nudge_tau(self, delta: float) -> None:

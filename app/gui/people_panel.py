@@ -38,6 +38,7 @@ def _list_people(engine, progress) -> list[PersonRow]:
 
 class PeoplePanel(QWidget):
     changed = Signal()              # the gallery changed (rename, delete, add)
+    counted = Signal(int)           # photos enrolled in all, after each refresh
     add_photo_requested = Signal(str)  # person name: the window opens the enrol dialog
     message = Signal(str)
 
@@ -90,7 +91,9 @@ class PeoplePanel(QWidget):
             self.list.addItem(item)
             if r.id == selected:
                 item.setSelected(True)
-        self.count_label.setText(f"{len(rows)} people enrolled." if rows else "No one enrolled yet.")
+        self.count_label.setText(f"{len(rows)} {'person' if len(rows) == 1 else 'people'} enrolled."
+                                 if rows else "No one enrolled yet.")
+        self.counted.emit(sum(r.samples for r in rows))
         self._update_buttons()
 
     def names(self) -> list[str]:

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QSizePolicy,
                                QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
-from app.gui.figures import format_figures, model_figures, rates_at
+from app.gui.figures import format_figures, model_figures, open_set_text
+from app.open_set import OpenSetRule
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
 TAU_MAX = 2.0           # unit vectors are at most 2 apart
@@ -100,9 +101,13 @@ class ThresholdSection(QGroupBox):
         super().__init__("Match threshold τ", parent)
         self.calibrated_tau: float | None = None
         self.calibration: dict = {}
+        self.open_set: dict = {}
+        self.enrolled = 0           # samples in the gallery: the automatic τ depends on it
+        self.automatic = True       # τ follows the model's open-set rule (no fixed τ chosen)
         lay = QVBoxLayout(self)
-        intro = QLabel("A face is named when its distance to an enrolled person is at most τ. "
-                       "Lower τ: fewer false names, more \"Unknown\".")
+        intro = QLabel("A face is named when its distance to an enrolled person is under τ. "
+                       "Lower τ: fewer strangers named, more \"Unknown\". By default τ is set "
+                       "for the number of people enrolled, so that about 1% of strangers get a name.")
         intro.setWordWrap(True)
         lay.addWidget(intro)
         self.histogram = HistogramWidget()
@@ -125,7 +130,10 @@ class ThresholdSection(QGroupBox):
         self.rates_label = QLabel("")
         self.rates_label.setWordWrap(True)
         lay.addWidget(self.rates_label)
-        self.reset_button = QPushButton("Reset to &calibrated")
+        self.mode_label = QLabel("")
+        self.mode_label.setWordWrap(True)
+        lay.addWidget(self.mode_label)
+        self.reset_button = QPushButton("Reset to &automatic")
         self.reset_button.clicked.connect(self.reset_to_calibrated)
         lay.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.slider.valueChanged.connect(self._slider_moved)
@@ -135,12 +143,36 @@ class ThresholdSection(QGroupBox):
     def tau(self) -> float:
         return self.slider.value() / SLIDER_STEPS
 
-    def set_model(self, calibrated_tau: float, calibration: dict, current_tau: float) -> None:
+    def set_model(self, calibrated_tau: float, calibration: dict, current_tau: float | None,
+                  open_set: dict | None = None, enrolled: int | None = None) -> None:
+        """A model's calibration; `current_tau` None: the automatic (open-set) τ."""
         self.calibrated_tau = calibrated_tau
         self.calibration = calibration or {}
+        self.open_set = open_set or {}
+        if enrolled is not None:
+            self.enrolled = int(enrolled)
         self.histogram.set_calibration(self.calibration)
         self.setEnabled(True)
-        self.set_tau(current_tau, emit=False)
+        self.automatic = current_tau is None
+        self.set_tau(self.automatic_tau() if current_tau is None else current_tau, emit=False)
+
+    def automatic_tau(self) -> float:
+        """The τ the model's rule gives for the gallery enrolled now (its one-to-one τ without one)."""
+        try:
+            rule = OpenSetRule.from_card(self.open_set)
+        except ValueError:
+            rule = None
+        if rule is None:
+            return float(self.calibrated_tau if self.calibrated_tau is not None else 0.6)
+        return rule.threshold(max(1, self.enrolled))
+
+    def set_enrolled(self, samples: int) -> None:
+        """The gallery changed: the estimates (and the automatic τ) follow it."""
+        self.enrolled = int(samples)
+        if self.automatic and self.isEnabled():
+            self.set_tau(self.automatic_tau(), emit=False)
+        else:
+            self._show(self.tau)
 
     def set_tau(self, tau: float, emit: bool = True) -> None:
         value = int(round(min(max(tau, 0.0), TAU_MAX) * SLIDER_STEPS))
@@ -153,24 +185,23 @@ class ThresholdSection(QGroupBox):
     def _show(self, tau: float) -> None:
         self.value_label.setText(f"{tau:.3f}")
         self.histogram.set_tau(tau)
-        rates = rates_at(self.calibration, tau)
-        if rates:
-            far, frr = rates
-            self.rates_label.setText(f"Estimated false accepts {100 * far:.2f}%, "
-                                     f"false rejects {100 * frr:.2f}% at τ = {tau:.3f}")
+        self.rates_label.setText(open_set_text(self.calibration, self.open_set, tau, self.enrolled))
+        if self.automatic:
+            self.mode_label.setText("Automatic: τ follows the number of people enrolled.")
         else:
-            self.rates_label.setText("No validation data in the model card: rates unknown.")
+            self.mode_label.setText(f"Fixed τ {tau:.3f}, chosen by you: it stays when people are added.")
+        self.reset_button.setEnabled(not self.automatic)
 
     def _slider_moved(self, value: int) -> None:
         tau = value / SLIDER_STEPS
+        self.automatic = False
         self._show(tau)
         self.tau_changed.emit(tau)
 
     def reset_to_calibrated(self) -> None:
-        if self.calibrated_tau is not None:
-            self.set_tau(self.calibrated_tau)
-            if abs(self.tau - self.calibrated_tau) > 0:  # slider rounding: send the exact value
-                self.tau_changed.emit(self.calibrated_tau)
+        """Back to the automatic τ; the window tells the engine (no τ_changed: nothing fixed)."""
+        self.automatic = True
+        self.set_tau(self.automatic_tau(), emit=False)
 
 
 class LossCurve(QWidget):

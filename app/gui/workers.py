@@ -246,6 +246,7 @@ class InferenceWorker(QThread):
         info = eng.describe()
         card = eng.encoder.card
         info.update({"calibrated_tau": float(card.tau), "calibration": dict(card.calibration or {}),
+                     "open_set": dict(card.open_set or {}), "enrolled_samples": len(eng.matcher),
                      "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
                      "training": dict(card.training or {}), "warnings": list(eng.warnings),
                      "stale_samples": eng.gallery.stale_count(eng.encoder.version)})
@@ -288,8 +289,6 @@ class InferenceWorker(QThread):
             self._drain_jobs_failing(message)
             return
         try:
-            if self._tau is None:
-                self._tau = self.engine.tau
             self.labeller = LiveLabeller(self.engine.identify)
             self.ready.emit(self.describe())
             last_done: float | None = None
@@ -305,8 +304,7 @@ class InferenceWorker(QThread):
                 if self.paused:
                     continue
                 with self._lock:
-                    if self._tau is not None:
-                        self.engine.tau = float(self._tau)
+                    self.engine.tau = None if self._tau is None else float(self._tau)
                     if self._tau_dirty:
                         self.labeller.reset()
                         self._tau_dirty = False
@@ -326,7 +324,7 @@ class InferenceWorker(QThread):
                 self.frames_analysed += 1
                 self.result.emit(FrameResult(item.index, item.rgb, labels, fps, (now - t0) * 1000.0,
                                              item.timestamp, [r.face for r in recs],
-                                             float(self.engine.tau)))
+                                             float(self.engine.threshold)))
         finally:
             try:
                 self.engine.close()

@@ -1,0 +1,62 @@
+"""The Threshold pane speaks in open-set terms for the gallery enrolled now."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from gui_helpers import enrol_from_photo
+
+# strangers named at τ 0.4 / 0.6 / 0.8: with 1 photo 0 / 1% / 3%, with 100 photos 0 / 5% / 20%
+OPEN_SET = {"grid": [0.4, 0.6, 0.8], "sizes": [1, 100], "rates": [[0.0, 0.01, 0.03], [0.0, 0.05, 0.2]],
+            "target": 0.01, "source": "hand-made faces"}
+CALIBRATION = {"same_distances_sorted": [0.3, 0.5, 0.7, 0.9], "diff_distances_sorted": [1.0, 1.2],
+               "source": "hand-made pairs"}
+
+
+def test_pane_estimates_follow_the_gallery_and_the_slider(qtbot):
+    from app.gui.settings_pane import ThresholdSection
+
+    pane = ThresholdSection()
+    qtbot.addWidget(pane)
+    pane.set_model(1.0, CALIBRATION, None, OPEN_SET, enrolled=1)
+    assert pane.automatic and abs(pane.tau - 0.6) < 0.006         # 1% of strangers with one photo
+    one = pane.rates_label.text()
+    assert "1 enrolled photo," in one and "1.0% of strangers" in one and "hand-made faces" in one
+    assert "50% of enrolled people's faces would be missed" in one  # 0.7 and 0.9 are not under 0.6
+    pane.set_enrolled(100)                                        # the automatic τ tightens
+    assert abs(pane.tau - 0.44) < 0.006
+    hundred = pane.rates_label.text()
+    assert "100 enrolled photos" in hundred and hundred != one
+    assert not pane.reset_button.isEnabled() and "Automatic" in pane.mode_label.text()
+    # the user moves the slider: a fixed τ, and the estimate for this gallery at that τ
+    moved = []
+    pane.tau_changed.connect(moved.append)
+    pane.slider.setValue(160)  # τ 0.8
+    assert moved == [0.8] and not pane.automatic and "20% of strangers" in pane.rates_label.text()
+    assert pane.reset_button.isEnabled() and "Fixed" in pane.mode_label.text()
+    pane.set_enrolled(1)       # a fixed τ stays; only the estimate changes
+    assert pane.tau == 0.8 and "3.0% of strangers" in pane.rates_label.text()
+    qtbot.mouseClick(pane.reset_button, Qt.MouseButton.LeftButton)
+    assert pane.automatic and abs(pane.tau - 0.6) < 0.006 and moved == [0.8]
+
+
+def test_pane_without_an_open_set_table_says_so(qtbot):
+    from app.gui.settings_pane import ThresholdSection
+
+    pane = ThresholdSection()
+    qtbot.addWidget(pane)
+    pane.set_model(0.9, CALIBRATION, None, {}, enrolled=3)
+    assert pane.tau == 0.9 and "no open-set calibration" in pane.rates_label.text()
+
+
+def test_window_pane_counts_the_people_enrolled(qtbot, make_window, samples_dir):
+    win = make_window(samples_dir / "obama.jpg", start_source=False)
+    pane = win.settings_pane.threshold
+    qtbot.waitUntil(lambda: pane.isEnabled(), timeout=30_000)
+    assert "the first person enrolled" in pane.rates_label.text()
+    enrol_from_photo(qtbot, win, samples_dir / "obama.jpg", "Barack Obama")
+    qtbot.waitUntil(lambda: pane.enrolled == 1, timeout=30_000)
+    assert "1 enrolled photo," in pane.rates_label.text()
+    enrol_from_photo(qtbot, win, samples_dir / "biden.jpg", "Joe Biden")
+    qtbot.waitUntil(lambda: pane.enrolled == 2, timeout=30_000)
+    assert "2 enrolled photos" in pane.rates_label.text()
