@@ -202,7 +202,6 @@ def calibrate_on_validation_people(encoder, lfw_dir: str | os.PathLike, detector
     image_paths, owners = validation_images(lfw_dir)
     if not image_paths:
         raise DatasetError(f"{lfw_dir} has no protocol/peopleDevTrain.txt to draw the validation people from.")
-    source = (f"{len(set(owners))} LFW training people kept out of this model's training "
-              f"(the validation split)")
+    source = f"{len(set(owners))} people this model never trained on, LFW's validation split"
     return calibrate_on_people(encoder, image_paths, owners, source, detector, workers, cache_dir,
                                progress, cancel)

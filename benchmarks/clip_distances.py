@@ -105,7 +105,7 @@ def main() -> int:
     print("distance of each annotated face to its own person's photo (and to the other's):")
     for (model, sc), rows in dist.items():
         d = np.array(rows)
-        tau = engine.tau if model == "ours" else 0.6
+        tau = engine.threshold if model == "ours" else 0.6
         print(f"  {model:5s} {sc:9s} frames {len(d):3d}  own: under tau {tau:.3f} {int((d[:, 0] < tau).sum()):3d}, "
               f"min {d[:, 0].min():.3f} median {np.median(d[:, 0]):.3f} max {d[:, 0].max():.3f};  "
               f"other's: under tau {int((d[:, 1] < tau).sum()):3d}, min {d[:, 1].min():.3f} "

@@ -243,7 +243,7 @@ def clip_ours(clip: Path, weights: str | None, max_frames: int | None) -> dict:
                         named += 1
                         per_person[r.match.name] = per_person.get(r.match.name, 0) + 1
             elapsed = time.perf_counter() - t0
-            tau = engine.tau
+            tau = engine.threshold
         finally:
             engine.close()
     return {"clip_fps": frames / elapsed if elapsed > 0 else None, "clip_frames": frames,

@@ -80,6 +80,8 @@ def test_watch_pools_tracks_like_the_app(capsys, samples_dir, yunet_path):
         assert code == 0 and len(frames) == 275
         named[bool(mode)] = sum(any(face["name"] == lin for face in f["faces"]) for f in frames[82:211])
         assert not any(face["name"] == lin for f in frames[20:82] + frames[211:] for face in f["faces"])
+        if not mode:  # tracked like the app: nobody in the audience gets any name
+            assert not any(face["accepted"] for f in frames[211:] for face in f["faces"])
         if not mode:  # the close-up is one shot of one man: his (largest) face keeps one track
             assert len({max(f["faces"], key=lambda face: face["box"][2])["track"]
                         for f in frames[82:211]}) == 1

@@ -38,15 +38,15 @@ def open_set_text(calibration: dict, open_set: dict, tau: float, enrolled: int) 
     if rule is not None:
         named = rule.strangers_named(tau, n)
         strangers = (f"With {who}, about {_percent(named)} of strangers' faces would be given a name "
-                     f"(estimated on {rule.source or 'faces this model never trained on'}).")
+                     f"(measured on {rule.source or 'faces this model never trained on'}).")
     else:
         strangers = ("This model has no open-set calibration: how many strangers get a name is "
                      "unknown, and grows with the number of people enrolled.")
     rates = rates_at(calibration, tau)
     if rates:
         missed = (f" About {_percent(rates[1])} of enrolled people's faces would be missed "
-                  f"(estimated on {calibration.get('source') or 'the calibration pairs'}, which the "
-                  f"model may have trained on: likely fewer than in use).")
+                  f"(from the model's calibration pairs, of people it may have trained on: expect "
+                  f"more misses in use).")
     else:
         missed = ""
     return strangers + missed

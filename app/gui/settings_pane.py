@@ -308,7 +308,9 @@ class RetrainSection(QGroupBox):
         form.addRow("", self.distill)
         self.include_people = QCheckBox("Include the enrolled people's photos")
         form.addRow("", self.include_people)
-        self.calibrate = QCheckBox("Calibrate τ on LFW (slow)")
+        self.calibrate = QCheckBox("Calibrate τ and the open-set rule on LFW (slow)")
+        self.calibrate.setToolTip("τ from LFW's training pairs; the cohort and the strangers-named table from "
+                                  "LFW's validation people, if none of them is in the training folders")
         self.lfw_dir = _find_lfw()
         self.calibrate.setEnabled(self.lfw_dir is not None)
         self.calibrate.setChecked(False)

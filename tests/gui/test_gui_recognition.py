@@ -80,6 +80,9 @@ def test_hamilton_clip_names_lin_and_not_alex(qtbot, make_window, samples_dir):
     assert set(lin_names) <= {LIN, "Unknown"}, lin_names   # never given another name
     assert alex_names[LIN] == 0                            # Alex is never labelled as Lin-Manuel
     assert other_names[LIN] == 0                           # nor is anyone in the audience
+    # strangers stay Unknown: no face of the audience shot (211-274) gets any name
+    audience = [lab for r in results if r.index >= 211 for lab in r.labels]
+    assert audience and not any(lab.known for lab in audience), Counter(lab.name for lab in audience)
     assert named >= 0.90, f"Lin-Manuel named on {100 * named:.1f}% of his frames (issue 3's bar: 90%)"
 
 

@@ -21,7 +21,7 @@ def test_pane_estimates_follow_the_gallery_and_the_slider(qtbot):
     pane.set_model(1.0, CALIBRATION, None, OPEN_SET, enrolled=1)
     assert pane.automatic and abs(pane.tau - 0.6) < 0.006         # 1% of strangers with one photo
     one = pane.rates_label.text()
-    assert "1 enrolled photo," in one and "1.0% of strangers" in one and "hand-made faces" in one
+    assert "1 enrolled photo," in one and "1.0% of strangers" in one and "hand-made faces" in one and "measured on" in one
     assert "50% of enrolled people's faces would be missed" in one  # 0.7 and 0.9 are not under 0.6
     pane.set_enrolled(100)                                        # the automatic τ tightens
     assert abs(pane.tau - 0.44) < 0.006
