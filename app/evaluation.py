@@ -440,6 +440,14 @@ def folder_identification_split(folder: str | os.PathLike) -> IdentificationSpli
 
 # ---- protocols -------------------------------------------------------------------------------
 
+def _split_of(lfw_dir: str | os.PathLike | None, folder: str | os.PathLike | None
+              ) -> tuple[IdentificationSplit, str]:
+    """The identification split of LFW's DevTest people or of a folder tree, and what it was read from."""
+    if lfw_dir is not None:
+        return lfw_identification_split(lfw_dir), str(Path(lfw_dir) / "protocol" / "peopleDevTest.txt")
+    return folder_identification_split(folder), str(folder)
+
+
 def _embed(embed_paths: EmbedPaths, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
     emb, found = embed_paths(list(paths))
     emb = np.asarray(emb)
@@ -532,12 +540,7 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
         raise ValueError("embed_paths is required.")
     steps = 3
     progress(0, steps, "reading identities")
-    if lfw_dir is not None:
-        split = lfw_identification_split(lfw_dir)
-        source = str(Path(lfw_dir) / "protocol" / "peopleDevTest.txt")
-    else:
-        split = folder_identification_split(folder)
-        source = str(folder)
+    split, source = _split_of(lfw_dir, folder)
     if not split.probe_paths:
         raise DatasetError(f"No person in {source} has two or more images, so nobody can be "
                            f"enrolled and then recognised from another photo.")
@@ -681,12 +684,7 @@ def evaluate_open_set(lfw_dir: str | os.PathLike | None = None, folder: str | os
         raise ValueError("embed_paths, embed_enrolment_paths and decide_threshold are required.")
     steps = 4
     progress(0, steps, "reading identities")
-    if lfw_dir is not None:
-        split = lfw_identification_split(lfw_dir)
-        source = str(Path(lfw_dir) / "protocol" / "peopleDevTest.txt")
-    else:
-        split = folder_identification_split(folder)
-        source = str(folder)
+    split, source = _split_of(lfw_dir, folder)
     if len(split.gallery_paths) < 2:
         raise DatasetError(f"Fewer than two people in {source} have two or more images: an open-set "
                            f"evaluation needs people to enrol and people to stay strangers.")
@@ -696,7 +694,7 @@ def evaluate_open_set(lfw_dir: str | os.PathLike | None = None, folder: str | os
     if cancel is not None:
         cancel.raise_if_cancelled()
     progress(2, steps, f"embedding {len(split.gallery_paths)} enrolment images")
-    enrol, enrol_found = _embed(embed_enrolment_paths, list(split.gallery_paths))
+    enrol, _ = _embed(embed_enrolment_paths, list(split.gallery_paths))  # misses: counted among the live
     if cancel is not None:
         cancel.raise_if_cancelled()
     progress(3, steps, "open-set metrics")
