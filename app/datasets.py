@@ -22,10 +22,10 @@ from app.atomic import atomic_write
 from app.alignment import FULL_BOX, align
 from app.detection import Face, create_detector
 from app.errors import DatasetError, OneShotError
-from app.imageio import load_image
+from app.imageio import IMAGE_EXTENSIONS, load_image
 from app.progress import CancelToken, ProgressFn, no_progress
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_EXTS = IMAGE_EXTENSIONS  # the same photo types as `watch` and enrolment read
 
 
 @dataclass

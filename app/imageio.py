@@ -17,6 +17,11 @@ from app.errors import ImageError
 # A face photo needs nothing near this; larger files are refused rather than decoded (bomb guard).
 MAX_PIXELS = 40_000_000
 MIN_SIDE = 16
+# The photo files every command reads (training, evaluation, enrolment folders, `watch` on a
+# folder): what Pillow opens here, one list so no command refuses a type another one takes.
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pnm"}
+)
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:

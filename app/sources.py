@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from app.errors import OneShotError, SourceError
+from app.imageio import IMAGE_EXTENSIONS  # one list of photo types for every command
 from app.progress import CancelToken
 
 try:  # the project's photo reader (EXIF rotation, odd modes); OpenCV when it is not there
@@ -32,9 +33,6 @@ try:  # the project's photo reader (EXIF rotation, odd modes); OpenCV when it is
 except ImportError:  # pragma: no cover - app.imageio ships with the app
     _load_image = None
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pnm"}
-)
 DEFAULT_MAX_FAILURES = 30
 # Pause between failed reads of a live source, so 30 failures span about a second.
 FAILURE_DELAY = 0.03

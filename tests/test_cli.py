@@ -216,3 +216,23 @@ def test_evaluate_open_set_and_calibrate_open_set_on_a_small_tree(capsys, shared
     if (card.training.get("data") or {}).get("held_out") is None:
         code, _, err = run(capsys, "calibrate", "--weights", str(tmp_path / "m.pt"), "--only", "open-set", *det)
         assert code == 2 and "--background" in err and len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_folder_reads_the_photo_types_watch_reads(capsys, shared, tmp_path, yunet_path):
+    """.pgm (and the other types `watch` opens) count as photos for evaluate and train too."""
+    import cv2
+    from app.datasets import IMAGE_EXTS, scan_identity_folders
+    from app.sources import IMAGE_EXTENSIONS
+    assert IMAGE_EXTS == IMAGE_EXTENSIONS and ".pgm" in IMAGE_EXTS
+    lfw = shared / "datasets" / "lfw" / "images"
+    tree = tmp_path / "pgm"
+    for name in ("Aaron_Peirsol", "Abdullah_Gul", "Abid_Hamid_Mahmud_Al-Tikriti"):
+        (tree / name).mkdir(parents=True)
+        for i in (1, 2):
+            grey = cv2.imread(str(lfw / name / f"{name}_{i:04d}.jpg"), cv2.IMREAD_GRAYSCALE)
+            cv2.imwrite(str(tree / name / f"{name}_{i:04d}.pgm"), grey)
+    assert len(scan_identity_folders([tree]).paths) == 6
+    code, out, err = run(capsys, "evaluate", "identification", "--folder", str(tree), "--json",
+                         "--detector-model", str(yunet_path))
+    r = json.loads(out)
+    assert code == 0 and (r["enrolled"], r["known_probes"], r["images"]) == (3, 3, 6), err
