@@ -25,16 +25,21 @@ def rates_at(calibration: dict, tau: float) -> tuple[float, float] | None:
     return float(far), float(frr)
 
 
-def open_set_text(calibration: dict, open_set: dict, tau: float, enrolled: int) -> str:
+def open_set_rule(open_set: dict | None) -> OpenSetRule | None:
+    """The rule of a card's `open_set` section as `describe()` passes it; None if absent or damaged
+    (the engine already refused a damaged card, so the pane only has to stay quiet)."""
+    try:
+        return OpenSetRule.from_card(open_set)
+    except ValueError:
+        return None
+
+
+def open_set_text(calibration: dict, rule: OpenSetRule | None, tau: float, enrolled: int) -> str:
     """What τ means for the gallery enrolled now, in the pane's words: strangers named (from the
     card's open-set table, measured on faces the model never trained on) and enrolled people's
     faces missed (from the calibration pairs). Empty parts are said to be unknown."""
     n = max(1, int(enrolled))
     who = f"{enrolled} enrolled photo{'s' if enrolled != 1 else ''}" if enrolled else "the first person enrolled"
-    try:
-        rule = OpenSetRule.from_card(open_set)
-    except ValueError:
-        rule = None
     if rule is not None:
         named = rule.strangers_named(tau, n)
         strangers = (f"With {who}, about {_percent(named)} of strangers' faces would be given a name "

@@ -13,8 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QSizePolicy,
                                QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
-from app.gui.figures import format_figures, model_figures, open_set_text
-from app.open_set import OpenSetRule
+from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
 TAU_MAX = 2.0           # unit vectors are at most 2 apart
@@ -101,7 +100,7 @@ class ThresholdSection(QGroupBox):
         super().__init__("Match threshold τ", parent)
         self.calibrated_tau: float | None = None
         self.calibration: dict = {}
-        self.open_set: dict = {}
+        self.rule = None            # the model's OpenSetRule, parsed once per model
         self.enrolled = 0           # samples in the gallery: the automatic τ depends on it
         self.automatic = True       # τ follows the model's open-set rule (no fixed τ chosen)
         lay = QVBoxLayout(self)
@@ -148,7 +147,7 @@ class ThresholdSection(QGroupBox):
         """A model's calibration; `current_tau` None: the automatic (open-set) τ."""
         self.calibrated_tau = calibrated_tau
         self.calibration = calibration or {}
-        self.open_set = open_set or {}
+        self.rule = open_set_rule(open_set)
         if enrolled is not None:
             self.enrolled = int(enrolled)
         self.histogram.set_calibration(self.calibration)
@@ -158,13 +157,9 @@ class ThresholdSection(QGroupBox):
 
     def automatic_tau(self) -> float:
         """The τ the model's rule gives for the gallery enrolled now (its one-to-one τ without one)."""
-        try:
-            rule = OpenSetRule.from_card(self.open_set)
-        except ValueError:
-            rule = None
-        if rule is None:
+        if self.rule is None:
             return float(self.calibrated_tau if self.calibrated_tau is not None else 0.6)
-        return rule.threshold(max(1, self.enrolled))
+        return self.rule.threshold(max(1, self.enrolled))
 
     def set_enrolled(self, samples: int) -> None:
         """The gallery changed: the estimates (and the automatic τ) follow it."""
@@ -185,7 +180,7 @@ class ThresholdSection(QGroupBox):
     def _show(self, tau: float) -> None:
         self.value_label.setText(f"{tau:.3f}")
         self.histogram.set_tau(tau)
-        self.rates_label.setText(open_set_text(self.calibration, self.open_set, tau, self.enrolled))
+        self.rates_label.setText(open_set_text(self.calibration, self.rule, tau, self.enrolled))
         if self.automatic:
             self.mode_label.setText("Automatic: τ follows the number of people enrolled.")
         else:
