@@ -7,6 +7,7 @@ caches. Nothing here asserts a time; the README reports what this printed and wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -108,13 +109,9 @@ def peak_rss_mb() -> float:
 
 
 def run_bench(args) -> dict:
-    import torch
-
-    from app.alignment import align_many
-    from app.detection import HaarDetector, YuNetDetector
-    from app.encoder import Encoder
-    from app.imageio import load_image
-    from app.matching import Matcher
+    """Every figure on this machine as it is; with `args.busy` = N, the same figures again while N
+    CPU-bound processes (started and stopped here) compete for the cores, as on a laptop with a
+    busy browser."""
     from app.sources import open_source
 
     repeats = max(1, int(getattr(args, "repeats", 5)))
@@ -131,6 +128,47 @@ def run_bench(args) -> dict:
     if yunet_path is None or not Path(yunet_path).is_file():
         raise OneShotError("bench needs the YuNet model (run `oneshot-face fetch-models`).")
     out: dict = {"machine": machine(), "repeats": repeats}
+    out.update(_figures(args, repeats, frames, samples, clip, yunet_path))
+    busy = int(getattr(args, "busy", 0) or 0)
+    if busy > 0:
+        with competing_processes(busy):
+            figures = _figures(args, repeats, frames, samples, clip, yunet_path)
+        out["busy"] = {"competing_processes": busy, **figures}
+        if out.get("e2e_fps") and figures.get("e2e_fps"):
+            out["busy"]["e2e_fps_share_of_idle"] = figures["e2e_fps"] / out["e2e_fps"]
+    return _rounded(out)
+
+
+def _rounded(d: dict) -> dict:
+    return {k: (round(v, 3) if isinstance(v, float) else _rounded(v) if isinstance(v, dict) and k != "machine" else v)
+            for k, v in d.items()}
+
+
+@contextlib.contextmanager
+def competing_processes(n: int):
+    """N processes that each keep one core busy until the block ends."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.5)  # let them get going
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def _figures(args, repeats: int, frames: list, samples: Path, clip: Path, yunet_path) -> dict:
+    import torch
+
+    from app.alignment import align_many
+    from app.detection import HaarDetector, YuNetDetector
+    from app.encoder import Encoder
+    from app.imageio import load_image
+    from app.matching import Matcher
+    from app.pipeline import live_threads
+
+    out: dict = {}
     yunet, haar = YuNetDetector(yunet_path), HaarDetector()
     out["detect_ms_yunet_640x360"] = _median_ms(lambda: [yunet.detect(f) for f in frames], repeats) / len(frames)
     out["detect_ms_haar_640x360"] = _median_ms(lambda: [haar.detect(f) for f in frames[:20]], repeats) / 20
@@ -138,9 +176,12 @@ def run_bench(args) -> dict:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     photo = load_image(samples / "obama.jpg")
     face = yunet.detect(photo)[0]
+    all_threads = torch.get_num_threads()
     for dev in devices:
         enc = Encoder.load(getattr(args, "weights", None), dev)
+        out["live_threads"] = live_threads()  # one face, as a live frame is embedded
         one = _median_ms(lambda: enc.embed(align_many(photo, [face], enc.input_size, enc.crop_box)), repeats * 4)
+        torch.set_num_threads(all_threads)    # batches, as evaluation and re-embedding run
         batch = align_many(photo, [face] * 256, enc.input_size, enc.crop_box)
         b_ms = _median_ms(lambda: enc.embed(batch), repeats)
         align_ms = _median_ms(lambda: align_many(photo, [face] * 64, enc.input_size, enc.crop_box), repeats) / 64
@@ -179,4 +220,4 @@ def run_bench(args) -> dict:
         out[key] = statistics.median(vals) if vals else None
     out["e2e_frames"] = runs[0]["frames"]
     out["e2e_named_faces"] = runs[0]["named_faces"]
-    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
+    return out

@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from app.alignment import recrop
-from app.datasets import IMAGE_EXTS, build_crops, lfw_image_path, scan_identity_folders
+from app.datasets import aligned_files, build_crops, lfw_image_path, read_aligned, scan_identity_folders
 from app.errors import DatasetError
-from app.imageio import load_image
 from app.open_set import DEFAULT_TARGET, GRID, SIZES, OpenSetRule, background_table
 from app.progress import CancelToken, ProgressFn, no_progress
 
@@ -35,7 +34,6 @@ VALIDATION_SEED, VALIDATION_MULTI, VALIDATION_SINGLE = 7, 300, 600
 VALIDATION_TAG = "lfw-devtrain-validation-v1"  # what a card's training data says was held out
 FLAT_FACES = 5000      # faces drawn from a flat folder of aligned crops (fixed seed)
 FLAT_SEED = 2026
-ALIGNED_SIDE = 112     # flat background crops are full ArcFace frames at this size
 
 
 def validation_people(lfw_dir: str | os.PathLike) -> tuple[set[str], set[str]]:
@@ -157,24 +155,14 @@ def calibrate_on_aligned(encoder, folder: str | os.PathLike, count: int = FLAT_F
     """The card's `open_set` section from a flat folder of aligned 112 px crops without names
     (one person seen twice counts against the rule: a safe error)."""
     folder = Path(folder)
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    files = aligned_files(folder)
     if len(files) < 100:
         raise DatasetError(f"{folder} holds {len(files)} face images; the open-set calibration needs "
                            f"at least 100 faces of people the model never trained on.")
     if len(files) > count:
         pick = np.random.default_rng(FLAT_SEED).choice(len(files), count, replace=False)
         files = [files[i] for i in sorted(pick)]
-    crops = np.empty((len(files), ALIGNED_SIDE, ALIGNED_SIDE, 3), np.uint8)
-    for i, f in enumerate(files):
-        if cancel is not None and i % 256 == 0:
-            cancel.raise_if_cancelled()
-        rgb = load_image(f)
-        if rgb.shape[0] != rgb.shape[1]:
-            raise DatasetError(f"{f} is not a square aligned face crop ({rgb.shape[1]}x{rgb.shape[0]}).")
-        if rgb.shape[0] != ALIGNED_SIDE:
-            import cv2
-            rgb = cv2.resize(rgb, (ALIGNED_SIDE, ALIGNED_SIDE), interpolation=cv2.INTER_AREA)
-        crops[i] = rgb
+    crops = read_aligned(files, cancel=cancel)
     crops = recrop(crops, encoder.input_size, encoder.crop_box)
     return _table(encoder, crops, None, f"{len(files)} aligned faces of {folder.name}", progress, cancel)
 

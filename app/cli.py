@@ -72,7 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=["triplet-semihard", "triplet-hard", "contrastive"], default="triplet-semihard")
     p.add_argument("--margin", type=float, default=0.2)
     p.add_argument("--distill", type=float, default=4.0,
-                   help="weight of the dlib teacher against the triplet loss (default 4, as the shipped model; 0 = labels only)")
+                   help="weight of the teacher terms against the triplet loss (default 4, as the shipped model; 0 = labels only)")
+    p.add_argument("--teacher", action="append", default=None, metavar="NAME[:WEIGHT]",
+                   help="distil from this teacher: edgeface, faceplugin (ONNX, every augmented view) or dlib "
+                        "(each clean photo once); repeat for several, weighted relative to each other "
+                        "(default: the first ONNX teacher found, else dlib)")
+    p.add_argument("--teacher-model", action="append", default=None, metavar="NAME=PATH",
+                   help="where a teacher's ONNX file is (default: $ONESHOT_TEACHER_<NAME>, the user's model "
+                        "folder, ../shared/models)")
+    p.add_argument("--unlabelled", action="append", default=None, metavar="DIR",
+                   help="a flat folder of faces aligned to the 112 px ArcFace frame (UTKFace's in ../shared): "
+                        "learned from the teachers only")
+    p.add_argument("--unlabelled-per-batch", type=int, default=64, metavar="N")
+    p.add_argument("--augment", choices=["basic", "strong"], default="basic",
+                   help="strong: also side light and shadows, glasses and masks, blur and low resolution")
     p.add_argument("--mix", type=int, default=0, metavar="N",
                    help="add N blends of two people's faces to each batch, distilled from the teacher's "
                         "embedding of the same blend (0 = off; needs the teacher)")
@@ -136,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed and memory figures")
     p.add_argument("--json", action="store_true")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="also measure everything again while N CPU-bound processes compete for the cores")
     _common(p)
     return parser
 
@@ -237,8 +252,8 @@ def cmd_identify(args) -> int:
 
 
 def cmd_people(args) -> int:
-    from app.gallery import Gallery
     from app.errors import GalleryError
+    from app.gallery import Gallery
     with Gallery() as gallery:
         def lookup(name: str):
             person = gallery.find(name)
@@ -389,7 +404,14 @@ def cmd_train(args) -> int:
                       epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill, mix=args.mix,
                       lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images, init_weights=args.init,
                       detector=args.detector or "yunet", members=args.members, precision=args.precision,
-                      rotate=args.rotate, zoom=args.zoom)
+                      rotate=args.rotate, zoom=args.zoom, augment=args.augment,
+                      unlabelled=args.unlabelled or [], unlabelled_per_batch=args.unlabelled_per_batch)
+    from app.teachers import available_teachers, parse_teacher_models, parse_teachers
+    cfg.teachers = [list(t) for t in parse_teachers(args.teacher or (available_teachers()[:1] or ["dlib"]))]
+    cfg.teacher_models = parse_teacher_models(args.teacher_model)
+    if args.unlabelled_per_batch < 0:
+        from app.errors import DatasetError
+        raise DatasetError("--unlabelled-per-batch must be 0 or more.")
     if not (0 <= args.rotate <= 45 and 0 <= args.zoom < 0.5):
         from app.errors import DatasetError
         raise DatasetError("--rotate takes 0 to 45 degrees and --zoom 0 to below 0.5.")
@@ -512,9 +534,10 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_combine(args) -> int:
+    from pathlib import Path
+
     from app.encoder import combine_models
     from app.training import calibrate_card
-    from pathlib import Path
     try:
         lfw = _lfw_dir(args.lfw)
     except OneShotError as exc:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.atomic import atomic_write
 from app.alignment import FULL_BOX, align
+from app.atomic import atomic_write
 from app.detection import Face, create_detector
 from app.errors import DatasetError, OneShotError
 from app.imageio import IMAGE_EXTENSIONS, load_image
@@ -288,3 +288,43 @@ def _align_all(paths: list[str], size: int, box: tuple[float, float, float], det
     if temb is not None:
         out["teacher"] = temb
     return out
+
+
+ALIGNED_SIDE = 112  # flat folders of faces already aligned are full ArcFace frames at this size
+
+
+def aligned_files(folder: str | os.PathLike) -> list[Path]:
+    """The photos of a flat folder of aligned crops, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder of aligned face crops.")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def read_aligned(files: list[Path], progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
+                 cache_dir: str | os.PathLike | None = None) -> np.ndarray:
+    """(N,112,112,3) uint8 crops of already aligned faces (UTKFace's in ../shared): square photos,
+    resized to 112 when another size. Cached like `build_crops`, keyed by the files."""
+    key = hashlib.sha256("\n".join(["aligned-v1", *map(str, files)]).encode()).hexdigest()[:16]
+    cache_file = Path(cache_dir) / f"aligned-{key}.npz" if cache_dir else None
+    if cache_file is not None and cache_file.is_file():
+        with np.load(cache_file) as data:
+            return data["crops"]
+    import cv2
+    crops = np.empty((len(files), ALIGNED_SIDE, ALIGNED_SIDE, 3), np.uint8)
+    for i, f in enumerate(files):
+        if i % 256 == 0:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            progress(i, len(files), "reading aligned faces")
+        rgb = load_image(f)
+        if rgb.shape[0] != rgb.shape[1]:
+            raise DatasetError(f"{f} is not a square aligned face crop ({rgb.shape[1]}x{rgb.shape[0]}).")
+        if rgb.shape[0] != ALIGNED_SIDE:
+            rgb = cv2.resize(rgb, (ALIGNED_SIDE, ALIGNED_SIDE), interpolation=cv2.INTER_AREA)
+        crops[i] = rgb
+    progress(len(files), len(files), "reading aligned faces")
+    if cache_file is not None:
+        with atomic_write(cache_file) as fh:
+            np.savez(fh, crops=crops)
+    return crops

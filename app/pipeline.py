@@ -29,6 +29,22 @@ from app.sources import is_rgb_frame
 STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
 
 
+def live_threads() -> int:
+    """Per-frame work runs torch on one intra-op thread (`$ONESHOT_THREADS` to change it).
+
+    A frame has a face or three: two threads barely speed that up, and when another program holds
+    a core they spin waiting for each other, which took the app from tens of frames a second to
+    two (see docs/speed.md, `bench --busy`). The other core is left for capture and decoding in
+    their own threads. Training and evaluation keep every core."""
+    import torch
+    try:
+        n = max(1, int(os.environ.get("ONESHOT_THREADS", "1")))
+    except ValueError:
+        n = 1
+    torch.set_num_threads(n)
+    return n
+
+
 @dataclass(frozen=True)
 class Recognition:
     face: Face
@@ -83,6 +99,7 @@ class Engine:
     def create(cls, detector: str | None = None, detector_model: str | os.PathLike | None = None,
                weights: str | os.PathLike | None = None, device: str | None = None,
                gallery_path: str | os.PathLike | None = None, tau: float | None = None) -> "Engine":
+        live_threads()
         enc, warning = Encoder.load_or_shipped(weights, device)
         engine = cls(create_detector(detector, detector_model), enc, Gallery(gallery_path), tau)
         if warning:

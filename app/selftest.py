@@ -206,34 +206,5 @@ def _gui_step(detector: str | None, model_path: Path | None, weights: str | os.P
               device: str | None, timeout: float, say: Say) -> None:
     """Build the real main window offscreen (no camera) and wait for its engine and People list."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6 import __version__ as pyside_version
-    from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QApplication
-
-    from app.gui.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "oneshot-face"])
-    win = MainWindow(start_source=False, detector=detector, detector_model=model_path,
-                     weights=weights, device=device)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not win.engine_error:
-            if win.info and SELF_TEST_NAME in win.people.names():
-                break
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.01)
-        if win.engine_error:
-            raise SelfTestFailure(f"the main window's engine failed: {win.engine_error}")
-        if not win.info:
-            raise SelfTestFailure(f"the main window's engine was not ready after {timeout:.0f} s.")
-        if SELF_TEST_NAME not in win.people.names():
-            raise SelfTestFailure("the main window's People list does not show the enrolled person.")
-        if win.grab().isNull():
-            raise SelfTestFailure("the main window could not be drawn offscreen.")
-        say(f"main window built on Qt platform {app.platformName()!r} (PySide6 {pyside_version}): "
-            f"engine {win.info['detector']}/{win.info['device']}, People list {win.people.names()}")
-    finally:
-        win.close()  # stops and waits for the window's threads, saves its settings (temporary)
-        if not win.all_threads_stopped():
-            win.shutdown()
-        app.processEvents()
+    from app.gui.selftest_window import check_main_window
+    check_main_window(detector, model_path, weights, device, timeout, say)

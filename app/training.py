@@ -20,21 +20,48 @@ import torch
 import torch.nn.functional as F
 
 from app import paths
+from app.alignment import FULL_BOX
 from app.atomic import atomic_write
-from app.calibration import (VALIDATION_TAG, calibrate_on_validation_people, calibrate_open_set, make_cohort,
-                             validation_people)
-from app.datasets import build_crops, build_mixes, lfw_image_path, read_pairs, read_people_file, scan_identity_folders
-from app.encoder import (DEFAULT_ARCH, Encoder, FaceNet, ModelCard, bf16_native, build_net, crop_box_of,
-                         resolve_device, save_model, to_tensor, write_card)
+from app.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
+from app.calibration import VALIDATION_TAG, calibrate_on_validation_people, calibrate_open_set, make_cohort, validation_people
+from app.datasets import (
+    aligned_files,
+    build_crops,
+    build_mixes,
+    lfw_image_path,
+    read_aligned,
+    read_pairs,
+    read_people_file,
+    scan_identity_folders,
+)
+from app.encoder import (
+    DEFAULT_ARCH,
+    Encoder,
+    FaceNet,
+    ModelCard,
+    bf16_native,
+    build_net,
+    crop_box_of,
+    resolve_device,
+    save_model,
+    to_tensor,
+    write_card,
+)
 from app.errors import Cancelled, DatasetError
 from app.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss
 from app.progress import CancelToken, ProgressFn, no_progress
+from app.teachers import FRAME, OnnxTeacher, load_teachers, parse_teachers
+from app.teachers import SPECS as ONLINE_TEACHERS
 
 LOSSES = ("triplet-semihard", "triplet-hard", "contrastive")
 # The teacher terms weigh 4 against the metric loss's 1: chosen on held-out training people
 # (rank-1 0.759 at 1, 0.763 at 2, 0.786 at 4; README), and the shipped model's setting.
 DEFAULT_DISTILL = 4.0
 PRECISIONS = ("auto", "fp32", "bf16")
+AUGMENTS = ("basic", "strong")
+CALIBRATING = "calibrating"  # the progress messages of the calibration after the epochs start so
+FINE_TUNE_LR = 1e-3  # the app's Retrain from the active model: a third of a fresh run's, not to wipe it out
+PROJECTION_SAMPLE = 4096  # clean faces whose teacher embeddings fix the 128-d projection
 
 
 @dataclass
@@ -67,6 +94,13 @@ class TrainConfig:
     # Keep LFW's validation people (app.calibration) out of training when an LFW root is among
     # the datasets, and calibrate the open-set table on them afterwards.
     hold_out_validation: bool = True
+    # Teachers and their relative weights (app.teachers): ONNX ones embed every augmented view
+    # online; "dlib" describes each clean photo once. `distill` scales them all.
+    teachers: list = field(default_factory=lambda: [["dlib", 1.0]])
+    teacher_models: dict[str, str] = field(default_factory=dict)   # name → ONNX file
+    unlabelled: list[str] = field(default_factory=list)  # flat folders of aligned 112 crops: teacher terms only
+    unlabelled_per_batch: int = 64
+    augment: str = "basic"       # "strong": + side light and shadows, glasses and masks, blur, low resolution
 
 
 @dataclass
@@ -90,38 +124,19 @@ def checkpoint_path(out: str | os.PathLike) -> Path:
     return Path(out).with_suffix(".ckpt")
 
 
-def turn(x: torch.Tensor, degrees: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Each image of the batch turned anticlockwise by `degrees` (as seen on screen) and magnified
-    by `scale` about its centre, bilinear, edge pixels repeated."""
-    angle = torch.deg2rad(degrees.float())
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    zero = torch.zeros_like(cos)
-    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
 def _augment(x: torch.Tensor, gen: torch.Generator, rotate: float = 0.0, zoom: float = 0.0) -> torch.Tensor:
-    """Flip, shift by up to 4 px, brightness/contrast jitter, sometimes grey: cheap, on tensors.
-    With `rotate` (degrees) or `zoom` (fraction), each face is first turned and scaled at random
-    about the crop centre (edges repeated), the aligner's errors on a new photo."""
-    n, _, s, _ = x.shape
-    if rotate > 0 or zoom > 0:
-        x = turn(x, (torch.rand(n, generator=gen) * 2 - 1) * rotate,
-                 1 + (torch.rand(n, generator=gen) * 2 - 1) * zoom)
-    flip = torch.rand(n, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    pad = 4
-    xp = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate")
-    ox = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    oy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    x = torch.stack([xp[i, :, oy[i]:oy[i] + s, ox[i]:ox[i] + s] for i in range(n)])
-    contrast = 1.0 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.5
-    bright = (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.4
-    x = x * contrast + bright
-    grey = torch.rand(n, generator=gen) < 0.1
-    x = torch.where(grey[:, None, None, None], x.mean(1, keepdim=True).expand_as(x), x)
-    return x.clamp_(-1.0, 1.0)
+    """The cheap views every model trains on (app.augment), with optional turns and zooms."""
+    return augment(x, gen, Augment(rotate=rotate, zoom=zoom))
+
+
+def augmentation(cfg: "TrainConfig") -> Augment:
+    if cfg.augment not in AUGMENTS:
+        raise DatasetError(f"Unknown augmentation {cfg.augment!r}; choose one of {', '.join(AUGMENTS)}.")
+    return Augment.strong(cfg.rotate, cfg.zoom) if cfg.augment == "strong" else Augment(rotate=cfg.rotate, zoom=cfg.zoom)
+
+
+def online_teachers(cfg: "TrainConfig") -> list[str]:
+    return [name for name, _ in cfg.teachers if name in ONLINE_TEACHERS]
 
 
 class PKSampler:
@@ -173,9 +188,13 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, can
     if cfg.max_images is not None and len(paths_) > cfg.max_images:
         paths_, labels = paths_[:cfg.max_images], labels[:cfg.max_images]
     cache = paths.training_cache_dir(cfg.datasets)
-    data = build_crops(paths_, cfg.arch["input_size"], cfg.detector, teacher=cfg.distill > 0,
+    online = bool(online_teachers(cfg)) and cfg.distill > 0
+    dlib = cfg.distill > 0 and any(name == "dlib" for name, _ in cfg.teachers)
+    # with online teachers the crops are the teachers' 112 px frame; the student's view is cut
+    # from each augmented one (app.augment.student_view)
+    data = build_crops(paths_, FRAME if online else cfg.arch["input_size"], cfg.detector, teacher=dlib,
                        workers=cfg.workers, progress=progress, cancel=cancel,
-                       cache_dir=cache, box=crop_box_of(cfg.arch))
+                       cache_dir=cache, box=FULL_BOX if online else crop_box_of(cfg.arch))
     keep = data["found"] & data["readable"]
     held = held_out_people(cfg)
     held_images = 0
@@ -201,6 +220,53 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, can
                             seed=cfg.seed, workers=cfg.workers, progress=progress, cancel=cancel,
                             cache_dir=cache)
     return data["crops"][keep], labels[keep], teacher, info, mixes
+
+
+def load_unlabelled(cfg: TrainConfig, progress: ProgressFn = no_progress,
+                    cancel: CancelToken | None = None) -> np.ndarray | None:
+    """The unlabelled aligned faces of `cfg.unlabelled` (None without any): they feed the teacher
+    terms only, never the triplet loss (one person may be in several crops)."""
+    if not cfg.unlabelled:
+        return None
+    if not online_teachers(cfg) or cfg.distill <= 0:
+        raise DatasetError("Unlabelled faces are learned from a teacher's embeddings: add an ONNX teacher "
+                           "(--teacher edgeface or faceplugin) and keep --distill above 0.")
+    files = [f for folder in cfg.unlabelled for f in aligned_files(folder)]
+    if cfg.max_images is not None:
+        files = files[:cfg.max_images]
+    if not files:
+        raise DatasetError(f"No face images in {', '.join(cfg.unlabelled)}.")
+    return read_aligned(files, progress, cancel, cache_dir=paths.cache_dir())
+
+
+class Projection:
+    """A teacher's unit embeddings → the student's 128-d unit space: centred on the training faces'
+    mean and projected on their top principal directions. EdgeFace's 512-d embeddings span fewer
+    than 256 dimensions, and 128 of them keep one-shot rank-1 on the validation people at 0.990
+    (0.993 unprojected), so the student can copy the teacher's geometry itself."""
+
+    def __init__(self, sample: np.ndarray, dim: int):
+        self.mean = torch.from_numpy(sample.mean(0).astype(np.float32))
+        _, _, vt = np.linalg.svd(sample - sample.mean(0), full_matrices=False)
+        basis = np.zeros((sample.shape[1], dim), np.float32)  # fewer faces than dim: zero columns
+        basis[:, :min(dim, len(vt))] = vt[:dim].T
+        self.basis = torch.from_numpy(basis)
+
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+        return F.normalize((t - self.mean) @ self.basis, dim=1)
+
+
+def fit_projections(teachers: list[tuple[OnnxTeacher, float]], crops: np.ndarray, unlabelled: np.ndarray | None,
+                    dim: int, seed: int, progress: ProgressFn = no_progress) -> list[Projection]:
+    """One `Projection` per teacher from its embeddings of up to PROJECTION_SAMPLE clean faces."""
+    rng = np.random.default_rng(seed)
+    pool = crops if unlabelled is None else np.concatenate([crops, unlabelled])
+    pick = np.sort(rng.choice(len(pool), min(PROJECTION_SAMPLE, len(pool)), replace=False))
+    out = []
+    for i, (teacher, _) in enumerate(teachers):
+        progress(i, len(teachers), f"{teacher.name}: fitting the 128-d projection")
+        out.append(Projection(teacher.embed_crops(pool[pick]), dim))
+    return out
 
 
 def held_out_people(cfg: TrainConfig) -> set[str]:
@@ -267,7 +333,24 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
             raise DatasetError("Fine-tuning (--init) works on one network: a single-network model, "
                                "with --members 1.")
         cfg.arch = dict(start.card.arch)
+    t_data = time.time()
+    aug = augmentation(cfg)
+    chosen = parse_teachers([f"{n}:{w}" for n, w in cfg.teachers])
+    if cfg.distill > 0 and not chosen:
+        raise DatasetError("Distillation (--distill above 0) needs a teacher (--teacher).")
+    online = load_teachers(chosen, cfg.teacher_models) if cfg.distill > 0 else []
+    if online and cfg.mix > 0:
+        raise DatasetError("Blends (--mix) are made for the dlib teacher; the ONNX teachers see every "
+                           "augmented view instead.")
+    weight_sum = sum(w for _, w in chosen) or 1.0
+    dlib_weight = sum(w for n, w in chosen if n == "dlib") / weight_sum
     crops, labels, teacher, info, mixes = load_training_data(cfg, progress, cancel)
+    unlabelled = load_unlabelled(cfg, progress, cancel)
+    if unlabelled is not None:
+        info["unlabelled_images"] = len(unlabelled)
+    box = crop_box_of(cfg.arch)
+    projections = fit_projections(online, crops, unlabelled, int(cfg.arch.get("dim", 128)), cfg.seed,
+                                  progress) if online else []
     batch_size = cfg.p * cfg.k + cfg.singles
     steps_per_epoch = max(1, math.ceil(len(crops) / batch_size))
     total_steps = cfg.epochs * steps_per_epoch
@@ -288,6 +371,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         done = state.get("done_members", [])
         member, start_epoch = state.get("member", 0), state["epoch"]
     t_start = time.time()
+    stages = {"data": round(t_start - t_data, 1)}  # crops, unlabelled faces, projections (cached: seconds)
     net = opt = sched = sampler = gen = None
 
     def save_checkpoint(member: int, epoch: int) -> None:
@@ -329,7 +413,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                         m = torch.randint(0, len(mix_pairs), (cfg.mix,), generator=gen)
                         a, b = mix_pairs[m.numpy()].T
                         x = torch.cat([x, mix_lam[m] * to_tensor(crops[a]) + (1 - mix_lam[m]) * to_tensor(crops[b])])
-                    x = _augment(x, gen, cfg.rotate, cfg.zoom).to(device)
+                    if unlabelled is not None and cfg.unlabelled_per_batch > 0:
+                        u = torch.randint(0, len(unlabelled), (cfg.unlabelled_per_batch,), generator=gen)
+                        x = torch.cat([x, to_tensor(unlabelled[u.numpy()])])
+                    if online:  # the teachers see the very view the student sees, cut to its frame
+                        x = augment(x, gen, aug, FULL_BOX)
+                        views = [t.embed(x) for t, _ in online]
+                        x = student_view(x, cfg.arch["input_size"], box)
+                    else:
+                        x = augment(x, gen, aug, box)
+                    x = x.to(device)
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                         emb_all = net(x)
                     if bf16:  # losses in float32, on vectors made unit again after bfloat16 rounding
@@ -344,7 +437,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                     if teacher_t is not None and cfg.distill > 0:
                         t = teacher_t[idx] if mixes is None else torch.cat([teacher_t[idx], mix_t[m]])
                         t = t.to(device)
-                        dist = cfg.distill * (distillation_loss(emb_all, t) + relational_loss(emb_all, t))
+                        seen = emb_all[:len(t)]  # dlib knows the labelled photos (and blends) only
+                        dist = dist + cfg.distill * dlib_weight * (distillation_loss(seen, t) + relational_loss(seen, t))
+                    for (_, w), project, t in zip(online, projections, views if online else []):
+                        t = project(t).to(device)
+                        dist = dist + cfg.distill * w / weight_sum * (distillation_loss(emb_all, t)
+                                                                      + relational_loss(emb_all, t))
                     loss = metric + dist
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -381,25 +479,46 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         "device": str(device), "precision": "bf16 autocast" if bf16 else "fp32",
         "final_loss": history[-1].loss if history else None,
         "signals": ["triplet" if cfg.loss.startswith("triplet") else "contrastive"]
-                   + ([f"distillation (dlib ResNet teacher, weight {cfg.distill:g})", "relational distances"]
+                   + ([f"distillation (dlib ResNet teacher, weight {cfg.distill * dlib_weight:g})", "relational distances"]
                       if teacher is not None else [])
+                   + [f"online distillation of every augmented view from {t.name} (weight {cfg.distill * w / weight_sum:g}, "
+                      "its embedding projected to 128-d), relational distances" for t, w in online]
+                   + ([f"{len(unlabelled)} unlabelled aligned faces, {cfg.unlabelled_per_batch} a batch, teacher terms only"]
+                      if unlabelled is not None else [])
+                   + ([f"{cfg.augment} augmentation"] if cfg.augment != "basic" else [])
                    + ([f"distillation on {len(mixes['lam'])} blends of two people's faces, {cfg.mix} a batch"]
                       if mixes is not None else [])
                    + ([f"mean of {cfg.members} networks trained from seeds {cfg.seed}–{cfg.seed + cfg.members - 1}"]
                       if cfg.members > 1 else []),
     }
+    teachers_used = [t.describe(w) for t, w in online]
+    if teacher is not None:
+        teachers_used.append({"name": "dlib", "model": "dlib ResNet-29 (face_recognition_models)", "weight": dlib_weight,
+                              "licence": "dlib model: CC0; trained on public face sets (VGG, FaceScrub) of research use"})
+    card.training["teachers"] = teachers_used
     lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
     calibration_lfw = _open_set_lfw(cfg, info, start)
-    if calibration_lfw is not None:  # cohort first: τ and the table are in its normalised distances
-        card.cohort = make_cohort(Encoder(net, card, device), calibration_lfw, cfg.detector, cfg.workers,
-                                  progress=progress, cancel=cancel)
-    if lfw:
-        card.tau, card.calibration = calibrate(Encoder(net, card, device), lfw, cfg.detector, cfg.workers)
-    if calibration_lfw is not None:
-        card.open_set = calibrate_on_validation_people(Encoder(net, card, device), calibration_lfw,
-                                                       cfg.detector, cfg.workers, progress=progress,
-                                                       cancel=cancel)
+    def calibrating(done: int, total: int, message: str = "") -> None:
+        progress(done, total, f"{CALIBRATING}: {message}" if message else CALIBRATING)
+
+    try:
+        if calibration_lfw is not None:  # cohort first: τ and the table are in its normalised distances
+            card.cohort = make_cohort(Encoder(net, card, device), calibration_lfw, cfg.detector, cfg.workers,
+                                      progress=calibrating, cancel=cancel)
+        if lfw:
+            card.tau, card.calibration = calibrate(Encoder(net, card, device), lfw, cfg.detector, cfg.workers,
+                                                   progress=calibrating, cancel=cancel)
+        if calibration_lfw is not None:
+            card.open_set = calibrate_on_validation_people(Encoder(net, card, device), calibration_lfw,
+                                                           cfg.detector, cfg.workers, progress=calibrating,
+                                                           cancel=cancel)
+    except (Cancelled, KeyboardInterrupt):
+        raise Cancelled(f"Cancelled while calibrating; the {len(history)} trained epoch(s) are kept at {ckpt} "
+                        "(--resume calibrates and saves the model).") from None
         card.training["data"] = dict(info, held_out=VALIDATION_TAG)
+    stages["training"] = card.training["seconds"]
+    stages["calibration"] = round(time.time() - t_start - card.training["seconds"], 1)
+    card.training["stages_seconds"] = stages
     path = save_model(net.cpu(), card, cfg.out)
     return TrainResult(path, card, history)
 
@@ -412,7 +531,8 @@ def _find_lfw(roots: list[str]) -> str | None:
 
 
 def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = "yunet",
-              workers: int = 2, progress: ProgressFn = no_progress) -> tuple[float, dict]:
+              workers: int = 2, progress: ProgressFn = no_progress,
+              cancel: CancelToken | None = None) -> tuple[float, dict]:
     """τ maximising accuracy on pairsDevTrain.txt (training people only, as DATA.md asks), plus
     the same- and different-person distance histograms the settings pane draws. Uses the
     encoder's own `embed`, so test-time options (flip) are calibrated as they will run."""
@@ -422,7 +542,9 @@ def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = "yun
     uniq = sorted({lfw_image_path(lfw_dir, n, i) for a, i1, b, i2, _ in pairs
                    for n, i in ((a, i1), (b, i2))})
     data = build_crops(uniq, encoder.input_size, detector, workers=workers, progress=progress,
-                       cache_dir=paths.cache_dir(), box=encoder.crop_box)
+                       cancel=cancel, cache_dir=paths.cache_dir(), box=encoder.crop_box)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
     emb = encoder.embed(data["crops"])
     pos = {p: i for i, p in enumerate(uniq)}
     ia = [pos[lfw_image_path(lfw_dir, a, i1)] for a, i1, *_ in pairs]

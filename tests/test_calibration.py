@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 import app.training as T
-from app.calibration import (VALIDATION_TAG, calibrate_on_aligned, calibrate_on_people, calibrate_open_set,
-                             validation_images, validation_people)
+from app.calibration import (
+    VALIDATION_TAG,
+    calibrate_on_aligned,
+    calibrate_on_people,
+    calibrate_open_set,
+    validation_images,
+    validation_people,
+)
 from app.datasets import read_people_file, scan_identity_folders
 from app.encoder import Encoder
 from app.errors import DatasetError

@@ -187,6 +187,7 @@ def _small_tree(root, lfw, multi=8, single=6):
 
 def test_evaluate_open_set_and_calibrate_open_set_on_a_small_tree(capsys, shared, tmp_path, yunet_path):
     import shutil
+
     from app.encoder import ModelCard, shipped_weights
     from app.open_set import OpenSetRule
     lfw = shared / "datasets" / "lfw"
@@ -197,7 +198,8 @@ def test_evaluate_open_set_and_calibrate_open_set_on_a_small_tree(capsys, shared
     assert code == 0 and r["sizes"] == [8] and r["enrolled_people"] == 8 and r["single_image_strangers"] == 6
     for key in ("tpir_at_default_8", "fpir_at_default_8", "tpir_at_fpir_1e-2_8"):
         assert 0.0 <= r[key] <= 1.0
-    assert r["rule"] in ("open-set table", "one-to-one tau " + f"{ModelCard.from_file(shipped_weights().with_suffix('.json')).tau:.4f}")
+    shipped_tau = ModelCard.from_file(shipped_weights().with_suffix(".json")).tau
+    assert r["rule"] in ("open-set table", f"one-to-one tau {shipped_tau:.4f}")
     # a fixed τ of 0 names nobody; 2.01 names every stranger
     code, out, _ = run(capsys, "evaluate", "open-set", "--folder", str(tree), "--json", "--tau", "0", *det)
     assert json.loads(out)["tpir_at_default_8"] == 0.0 and json.loads(out)["fpir_at_default_8"] == 0.0
@@ -221,6 +223,7 @@ def test_evaluate_open_set_and_calibrate_open_set_on_a_small_tree(capsys, shared
 def test_evaluate_folder_reads_the_photo_types_watch_reads(capsys, shared, tmp_path, yunet_path):
     """.pgm (and the other types `watch` opens) count as photos for evaluate and train too."""
     import cv2
+
     from app.datasets import IMAGE_EXTS, scan_identity_folders
     from app.sources import IMAGE_EXTENSIONS
     assert IMAGE_EXTS == IMAGE_EXTENSIONS and ".pgm" in IMAGE_EXTS
@@ -236,3 +239,23 @@ def test_evaluate_folder_reads_the_photo_types_watch_reads(capsys, shared, tmp_p
                          "--detector-model", str(yunet_path))
     r = json.loads(out)
     assert code == 0 and (r["enrolled"], r["known_probes"], r["images"]) == (3, 3, 6), err
+
+
+def test_train_takes_teachers_and_defaults_to_the_first_onnx_teacher_found(capsys, shared, tmp_path, monkeypatch):
+    import app.training
+    seen = []
+    monkeypatch.setattr(app.training, "train", lambda cfg, **kw: seen.append(cfg) or (_ for _ in ()).throw(
+        app.training.DatasetError("stopped here")))
+    celeba = str(shared / "datasets" / "celeba_faces")
+    run(capsys, "train", celeba, "--out", str(tmp_path / "m.pt"))
+    assert seen[-1].teachers == [["edgeface", 1.0]] and seen[-1].augment == "basic"
+    run(capsys, "train", celeba, "--out", str(tmp_path / "m.pt"), "--teacher", "faceplugin:0.5", "--teacher", "dlib",
+        "--teacher-model", f"faceplugin={tmp_path / 'f.onnx'}", "--augment", "strong",
+        "--unlabelled", str(shared / "datasets" / "utkface_aligned"))
+    cfg = seen[-1]
+    assert cfg.teachers == [["faceplugin", 0.5], ["dlib", 1.0]] and cfg.teacher_models == {"faceplugin": str(tmp_path / "f.onnx")}
+    assert cfg.augment == "strong" and cfg.unlabelled == [str(shared / "datasets" / "utkface_aligned")]
+    for bad, says in ((["--teacher", "arcface"], "Unknown teacher"), (["--teacher-model", "dlib=x"], "--teacher-model"),
+                      (["--unlabelled-per-batch", "-1"], "--unlabelled-per-batch")):
+        code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "m.pt"), *bad)
+        assert code == 2 and says in err and len(err.strip().splitlines()) == 1

@@ -4,8 +4,19 @@ import numpy as np
 import pytest
 import torch
 
-from app.encoder import (Encoder, FaceEnsemble, FaceNet, ModelCard, bf16_native, build_net, card_path_for, member_arch,
-                         resolve_device, save_model, shipped_weights)
+from app.encoder import (
+    Encoder,
+    FaceEnsemble,
+    FaceNet,
+    ModelCard,
+    bf16_native,
+    build_net,
+    card_path_for,
+    member_arch,
+    resolve_device,
+    save_model,
+    shipped_weights,
+)
 from app.errors import ModelError
 
 SMALL = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}

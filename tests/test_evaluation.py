@@ -11,11 +11,25 @@ import numpy as np
 import pytest
 
 from app.errors import Cancelled, DatasetError
-from app.evaluation import (accuracy, auc, best_threshold, evaluate_identification, evaluate_open_set,
-                            evaluate_verification, open_set_identification, far_label, folder_identification_split,
-                            kfold_accuracy, lfw_identification_split, load_verification_protocol,
-                            one_shot_identification, read_people_counts, roc, tar_at_far,
-                            threshold_at_far)
+from app.evaluation import (
+    accuracy,
+    auc,
+    best_threshold,
+    evaluate_identification,
+    evaluate_open_set,
+    evaluate_verification,
+    far_label,
+    folder_identification_split,
+    kfold_accuracy,
+    lfw_identification_split,
+    load_verification_protocol,
+    one_shot_identification,
+    open_set_identification,
+    read_people_counts,
+    roc,
+    tar_at_far,
+    threshold_at_far,
+)
 from app.paths import shared_dir
 from app.progress import CancelToken
 
@@ -512,6 +526,7 @@ def test_open_set_identification_small_galleries_are_drawn_and_counted():
     assert again == r  # fixed seed: the same draws
     other = open_set_identification(enrol, ["A", "B", "C"], probes, owners, _deg(50), enrol, tau, sizes=(1,),
                                     seed=5)
+    assert other["known_probes_1"] != r["known_probes_1"]  # another seed: other galleries drawn
     with pytest.raises(ValueError):
         open_set_identification(enrol, ["A", "A", "C"], probes, owners, _deg(50), enrol, tau)
     with pytest.raises(ValueError):

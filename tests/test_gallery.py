@@ -275,7 +275,8 @@ def test_damaged_database_with_valid_header_is_set_aside(db):
         Gallery(db)
     assert shows_no_sqlite_error(err.value)
     assert not db.exists()
-    assert [f.read_bytes() for f in db.parent.iterdir() if ".corrupt-" in f.name and not f.name.endswith(("-wal", "-shm"))] == [bytes(data)]
+    kept = [f for f in db.parent.iterdir() if ".corrupt-" in f.name and not f.name.endswith(("-wal", "-shm"))]
+    assert [f.read_bytes() for f in kept] == [bytes(data)]
 
 
 def test_locked_database_gives_a_clear_error(db):

@@ -7,8 +7,7 @@ d01=0.25 d02=0.36 d03=4 d12=0.01 d13=2.25 d23=1.96
 import pytest
 import torch
 
-from app.losses import (contrastive_loss, distillation_loss, relational_loss, squared_distances,
-                        triplet_loss)
+from app.losses import contrastive_loss, distillation_loss, relational_loss, squared_distances, triplet_loss
 
 X = torch.tensor([[0.0], [0.5], [0.6], [2.0]])
 Y = torch.tensor([0, 0, 1, 1])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.matching import Matcher
-from app.open_set import (DEFAULT_TARGET, OpenSetRule, background_table, named_rates, threshold_for)
+from app.open_set import DEFAULT_TARGET, OpenSetRule, background_table, named_rates, threshold_for
 
 
 def _at(*degrees: float) -> np.ndarray:

@@ -157,3 +157,66 @@ def test_geometric_augmentation_is_off_by_default_and_random_when_asked():
     assert torch.equal(plain, again)  # default: the draws and the result are as before
     turned = _augment(x.clone(), torch.Generator().manual_seed(3), rotate=10.0, zoom=0.1)
     assert turned.shape == x.shape and not torch.allclose(turned, plain)
+
+
+def test_online_teacher_embeds_the_augmented_view_the_student_sees(shared, tmp_path, monkeypatch):
+    import app.training as training
+    from app.teachers import OnnxTeacher
+    seen = {"teacher": [], "student": []}
+    embed, view = OnnxTeacher.embed, training.student_view
+
+    def spy_embed(self, x):
+        seen["teacher"].append(x.clone())
+        return embed(self, x)
+
+    def spy_view(x, size, box):
+        seen["student"].append(x.clone())
+        return view(x, size, box)
+
+    monkeypatch.setattr(OnnxTeacher, "embed", spy_embed)
+    monkeypatch.setattr(training, "student_view", spy_view)
+    cfg = _cfg(shared, tmp_path, epochs=1, distill=1.0, max_images=40, p=2, k=4, teachers=[["faceplugin", 1.0]],
+               augment="strong")
+    res = train(cfg)
+    steps = len(seen["student"])
+    assert steps >= 1
+    online = seen["teacher"][-steps:]  # the first calls fit the projection on clean faces
+    crops, *_ = training.load_training_data(cfg)
+    clean = training.to_tensor(crops)
+    assert clean.shape[1:] == (3, 112, 112)  # the teachers' frame, cut down for the student
+    for t, s in zip(online, seen["student"], strict=True):
+        assert torch.equal(t, s)                        # the same view for both
+        nearest = (t[:, None] - clean[None]).abs().flatten(2).mean(2).amin(1)
+        assert (nearest > 1e-3).all()                   # and not a clean crop
+    assert res.card.training["teachers"][0]["name"] == "faceplugin"
+    assert "MIT" in res.card.training["teachers"][0]["licence"]
+
+
+def test_tiny_run_with_an_onnx_teacher_improves_the_distillation_term(shared, tmp_path):
+    res = train(_cfg(shared, tmp_path, epochs=5, distill=1.0, max_images=96, teachers=[["edgeface", 1.0]],
+                     unlabelled=[str(shared / "datasets" / "utkface_aligned")], unlabelled_per_batch=8))
+    first, last = res.history[0].distill_loss, res.history[-1].distill_loss
+    assert last < 0.9 * first, (first, last)
+    assert res.card.training["data"]["unlabelled_images"] == 96
+    assert any("unlabelled" in s for s in res.card.training["signals"])
+
+
+def test_unlabelled_faces_need_an_online_teacher(shared, tmp_path):
+    with pytest.raises(DatasetError, match="teacher"):
+        train(_cfg(shared, tmp_path, unlabelled=[str(shared / "datasets" / "utkface_aligned")]))
+
+
+def test_cancel_while_calibrating_is_honoured_and_saves_no_model(shared, tmp_path):
+    token = CancelToken()
+    stages = []
+
+    def progress(done, total, message=""):
+        stages.append(message)
+        if message.startswith("calibrating"):
+            token.cancel()
+
+    cfg = _cfg(shared, tmp_path, epochs=1, calibrate_lfw=str(shared / "datasets" / "lfw"))
+    with pytest.raises(Cancelled, match="calibrating"):
+        train(cfg, progress=progress, cancel=token)
+    assert not (tmp_path / "m.pt").exists() and checkpoint_path(cfg.out).is_file()
+    assert any("epoch 1/1" in m for m in stages)  # the epochs ran, then calibration began

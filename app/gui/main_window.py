@@ -11,8 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
-                               QTabWidget)
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter, QTabWidget
 
 from app import settings as settings_mod
 from app.backup import SUFFIX
@@ -53,6 +52,7 @@ class MainWindow(QMainWindow):
         self.source_spec = str(source if source is not None else (s.source or "0"))
         self.info: dict = {}
         self.engine_error = ""
+        self._pending_options = None  # (keep, revert) of a detector/device choice awaiting the engine
         self.last_result = None
         self._old_threads: list = []
         self._dialogs: list = []
@@ -186,6 +186,13 @@ class MainWindow(QMainWindow):
 
     def _engine_ready(self, info: dict) -> None:
         self.info = info
+        if self.engine_error:  # the engine is back: its banner goes
+            self.engine_error = ""
+            if self.view.message.startswith("Recognition is not available"):
+                self.view.set_message("")
+        if self._pending_options is not None:  # a choice made while the engine was down: it works
+            self._pending_options[0]()
+            self._pending_options = None
         self.detector_label.setText(f"detector {info['detector']}")
         self.encoder_label.setText(f"encoder {info['encoder']}")
         self.device_label.setText(f"device {str(info['device']).upper()}")
@@ -203,6 +210,9 @@ class MainWindow(QMainWindow):
 
     def _engine_failed(self, message: str) -> None:
         self.engine_error = message
+        if self._pending_options is not None:  # that choice failed too: not saved
+            self._pending_options[1](message)
+            self._pending_options = None
         self.view.set_message(f"Recognition is not available: {message}")
         self.show_message(message)
 
@@ -227,24 +237,37 @@ class MainWindow(QMainWindow):
             th.set_tau(th.tau + delta)
 
     def set_engine_options(self, detector: str | None, device: str | None) -> None:
-        self.settings.detector, self.settings.device = detector, device
+        """Switch detector and device; the choice is saved only once it works, so a failed one
+        (YuNet without its file, say) never comes back at the next start."""
+        previous = (self.options.detector, self.options.device)
         self.options.detector, self.options.device = detector, device
-        self.save_settings()
         path = self.info.get("model_path") or None
+
+        def keep(_value=None) -> None:
+            self.settings.detector, self.settings.device = detector, device
+            self.save_settings()
+
+        def revert(_message: str = "") -> None:
+            self.options.detector, self.options.device = previous
+            self.settings_pane.source.show_current(self.source_spec, *previous)
+
         if self.engine_error:
+            self._pending_options = (keep, revert)
             self._start_engine()
             return
 
         def job(engine, progress):
             from app.detection import create_detector
             from app.encoder import Encoder
-            engine.detector = create_detector(detector, self.options.detector_model)
+            new_detector = create_detector(detector, self.options.detector_model)
+            new_encoder = Encoder.load(path, device)  # both made before either is swapped in
+            engine.detector = new_detector
             tau = engine.tau
-            engine.set_encoder(Encoder.load(path, device), progress)
+            engine.set_encoder(new_encoder, progress)
             engine.tau = tau
             return None
 
-        self._run_engine_task(job, "Switching detector and device…")
+        self._run_engine_task(job, "Switching detector and device…", done=keep, on_failure=revert)
 
     def activate_model(self, path: str) -> None:
         """Use another encoder; the gallery is re-embedded (progress in the status bar)."""
@@ -280,7 +303,7 @@ class MainWindow(QMainWindow):
         if prev:
             self.activate_model(prev)
 
-    def _run_engine_task(self, job, text: str, done=None) -> None:
+    def _run_engine_task(self, job, text: str, done=None, on_failure=None) -> None:
         self.show_message(text)
         self.task_progress.setVisible(True)
         self.task_progress.setRange(0, 0)
@@ -300,6 +323,8 @@ class MainWindow(QMainWindow):
         def failed(message):
             self.task_progress.setVisible(False)
             self.show_message(message)
+            if on_failure is not None:
+                on_failure(message)
             show_error(self, "OneShot Face", message)
 
         self.inference.submit(job, finished, failed, progress)

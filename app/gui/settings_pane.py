@@ -9,9 +9,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QSizePolicy,
-                               QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text
 
@@ -31,7 +47,20 @@ def cuda_available() -> bool:
 
 
 def teacher_available() -> bool:
+    """dlib's teacher is installed (the `teacher` extra; never in the bundle)."""
     return all(importlib.util.find_spec(m) is not None for m in ("dlib", "face_recognition_models"))
+
+
+def teacher_choices() -> list[tuple[str, str | None]]:
+    """(label, teacher name) for the Retrain pane, best first: the ONNX teachers found on this
+    computer, dlib's when installed, and training from labels alone."""
+    from app.teachers import available_teachers
+    labels = {"edgeface": "EdgeFace-XS (non-commercial licence)", "faceplugin": "Faceplugin (MIT)"}
+    out: list[tuple[str, str | None]] = [(labels[n], n) for n in available_teachers()]
+    if teacher_available():
+        out.append(("dlib ResNet (clean photos only)", "dlib"))
+    out.append(("None: learn from the names alone", None))
+    return out
 
 
 class HistogramWidget(QWidget):
@@ -297,10 +326,17 @@ class RetrainSection(QGroupBox):
         else:
             self.device.setCurrentIndex(1)
         form.addRow("Device:", self.device)
-        self.distill = QCheckBox("Distil from the dlib teacher")
-        self.distill.setEnabled(teacher_available())
-        self.distill.setChecked(teacher_available())
-        form.addRow("", self.distill)
+        self.teacher = QComboBox()
+        for label, name in teacher_choices():
+            self.teacher.addItem(label, name)
+        self.teacher.setToolTip("The network the new model learns to copy. An ONNX teacher sees every changed view "
+                                "of every face; without one the model learns from the folder names only.")
+        form.addRow("Teacher:", self.teacher)
+        self.fine_tune = QCheckBox("Start from the active model (fine-tune)")
+        self.fine_tune.setToolTip("Keeps what the active model knows and adjusts it to these folders; off: a new "
+                                  "model from scratch, which needs many more people and epochs")
+        self.fine_tune.setChecked(True)
+        form.addRow("", self.fine_tune)
         self.include_people = QCheckBox("Include the enrolled people's photos")
         form.addRow("", self.include_people)
         self.calibrate = QCheckBox("Calibrate τ and the open-set rule on LFW (slow)")
@@ -365,18 +401,29 @@ class RetrainSection(QGroupBox):
     def set_current_model(self, info: dict, previous_available: bool) -> None:
         self.current_info = info
         self.rollback_button.setEnabled(previous_available)
+        members = ((info.get("training") or {}).get("config") or {}).get("members", 1)
+        can_tune = bool(info.get("model_path")) and members == 1
+        self.fine_tune.setEnabled(can_tune)
+        self.fine_tune.setToolTip(self.fine_tune.toolTip() if can_tune else
+                                  "The active model averages several networks: a retrained model starts afresh")
         if not self.running:
             self.before_label.setText("Current model:\n" + format_figures(model_figures(info)))
 
     def make_config(self):
         from app import paths
-        from app.training import DEFAULT_DISTILL, TrainConfig
+        from app.training import DEFAULT_DISTILL, FINE_TUNE_LR, TrainConfig
 
         out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+        teacher = self.teacher.currentData()
+        tune = self.fine_tune.isEnabled() and self.fine_tune.isChecked() and self.members.value() == 1
         return TrainConfig(datasets=self.folder_list(), out=str(out), epochs=self.epochs.value(),
                            members=self.members.value(),
                            device=self.device.currentData(),
-                           distill=DEFAULT_DISTILL if (self.distill.isEnabled() and self.distill.isChecked()) else 0.0,
+                           distill=DEFAULT_DISTILL if teacher else 0.0,
+                           teachers=[[teacher, 1.0]] if teacher else [],
+                           augment="strong" if teacher not in (None, "dlib") else "basic",
+                           init_weights=self.current_info.get("model_path") if tune else None,
+                           lr=FINE_TUNE_LR if tune else 3e-3,
                            max_images=self.max_images.value() or None,
                            calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
                            workers=1)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import threading
 import time
@@ -387,7 +388,7 @@ class TrainingWorker(QThread):
     def run(self) -> None:
         import re
 
-        from app.training import train
+        from app.training import CALIBRATING, train
 
         loss_re = re.compile(r"epoch \d+/\d+ loss ([0-9.eE+-]+)")
         training_steps = [False]
@@ -400,9 +401,18 @@ class TrainingWorker(QThread):
                     self.loss.emit(int(done), float(m.group(1)))
                 except ValueError:
                     pass
-            stage = "Training" if m else "Preparing face crops"
+            if m:
+                stage = "Training"
+            elif (message or "").startswith(CALIBRATING):
+                stage, message = "Calibrating τ and the open-set rule", message[len(CALIBRATING):].lstrip(": ")
+            else:
+                stage = "Preparing face crops"
             self.progress.emit(int(done), int(total), f"{stage}: {message}" if message else stage)
 
+        import torch
+
+        from app.pipeline import live_threads
+        torch.set_num_threads(max(1, os.cpu_count() or 1))  # training takes every core; live frames one
         try:
             # build_crops spawns (never forks) its workers, so this threaded process is safe.
             result = train(self.config, progress=progress, cancel=self.cancel_token,
@@ -416,3 +426,5 @@ class TrainingWorker(QThread):
             self.failed.emit(f"Training failed: {type(exc).__name__}: {exc}")
         else:
             self.finished_ok.emit(result)
+        finally:
+            live_threads()

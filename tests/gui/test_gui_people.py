@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-
 from gui_helpers import ALEX, LIN, enrol_from_photo
+from PySide6.QtCore import Qt
 
 
 def test_rename_and_delete_persist(qtbot, make_window, samples_dir, monkeypatch):

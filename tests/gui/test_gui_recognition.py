@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-
-from PySide6.QtCore import Qt
-
 from gui_helpers import ALEX, LIN, enrol_from_photo, largest
+from PySide6.QtCore import Qt
 
 
 # Who is where in short_hamilton_clip.mp4 (275 frames, 640x360), annotated by hand from the

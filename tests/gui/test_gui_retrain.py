@@ -3,11 +3,10 @@ without touching the active model, completes, and the new model can be activated
 
 from __future__ import annotations
 
+from gui_helpers import LIN, enrol_from_photo
 from PySide6.QtCore import Qt
 
 from app import paths
-
-from gui_helpers import LIN, enrol_from_photo
 
 
 def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_dir, shared):
@@ -20,7 +19,7 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     rt.epochs.setValue(1)
     rt.members.setValue(2)
     rt.max_images.setValue(200)
-    rt.distill.setChecked(False)
+    rt.teacher.setCurrentIndex(rt.teacher.findData(None))  # labels only: the quickest run
     rt.calibrate.setChecked(False)
     rt.device.setCurrentIndex(0)  # CPU
 
@@ -69,3 +68,30 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     with qtbot.waitSignal(win.model_changed, timeout=120_000):
         qtbot.mouseClick(rt.rollback_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: win.info["model_path"] == before_model, timeout=60_000)
+
+
+def test_retrain_distils_from_an_onnx_teacher_and_fine_tunes_the_active_model(qtbot, make_window, samples_dir,
+                                                                                shared, monkeypatch):
+    import app.gui.settings_pane as pane
+    monkeypatch.setattr(pane, "teacher_available", lambda: False)  # as in the bundle: no dlib
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
+    rt = win.settings_pane.retrain
+    choices = [rt.teacher.itemData(i) for i in range(rt.teacher.count())]
+    assert "dlib" not in choices and choices[0] == "edgeface" and choices[-1] is None
+    rt.add_folder(shared / "datasets" / "celeba_faces")
+    rt.epochs.setValue(1)
+    rt.max_images.setValue(40)
+    rt.calibrate.setChecked(False)
+    rt.device.setCurrentIndex(0)
+    rt.teacher.setCurrentIndex(rt.teacher.findData("faceplugin"))
+    assert rt.fine_tune.isEnabled() and rt.fine_tune.isChecked()  # the default
+    cfg = rt.make_config()
+    assert cfg.teachers == [["faceplugin", 1.0]] and cfg.init_weights == win.info["model_path"]
+    assert cfg.augment == "strong"
+    qtbot.mouseClick(rt.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rt.last_outcome != "", timeout=600_000)
+    assert rt.last_outcome == "done", rt.status.text()
+    training = rt.result.card.training
+    assert [t["name"] for t in training["teachers"]] == ["faceplugin"]
+    assert training["config"]["init_weights"] == win.info["model_path"]
+    assert any("online distillation" in s for s in training["signals"])

@@ -9,11 +9,11 @@ import time
 
 import numpy as np
 import pytest
+from gui_helpers import LIN, enrol_from_photo
 
 from app import paths
 from app import settings as settings_mod
 from app.backup import read_backup
-from gui_helpers import LIN, enrol_from_photo
 
 
 def test_export_and_import_gallery_from_the_file_menu(qtbot, make_window, samples_dir, tmp_path, monkeypatch):
@@ -180,3 +180,21 @@ def test_faces_enrolled_under_another_model_are_updated_at_start(qtbot, make_win
     qtbot.waitUntil(lambda: bool(stale), timeout=30_000)
     assert stale[0] == (win.info["encoder"], 0)
     assert win.people.names() == [LIN]
+
+
+def test_a_detector_choice_that_fails_is_not_saved(qtbot, make_window, samples_dir, monkeypatch):
+    from PySide6.QtCore import Qt
+
+    from app import settings as app_settings
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False, detector="haar",
+                      detector_model=None)
+    monkeypatch.setattr("app.paths.find_yunet", lambda *a, **k: None)  # YuNet's file is nowhere
+    src = win.settings_pane.source
+    src.detector.setCurrentIndex(src.detector.findData("yunet"))
+    qtbot.mouseClick(src.apply_engine, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "YuNet" in win.statusBar().currentMessage(), timeout=30_000)
+    assert "not found" in win.statusBar().currentMessage()
+    assert src.detector.currentData() == "haar"                  # the pane tells the truth
+    assert win.options.detector == "haar" and win.settings.detector != "yunet"
+    assert app_settings.load().detector != "yunet"               # and the next start is not broken
+    assert "haar" in win.detector_label.text() and not win.engine_error

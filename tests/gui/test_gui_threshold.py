@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-
 from gui_helpers import enrol_from_photo
+from PySide6.QtCore import Qt
 
 # strangers named at τ 0.4 / 0.6 / 0.8: with 1 photo 0 / 1% / 3%, with 100 photos 0 / 5% / 20%
 OPEN_SET = {"grid": [0.4, 0.6, 0.8], "sizes": [1, 100], "rates": [[0.0, 0.01, 0.03], [0.0, 0.05, 0.2]],

@@ -1,0 +1,49 @@
+"""The core stays Qt-free and its modules import each other without cycles."""
+
+import ast
+from pathlib import Path
+
+APP = Path(__file__).resolve().parents[1] / "app"
+
+
+def _module_imports(path: Path, top_level_only: bool) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    out = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+    return out
+
+
+def _core_modules() -> dict[str, Path]:
+    return {f"app.{p.stem}": p for p in APP.glob("*.py")}
+
+
+def test_nothing_outside_the_gui_imports_qt():
+    offenders = {name for name, path in _core_modules().items()
+                 if any(m.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "pytestqt")
+                        for m in _module_imports(path, top_level_only=False))}
+    assert offenders == set()
+
+
+def test_core_modules_import_each_other_without_cycles():
+    mods = _core_modules()
+    graph = {name: {m for m in _module_imports(path, top_level_only=True) if m in mods} for name, path in mods.items()}
+    seen, stack = set(), []
+
+    def visit(node):
+        if node in stack:
+            raise AssertionError("import cycle: " + " → ".join(stack[stack.index(node):] + [node]))
+        if node in seen:
+            return
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            visit(nxt)
+        stack.pop()
+        seen.add(node)
+
+    for name in sorted(graph):
+        visit(name)
