@@ -14,6 +14,9 @@ UNKNOWN_COLOUR = QColor(255, 140, 0)
 SELECTED_COLOUR = QColor(60, 150, 255)
 
 
+PAUSED_TEXT = "❚❚ Paused: Space to resume"
+
+
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
     rgb = np.ascontiguousarray(rgb)
     h, w = rgb.shape[:2]
@@ -35,6 +38,7 @@ class ImageWithBoxes(QWidget):
         # (box, text, colour)
         self._boxes: list[tuple[tuple[float, float, float, float], str, QColor]] = []
         self.message = ""
+        self.paused = False
         self.selected: int | None = None
         self.clickable = False
 
@@ -53,6 +57,10 @@ class ImageWithBoxes(QWidget):
 
     def set_message(self, text: str) -> None:
         self.message = text
+        self.update()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = bool(paused)
         self.update()
 
     def _geometry(self) -> tuple[float, float, float]:
@@ -107,6 +115,17 @@ class ImageWithBoxes(QWidget):
                     p.fillRect(QRectF(r.left(), ty, tw, th), c)
                     p.setPen(QColor(0, 0, 0))
                     p.drawText(QPointF(r.left() + 4, ty + th - fm.descent() - 2), text)
+        if self.paused:
+            font = QFont(self.font())
+            font.setPointSize(12)
+            font.setBold(True)
+            p.setFont(font)
+            text = PAUSED_TEXT
+            fm = p.fontMetrics()
+            badge = QRectF(10, 10, fm.horizontalAdvance(text) + 20, fm.height() + 10)
+            p.fillRect(badge, QColor(0, 0, 0, 190))
+            p.setPen(QColor(255, 210, 80))
+            p.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
         if self.message:
             p.setPen(QColor(255, 255, 255))
             font = QFont(self.font())
@@ -128,6 +147,14 @@ class LiveView(ImageWithBoxes):
         super().__init__(parent)
         self.last_result = None
         self.set_message("Starting…")
+
+    def clear(self) -> None:
+        """No picture and no names (the source is gone)."""
+        self.last_result = None
+        self._image = None
+        self._size = (0, 0)
+        self._boxes = []
+        self.update()
 
     def show_result(self, result) -> None:
         self.last_result = result

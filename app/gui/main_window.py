@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self.info: dict = {}
         self.engine_error = ""
         self._pending_options = None  # (keep, revert) of a detector/device choice awaiting the engine
+        self._source_down = False     # the source failed or is retrying: nothing to show
         self.last_result = None
         self._old_threads: list = []
         self._dialogs: list = []
@@ -413,6 +414,8 @@ class MainWindow(QMainWindow):
             self._old_threads.append(old)
             old.finished.connect(lambda o=old: self._forget_thread(o))
         self.source_spec = spec
+        self._source_down = False
+        self.settings_pane.source.show_current(spec, self.options.detector, self.options.device)
         self.view.set_message(f"Opening {spec}…")
         cap = CaptureThread(spec, self.slot, loop=self.loop, process_all=self.process_all_frames,
                             retry_interval=self.retry_interval, opener=self.source_opener,
@@ -434,18 +437,29 @@ class MainWindow(QMainWindow):
         self.show_message(text)
         # RetryingSource says "<source> connected" / "<source> is back" when frames flow again
         if text.endswith(" connected") or text.endswith(" is back"):
+            self._source_down = False
             self.view.set_message("")
         else:
-            self.view.set_message(f"{text}\nYou can choose another source in Settings → Camera & devices.")
+            self._camera_unavailable(f"{text}\nRetrying… You can choose another source in Settings → Camera & devices.")
 
     def _source_failed(self, text: str) -> None:
-        self.view.set_message(f"{text}\nChoose another source in Settings → Camera & devices.")
+        self._camera_unavailable(f"{text}\nChoose another source in Settings → Camera & devices.")
         self.show_message(text)
+
+    def _camera_unavailable(self, text: str) -> None:
+        """No stale frame with names stays on screen while there are no frames."""
+        self._source_down = True
+        self.view.clear()
+        self.view.set_message(text)
+        self.fps_label.setText("no frames")
+        self.latency_label.setText("")
 
     def _stream_ended(self) -> None:
         self.source_ended.emit()
 
     def _show_result(self, result) -> None:
+        if self._source_down:  # a frame analysed before the source went away
+            return
         self.last_result = result
         if not self.pause_action.isChecked():
             self.view.show_result(result)
@@ -457,6 +471,7 @@ class MainWindow(QMainWindow):
 
     def toggle_pause(self) -> None:
         self.inference.paused = self.pause_action.isChecked()
+        self.view.set_paused(self.inference.paused)
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
@@ -473,7 +488,9 @@ class MainWindow(QMainWindow):
         return dlg
 
     def enrol_from_snapshot(self) -> EnrolDialog | None:
-        res = self.last_result
+        # the frame on screen, not the newest analysed: a result still on its way when Space was
+        # pressed arrives after the pause and must not replace what the user is looking at
+        res = self.view.last_result or self.last_result
         if res is None:
             self.show_message("No frame to enrol from yet.")
             return None
@@ -510,6 +527,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         if self._closed:
             return super().closeEvent(event)
+        if self.settings_pane.retrain.running and not self.confirm_quit_training():
+            event.ignore()
+            return
         self._closed = True
         self._save_timer.stop()
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
@@ -517,6 +537,14 @@ class MainWindow(QMainWindow):
         self.shutdown()
         self._io.shutdown(wait=True)  # the last settings write is finished before we go
         super().closeEvent(event)
+
+    def confirm_quit_training(self) -> bool:
+        """Quitting while Retrain runs stops it (a checkpoint of the finished epochs is kept)."""
+        answer = QMessageBox.question(
+            self, "OneShot Face", "Training is still running. Stop it and quit?\n\nThe epochs finished so far "
+            "are kept in a checkpoint; the active model is not changed.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def shutdown(self) -> None:
         """Stop every thread and wait for them (the only place the GUI thread waits)."""

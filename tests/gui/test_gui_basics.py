@@ -3,6 +3,7 @@ only the newest frame is kept, faces are chosen by clicking, threads stop on clo
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from PySide6.QtCore import QPoint, Qt
@@ -115,14 +116,21 @@ def test_shortcuts_pause_and_enrol_from_snapshot(qtbot, make_window, samples_dir
     qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) == 1
                     and win.last_result.faces[0].box[2] > 70, timeout=60_000)
     qtbot.keyClick(win.view, Qt.Key.Key_Space)
-    assert win.pause_action.isChecked() and win.inference.paused
-    qtbot.wait(300)  # results already on their way arrive; then nothing changes
-    frozen = win.last_result
+    assert win.pause_action.isChecked() and win.inference.paused and win.view.paused  # and it shows
+    on_screen = win.view.last_result
+    qtbot.wait(300)  # results already on their way arrive, the screen keeps its frame
+    analysed = win.inference.frames_analysed
+    qtbot.wait(500)
+    assert win.inference.frames_analysed == analysed  # nothing is analysed while paused
+    # a result that was on its way when Space was pressed must not become the snapshot
+    late = dataclasses.replace(win.last_result, rgb=win.last_result.rgb[::-1].copy())
+    win._show_result(late)
+    assert win.view.last_result is on_screen
     qtbot.keyClick(win.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert win._dialogs, "Ctrl+E did not open the snapshot dialog"
     dlg = win._dialogs[-1]
-    assert dlg.rgb is frozen.rgb
-    if len(dlg.faces) > 1:  # the frame in flight when paused may have been another shot
+    assert dlg.rgb is on_screen.rgb  # exactly the frame on screen
+    if len(dlg.faces) > 1:
         dlg.preview.select(0)
     qtbot.waitUntil(lambda: dlg.ready or bool(dlg.error), timeout=30_000)
     assert dlg.preview.selected == 0 and not dlg.error
@@ -132,7 +140,7 @@ def test_shortcuts_pause_and_enrol_from_snapshot(qtbot, make_window, samples_dir
     win.activateWindow()
     qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=5_000)
     qtbot.keyClick(win.view, Qt.Key.Key_Space)
-    assert not win.inference.paused
+    assert not win.inference.paused and not win.view.paused
 
 
 def test_unplugged_camera_is_reported_and_comes_back(qtbot, make_window, samples_dir):
@@ -174,11 +182,13 @@ def test_unplugged_camera_is_reported_and_comes_back(qtbot, make_window, samples
     frames, messages = [], []
     win.frame_analysed.connect(frames.append)
     win.set_source("0", save=False)
-    win.capture.status.connect(lambda m: messages.append((m, win.view.message)))
-    qtbot.waitUntil(lambda: any("not connected" in m for m, _ in messages), timeout=30_000)
-    shown = next(v for m, v in messages if "not connected" in m)
+    # (status, what the view says, whether it still shows a picture), as the status arrives
+    win.capture.status.connect(lambda m: messages.append((m, win.view.message, win.view._image is not None)))
+    qtbot.waitUntil(lambda: any("not connected" in m for m, _, _ in messages), timeout=30_000)
+    shown, picture = next((v, pic) for m, v, pic in messages if "not connected" in m)
     assert "camera 0 is not connected" in shown and "another source" in shown
-    qtbot.waitUntil(lambda: any("is back" in m for m, _ in messages), timeout=30_000)
+    assert not picture  # no stale frame with names while the camera is missing
+    qtbot.waitUntil(lambda: any("is back" in m for m, _, _ in messages), timeout=30_000)
     n = len(frames)
     qtbot.waitUntil(lambda: len(frames) > n + 3, timeout=30_000)
     assert win.view.message == ""

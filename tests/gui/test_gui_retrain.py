@@ -95,3 +95,24 @@ def test_retrain_distils_from_an_onnx_teacher_and_fine_tunes_the_active_model(qt
     assert [t["name"] for t in training["teachers"]] == ["faceplugin"]
     assert training["config"]["init_weights"] == win.info["model_path"]
     assert any("online distillation" in s for s in training["signals"])
+
+
+def test_quitting_during_training_asks_and_then_stops_it(qtbot, make_window, samples_dir, shared, monkeypatch):
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
+    rt = win.settings_pane.retrain
+    rt.add_folder(shared / "datasets" / "celeba_faces")
+    rt.epochs.setValue(50)
+    rt.max_images.setValue(200)
+    rt.teacher.setCurrentIndex(rt.teacher.findData(None))
+    rt.calibrate.setChecked(False)
+    rt.device.setCurrentIndex(0)
+    asked = []
+    monkeypatch.setattr(win, "confirm_quit_training", lambda: asked.append(1) or len(asked) > 1)
+    qtbot.mouseClick(rt.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(rt.curve.points) or rt.last_outcome != "", timeout=120_000)
+    assert rt.running
+    win.close()                        # "No": nothing stops
+    assert asked == [1] and win.isVisible() and rt.running
+    win.close()                        # "Yes": training stops (at its next step) and the window goes
+    assert asked == [1, 1] and not win.isVisible() and win.all_threads_stopped()
+    assert not list(paths.user_models_dir().glob("*.pt"))  # no half-trained model
