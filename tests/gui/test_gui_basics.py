@@ -193,3 +193,22 @@ def test_unplugged_camera_is_reported_and_comes_back(qtbot, make_window, samples
     qtbot.waitUntil(lambda: len(frames) > n + 3, timeout=30_000)
     assert win.view.message == ""
     assert len(opens) == 3
+
+
+def test_window_fits_a_small_laptop_screen_with_every_control_reachable(qtbot, make_window, samples_dir):
+    from PySide6.QtWidgets import QAbstractButton, QScrollArea
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
+    win.resize(1024, 700)
+    qtbot.waitUntil(lambda: win.width() <= 1024 and win.height() <= 700, timeout=5_000)
+    pane = win.settings_pane
+    win.side.setCurrentWidget(pane)
+    for i in range(pane.count()):
+        pane.setCurrentIndex(i)
+        scroll = pane.widget(i)
+        assert isinstance(scroll, QScrollArea)
+        for button in scroll.widget().findChildren(QAbstractButton):
+            if not button.isVisibleTo(scroll.widget()):
+                continue
+            scroll.ensureWidgetVisible(button)
+            qtbot.wait(1)
+            assert not button.visibleRegion().isEmpty(), f"{button.text()!r} on tab {pane.tabText(i)!r}"
