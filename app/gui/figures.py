@@ -88,10 +88,33 @@ def model_figures(info: dict) -> dict:
     return out
 
 
+BROKEN_ACCURACY = 0.75  # below this on its own calibration pairs a model is no face recogniser
+MARGIN = 0.005          # half a point of pair accuracy: less is no difference
+
+
+def verdict(before: dict, after: dict) -> tuple[str, str]:
+    """("better" | "no better" | "worse" | "uncalibrated", a sentence) for a retrained model
+    against the active one, from the figures of `model_figures`: both measured on LFW's
+    pairsDevTrain.txt, the same pairs for every model."""
+    if "accuracy" not in after:
+        return "uncalibrated", ("The new model was not calibrated (no LFW pairs): its threshold is a default "
+                                "guess and it cannot be compared with the active model.")
+    if after["accuracy"] < BROKEN_ACCURACY:
+        return "worse", (f"The new model tells faces apart badly ({100 * after['accuracy']:.0f}% of its "
+                         "calibration pairs right): do not use it.")
+    if "accuracy" not in before:
+        return "no better", "The active model has no calibration pairs to compare with."
+    diff = after["accuracy"] - before["accuracy"]
+    word = "better" if diff >= MARGIN else "worse" if diff <= -MARGIN else "no better"
+    return word, (f"{word.capitalize()} than the active model on the same LFW training pairs: "
+                  f"{100 * after['accuracy']:.1f}% against {100 * before['accuracy']:.1f}%.")
+
+
 def format_figures(fig: dict) -> str:
     lines = [f"model {fig.get('version') or '?'}"]
     if fig.get("tau") is not None:
-        lines.append(f"τ {float(fig['tau']):.3f}")
+        calibrated = "accuracy" in fig
+        lines.append(f"τ {float(fig['tau']):.3f}" + ("" if calibrated else " (a default: not calibrated)"))
     if "accuracy" in fig:
         lines.append(f"accuracy on its calibration pairs {100 * fig['accuracy']:.1f}% "
                      f"(FAR {100 * fig['far']:.1f}%, FRR {100 * fig['frr']:.1f}%)")

@@ -270,10 +270,13 @@ class MainWindow(QMainWindow):
 
         self._run_engine_task(job, "Switching detector and device…", done=keep, on_failure=revert)
 
-    def activate_model(self, path: str) -> None:
-        """Use another encoder; the gallery is re-embedded (progress in the status bar)."""
+    def activate_model(self, path: str, remember_current: bool = True) -> None:
+        """Use another encoder; the gallery is re-embedded (progress in the status bar). The model
+        active now becomes the one "Roll back" returns to, except when rolling back."""
         current = self.info.get("model_path") or None
-        if current and os.path.abspath(current) != os.path.abspath(path):
+        if not remember_current:
+            self.settings.previous_model_path = None
+        elif current and os.path.abspath(current) != os.path.abspath(path):
             self.settings.previous_model_path = current
         self.settings.model_path = path
         self.settings.tau = None
@@ -300,9 +303,11 @@ class MainWindow(QMainWindow):
         self.inference.submit(job, lambda folder: on_folder(str(folder)), on_error)
 
     def rollback_model(self) -> None:
+        """Back to the model active before the last activation; a second roll back would return to
+        the model just left (the broken one, often), so there is none until the next activation."""
         prev = self.settings.previous_model_path
         if prev:
-            self.activate_model(prev)
+            self.activate_model(prev, remember_current=False)
 
     def _run_engine_task(self, job, text: str, done=None, on_failure=None) -> None:
         self.show_message(text)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text
+from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text, verdict
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
 TAU_MAX = 2.0           # unit vectors are at most 2 apart
@@ -287,6 +288,7 @@ class RetrainSection(QGroupBox):
         self.export_people = None  # set by the window: fn(on_folder, on_error), runs on the engine
         self.result = None
         self.current_info: dict = {}
+        self.verdict: tuple[str, str] = ("", "")
         self.last_outcome = ""     # "done", "cancelled", "failed"
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("Dataset folders (one sub-folder of photos per person):"))
@@ -515,14 +517,28 @@ class RetrainSection(QGroupBox):
         self._ended("done", f"Training finished: {result.path}")
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        self.before_label.setText("Before (current model):\n" + format_figures(model_figures(self.current_info)))
-        self.after_label.setText("After (new model):\n" + format_figures(model_figures(info)))
+        before, after = model_figures(self.current_info), model_figures(info)
+        self.verdict = verdict(before, after)
+        self.before_label.setText("Before (current model):\n" + format_figures(before))
+        self.after_label.setText("After (new model):\n" + format_figures(after))
+        self.status.setText(f"Training finished: {result.path}\n{self.verdict[1]}")
         self.activate_button.setEnabled(True)
 
+    def confirm_activation(self, reason: str) -> bool:
+        """Activating a worse or uncalibrated model needs a yes."""
+        answer = QMessageBox.question(self, "Activate new model", f"{reason}\n\nActivate it anyway?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def _activate(self) -> None:
-        if self.result is not None:
-            self.activate_requested.emit(str(self.result.path))
-            self.activate_button.setEnabled(False)
+        if self.result is None:
+            return
+        word, reason = self.verdict
+        if word in ("worse", "uncalibrated") and not self.confirm_activation(reason):
+            return
+        self.activate_requested.emit(str(self.result.path))
+        self.activate_button.setEnabled(False)
 
 
 def _find_lfw() -> str | None:

@@ -108,6 +108,18 @@ def test_figures_from_calibration():
     assert fig["far"] == 0.25 and fig["frr"] == 0.25 and fig["accuracy"] == 0.75
 
 
+def test_verdict_on_a_retrained_model():
+    from app.gui.figures import format_figures, verdict
+    assert verdict({"accuracy": 0.9}, {"tau": 0.6})[0] == "uncalibrated"
+    assert "not calibrated" in format_figures({"tau": 0.6})
+    assert verdict({"accuracy": 0.9}, {"accuracy": 0.62})[0] == "worse"      # broken, whatever the old one
+    assert verdict({}, {"accuracy": 0.62})[0] == "worse"
+    assert verdict({"accuracy": 0.90}, {"accuracy": 0.93})[0] == "better"
+    assert verdict({"accuracy": 0.90}, {"accuracy": 0.902})[0] == "no better"
+    word, text = verdict({"accuracy": 0.93}, {"accuracy": 0.90})
+    assert word == "worse" and "90.0% against 93.0%" in text
+
+
 def test_shortcuts_pause_and_enrol_from_snapshot(qtbot, make_window, samples_dir):
     win = make_window(samples_dir / "short_hamilton_clip.mp4", loop=True)
     win.activateWindow()

@@ -53,9 +53,14 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     assert rt.result.card.arch["members"] == 2 and [p.member for p in rt.result.history] == [1, 2]
     assert win.info["model_path"] == before_model  # not active until asked
 
-    # 3. activate, then roll back
+    # 3. activate (it was not calibrated: that needs a yes), then roll back
+    assert rt.verdict[0] == "uncalibrated" and "not calibrated" in rt.status.text()
+    asked = []
+    rt.confirm_activation = lambda reason: asked.append(reason) or len(asked) > 1
+    qtbot.mouseClick(rt.activate_button, Qt.MouseButton.LeftButton)  # "No"
+    assert asked and win.info["model_path"] == before_model and rt.activate_button.isEnabled()
     with qtbot.waitSignal(win.model_changed, timeout=120_000):
-        qtbot.mouseClick(rt.activate_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(rt.activate_button, Qt.MouseButton.LeftButton)  # "Yes"
     qtbot.waitUntil(lambda: win.info["model_path"] == new_path, timeout=60_000)
     assert win.settings.model_path == new_path
     assert rt.rollback_button.isEnabled()
@@ -65,9 +70,17 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
                          stale.append)
     qtbot.waitUntil(lambda: bool(stale), timeout=30_000)
     assert stale[0] == (rt.result.card.version, 0)  # the gallery was re-embedded for the new model
+    # after a restart the new model is active and "Roll back" still leads to the one before it
+    win2 = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False, weights=None)
+    assert win2.info["model_path"] == new_path and win2.settings.previous_model_path == before_model
+    assert win2.settings_pane.retrain.rollback_button.isEnabled()
+    win2.close()
     with qtbot.waitSignal(win.model_changed, timeout=120_000):
         qtbot.mouseClick(rt.rollback_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: win.info["model_path"] == before_model, timeout=60_000)
+    # rolled back: no roll back to the model just left
+    qtbot.waitUntil(lambda: not rt.rollback_button.isEnabled(), timeout=30_000)
+    assert win.settings.previous_model_path is None
 
 
 def test_retrain_distils_from_an_onnx_teacher_and_fine_tunes_the_active_model(qtbot, make_window, samples_dir,
