@@ -195,3 +195,26 @@ def fetch_yunet(dest_dir: Path | None = None, url: str = YUNET_URL,
                 pass
             except OSError:
                 pass
+
+
+def install_yunet_file(source: str | os.PathLike, dest_dir: Path) -> Path:
+    """Copy a YuNet file the user picked into `dest_dir`, after checking it is the published one."""
+    import shutil
+    source = Path(source)
+    try:
+        digest = sha256_file(source)
+    except OSError as exc:
+        raise ModelError(f"Cannot read {source}: {exc.strerror or exc}.") from None
+    if digest != paths.YUNET_SHA256:
+        raise ModelError(f"{source.name} is not the YuNet detector this app uses ({paths.YUNET_FILENAME}, "
+                         f"SHA-256 {paths.YUNET_SHA256[:12]}…).")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / paths.YUNET_FILENAME
+    tmp = dest.with_suffix(".part")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"Cannot write {dest}: {exc.strerror or exc}.") from None
+    return dest

@@ -205,6 +205,12 @@ class MainWindow(QMainWindow):
         if info.get("warnings"):
             self.show_message(" ".join(info["warnings"]))
         self.engine_ready.emit(info)
+        if info["detector"] == "haar" and self.options.detector is None:  # automatic, and no YuNet file
+            self.detector_label.setText("detector haar (YuNet missing)")
+            if not self.settings.extra.get("yunet_offered"):
+                self.settings.extra["yunet_offered"] = True
+                self.save_settings()
+                self._yunet_offer(self.ask_about_yunet())
         if info.get("stale_samples"):  # enrolled under another model: not matched until re-embedded
             self._run_engine_task(lambda engine, progress: engine.refresh_gallery(progress),
                                   f"Updating {info['stale_samples']} enrolled face(s) for the current model…")
@@ -542,6 +548,45 @@ class MainWindow(QMainWindow):
         self.shutdown()
         self._io.shutdown(wait=True)  # the last settings write is finished before we go
         super().closeEvent(event)
+
+    def ask_about_yunet(self) -> str:
+        """Once, on an install without YuNet: "download", "locate" or "" (not now)."""
+        box = QMessageBox(QMessageBox.Icon.Information, "OneShot Face",
+                          "Faces are being found with OpenCV's Haar cascade, because the YuNet detector "
+                          "file (230 KB) is not installed. Haar misses many faces (turned, small or "
+                          "tightly cropped ones) and sometimes boxes things that are not faces.", parent=self)
+        download = box.addButton("Download YuNet", QMessageBox.ButtonRole.AcceptRole)
+        locate = box.addButton("Locate file…", QMessageBox.ButtonRole.ActionRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        return {download: "download", locate: "locate"}.get(box.clickedButton(), "")
+
+    def _yunet_offer(self, choice: str) -> None:
+        if choice == "locate":
+            path, _ = QFileDialog.getOpenFileName(self, "YuNet model", str(Path.home()), "ONNX models (*.onnx)")
+            if path:
+                self.install_yunet(path)
+        elif choice == "download":
+            self.install_yunet(None)
+
+    def install_yunet(self, source: str | None) -> None:
+        """Download YuNet (None) or copy a chosen file into the user's model folder (SHA-256
+        checked either way), then switch to it; the choice is saved only once it works."""
+        def job(engine, progress):
+            from app import paths
+            from app.fetch import fetch_yunet, install_yunet_file
+            path = fetch_yunet(progress=progress) if source is None else install_yunet_file(source, paths.user_models_dir())
+            from app.detection import create_detector
+            engine.detector = create_detector("yunet", path)
+            return path
+
+        def done(path) -> None:
+            self.options.detector = "yunet"
+            self.settings.detector = "yunet"
+            self.save_settings()
+            self.settings_pane.source.show_current(self.source_spec, "yunet", self.options.device)
+
+        self._run_engine_task(job, "Installing the YuNet face detector…", done=done)
 
     def confirm_quit_training(self) -> bool:
         """Quitting while Retrain runs stops it (a checkpoint of the finished epochs is kept)."""

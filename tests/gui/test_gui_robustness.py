@@ -198,3 +198,47 @@ def test_a_detector_choice_that_fails_is_not_saved(qtbot, make_window, samples_d
     assert win.options.detector == "haar" and win.settings.detector != "yunet"
     assert app_settings.load().detector != "yunet"               # and the next start is not broken
     assert "haar" in win.detector_label.text() and not win.engine_error
+
+
+def test_without_yunet_the_app_says_so_once_and_installs_it(qtbot, make_window, samples_dir, yunet_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    import app.fetch
+    from app.gui.main_window import MainWindow
+    def find_yunet(explicit=None):  # as on an install without ../shared: explicit or the user's folder
+        if explicit:
+            return Path(explicit)
+        user = paths.user_models_dir(create=False) / paths.YUNET_FILENAME
+        return user if user.is_file() else None
+
+    monkeypatch.setattr("app.paths.find_yunet", find_yunet)
+    asked = []
+    monkeypatch.setattr(MainWindow, "ask_about_yunet", lambda self: asked.append(1) or "download")
+
+    def fake_download(progress=None, **kw):  # no network here: the file from ../shared
+        dest = paths.user_models_dir() / paths.YUNET_FILENAME
+        shutil.copyfile(yunet_path, dest)
+        return dest
+
+    monkeypatch.setattr(app.fetch, "fetch_yunet", fake_download)
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False, detector=None, detector_model=None)
+    qtbot.waitUntil(lambda: win.settings.detector == "yunet", timeout=30_000)
+    assert asked == [1]
+    qtbot.waitUntil(lambda: "yunet" in win.detector_label.text(), timeout=30_000)
+    assert win.settings_pane.source.detector.currentData() == "yunet"
+    win2 = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False, detector=None, detector_model=None)
+    assert asked == [1]  # offered once only
+    win2.close()
+
+
+def test_a_picked_yunet_file_is_checked_before_it_is_installed(tmp_path, yunet_path):
+    from app.errors import ModelError
+    from app.fetch import install_yunet_file
+    bad = tmp_path / "other.onnx"
+    bad.write_bytes(b"not the detector")
+    with pytest.raises(ModelError, match="not the YuNet detector"):
+        install_yunet_file(bad, tmp_path / "models")
+    assert not (tmp_path / "models" / paths.YUNET_FILENAME).exists()
+    dest = install_yunet_file(yunet_path, tmp_path / "models")
+    assert dest.read_bytes() == yunet_path.read_bytes()
