@@ -630,6 +630,5 @@ class SettingsPane(QTabWidget):
             scroll = QScrollArea()  # a small screen scrolls the tab instead of growing the window
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QFrame.Shape.NoFrame)
-            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             scroll.setWidget(page)
             self.addTab(scroll, title)
