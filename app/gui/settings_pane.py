@@ -336,14 +336,15 @@ class RetrainSection(QGroupBox):
         self.teacher.setToolTip("The network the new model learns to copy. An ONNX teacher sees every changed view "
                                 "of every face; without one the model learns from the folder names only.")
         form.addRow("Teacher:", self.teacher)
-        self.fine_tune = QCheckBox("Start from the active model (fine-tune)")
+        self.fine_tune = QCheckBox("Fine-tune the active model")
         self.fine_tune.setToolTip("Keeps what the active model knows and adjusts it to these folders; off: a new "
                                   "model from scratch, which needs many more people and epochs")
         self.fine_tune.setChecked(True)
         form.addRow("", self.fine_tune)
-        self.include_people = QCheckBox("Include the enrolled people's photos")
+        self.include_people = QCheckBox("Add the enrolled people")
+        self.include_people.setToolTip("Train on the photos of the people enrolled here too")
         form.addRow("", self.include_people)
-        self.calibrate = QCheckBox("Calibrate τ and the open-set rule on LFW (slow)")
+        self.calibrate = QCheckBox("Calibrate on LFW (slow)")
         self.calibrate.setToolTip("τ from LFW's training pairs; the cohort and the strangers-named table from "
                                   "LFW's validation people, if none of them is in the training folders")
         self.lfw_dir = _find_lfw()
@@ -521,7 +522,8 @@ class RetrainSection(QGroupBox):
         self.verdict = verdict(before, after)
         self.before_label.setText("Before (current model):\n" + format_figures(before))
         self.after_label.setText("After (new model):\n" + format_figures(after))
-        self.status.setText(f"Training finished: {result.path}\n{self.verdict[1]}")
+        self.status.setText(f"Training finished: {Path(result.path).name}\n{self.verdict[1]}")
+        self.status.setToolTip(str(result.path))
         self.activate_button.setEnabled(True)
 
     def confirm_activation(self, reason: str) -> bool:
