@@ -33,8 +33,7 @@ def live_threads() -> int:
     """Per-frame work runs torch on one intra-op thread (`$ONESHOT_THREADS` to change it).
 
     A frame has a face or three: two threads barely speed that up, and when another program holds
-    a core they spin waiting for each other, which took the app from tens of frames a second to
-    two (see docs/speed.md, `bench --busy`). The other core is left for capture and decoding in
+    a core they spin waiting for each other (docs/speed.md, `bench --busy`). The other core is left for capture and decoding in
     their own threads. Training and evaluation keep every core."""
     import torch
     try:

@@ -59,7 +59,7 @@ LOSSES = ("triplet-semihard", "triplet-hard", "contrastive")
 DEFAULT_DISTILL = 4.0
 PRECISIONS = ("auto", "fp32", "bf16")
 AUGMENTS = ("basic", "strong")
-CALIBRATING = "calibrating"  # the progress messages of the calibration after the epochs start so
+CALIBRATING = "calibrating"  # how the progress messages of the calibration after the epochs begin
 FINE_TUNE_LR = 1e-3  # the app's Retrain from the active model: a third of a fresh run's, not to wipe it out
 PROJECTION_SAMPLE = 4096  # clean faces whose teacher embeddings fix the 128-d projection
 
@@ -241,9 +241,9 @@ def load_unlabelled(cfg: TrainConfig, progress: ProgressFn = no_progress,
 
 class Projection:
     """A teacher's unit embeddings → the student's 128-d unit space: centred on the training faces'
-    mean and projected on their top principal directions. EdgeFace's 512-d embeddings span fewer
-    than 256 dimensions, and 128 of them keep one-shot rank-1 on the validation people at 0.990
-    (0.993 unprojected), so the student can copy the teacher's geometry itself."""
+    mean and projected on their top principal directions. EdgeFace's 512-d embeddings lie in a much
+    smaller subspace, so 128 directions keep nearly all of who is near whom (measured in
+    docs/experiments.md) and the student can copy the teacher's geometry itself."""
 
     def __init__(self, sample: np.ndarray, dim: int):
         self.mean = torch.from_numpy(sample.mean(0).astype(np.float32))
@@ -260,12 +260,16 @@ def fit_projections(teachers: list[tuple[OnnxTeacher, float]], crops: np.ndarray
                     dim: int, seed: int, progress: ProgressFn = no_progress) -> list[Projection]:
     """One `Projection` per teacher from its embeddings of up to PROJECTION_SAMPLE clean faces."""
     rng = np.random.default_rng(seed)
-    pool = crops if unlabelled is None else np.concatenate([crops, unlabelled])
-    pick = np.sort(rng.choice(len(pool), min(PROJECTION_SAMPLE, len(pool)), replace=False))
+    extra = 0 if unlabelled is None else len(unlabelled)
+    pick = np.sort(rng.choice(len(crops) + extra, min(PROJECTION_SAMPLE, len(crops) + extra), replace=False))
+    # only the picked faces are gathered: the two sets together are about a gigabyte at 112 px
+    sample = crops[pick[pick < len(crops)]]
+    if extra:
+        sample = np.concatenate([sample, unlabelled[pick[pick >= len(crops)] - len(crops)]])
     out = []
     for i, (teacher, _) in enumerate(teachers):
         progress(i, len(teachers), f"{teacher.name}: fitting the 128-d projection")
-        out.append(Projection(teacher.embed_crops(pool[pick]), dim))
+        out.append(Projection(teacher.embed_crops(sample), dim))
     return out
 
 
@@ -494,7 +498,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     teachers_used = [t.describe(w) for t, w in online]
     if teacher is not None:
         teachers_used.append({"name": "dlib", "model": "dlib ResNet-29 (face_recognition_models)", "weight": dlib_weight,
-                              "licence": "dlib model: CC0; trained on public face sets (VGG, FaceScrub) of research use"})
+                              "licence": "the terms of face_recognition_models and dlib's model files"})
     card.training["teachers"] = teachers_used
     lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
     calibration_lfw = _open_set_lfw(cfg, info, start)
