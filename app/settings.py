@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from app import paths
 from app.atomic import atomic_write
 
@@ -30,6 +32,10 @@ class Settings:
     previous_model_path: str | None = None  # what "roll back" returns to
     window_geometry: str | None = None   # base64 of QWidget.saveGeometry()
     window_state: str | None = None      # base64 of QMainWindow.saveState()
+    # the folder each kind of file dialog last used ("photo", "dataset", "video", "backup", "model")
+    last_folders: dict[str, str] = field(default_factory=dict)
+    retrain_folders: list[str] = field(default_factory=list)  # the Retrain tab's dataset folders
+    retrain_epochs: int | None = None    # None: the Retrain tab's default
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -47,7 +53,42 @@ class Settings:
                 setattr(s, name, str(v))
         if not isinstance(s.extra, dict):
             s.extra = {}
+        if not isinstance(s.last_folders, dict):
+            s.last_folders = {}
+        s.last_folders = {str(k): v for k, v in s.last_folders.items() if isinstance(v, str)}
+        if not isinstance(s.retrain_folders, list):
+            s.retrain_folders = []
+        s.retrain_folders = [f for f in s.retrain_folders if isinstance(f, str) and f]
+        if isinstance(s.retrain_epochs, bool) or not isinstance(s.retrain_epochs, int) or s.retrain_epochs < 1:
+            s.retrain_epochs = None
         return s
+
+
+def default_folder() -> Path:
+    """Where a file dialog opens the first time: the user's Pictures folder, else their home."""
+    try:
+        pictures = Path(platformdirs.user_pictures_dir())
+    except Exception:  # noqa: BLE001 - an odd desktop configuration is no reason to fail
+        pictures = None
+    if pictures is not None and pictures.is_dir():
+        return pictures
+    return Path.home()
+
+
+def start_folder(settings: Settings, kind: str) -> Path:
+    """The folder a `kind` file dialog opens in: the one it used last if still there, else
+    `default_folder()` (never the program's own folder)."""
+    last = settings.last_folders.get(kind)
+    if last and Path(last).is_dir():
+        return Path(last)
+    return default_folder()
+
+
+def remember_folder(settings: Settings, kind: str, chosen: str | os.PathLike, parent: bool = False) -> None:
+    """Note the folder of a file the user chose (or the folder above a chosen folder, `parent`)."""
+    p = Path(chosen)
+    folder = p.parent if parent or not p.is_dir() else p
+    settings.last_folders[kind] = str(folder)
 
 
 def settings_path() -> Path:

@@ -1,7 +1,11 @@
-"""Qt-free figures for the settings pane: error rates at a threshold from a model card's
-calibration, and the before/after summary of a retrained model."""
+"""Qt-free figures and words for the window: error rates at a threshold from a model card's
+calibration, the before/after summary of a retrained model, a model's readable name and the
+licences its card names, and counts with the right singular or plural."""
 
 from __future__ import annotations
+
+import re
+import time
 
 import numpy as np
 
@@ -71,6 +75,8 @@ def model_figures(info: dict) -> dict:
     calib = info.get("calibration") or {}
     tau = info.get("calibrated_tau", info.get("tau"))
     out: dict = {"version": info.get("encoder") or info.get("version"), "tau": tau}
+    if out["version"]:
+        out["name"] = model_label(info)
     rates = rates_at(calib, float(tau)) if tau is not None else None
     if rates:
         far, frr = rates
@@ -111,7 +117,7 @@ def verdict(before: dict, after: dict) -> tuple[str, str]:
 
 
 def format_figures(fig: dict) -> str:
-    lines = [f"model {fig.get('version') or '?'}"]
+    lines = [fig.get("name") or f"model {fig.get('version') or '?'}"]
     if fig.get("tau") is not None:
         calibrated = "accuracy" in fig
         lines.append(f"τ {float(fig['tau']):.3f}" + ("" if calibrated else " (a default: not calibrated)"))
@@ -126,3 +132,59 @@ def format_figures(fig: dict) -> str:
     if "final_loss" in fig:
         lines.append(f"final training loss {fig['final_loss']:.4f}")
     return "\n".join(lines)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """"1 person", "2 people", "0 photos": the count and the right form of the word."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+_VERSION_TIME = re.compile(r"-(\d{9,11})$")
+
+
+def model_time(version: str | None) -> float | None:
+    """When a model was made, from its card's version ("<file stem>-<unix time>"); None if it
+    carries no time."""
+    m = _VERSION_TIME.search(version or "")
+    return float(m.group(1)) if m else None
+
+
+def _date(t: float, with_time: bool) -> str:
+    lt = time.localtime(t)
+    text = f"{lt.tm_mday} {time.strftime('%b %Y', lt)}"
+    return text + time.strftime(" %H:%M", lt) if with_time else text
+
+
+def model_label(info: dict) -> str:
+    """A model as people name it: "Shipped model (2 Dec 2026)", "Retrained 2 Dec 2026 14:05";
+    from `describe()`-like info ("encoder" or "version", and "shipped")."""
+    version = info.get("encoder") or info.get("version") or ""
+    t = model_time(version)
+    if info.get("shipped"):
+        return f"Shipped model ({_date(t, False)})" if t is not None else "Shipped model"
+    if t is not None:
+        return f"Retrained {_date(t, True)}"
+    return f"Model {version}" if version else "Unknown model"
+
+
+def model_licences(info: dict) -> list[tuple[str, str]]:
+    """(what, licence) of every network a model card names with a licence (its teachers, the
+    networks it was fine-tuned from or started from), found anywhere in its `training` section;
+    each pair once, in the card's order."""
+    out: list[tuple[str, str]] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            licence = node.get("licence") or node.get("license")
+            if isinstance(licence, str) and licence.strip():
+                what = str(node.get("model") or node.get("name") or node.get("file") or "a network")
+                if (what, licence) not in out:
+                    out.append((what, licence))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(info.get("training") or {})
+    return out

@@ -9,6 +9,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.gui.label_layout import place_labels
+
 KNOWN_COLOUR = QColor(40, 200, 90)
 UNKNOWN_COLOUR = QColor(255, 140, 0)
 SELECTED_COLOUR = QColor(60, 150, 255)
@@ -41,6 +43,7 @@ class ImageWithBoxes(QWidget):
         self.paused = False
         self.selected: int | None = None
         self.clickable = False
+        self.label_rects: list[tuple[float, float, float, float]] = []  # as last drawn
 
     def set_image(self, rgb: np.ndarray | None) -> None:
         if rgb is None:
@@ -102,6 +105,7 @@ class ImageWithBoxes(QWidget):
             font.setBold(True)
             p.setFont(font)
             fm = p.fontMetrics()
+            faces, texts, sizes = [], [], []
             for i, (box, text, colour) in enumerate(self._boxes):
                 c = SELECTED_COLOUR if self.selected == i else colour
                 bx, by, bw, bh = box
@@ -110,11 +114,20 @@ class ImageWithBoxes(QWidget):
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawRect(r)
                 if text:
-                    tw, th = fm.horizontalAdvance(text) + 8, fm.height() + 4
-                    ty = r.top() - th if r.top() - th >= 0 else r.bottom()
-                    p.fillRect(QRectF(r.left(), ty, tw, th), c)
-                    p.setPen(QColor(0, 0, 0))
-                    p.drawText(QPointF(r.left() + 4, ty + th - fm.descent() - 2), text)
+                    faces.append((i, c, r))
+                    texts.append(text)
+                    sizes.append((fm.horizontalAdvance(text) + 8, fm.height() + 4))
+            # labels inside the picture and clear of each other (label_layout.place_labels)
+            picture = (ox, oy, w * s, h * s)
+            rects = place_labels([(r.x(), r.y(), r.width(), r.height()) for _, _, r in faces], sizes, picture)
+            self.label_rects = rects
+            for (_, c, _), text, (lx, ly, lw, lh) in zip(faces, texts, rects):
+                p.fillRect(QRectF(lx, ly, lw, lh), c)
+                p.setPen(QColor(0, 0, 0))
+                shown = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(lw - 8))
+                p.drawText(QPointF(lx + 4, ly + lh - fm.descent() - 2), shown)
+        else:
+            self.label_rects = []
         if self.paused:
             font = QFont(self.font())
             font.setPointSize(12)

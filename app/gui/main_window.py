@@ -5,21 +5,55 @@ no face logic and no blocking call: camera, model and gallery work all happen in
 from __future__ import annotations
 
 import copy
+import html
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QTimer, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter, QTabWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+)
 
 from app import settings as settings_mod
 from app.backup import SUFFIX
 from app.gui.enrol_dialog import EnrolDialog
+from app.gui.figures import model_label, model_licences, plural
 from app.gui.live_view import LiveView
 from app.gui.people_panel import PeoplePanel, show_error
 from app.gui.settings_pane import SettingsPane
 from app.gui.workers import CaptureThread, EngineOptions, FrameSlot, InferenceWorker
+
+
+def app_version() -> str:
+    """The installed package's version (its metadata), else the source's `app.__version__`."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("oneshot-face")
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    from app import __version__
+    return __version__
+
+
+def readme_path() -> Path | None:
+    """The README beside the program (the source tree), if it is there."""
+    from app import paths
+    p = paths.resource_root() / "README.md"
+    return p if p.is_file() else None
 
 
 class MainWindow(QMainWindow):
@@ -114,7 +148,11 @@ class MainWindow(QMainWindow):
         rt.rollback_requested.connect(self.rollback_model)
         rt.message.connect(self.show_message)
         rt.export_people = self._export_people
+        rt.folder_memory = self
+        rt.set_inputs(self.settings.retrain_folders, self.settings.retrain_epochs)
+        rt.inputs_changed.connect(self._retrain_inputs_changed)
         src = self.settings_pane.source
+        src.folder_memory = self
         src.source_requested.connect(self.set_source)
         src.engine_options_changed.connect(self.set_engine_options)
         src.show_current(self.source_spec, self.options.detector, self.options.device)
@@ -158,8 +196,109 @@ class MainWindow(QMainWindow):
         act("Lower τ", "Ctrl+Down", lambda: self._nudge_tau(-0.01), v)
         act("&Full screen", "F11", lambda: self.showNormal() if self.isFullScreen() else self.showFullScreen(), v)
         pm = self.menuBar().addMenu("P&eople")
-        act("&Rename…", "F2", self.people.rename_selected, pm)
-        act("&Delete…", "Delete", self.people.delete_selected, pm)
+        self.rename_action = act("&Rename…", "F2", self.people.rename_selected, pm)
+        self.delete_action = act("&Delete…", "Delete", self.people.delete_selected, pm)
+        self.add_photo_action = act("&Add a photo…", "", self.people.add_photo_to_selected, pm)
+        self.people.selection_changed.connect(self._selection_changed)
+        self._selection_changed(self.people.selected_id() is not None)
+        hm = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = act("&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents,
+                                    self.show_shortcuts, hm)
+        hm.addSeparator()
+        self.about_action = act("&About OneShot Face", "", self.show_about, hm)
+        self.about_dialog: QDialog | None = None
+        self.shortcuts_dialog: QDialog | None = None
+
+    def _selection_changed(self, selected: bool) -> None:
+        """Rename, Delete and Add a photo need someone selected in the People panel."""
+        for a in (self.rename_action, self.delete_action, self.add_photo_action):
+            a.setEnabled(selected)
+
+    # ---- help -------------------------------------------------------------------------------
+    def about_text(self) -> str:
+        """The About box: the program and its version, the active model, what it was made from
+        and under which licences (from the model's card), and where the README is."""
+        info = self.info or {}
+        parts = [f"<h3>OneShot Face {html.escape(app_version())}</h3>",
+                 "<p>Desktop face recognition from a single photo per person.</p>"]
+        if info:
+            parts.append(f"<p><b>Model:</b> {html.escape(model_label(info))}<br>"
+                         f"<small>{html.escape(str(info.get('encoder', '')))}"
+                         f"{' — ' + html.escape(str(info.get('model_path'))) if info.get('model_path') else ''}"
+                         f"</small></p>")
+            licences = model_licences(info)
+            if licences:
+                parts.append("<p><b>Made from these networks, whose licences it carries:</b></p><ul>")
+                parts += [f"<li>{html.escape(what)}: {html.escape(licence)}</li>" for what, licence in licences]
+                parts.append("</ul>")
+            else:
+                parts.append("<p>The model's card names no teacher or starting network with a licence.</p>")
+        else:
+            parts.append("<p><b>Model:</b> not loaded yet.</p>")
+        readme = readme_path()
+        if readme is not None:
+            parts.append(f'<p>How it works, its figures and its limits: '
+                         f'<a href="{QUrl.fromLocalFile(str(readme)).toString()}">README</a></p>')
+        else:
+            parts.append("<p>How it works, its figures and its limits: see README.md in the source.</p>")
+        return "".join(parts)
+
+    def shortcuts_text(self) -> str:
+        """Every menu command with a key, read from the menus themselves (never out of date)."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            if menu is None:
+                continue
+            for a in menu.actions():
+                key = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if key and not a.isSeparator():
+                    rows.append((key, f"{menu.title()} ▸ {a.text()}".replace("&", "")))
+        rows += [("Click a face", "choose it (enrol dialogs)"), ("Enter", "Enrol (in an enrol dialog)")]
+        body = "".join(f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(v)}</td></tr>"
+                       for k, v in rows)
+        return f"<h3>Keyboard shortcuts</h3><table>{body}</table>"
+
+    def _text_dialog(self, title: str, text: str) -> QDialog:
+        dlg = QDialog(self)
+        dlg.setWindowTitle(title)
+        dlg.setMinimumWidth(460)
+        lay = QVBoxLayout(dlg)
+        label = QLabel(text)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setWordWrap(True)
+        label.setOpenExternalLinks(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        lay.addWidget(label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dlg.reject)
+        lay.addWidget(buttons)
+        dlg.label = label
+        dlg.open()
+        return dlg
+
+    def show_about(self) -> QDialog:
+        self.about_dialog = self._text_dialog("About OneShot Face", self.about_text())
+        return self.about_dialog
+
+    def show_shortcuts(self) -> QDialog:
+        self.shortcuts_dialog = self._text_dialog("Keyboard shortcuts", self.shortcuts_text())
+        return self.shortcuts_dialog
+
+    # ---- remembered folders (file dialogs) --------------------------------------------------
+    def start_folder(self, kind: str) -> str:
+        """Where a file dialog opens: the folder this kind of dialog used last, else Pictures or home."""
+        return str(settings_mod.start_folder(self.settings, kind))
+
+    def remember_folder(self, kind: str, chosen: str, parent: bool = False) -> None:
+        settings_mod.remember_folder(self.settings, kind, chosen, parent=parent)
+        self._save_timer.start()
+
+    def _retrain_inputs_changed(self) -> None:
+        rt = self.settings_pane.retrain
+        self.settings.retrain_folders = rt.folder_list()
+        self.settings.retrain_epochs = rt.epochs.value()
+        self._save_timer.start()
 
     # ---- engine -----------------------------------------------------------------------------
     def _start_engine(self) -> None:
@@ -195,7 +334,8 @@ class MainWindow(QMainWindow):
             self._pending_options[0]()
             self._pending_options = None
         self.detector_label.setText(f"detector {info['detector']}")
-        self.encoder_label.setText(f"encoder {info['encoder']}")
+        self.encoder_label.setText(f"model: {model_label(info)}")
+        self.encoder_label.setToolTip(f"{info['encoder']}\n{info.get('model_path') or ''}".strip())
         self.device_label.setText(f"device {str(info['device']).upper()}")
         self.settings_pane.threshold.set_model(info["calibrated_tau"], info.get("calibration", {}),
                                                self.settings.tau, info.get("open_set", {}),
@@ -213,7 +353,7 @@ class MainWindow(QMainWindow):
                 self._yunet_offer(self.ask_about_yunet())
         if info.get("stale_samples"):  # enrolled under another model: not matched until re-embedded
             self._run_engine_task(lambda engine, progress: engine.refresh_gallery(progress),
-                                  f"Updating {info['stale_samples']} enrolled face(s) for the current model…")
+                                  f"Updating {plural(info['stale_samples'], 'enrolled face')} for the current model…")
 
     def _engine_failed(self, message: str) -> None:
         self.engine_error = message
@@ -343,21 +483,26 @@ class MainWindow(QMainWindow):
 
     # ---- backup -----------------------------------------------------------------------------
     def ask_export_path(self) -> str:
-        suggested = str(Path.home() / f"oneshot-face-gallery{SUFFIX}")
+        suggested = str(Path(self.start_folder("backup")) / f"oneshot-face-gallery{SUFFIX}")
         path, _ = QFileDialog.getSaveFileName(self, "Export gallery", suggested,
                                               "Gallery backups (*.zip);;All files (*)")
+        if path:
+            self.remember_folder("backup", path)
         return path
 
     def ask_import_path(self) -> str:
-        path, _ = QFileDialog.getOpenFileName(self, "Import gallery", str(Path.home()),
+        path, _ = QFileDialog.getOpenFileName(self, "Import gallery", self.start_folder("backup"),
                                               "Gallery backups (*.zip);;All files (*)")
+        if path:
+            self.remember_folder("backup", path)
         return path
 
     def confirm_merge(self, names: list[str]) -> bool:
         listed = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
         answer = QMessageBox.question(
             self, "Import gallery",
-            f"{len(names)} of the people in the backup are already enrolled ({listed}). Add their "
+            f"{plural(len(names), 'of the people in the backup is', 'of the people in the backup are')} "
+            f"already enrolled ({listed}). Add their "
             f"photos to the people already here? (No imports nothing.)",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
@@ -369,7 +514,8 @@ class MainWindow(QMainWindow):
             return
 
         def done(summary) -> None:
-            self.show_message(f"Exported {summary.people} people ({summary.samples} photos) to "
+            self.show_message(f"Exported {plural(summary.people, 'person', 'people')} "
+                              f"({plural(summary.samples, 'photo')}) to "
                               f"{summary.path}. It holds face data: keep it private.")
 
         self.inference.submit(lambda engine, progress: engine.export_gallery(path), done,
@@ -388,10 +534,10 @@ class MainWindow(QMainWindow):
 
         def done(result) -> None:
             report, reembedded = result
-            parts = [f"Imported {len(report.people_added)} people"]
+            parts = [f"Imported {plural(len(report.people_added), 'person', 'people')}"]
             if report.people_merged:
-                parts.append(f"added photos to {len(report.people_merged)}")
-            text = ", ".join(parts) + f" ({report.samples_added} photos"
+                parts.append(f"added photos to {plural(len(report.people_merged), 'person', 'people')}")
+            text = ", ".join(parts) + f" ({plural(report.samples_added, 'photo')}"
             if report.samples_skipped:
                 text += f"; {report.samples_skipped} already there"
             text += ")."
@@ -490,9 +636,7 @@ class MainWindow(QMainWindow):
     # ---- enrolment --------------------------------------------------------------------------
     def open_enrol_photo_dialog(self, path: str | os.PathLike | None = None, name: str = "") -> EnrolDialog:
         """Open the enrol-from-photo dialog (window-modal, not blocking); `path` skips the chooser."""
-        dlg = EnrolDialog(self.inference, self, title="Enrol from photo")
-        if name:
-            dlg.name_edit.setText(name)
+        dlg = EnrolDialog(self.inference, self, title="Enrol from photo", add_to=name, folder_memory=self)
         self._open_dialog(dlg)
         if path is not None:
             dlg.set_path(path)
@@ -563,8 +707,10 @@ class MainWindow(QMainWindow):
 
     def _yunet_offer(self, choice: str) -> None:
         if choice == "locate":
-            path, _ = QFileDialog.getOpenFileName(self, "YuNet model", str(Path.home()), "ONNX models (*.onnx)")
+            path, _ = QFileDialog.getOpenFileName(self, "YuNet model", self.start_folder("model"),
+                                                  "ONNX models (*.onnx)")
             if path:
+                self.remember_folder("model", path)
                 self.install_yunet(path)
         elif choice == "download":
             self.install_yunet(None)

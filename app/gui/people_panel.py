@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.figures import plural
 from app.gui.live_view import qimage_from_rgb
 
 
@@ -50,6 +51,7 @@ class PeoplePanel(QWidget):
     counted = Signal(int)           # photos enrolled in all, after each refresh
     add_photo_requested = Signal(str)  # person name: the window opens the enrol dialog
     message = Signal(str)
+    selection_changed = Signal(bool)   # someone is selected (Rename, Delete and Add photo apply)
 
     def __init__(self, worker=None, parent=None):
         super().__init__(parent)
@@ -61,6 +63,8 @@ class PeoplePanel(QWidget):
         lay.addWidget(self.count_label)
         self.list = QListWidget()
         self.list.setIconSize(QSize(56, 56))
+        self.list.setWordWrap(True)  # a long name wraps instead of running off the panel
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self.list.itemDoubleClicked.connect(lambda _: self.rename_selected())
         lay.addWidget(self.list, 1)
@@ -70,7 +74,7 @@ class PeoplePanel(QWidget):
         self.add_button = QPushButton("Add &photo…")
         self.rename_button.clicked.connect(self.rename_selected)
         self.delete_button.clicked.connect(self.delete_selected)
-        self.add_button.clicked.connect(self._add_photo)
+        self.add_button.clicked.connect(self.add_photo_to_selected)
         for b in (self.rename_button, self.delete_button, self.add_button):
             row.addWidget(b)
         lay.addLayout(row)
@@ -93,14 +97,15 @@ class PeoplePanel(QWidget):
         self.loaded = True
         self.list.clear()
         for r in rows:
-            item = QListWidgetItem(f"{r.name}\n{r.samples} photo{'s' if r.samples != 1 else ''}")
+            item = QListWidgetItem(f"{r.name}\n{plural(r.samples, 'photo')}")
             item.setData(Qt.ItemDataRole.UserRole, r.id)
+            item.setToolTip(r.name)
             if r.thumbnail is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(qimage_from_rgb(r.thumbnail))))
             self.list.addItem(item)
             if r.id == selected:
                 item.setSelected(True)
-        self.count_label.setText(f"{len(rows)} {'person' if len(rows) == 1 else 'people'} enrolled."
+        self.count_label.setText(f"{plural(len(rows), 'person', 'people')} enrolled."
                                  if rows else "No one enrolled yet.")
         self.counted.emit(sum(r.samples for r in rows))
         self._update_buttons()
@@ -128,6 +133,7 @@ class PeoplePanel(QWidget):
         has = self.selected_id() is not None
         for b in (self.rename_button, self.delete_button, self.add_button):
             b.setEnabled(has)
+        self.selection_changed.emit(has)
 
     # ---- actions ----------------------------------------------------------------------------
     def ask_new_name(self, current: str) -> str | None:
@@ -168,7 +174,7 @@ class PeoplePanel(QWidget):
         self.worker.submit(job, lambda _: self._after_change(f"Deleted {name}." if name else "Deleted."),
                            self._error)
 
-    def _add_photo(self) -> None:
+    def add_photo_to_selected(self) -> None:
         row = self._selected_row()
         if row is not None:
             self.add_photo_requested.emit(row.name)

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text, verdict
+from app.settings import default_folder
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
 TAU_MAX = 2.0           # unit vectors are at most 2 apart
@@ -281,26 +282,32 @@ class RetrainSection(QGroupBox):
     activate_requested = Signal(str)   # path of the new weights
     rollback_requested = Signal()
     message = Signal(str)
+    inputs_changed = Signal()          # the folders or the epochs changed (the window remembers them)
 
     def __init__(self, parent=None):
         super().__init__("Retrain the encoder", parent)
         self.worker = None
         self.export_people = None  # set by the window: fn(on_folder, on_error), runs on the engine
+        self.folder_memory = None  # set by the window: start_folder(kind) / remember_folder(kind, path)
+        self.checkpoint: Path | None = None  # an interrupted run's checkpoint that Resume continues
         self.result = None
         self.current_info: dict = {}
         self.verdict: tuple[str, str] = ("", "")
         self.last_outcome = ""     # "done", "cancelled", "failed"
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("Dataset folders (one sub-folder of photos per person):"))
+        intro = QLabel("Dataset folders (one sub-folder of photos per person):")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
         self.folders = QListWidget()
         self.folders.setMaximumHeight(80)
         lay.addWidget(self.folders)
         row = QHBoxLayout()
         add = QPushButton("Add folder…")
         add.clicked.connect(self._pick_folder)
+        self.add_folder_button = add
         rem = QPushButton("Remove")
-        rem.clicked.connect(lambda: [self.folders.takeItem(self.folders.row(i))
-                                     for i in self.folders.selectedItems()])
+        rem.clicked.connect(self._remove_selected_folders)
+        self.remove_folder_button = rem
         row.addWidget(add)
         row.addWidget(rem)
         row.addStretch(1)
@@ -309,6 +316,7 @@ class RetrainSection(QGroupBox):
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.epochs.setValue(10)
+        self.epochs.valueChanged.connect(lambda _v: self.inputs_changed.emit())
         form.addRow("Epochs:", self.epochs)
         self.members = QSpinBox()
         self.members.setRange(1, 5)
@@ -333,6 +341,10 @@ class RetrainSection(QGroupBox):
         self.teacher = QComboBox()
         for label, name in teacher_choices():
             self.teacher.addItem(label, name)
+            self.teacher.setItemData(self.teacher.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
+        # a narrow side panel shortens the choice shown (the list shows it whole): no sideways scrolling
+        self.teacher.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.teacher.setMinimumContentsLength(14)
         self.teacher.setToolTip("The network the new model learns to copy. An ONNX teacher sees every changed view "
                                 "of every face; without one the model learns from the folder names only.")
         form.addRow("Teacher:", self.teacher)
@@ -362,6 +374,26 @@ class RetrainSection(QGroupBox):
         row.addWidget(self.cancel_button)
         row.addStretch(1)
         lay.addLayout(row)
+        # an interrupted or cancelled run can be continued where its last finished epoch left it
+        self.resume_box = QFrame()
+        rlay = QVBoxLayout(self.resume_box)
+        rlay.setContentsMargins(0, 0, 0, 0)
+        self.resume_label = QLabel("")
+        self.resume_label.setWordWrap(True)
+        rlay.addWidget(self.resume_label)
+        rrow = QHBoxLayout()
+        self.resume_button = QPushButton("&Resume")
+        self.resume_button.setToolTip("Continue the interrupted training from its last finished epoch, "
+                                      "with the folders and settings it was started with")
+        self.resume_button.clicked.connect(self.resume)
+        self.discard_button = QPushButton("Discard")
+        self.discard_button.setToolTip("Delete the interrupted training's checkpoint")
+        self.discard_button.clicked.connect(self._discard)
+        rrow.addWidget(self.resume_button)
+        rrow.addWidget(self.discard_button)
+        rrow.addStretch(1)
+        rlay.addLayout(rrow)
+        lay.addWidget(self.resume_box)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -383,22 +415,48 @@ class RetrainSection(QGroupBox):
         self.activate_button = QPushButton("&Activate new model")
         self.activate_button.setEnabled(False)
         self.activate_button.clicked.connect(self._activate)
-        self.rollback_button = QPushButton("Roll &back to previous model")
+        self.rollback_button = QPushButton("Roll &back")
+        self.rollback_button.setToolTip("Go back to the model that was active before the last activation")
         self.rollback_button.setEnabled(False)
         self.rollback_button.clicked.connect(lambda: self.rollback_requested.emit())
         row.addWidget(self.activate_button)
         row.addWidget(self.rollback_button)
         row.addStretch(1)
         lay.addLayout(row)
+        self.find_checkpoint()
 
     # ---- inputs -----------------------------------------------------------------------------
     def _pick_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Dataset folder")
+        start = self.folder_memory.start_folder("dataset") if self.folder_memory else str(default_folder())
+        path = QFileDialog.getExistingDirectory(self, "Dataset folder", str(start))
         if path:
+            if self.folder_memory:
+                self.folder_memory.remember_folder("dataset", path, parent=True)
             self.add_folder(path)
 
     def add_folder(self, path: str | Path) -> None:
+        if str(path) in self.folder_list():
+            return
         self.folders.addItem(str(path))
+        self.inputs_changed.emit()
+
+    def _remove_selected_folders(self) -> None:
+        for item in self.folders.selectedItems():
+            self.folders.takeItem(self.folders.row(item))
+        self.inputs_changed.emit()
+
+    def set_inputs(self, folders: list[str], epochs: int | None) -> None:
+        """The folders and epochs remembered from last time (no inputs_changed: nothing new)."""
+        self.blockSignals(True)
+        try:
+            self.folders.clear()
+            for f in folders:
+                if f not in self.folder_list():
+                    self.folders.addItem(f)
+            if epochs:
+                self.epochs.setValue(int(epochs))
+        finally:
+            self.blockSignals(False)
 
     def folder_list(self) -> list[str]:
         return [self.folders.item(i).text() for i in range(self.folders.count())]
@@ -462,7 +520,46 @@ class RetrainSection(QGroupBox):
                 return
         self._launch(config)
 
-    def _launch(self, config) -> None:
+    def find_checkpoint(self) -> Path | None:
+        """Offer Resume when an interrupted run left a checkpoint (and no model) in the user's
+        model folder; the newest one if there are several."""
+        self.checkpoint = interrupted_checkpoint()
+        if self.checkpoint is not None:
+            try:
+                saved = self.checkpoint.stat().st_mtime
+            except OSError:  # deleted meanwhile
+                saved = time.time()
+            when = time.strftime("%d %b %Y %H:%M", time.localtime(saved))
+            self.resume_label.setText(f"A training run was interrupted (last saved {when.lstrip('0')}). "
+                                      "Resume continues it from its last finished epoch.")
+        self.resume_box.setVisible(self.checkpoint is not None)
+        self.resume_button.setEnabled(self.checkpoint is not None and not self.running)
+        self.discard_button.setEnabled(self.checkpoint is not None and not self.running)
+        return self.checkpoint
+
+    def resume(self) -> None:
+        """Continue the interrupted run: `training.train(cfg, resume=True)` with its saved config."""
+        if self.running or self.checkpoint is None:
+            return
+        self._launch(None, resume_from=str(self.checkpoint))
+
+    def confirm_discard(self) -> bool:
+        answer = QMessageBox.question(self, "Discard interrupted training",
+                                      "Delete the interrupted training's checkpoint? It cannot be resumed then.",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _discard(self) -> None:
+        if self.running or self.checkpoint is None or not self.confirm_discard():
+            return
+        try:
+            self.checkpoint.unlink(missing_ok=True)
+        except OSError as exc:
+            self.message.emit(f"The checkpoint could not be deleted: {exc}")
+        self.find_checkpoint()
+
+    def _launch(self, config, resume_from: str | None = None) -> None:
         from app.gui.workers import TrainingWorker
 
         self.result = None
@@ -471,8 +568,8 @@ class RetrainSection(QGroupBox):
         self.after_label.setText("")
         self.activate_button.setEnabled(False)
         self.progress.setRange(0, 0)
-        self.status.setText("Starting…")
-        self.worker = TrainingWorker(config, self)
+        self.status.setText("Resuming the interrupted training…" if resume_from else "Starting…")
+        self.worker = TrainingWorker(config, self, resume_from=resume_from)
         self.worker.progress.connect(self._progress)
         self.worker.loss.connect(self.curve.add)
         self.worker.epoch.connect(lambda st: self.status.setText(
@@ -481,6 +578,8 @@ class RetrainSection(QGroupBox):
         self.worker.cancelled.connect(lambda m: self._ended("cancelled", m))
         self.worker.failed.connect(lambda m: self._ended("failed", m))
         self.start_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
+        self.discard_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.worker.start()
 
@@ -507,14 +606,25 @@ class RetrainSection(QGroupBox):
         self.cancel_button.setEnabled(False)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        # the training module speaks to the command line; here the button continues
+        message = (message.replace("(continue with --resume)", "(Resume continues it)")
+                   .replace("(--resume calibrates", "(Resume calibrates"))
         self.status.setText(message)
         self.message.emit(message)
+        if self.worker is not None:
+            self.worker.finished.connect(self.find_checkpoint)  # once its thread has returned
+        self.find_checkpoint()
 
     def _finished(self, result) -> None:
         self.result = result
         card = result.card
         info = {"version": card.version, "calibrated_tau": card.tau, "calibration": card.calibration,
                 "metrics": card.metrics, "training": card.training}
+        from app.training import checkpoint_path
+        try:  # the model is saved: its checkpoint can no longer be resumed, only take room
+            checkpoint_path(result.path).unlink(missing_ok=True)
+        except OSError:
+            pass
         self._ended("done", f"Training finished: {result.path}")
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
@@ -543,6 +653,18 @@ class RetrainSection(QGroupBox):
         self.activate_button.setEnabled(False)
 
 
+def interrupted_checkpoint() -> Path | None:
+    """The newest checkpoint (`<out>.ckpt`, see `training.checkpoint_path`) in the user's model
+    folder whose run never saved its model; None when there is none."""
+    from app import paths
+    try:
+        found = [c for c in paths.user_models_dir().glob("*.ckpt")
+                 if c.is_file() and not c.with_suffix(".pt").exists()]
+        return max(found, key=lambda c: c.stat().st_mtime) if found else None
+    except OSError:
+        return None
+
+
 def _find_lfw() -> str | None:
     from app import paths
     shared = paths.shared_dir()
@@ -559,6 +681,7 @@ class SourceSection(QGroupBox):
 
     def __init__(self, parent=None):
         super().__init__("Camera, detector and device", parent)
+        self.folder_memory = None  # set by the window (see RetrainSection)
         form = QFormLayout(self)
         self.camera = QComboBox()
         for i in range(4):
@@ -604,8 +727,11 @@ class SourceSection(QGroupBox):
             self.source_edit.setFocus()
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Video file")
+        start = self.folder_memory.start_folder("video") if self.folder_memory else str(default_folder())
+        path, _ = QFileDialog.getOpenFileName(self, "Video file", str(start))
         if path:
+            if self.folder_memory:
+                self.folder_memory.remember_folder("video", path)
             self.source_edit.setText(path)
             self.source_requested.emit(path)
 

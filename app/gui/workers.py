@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -250,6 +251,7 @@ class InferenceWorker(QThread):
                      "open_set": dict(card.open_set or {}), "enrolled_samples": len(eng.matcher),
                      "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
                      "training": dict(card.training or {}), "warnings": list(eng.warnings),
+                     "shipped": _is_shipped(eng.encoder.path),
                      "stale_samples": eng.gallery.stale_count(eng.encoder.version)})
         return info
 
@@ -341,6 +343,36 @@ class InferenceWorker(QThread):
             self.job_failed.emit(job_id, message)
 
 
+def _is_shipped(path) -> bool:
+    """The model shipped with the program (models/ beside it), not one the user trained."""
+    if not path:
+        return False
+    from app.encoder import shipped_weights
+    try:
+        return Path(path).resolve() == shipped_weights().resolve()
+    except OSError:
+        return False
+
+
+def config_from_checkpoint(ckpt):
+    """The TrainConfig an interrupted run saved in its checkpoint (`training.train` stores it as
+    "config"); fields this version does not know are left out. OneShotError if unreadable."""
+    from dataclasses import fields
+
+    import torch
+
+    from app.errors import DatasetError
+    from app.training import TrainConfig
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        saved = dict(state["config"])
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: say so, do not crash
+        raise DatasetError(f"The interrupted training's checkpoint {ckpt} cannot be read "
+                           f"({type(exc).__name__}: {exc}).") from None
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in saved.items() if k in names})
+
+
 def export_gallery_crops(gallery, progress=None):
     """Write every enrolled sample's crop as gallery-train/<person id>/<sample id>.png beside the
     gallery (in the private data folder, never the cache folder), padded so the detector finds
@@ -377,9 +409,12 @@ class TrainingWorker(QThread):
     cancelled = Signal(str)
     failed = Signal(str)
 
-    def __init__(self, config, parent=None):
+    def __init__(self, config, parent=None, resume_from: str | None = None):
+        """`config` to train afresh, or None and `resume_from`: continue the run whose checkpoint
+        that is, with the configuration saved in it."""
         super().__init__(parent)
         self.config = config
+        self.resume_from = resume_from
         self.cancel_token = CancelToken()
 
     def cancel(self) -> None:
@@ -414,9 +449,11 @@ class TrainingWorker(QThread):
         from app.pipeline import live_threads
         torch.set_num_threads(max(1, os.cpu_count() or 1))  # training takes every core; live frames one
         try:
+            if self.resume_from is not None:
+                self.config = config_from_checkpoint(self.resume_from)
             # build_crops spawns (never forks) its workers, so this threaded process is safe.
-            result = train(self.config, progress=progress, cancel=self.cancel_token,
-                           on_epoch=self.epoch.emit)
+            result = train(self.config, resume=self.resume_from is not None, progress=progress,
+                           cancel=self.cancel_token, on_epoch=self.epoch.emit)
         except Cancelled as exc:
             self.cancelled.emit(str(exc))
         except OneShotError as exc:

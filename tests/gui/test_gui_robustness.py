@@ -28,7 +28,7 @@ def test_export_and_import_gallery_from_the_file_menu(qtbot, make_window, sample
     messages = []
     win.statusBar().messageChanged.connect(lambda m: m and messages.append(m))
     win.export_gallery_action.trigger()
-    qtbot.waitUntil(lambda: any(m.startswith("Exported 1 people") for m in messages), timeout=30_000)
+    qtbot.waitUntil(lambda: any(m.startswith("Exported 1 person (1 photo)") for m in messages), timeout=30_000)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600 and read_backup(out).names == [LIN]
     win.close()
 
@@ -41,7 +41,7 @@ def test_export_and_import_gallery_from_the_file_menu(qtbot, make_window, sample
     other.statusBar().messageChanged.connect(lambda m: m and messages.append(m))
     other.import_gallery_action.trigger()
     qtbot.waitUntil(lambda: other.people.names() == [LIN], timeout=30_000)
-    qtbot.waitUntil(lambda: any(m.startswith("Imported 1 people (1 photos)") for m in messages), timeout=30_000)
+    qtbot.waitUntil(lambda: any(m.startswith("Imported 1 person (1 photo)") for m in messages), timeout=30_000)
 
     # again: the name is taken, so the user is asked; "No" changes nothing, "Yes" merges
     asked = []
