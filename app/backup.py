@@ -15,6 +15,9 @@ Design choices, and why:
 - Import is one gallery transaction (all or nothing). A name already enrolled is refused unless
   the caller asks to merge, mirroring `enroll --add`; merging skips crops the person already has,
   so importing the same backup twice adds nothing.
+- Per photo, its quality figure and whether it is the main photo travel too (keys a file of an
+  older version lacks and an older version ignores); "Not …" rejections and recent faces never
+  leave the machine.
 - Embeddings keep their model version; the caller re-embeds samples of another model from their
   crops (`Engine.import_gallery` does), so a backup made with an older model still works.
 """
@@ -81,7 +84,8 @@ def export_gallery(gallery: Gallery, path: str | os.PathLike) -> ExportSummary:
             name = f"crops/{n:06d}.png"
             members[name] = smp.png
             samples.append({"crop": name, "embedding": base64.b64encode(smp.embedding).decode("ascii"),
-                            "model_version": smp.model_version, "source": smp.source, "created": smp.created})
+                            "model_version": smp.model_version, "source": smp.source, "created": smp.created,
+                            "quality": smp.quality, "quality_note": smp.quality_note, "main": smp.is_main})
         listing.append({"name": person.name, "created": person.created, "samples": samples})
     members["people.json"] = json.dumps(listing, ensure_ascii=False, indent=1).encode("utf-8")
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "app_version": __version__,
@@ -154,10 +158,14 @@ def _people(data: dict[str, bytes], path: Path) -> list[RawPerson]:
         listing = json.loads(data["people.json"].decode("utf-8"))
         people = []
         for p in listing:
+            # quality, quality_note and main came later: a file without them reads as before.
             samples = tuple(RawSample(data[s["crop"]], base64.b64decode(s["embedding"], validate=True),
                                       str(s["model_version"]),
                                       None if s.get("source") is None else str(s["source"]),
-                                      float(s.get("created") or 0.0))
+                                      float(s.get("created") or 0.0),
+                                      None if s.get("quality") is None else float(s["quality"]),
+                                      None if s.get("quality_note") is None else str(s["quality_note"]),
+                                      bool(s.get("main", False)))
                             for s in p["samples"])
             if not isinstance(p["name"], str):
                 raise TypeError("name")

@@ -6,11 +6,31 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import signal
 import sys
 
 from app.errors import Cancelled, OneShotError
 from app.progress import CancelToken, console_progress
+
+# `people` actions and how each is called (also their one-line usage errors).
+PEOPLE_USAGE = {
+    "list": "people list [--json]",
+    "show": "people show NAME [--json]",
+    "add": "people add NAME PHOTO...",
+    "remove-photo": "people remove-photo NAME N",
+    "move": "people move NAME N OTHER",
+    "main-photo": "people main-photo NAME N",
+    "merge": "people merge NAME INTO_NAME",
+    "rename": "people rename NAME NEW_NAME",
+    "delete": "people delete NAME [--now]",
+    "undo-delete": "people undo-delete NAME",
+    "export": "people export FILE",
+    "import": "people import FILE [--merge]",
+}
+_PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo": (2, 2), "move": (3, 3),
+                "main-photo": (2, 2), "merge": (2, 2), "rename": (2, 2), "delete": (1, 1), "undo-delete": (1, 1),
+                "export": (1, 1), "import": (1, 1)}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -46,12 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tau", type=float, default=None, help="distance threshold (default: the model's)")
     _common(p)
 
-    p = sub.add_parser("people", help="list, rename, delete, export or import enrolled people")
-    p.add_argument("action", nargs="?", choices=["list", "rename", "delete", "export", "import"], default="list")
-    p.add_argument("args", nargs="*", help="rename: NAME NEW_NAME; delete: NAME; export / import: FILE")
+    p = sub.add_parser("people", help="list, show, rename, delete, merge, export or import enrolled people, "
+                                      "and add, remove or move their photos")
+    p.add_argument("action", nargs="?", choices=list(PEOPLE_USAGE), default="list")
+    p.add_argument("args", nargs="*", help="; ".join(f"{a}: {u.split(' ', 2)[2]}" for a, u in PEOPLE_USAGE.items()
+                                                      if len(u.split(" ")) > 2))
     p.add_argument("--json", action="store_true")
     p.add_argument("--merge", action="store_true",
                    help="import: add the backup's photos to people already enrolled under the same name")
+    p.add_argument("--now", action="store_true",
+                   help="delete: erase at once (default: undoable for a few minutes with undo-delete)")
     _common(p)
 
     p = sub.add_parser("watch", help="live recognition over a camera, video, folder or stream, headless")
@@ -62,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-frame", action="store_true",
                    help="name each frame on its own (default: like the app, track faces, pool each "
                         "track's recent frames and steady its name)")
+    p.add_argument("--keep-unknown", metavar="DIR", default=None,
+                   help="write the best face of each unknown track, grouped by person (DIR/group-NN/face-NN.png, "
+                        "DIR/index.json), for review; DIR must be new or empty. They are face data: keep them private")
     _common(p)
 
     p = sub.add_parser("train", help="train an encoder on folder-per-person datasets")
@@ -94,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zoom", type=float, default=0.0, metavar="F",
                    help="augment: scale each training face by a random factor in [1-F, 1+F] (default 0)")
     p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--freeze", type=int, default=0, metavar="N",
+                   help="keep the first N layers of the network as they start (with --init)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--members", type=int, default=1, metavar="N",
                    help="train N networks one after another (seeds SEED, SEED+1, ...) and save their mean as "
@@ -103,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "faster here (the shipped model was trained so; see README)")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
-    p.add_argument("--init", default=None, help="fine-tune from these encoder weights instead of starting afresh")
+    p.add_argument("--init", default=None, metavar="WEIGHTS|faceplugin",
+                   help="fine-tune from these encoder weights instead of starting afresh, or start from "
+                        "Faceplugin's published MobileFaceNet (its file found as the teacher's)")
     p.add_argument("--input-size", type=int, default=None,
                    help="face crop size in pixels, a multiple of 16 (default 80, as the shipped model; ignored with --init)")
     p.add_argument("--arch", default=None, metavar="JSON",
@@ -251,15 +282,60 @@ def cmd_identify(args) -> int:
     return 0
 
 
-def cmd_people(args) -> int:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _when(t: float) -> str:
+    import time
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "-"
+
+
+def _photo_number(text: str, person, count: int) -> int:
+    """A photo number as `people show` lists them (1..count), or a one-line GalleryError."""
     from app.errors import GalleryError
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= count:
+        raise GalleryError(f"{person.name} has {'only photo 1' if count == 1 else f'photos 1 to {count}'}; "
+                           f"there is no photo {text}.")
+    return n
+
+
+def _photos_json(person, samples, rejections: int) -> dict:
+    main = next((s.id for s in samples if s.is_main), samples[0].id if samples else None)
+    return {"name": person.name, "created": round(person.created, 3), "rejections": rejections,
+            "photos": [{"number": i, "added": round(s.created, 3), "source": s.source,
+                        "quality": None if s.quality is None else round(s.quality, 3),
+                        "quality_note": s.quality_note, "main": s.id == main, "model": s.model_version,
+                        "size": list(s.crop.shape[:2])} for i, s in enumerate(samples, 1)]}
+
+
+def cmd_people(args) -> int:
+    from app.errors import GalleryError, NameTakenError
     from app.gallery import Gallery
+    lo, hi = _PEOPLE_ARGS[args.action]
+    if len(args.args) < lo or (hi is not None and len(args.args) > hi):
+        raise GalleryError(f"Usage: oneshot-face {PEOPLE_USAGE[args.action]}")
+    if args.action == "import":
+        return _import_people(args)
+    if args.action == "add":
+        return _add_photos(args)
+    a = args.args
     with Gallery() as gallery:
         def lookup(name: str):
             person = gallery.find(name)
             if person is None:
                 raise GalleryError(f"Nobody called {name!r} is enrolled.")
             return person
+
+        def numbered(name: str, number: str):
+            person = lookup(name)
+            samples = gallery.samples(person.id)
+            return person, samples[_photo_number(number, person, len(samples)) - 1]
+
         if args.action == "list":
             people = gallery.people()
             if args.json:
@@ -267,26 +343,126 @@ def cmd_people(args) -> int:
             elif not people:
                 print("Nobody is enrolled yet.")
             for p in ([] if args.json else people):
-                print(f"{p.name}\t{p.sample_count} photo{'s' if p.sample_count != 1 else ''}")
+                print(f"{p.name}\t{_plural(p.sample_count, 'photo')}")
+        elif args.action == "show":
+            person = lookup(a[0])
+            info = _photos_json(person, gallery.samples(person.id), gallery.rejection_count(person.id))
+            if args.json:
+                print(json.dumps(info, ensure_ascii=False))
+            else:
+                print(f"{person.name}: {_plural(len(info['photos']), 'photo')}, enrolled {_when(person.created)}")
+                for ph in info["photos"]:
+                    q = "quality -" if ph["quality"] is None else f"quality {ph['quality']:.2f} ({ph['quality_note']})"
+                    print(f"  {ph['number']:>2} {'*' if ph['main'] else ' '} added {_when(ph['added'])}  {q}  "
+                          f"{ph['source'] or '-'}")
+                print("  (* main photo)")
+                if info["rejections"]:
+                    print(f"  {_plural(info['rejections'], 'face')} marked as not {person.name}")
+        elif args.action == "remove-photo":
+            person, smp = numbered(a[0], a[1])
+            after = gallery.remove_sample(smp.id)
+            print(f"Removed photo {a[1]} of {after.name} ({smp.source or 'no source'}); "
+                  f"{_plural(after.sample_count, 'photo')} left.")
+        elif args.action == "move":
+            person, smp = numbered(a[0], a[1])
+            other = lookup(a[2])
+            after = gallery.move_sample(smp.id, other.id)
+            print(f"Moved photo {a[1]} of {person.name} to {after.name}, who now has "
+                  f"{_plural(after.sample_count, 'photo')}.")
+        elif args.action == "main-photo":
+            person, smp = numbered(a[0], a[1])
+            gallery.set_main_sample(smp.id)
+            print(f"Photo {a[1]} is now the main photo of {person.name}.")
+        elif args.action == "merge":
+            src, dst = lookup(a[0]), lookup(a[1])
+            after = gallery.merge(src.id, dst.id)
+            print(f"Merged {src.name} into {after.name}, who now has {_plural(after.sample_count, 'photo')}.")
         elif args.action == "rename":
-            if len(args.args) != 2:
-                raise GalleryError("Usage: oneshot-face people rename NAME NEW_NAME")
-            p = gallery.rename(lookup(args.args[0]).id, args.args[1])
-            print(f"Renamed {args.args[0]} to {p.name}.")
+            person = lookup(a[0])
+            try:
+                p = gallery.rename(person.id, a[1])
+            except NameTakenError as exc:
+                raise GalleryError(f"{exc.name} is already enrolled; to make them one person, run: "
+                                   f"oneshot-face people merge {shlex.quote(person.name)} "
+                                   f"{shlex.quote(exc.name)}") from None
+            print(f"Renamed {a[0]} to {p.name}.")
         elif args.action == "delete":
-            if len(args.args) != 1:
-                raise GalleryError("Usage: oneshot-face people delete NAME")
-            gallery.delete(lookup(args.args[0]).id)
-            print(f"Deleted {args.args[0]} and every photo and embedding of them.")
+            person = lookup(a[0])
+            if args.now:
+                gallery.delete(person.id)
+                print(f"Deleted {person.name} and every photo and embedding of them.")
+            else:
+                gone = gallery.delete(person.id, undoable=True)
+                minutes = gallery.undo_window_s / 60
+                print(f"Deleted {person.name} ({_plural(gone.sample_count, 'photo')}). Undo within "
+                      f"{minutes:g} minutes with: oneshot-face people undo-delete {shlex.quote(person.name)}; "
+                      f"after that every photo and embedding of them is erased.")
+        elif args.action == "undo-delete":
+            gone = gallery.find_deleted(a[0])
+            if gone is None:
+                raise GalleryError(f"Nobody called {a[0]!r} was deleted in the last "
+                                   f"{gallery.undo_window_s / 60:g} minutes.")
+            p = gallery.undo_delete(gone.id)
+            print(f"Restored {p.name} with {_plural(p.sample_count, 'photo')}.")
         elif args.action == "export":
             from app.backup import export_gallery
-            if len(args.args) != 1:
-                raise GalleryError("Usage: oneshot-face people export FILE")
-            done = export_gallery(gallery, args.args[0])
+            done = export_gallery(gallery, a[0])
             print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "
                   f"It holds face data: keep it private.")
-    if args.action == "import":
-        return _import_people(args)
+    return 0
+
+
+def _add_photos(args) -> int:
+    """`people add NAME PHOTO...`: every photo must hold exactly one face that passes the quality
+    gate; if one does not, nothing is added (one line says which and why)."""
+    from pathlib import Path
+
+    from app.errors import ImageError, MultipleFacesError, NoFaceError, OneShotError
+    from app.gallery import Gallery
+    from app.imageio import load_image
+    name, photos = args.args[0], args.args[1:]
+    with Gallery() as gallery:  # refuse an unknown name before loading any model
+        if gallery.find(name) is None:
+            raise OneShotError(f"Nobody called {name!r} is enrolled; enrol them first (oneshot-face enroll).")
+    engine = _engine(args)
+    try:
+        person = engine.gallery.find(name)
+        if person is None:
+            raise OneShotError(f"Nobody called {name!r} is enrolled.")
+        good, bad = [], []
+        for photo in photos:
+            try:
+                cand = engine.enrol_candidate(load_image(photo), name=str(photo))
+            except MultipleFacesError as exc:
+                bad.append(f"{photo}: {exc.count} faces found; a photo to add must show only {person.name}")
+                continue
+            except (ImageError, NoFaceError) as exc:
+                bad.append(str(exc).rstrip("."))
+                continue
+            if cand.quality is not None and not cand.quality.ok:
+                bad.append(f"{photo}: {cand.quality.reason}")
+                continue
+            good.append((cand, Path(photo).name, photo))
+        if bad:
+            raise OneShotError(f"{len(bad)} of {_plural(len(photos), 'photo')} cannot be added, so nothing was "
+                               f"added: {'; '.join(bad)}.")
+        added = engine.add_candidates(person.id, [(c, src) for c, src, _ in good])
+        after = engine.gallery.person(person.id)
+        numbers = {s.id: i for i, s in enumerate(engine.gallery.samples(person.id), 1)}
+    finally:
+        engine.close()
+    for cand, _, photo in good:
+        if cand.nearest.known and cand.nearest.name != person.name:
+            print(f"note: the face in {photo} is also close to {cand.nearest.name} "
+                  f"(distance {cand.nearest.distance:.3f})", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"name": after.name, "photos": after.sample_count,
+                          "added": [{"photo": str(photo), "number": numbers.get(s.id), "quality": round(s.quality, 3)}
+                                    for (_, _, photo), s in zip(good, added)]}, ensure_ascii=False))
+    else:
+        for (_, _, photo), s in zip(good, added):
+            print(f"Added {photo} as photo {numbers.get(s.id)} (quality {s.quality:.2f}).")
+        print(f"{after.name} now has {_plural(after.sample_count, 'photo')}.")
     return 0
 
 
@@ -319,31 +495,48 @@ def _import_people(args) -> int:
 def cmd_watch(args) -> int:
     import time
 
-    from app.sources import RetryingSource, open_source
+    from app.sources import RetryingSource, describe_source, open_source
     from app.tracking import LiveLabeller
+    review = None
+    if args.keep_unknown is not None:
+        from app.recent import check_review_folder
+        if args.per_frame:
+            raise OneShotError("--keep-unknown groups tracked faces; leave out --per-frame.")
+        review = check_review_folder(args.keep_unknown)  # refused before any model is loaded
     engine = _engine(args, args.tau)
     info = engine.describe()
     print(f"detector: {info['detector']}, encoder: {info['encoder']}, device: {info['device']}, "
           f"rule: {info['rule']}", file=sys.stderr)
-    labeller = None if args.per_frame else LiveLabeller(engine.identify)
+    recent, clock = None, {"t": 0.0}
     n = 0
+    interrupted = False
     try:
         # A camera or stream that drops out is re-opened until it returns (Ctrl-C stops);
         # files and folders end when they end.
         live = RetryingSource(args.source, on_status=lambda m: print(m, file=sys.stderr, flush=True))
+        if review is not None:
+            from app.recent import RecentFaces
+            # Every track of the run is kept (up to MAX_ENTRIES), timed by the source: a video's
+            # position, a camera's wall clock.
+            recent = RecentFaces(window_s=float("inf"), clock=time.time if live.is_live else lambda: clock["t"])
+            recent.configure_from(engine)
+        labeller = None if args.per_frame else LiveLabeller(engine.identify, recent=recent)
         source_cm = live if live.is_live else open_source(args.source)
         with source_cm as source:
             while args.max_frames is None or n < args.max_frames:
                 frame = source.read()
                 if frame is None:
                     break
+                clock["t"] = frame.timestamp
                 t0 = time.perf_counter()
                 recs = engine.analyse(frame.rgb)
                 tau = engine.threshold
                 faces = ([(r.face.box, r.match.name, r.match.distance, None, r.match.nearest, tau,
                            r.match.raw_distance) for r in recs] if labeller is None
                          else [(lab.box, lab.name, lab.distance, lab.track_id, lab.nearest, tau)
-                               for lab in labeller(frame.rgb, recs, engine.encoder.version)])
+                               for lab in labeller(frame.rgb, recs, engine.encoder.version,
+                                                   when=None if live.is_live else frame.timestamp,
+                                                   frame_index=frame.index)])
                 ms = (time.perf_counter() - t0) * 1000
                 if args.json:
                     print(json.dumps({"frame": frame.index, "faces": [_face_json(*f) for f in faces]},
@@ -352,8 +545,23 @@ def cmd_watch(args) -> int:
                     names = ", ".join(f"{f[1]} ({f[2]:.2f})" for f in faces) or "no face"
                     print(f"frame {frame.index}: {names}  [{ms:.1f} ms]", flush=True)
                 n += 1
+    except KeyboardInterrupt:
+        interrupted = True  # how a camera watch ends: the unknown faces are still written
     finally:
         engine.close()
+    if recent is not None:
+        from app.recent import write_review_folder
+        recent.end_all()
+        groups = recent.groups()
+        write_review_folder(groups, review, {
+            "source": describe_source(args.source), "model": info["encoder"],
+            "time": "seconds into the video" if not live.is_live else "seconds since 1970 (UTC)",
+            "frames": n})
+        tracks = sum(g.count for g in groups)
+        print(f"Kept {_plural(len(groups), 'unknown face')} ({_plural(tracks, 'track')}) in {review} for "
+              f"review (index.json); they are face data: keep them private.", file=sys.stderr)
+    if interrupted:
+        raise KeyboardInterrupt
     print(f"{n} frames processed; source ended.", file=sys.stderr)
     return 0
 
@@ -405,7 +613,8 @@ def cmd_train(args) -> int:
                       lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images, init_weights=args.init,
                       detector=args.detector or "yunet", members=args.members, precision=args.precision,
                       rotate=args.rotate, zoom=args.zoom, augment=args.augment,
-                      unlabelled=args.unlabelled or [], unlabelled_per_batch=args.unlabelled_per_batch)
+                      unlabelled=args.unlabelled or [], unlabelled_per_batch=args.unlabelled_per_batch,
+                      freeze=args.freeze)
     from app.teachers import available_teachers, parse_teacher_models, parse_teachers
     cfg.teachers = [list(t) for t in parse_teachers(args.teacher or (available_teachers()[:1] or ["dlib"]))]
     cfg.teacher_models = parse_teacher_models(args.teacher_model)

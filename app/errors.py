@@ -37,6 +37,19 @@ class GalleryError(OneShotError):
     """The gallery database cannot be used (locked, read-only, corrupt) or a request is invalid."""
 
 
+class NameTakenError(GalleryError):
+    """A name already belongs to someone else: a rename onto it can offer to merge the two."""
+
+    def __init__(self, message: str, person_id: int, name: str):
+        super().__init__(message)
+        self.person_id = person_id
+        self.name = name
+
+
+class QualityError(OneShotError):
+    """A face too small, blurred or turned away to be added to someone's photos."""
+
+
 class DatasetError(OneShotError):
     """A training or evaluation dataset that is missing or malformed."""
 

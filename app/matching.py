@@ -98,10 +98,18 @@ class Matcher:
     """Nearest enrolled sample by L2 distance, vectorised over the whole gallery."""
 
     def __init__(self, embeddings: np.ndarray, person_ids: np.ndarray, names: dict[int, str],
-                 scorer: CohortScorer | None = None) -> None:
+                 scorer: CohortScorer | None = None, rejections: np.ndarray | None = None,
+                 rejection_ids: np.ndarray | None = None) -> None:
         """`embeddings` (N, D) L2-normalised, `person_ids` (N,) the owner of each row, `names`
         person id -> name for every id used. N may be 0 (nobody enrolled). With a `scorer`,
-        distances are cohort-normalised (see `CohortScorer`)."""
+        distances are cohort-normalised (see `CohortScorer`).
+
+        `rejections` (R, D) are faces someone said are NOT `rejection_ids` (R,) ("Not …" on a
+        wrong match). In `match`, person P is passed over for a query that lies nearer (by the
+        very distance τ is compared with) one of P's rejected faces than to any photo of P, and
+        under τ of it: as if the rejected faces were enrolled as "not P", a nearest-neighbour
+        vote that the rejected face wins. Such a query goes to the next nearest person, or stays
+        Unknown; a face nearer P's own photos than to the rejected ones is still named P."""
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.size == 0 and emb.ndim < 2:
             emb = emb.reshape(0, 0)
@@ -123,6 +131,21 @@ class Matcher:
         # Per-person grouping for `ranked`: rows sorted by person, and where each person starts.
         self._order = np.argsort(ids, kind="stable")
         self._people, self._starts = np.unique(ids[self._order], return_index=True)
+        self._rej: np.ndarray | None = None
+        self._rej_groups: list[tuple[np.ndarray, np.ndarray]] = []  # (sample columns, rejection rows) per person
+        if rejections is not None and len(rejections) and len(self._emb):
+            rej = _unit_rows(np.asarray(rejections, dtype=np.float32))
+            rid = np.asarray(rejection_ids, dtype=np.int64).reshape(-1)
+            if rej.ndim != 2 or rej.shape[1] != self._emb.shape[1] or len(rid) != len(rej):
+                raise ValueError(f"rejections must be (R, {self._emb.shape[1]}) with one person id each, "
+                                 f"got {rej.shape} and {rid.shape}")
+            for pid in np.unique(rid):
+                cols = np.nonzero(ids == pid)[0]
+                if len(cols):  # a rejection of someone without a photo here cannot change anything
+                    self._rej_groups.append((cols, np.nonzero(rid == pid)[0]))
+            if self._rej_groups:
+                self._rej = rej
+                self._rej_crowd = scorer.crowd(rej) if scorer is not None else None
 
     def __len__(self) -> int:
         """Number of enrolled samples (not people)."""
@@ -158,8 +181,16 @@ class Matcher:
         ids, dist, _ = self._nearest(q)
         return ids, dist
 
-    def _nearest(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Owner, (normalised) distance and plain distance of each unit query's nearest sample."""
+    @property
+    def rejection_count(self) -> int:
+        """Rejected faces that can change a decision (of people with photos here)."""
+        return 0 if self._rej is None else sum(len(r) for _, r in self._rej_groups)
+
+    def _nearest(self, q: np.ndarray, tau: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Owner, (normalised) distance and plain distance of each unit query's nearest sample;
+        with `tau` and rejections, people rejected for the query are passed over (see __init__)."""
+        if tau is not None and self._rej is not None:
+            return self._nearest_with_rejections(q, float(tau))
         m, n = len(q), len(self._emb)
         ids = np.empty(m, dtype=np.int64)
         dist = np.empty(m, dtype=np.float64)
@@ -183,18 +214,47 @@ class Matcher:
             ids[lo:lo + step] = self._ids[best]
         return ids, dist, raw
 
+    def _nearest_with_rejections(self, q: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_nearest` with rejected people masked out per query (float64 throughout)."""
+        m, n = len(q), len(self._emb)
+        ids = np.empty(m, dtype=np.int64)
+        dist = np.empty(m, dtype=np.float64)
+        raw = np.empty(m, dtype=np.float64)
+        crowd_q = self.scorer.crowd(q) if self.scorer is not None else None
+        step = max(1, _CHUNK_ELEMENTS // (n + len(self._rej)))
+        for lo in range(0, m, step):
+            chunk = q[lo:lo + step]
+            d = np.sqrt(np.maximum(2.0 - 2.0 * (chunk @ self._emb.T).astype(np.float64), 0.0))
+            rd = np.sqrt(np.maximum(2.0 - 2.0 * (chunk @ self._rej.T).astype(np.float64), 0.0))
+            if self.scorer is None:
+                adj, radj = d.copy(), rd
+            else:
+                adj = self.scorer.adjust(d, crowd_q[lo:lo + step], self._crowd)
+                radj = self.scorer.adjust(rd, crowd_q[lo:lo + step], self._rej_crowd)
+            for cols, rows in self._rej_groups:
+                nearest_rejected = radj[:, rows].min(axis=1)
+                excluded = (nearest_rejected < tau) & (nearest_rejected <= adj[:, cols].min(axis=1))
+                if excluded.any():
+                    adj[np.ix_(excluded, cols)] = np.inf
+            best = np.argmin(adj, axis=1)
+            r = np.arange(len(chunk))
+            dist[lo:lo + step] = adj[r, best]
+            raw[lo:lo + step] = np.where(np.isfinite(adj[r, best]), d[r, best], np.inf)
+            ids[lo:lo + step] = self._ids[best]
+        return ids, dist, raw
+
     def match(self, queries: np.ndarray, tau: float) -> list[Match]:
         """Each query's nearest person if strictly closer than `tau`, else Unknown. The comparison
         uses the very distance reported, so `m.known == (m.distance < tau)` always holds."""
         q = self._queries(queries)
         if len(self._emb) == 0:
             return [Match(UNKNOWN, None, float("inf"), None, float(tau)) for _ in range(len(q))]
-        ids, dist, raw = self._nearest(q)
         tau = float(tau)
+        ids, dist, raw = self._nearest(q, tau)
         plain = self.scorer is None
         out = []
         for pid, d, r in zip(ids.tolist(), dist.tolist(), raw.tolist()):
-            name = self._names[pid]
+            name = self._names[pid] if d < float("inf") else None  # inf: everyone passed over (rejections)
             out.append(Match(name if d < tau else UNKNOWN, pid if d < tau else None, d, name, tau,
                              None if plain else r))
         return out

@@ -19,11 +19,12 @@ from app.backup import ExportSummary
 from app.detection import Detector, Face, create_detector
 from app.encoder import Encoder
 from app.errors import MultipleFacesError, NoFaceError, SourceError
-from app.gallery import Gallery, Person, RestoreReport
+from app.gallery import Gallery, NewSample, Person, RestoreReport, Sample
 from app.imageio import load_image
 from app.matching import Match, Matcher
 from app.open_set import threshold_for
 from app.progress import CancelToken, ProgressFn, no_progress
+from app.quality import Quality, assess
 from app.sources import is_rgb_frame
 
 STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
@@ -60,6 +61,7 @@ class EnrolCandidate:
     embedding: np.ndarray
     warnings: tuple[str, ...]
     nearest: Match  # who it already resembles (known if under τ)
+    quality: Quality | None = None  # the gate (app.quality): `people add` and recent faces refuse poor ones
 
 
 def quality_warnings(rgb: np.ndarray, face: Face) -> list[str]:
@@ -121,6 +123,15 @@ class Engine:
     @property
     def threshold(self) -> float:
         return self._decision()[1]
+
+    def pair_threshold(self, n: int = 1) -> float:
+        """τ for telling whether a face is one of `n` others (grouping unknown faces): the user's
+        fixed τ, else the open-set rule's τ for a gallery of n photos, else the one-to-one τ.
+        On the same scale as `encoder.scorer`'s distances."""
+        if self.tau is not None:
+            return self.tau
+        rule = self.encoder.open_set_rule
+        return rule.threshold(max(1, int(n))) if rule is not None else float(self.encoder.tau)
 
     def rule_text(self) -> str:
         """The active rule in words, for status lines."""
@@ -192,12 +203,21 @@ class Engine:
         crop = align(rgb, face, STORED_CROP)
         matcher, tau = self._decision()
         nearest = matcher.match(emb[None], tau)[0]
-        return EnrolCandidate(face, crop, emb, tuple(quality_warnings(rgb, face)), nearest)
+        return EnrolCandidate(face, crop, emb, tuple(quality_warnings(rgb, face)), nearest, assess(face, crop))
 
     def enroll(self, name: str, candidate: EnrolCandidate, source: str | None = None,
                add_to_existing: bool = False) -> Person:
+        q = candidate.quality
         return self.gallery.enroll(name, candidate.crop, candidate.embedding, self.encoder.version,
-                                   source=source, add_to_existing=add_to_existing)
+                                   source=source, add_to_existing=add_to_existing,
+                                   quality=None if q is None else q.score, quality_note=None if q is None else q.note)
+
+    def add_candidates(self, person_id: int, candidates: list[tuple[EnrolCandidate, str | None]]) -> list[Sample]:
+        """Add (candidate, source) photos to someone in one gallery transaction (all or none)."""
+        return self.gallery.add_samples(person_id, [
+            NewSample(c.crop, c.embedding, self.encoder.version, source,
+                      None if c.quality is None else c.quality.score, None if c.quality is None else c.quality.note)
+            for c, source in candidates])
 
     def enroll_photo(self, name: str, path: str | os.PathLike, face_index: int | None = None,
                      add_to_existing: bool = False) -> tuple[Person, EnrolCandidate]:

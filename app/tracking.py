@@ -219,22 +219,31 @@ class LiveLabeller:
     template (`identify`, usually `Engine.identify`) and steadied by the track's majority."""
 
     def __init__(self, identify: Identify, tracker: Tracker | None = None,
-                 scene_cut: SceneCutDetector | None = None):
+                 scene_cut: SceneCutDetector | None = None, recent=None):
+        """`recent`: a `recent.RecentFaces` (or anything with its `observe_frame`) that is fed
+        every analysed frame's tracks, for the recent-faces view and `watch --keep-unknown`."""
         self.identify = identify
         self.tracker = tracker or Tracker()
         self.scene_cut = scene_cut or SceneCutDetector()
+        self.recent = recent
         self._model: str | None = None
 
     def reset(self) -> None:
         """Forget every track (e.g. τ changed, so old names no longer hold)."""
         self.tracker.reset()
 
-    def __call__(self, rgb: np.ndarray, recognitions: Sequence, model: str | None = None) -> list[Labelled]:
+    def __call__(self, rgb: np.ndarray, recognitions: Sequence, model: str | None = None,
+                 when: float | None = None, frame_index: int | None = None) -> list[Labelled]:
         """`recognitions`: the frame's `pipeline.Recognition`s (face, match, embedding); `model`:
-        the encoder's version, since embeddings of two models must not be pooled together."""
+        the encoder's version, since embeddings of two models must not be pooled together;
+        `when`, `frame_index`: passed on to `recent` (default: now, unknown)."""
         cut = self.scene_cut(rgb)
         if cut or model != self._model:
             self.tracker.reset()  # a new shot or model: nobody carries a name over from the last
             self._model = model
-        return self.tracker.update([(r.face.box, r.match.name, float(r.match.distance), r.embedding)
-                                    for r in recognitions], self.identify)
+        labels = self.tracker.update([(r.face.box, r.match.name, float(r.match.distance), r.embedding)
+                                      for r in recognitions], self.identify)
+        if self.recent is not None:
+            self.recent.observe_frame(rgb, recognitions, labels, model, when=when, frame_index=frame_index,
+                                      stream=id(self.tracker))
+        return labels

@@ -259,3 +259,124 @@ def test_train_takes_teachers_and_defaults_to_the_first_onnx_teacher_found(capsy
                       (["--unlabelled-per-batch", "-1"], "--unlabelled-per-batch")):
         code, _, err = run(capsys, "train", celeba, "--out", str(tmp_path / "m.pt"), *bad)
         assert code == 2 and says in err and len(err.strip().splitlines()) == 1
+
+
+def _show(capsys, name):
+    code, out, err = run(capsys, "people", "show", name, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _refused(capsys, *argv, says: str):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (code, err)
+    return err
+
+
+def test_people_library_commands_and_their_refusals(capsys, samples_dir, yunet_path):
+    det = ["--detector-model", str(yunet_path)]
+    s = samples_dir
+    assert run(capsys, "enroll", "Barack Obama", str(s / "obama.jpg"), *det)[0] == 0
+    assert run(capsys, "enroll", "Joe Biden", str(s / "biden.jpg"), *det)[0] == 0
+    # people add: each photo reported; one bad photo and nothing is added
+    _refused(capsys, "people", "add", "Nobody", str(s / "obama2.jpg"), *det, says="Nobody called 'Nobody'")
+    err = _refused(capsys, "people", "add", "Barack Obama", str(s / "obama2.jpg"), str(s / "two_people.jpg"), *det,
+                   says="1 of 2 photos cannot be added, so nothing was added")
+    assert "two_people.jpg: 2 faces found; a photo to add must show only Barack Obama" in err
+    _refused(capsys, "people", "add", "Barack Obama", *det, says="Usage: oneshot-face people add NAME PHOTO...")
+    assert len(_show(capsys, "Barack Obama")["photos"]) == 1
+    code, out, _ = run(capsys, "people", "add", "Barack Obama", str(s / "obama2.jpg"), str(s / "obama-480p.jpg"),
+                       "--json", *det)
+    added = json.loads(out)
+    assert code == 0 and added["photos"] == 3 and [a["number"] for a in added["added"]] == [2, 3]
+    assert all(0 < a["quality"] <= 1 for a in added["added"])
+    code, out, _ = run(capsys, "people", "add", "Joe Biden", str(s / "obama_partial_face.jpg"), *det)
+    assert code == 0 and "Added" in out and "Joe Biden now has 2 photos." in out   # a wrong photo, moved below
+    # people show
+    info = _show(capsys, "barack obama")
+    assert info["name"] == "Barack Obama" and [p["number"] for p in info["photos"]] == [1, 2, 3]
+    assert [p["source"] for p in info["photos"]] == ["obama.jpg", "obama2.jpg", "obama-480p.jpg"]
+    assert [p["main"] for p in info["photos"]] == [True, False, False] and info["rejections"] == 0
+    assert all(p["quality_note"] == "good" for p in info["photos"])
+    code, out, _ = run(capsys, "people", "show", "Barack Obama")
+    assert code == 0 and out.startswith("Barack Obama: 3 photos") and " 1 * added " in out and "obama2.jpg" in out
+    # refusals change nothing
+    before = (_show(capsys, "Barack Obama"), _show(capsys, "Joe Biden"))
+    for argv, says in [
+        (("people", "show", "Nobody"), "Nobody called 'Nobody'"),
+        (("people", "remove-photo", "Barack Obama", "4"), "photos 1 to 3; there is no photo 4"),
+        (("people", "remove-photo", "Barack Obama", "0"), "there is no photo 0"),
+        (("people", "remove-photo", "Barack Obama", "two"), "there is no photo two"),
+        (("people", "remove-photo", "Nobody", "1"), "Nobody called 'Nobody'"),
+        (("people", "move", "Barack Obama", "9", "Joe Biden"), "there is no photo 9"),
+        (("people", "move", "Barack Obama", "1", "Nobody"), "Nobody called 'Nobody'"),
+        (("people", "move", "Barack Obama", "1", "barack obama"), "already Barack Obama's"),
+        (("people", "merge", "Barack Obama", "barack obama"), "cannot be merged into themselves"),
+        (("people", "merge", "Barack Obama", "Nobody"), "Nobody called 'Nobody'"),
+        (("people", "merge", "Barack Obama"), "Usage: oneshot-face people merge NAME INTO_NAME"),
+        (("people", "main-photo", "Joe Biden", "3"), "photos 1 to 2; there is no photo 3"),
+        (("people", "rename", "Joe Biden", "BARACK OBAMA"), "people merge 'Joe Biden' 'Barack Obama'"),
+        (("people", "undo-delete", "Joe Biden"), "Nobody called 'Joe Biden' was deleted"),
+        (("people", "show"), "Usage: oneshot-face people show NAME"),
+    ]:
+        _refused(capsys, *argv, says=says)
+    assert (_show(capsys, "Barack Obama"), _show(capsys, "Joe Biden")) == before
+    # move, main photo, remove: each persists (every command is a new Gallery on the same file)
+    code, out, _ = run(capsys, "people", "move", "Joe Biden", "2", "Barack Obama")
+    assert code == 0 and "Moved photo 2 of Joe Biden to Barack Obama, who now has 4 photos." in out
+    _refused(capsys, "people", "move", "Joe Biden", "1", "Barack Obama", says="only photo of Joe Biden")
+    _refused(capsys, "people", "remove-photo", "Joe Biden", "1", says="only photo of Joe Biden")
+    assert run(capsys, "people", "main-photo", "Barack Obama", "2")[0] == 0
+    code, out, _ = run(capsys, "people", "remove-photo", "Barack Obama", "3")
+    assert code == 0 and "Removed photo 3 of Barack Obama (obama-480p.jpg); 3 photos left." in out
+    info = _show(capsys, "Barack Obama")
+    assert [(p["source"], p["main"]) for p in info["photos"]] == [
+        ("obama.jpg", False), ("obama2.jpg", True), ("obama_partial_face.jpg", False)]
+    # delete with undo, then for good
+    code, out, _ = run(capsys, "people", "delete", "Joe Biden")
+    assert code == 0 and "people undo-delete 'Joe Biden'" in out
+    code, out, _ = run(capsys, "people", "list", "--json")
+    assert json.loads(out) == [{"name": "Barack Obama", "photos": 3}]
+    code, out, _ = run(capsys, "identify", str(s / "biden.jpg"), "--json", *det)
+    assert [f["name"] for f in json.loads(out)["faces"]] == ["Unknown"]      # deleted: never matched
+    code, out, _ = run(capsys, "people", "undo-delete", "joe biden")
+    assert code == 0 and "Restored Joe Biden with 1 photo." in out
+    code, out, _ = run(capsys, "identify", str(s / "biden.jpg"), "--json", *det)
+    assert [f["name"] for f in json.loads(out)["faces"]] == ["Joe Biden"]
+    # merge: every photo goes, the first disappears
+    code, out, _ = run(capsys, "people", "merge", "Joe Biden", "Barack Obama")
+    assert code == 0 and "Merged Joe Biden into Barack Obama, who now has 4 photos." in out
+    code, out, _ = run(capsys, "people", "list", "--json")
+    assert json.loads(out) == [{"name": "Barack Obama", "photos": 4}]
+    code, out, _ = run(capsys, "people", "delete", "Barack Obama", "--now")
+    assert code == 0 and "every photo and embedding" in out
+    _refused(capsys, "people", "undo-delete", "Barack Obama", says="was deleted in the last")
+
+
+def test_watch_keep_unknown_writes_each_unknown_persons_best_faces(capsys, samples_dir, yunet_path, tmp_path):
+    """Nobody enrolled: Lin-Manuel's wide shot (frames 0-19) and his close-up (82-210) are one
+    unknown person seen twice; Alex Lacamoire's profile shot (20-49) another, on its own."""
+    det = ["--detector-model", str(yunet_path)]
+    clip = str(samples_dir / "short_hamilton_clip.mp4")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "old.png").write_bytes(b"x")
+    _refused(capsys, "watch", "--source", clip, "--keep-unknown", str(tmp_path / "used"), *det, says="not empty")
+    _refused(capsys, "watch", "--source", clip, "--keep-unknown", str(tmp_path / "r"), "--per-frame", *det,
+             says="leave out --per-frame")
+    out_dir = tmp_path / "review"
+    code, out, err = run(capsys, "watch", "--source", clip, "--keep-unknown", str(out_dir), "--json", *det)
+    assert code == 0 and "for review" in err
+    index = json.loads((out_dir / "index.json").read_text())
+    assert index["frames"] == 275 and index["source"] == "video short_hamilton_clip.mp4"
+    groups = index["groups"]
+    assert [g["group"] for g in groups] == [f"group-{i:02d}" for i in range(1, len(groups) + 1)]
+    for g in groups:
+        assert g["sightings"] == len(g["faces"]) and all((out_dir / f["file"]).is_file() for f in g["faces"])
+    spans = [sorted((f["first_frame"], f["last_frame"]) for f in g["faces"] if f["addable"]) for g in groups]
+    lin = [s for s in spans if any(a >= 82 and b <= 210 and b - a > 60 for a, b in s)]
+    assert len(lin) == 1 and any(b <= 19 for _, b in lin[0]), spans            # close-up and wide shot together
+    alex = [s for s in spans if any(20 <= a and b <= 81 for a, b in s)]
+    assert len(alex) == 1 and alex[0] != lin[0]
+    import cv2
+    best = cv2.imread(str(out_dir / next(g for g, s in zip(groups, spans) if s == lin[0])["faces"][0]["file"]))
+    assert best.shape == (112, 112, 3)

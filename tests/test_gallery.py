@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from app.errors import Cancelled, GalleryError
-from app.gallery import FILENAME, Gallery, validate_name
+from app.gallery import FILENAME, SCHEMA_VERSION, Gallery, validate_name
 from app.progress import CancelToken
 
 V1, V2 = "enc-v1", "enc-v2"
@@ -345,7 +345,7 @@ def test_pragmas_and_closed_gallery(db):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2           # FULL
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == 1
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == SCHEMA_VERSION == 2
     g.close()
     g.close()
     with pytest.raises(GalleryError):
@@ -378,3 +378,261 @@ def test_full_disk_during_enrolment_keeps_the_previous_state(db):
         assert np.array_equal(g.samples(ann.id)[0].crop, crop(1, 64))
         g.enroll("Bob", crop(2, 112), emb(2), V1)
         assert g._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ---- the face library: photos, merge, undoable delete, rejections ----------------------------
+
+class Clock:
+    """An injectable clock: tests move time on by hand."""
+
+    def __init__(self, t: float = 1_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def near(e: np.ndarray, seed: int, by: float) -> np.ndarray:
+    """A unit vector about `by` away from `e` (another view of the same face)."""
+    d = np.random.default_rng(5000 + seed).standard_normal(len(e)).astype(np.float32)
+    d -= d.dot(e) * e
+    v = e + by * d / np.linalg.norm(d)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def test_format_1_gallery_is_upgraded_in_place_and_keeps_everyone(db):
+    from app.gallery import _SCHEMA
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.executescript(_SCHEMA)                           # exactly the format-1 tables
+    conn.execute("INSERT INTO meta VALUES ('schema_version', 1), ('change_counter', 7)")
+    conn.execute("INSERT INTO people(id, name, created) VALUES (1, 'Ann', 5.0)")
+    ok, png = __import__("cv2").imencode(".png", crop(1))
+    conn.execute("INSERT INTO samples(person_id, crop, embedding, model_version, source, created) "
+                 "VALUES (1, ?, ?, ?, 'ann.jpg', 6.0)", (png.tobytes(), emb(1).astype("<f4").tobytes(), V1))
+    conn.close()
+    with Gallery(db) as g:
+        assert g._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == 2
+        (s,) = g.samples(1)
+        assert (s.source, s.created, s.quality, s.quality_note, s.is_main) == ("ann.jpg", 6.0, None, None, False)
+        assert g.matcher(V1).match(emb(1), 0.1)[0].name == "Ann"
+        g.add_sample(1, crop(2), emb(2), V1, quality=0.5, quality_note="good")
+    with Gallery(db) as g:                                # a second open has nothing left to upgrade
+        assert [x.quality for x in g.samples(1)] == [None, 0.5]
+
+
+def test_photo_metadata_main_photo_and_listing_persist(db):
+    clock = Clock()
+    with Gallery(db, clock=clock) as g:
+        ann = g.enroll("Ann", crop(1), emb(1), V1, source="ann.jpg", quality=0.9, quality_note="good")
+        clock.t += 60
+        s2 = g.add_sample(ann.id, crop(2), emb(2), V1, source="recent faces", quality=0.4,
+                          quality_note="the face is turned to the side")
+        assert np.array_equal(g.thumbnail(ann.id), crop(1))          # no main photo chosen: the first
+        g.set_main_sample(s2.id)
+        assert np.array_equal(g.thumbnail(ann.id), crop(2))
+    with Gallery(db) as g:
+        got = g.samples(ann.id)
+        assert [(x.source, x.quality, x.is_main) for x in got] == [("ann.jpg", 0.9, False), ("recent faces", 0.4, True)]
+        assert got[1].created - got[0].created == pytest.approx(60)
+        assert got[1].quality_note == "the face is turned to the side"
+        assert np.array_equal(g.thumbnail(ann.id), crop(2)) and g.sample(s2.id).is_main
+        with pytest.raises(GalleryError, match="no longer"):
+            g.set_main_sample(9999)
+
+
+def test_remove_photo_persists_erases_it_and_refuses_the_last(db):
+    with Gallery(db) as g:
+        ann = g.enroll("Ann", crop(1, 40), emb(1), V1)
+        gone = g.add_sample(ann.id, crop(77, 40), emb(77), V1)
+        png = g._conn.execute("SELECT crop FROM samples WHERE id = ?", (gone.id,)).fetchone()[0]
+        assert g.remove_sample(gone.id).sample_count == 1
+        v = g.version
+        with pytest.raises(GalleryError, match="only photo of Ann"):
+            g.remove_sample(g.samples(ann.id)[0].id)
+        with pytest.raises(GalleryError, match="no longer"):
+            g.remove_sample(gone.id)
+        assert g.version == v                                          # refused: nothing written
+    raw = b"".join(f.read_bytes() for f in db.parent.iterdir() if f.name.startswith(db.name))
+    assert png[100:300] not in raw and emb(77).tobytes() not in raw
+    with Gallery(db) as g:
+        assert [np.array_equal(x.crop, crop(1, 40)) for x in g.samples(ann.id)] == [True]
+
+
+def test_move_photo_persists_and_refuses_bad_moves(db):
+    with Gallery(db) as g:
+        ann = g.enroll("Ann", crop(1), emb(1), V1)
+        bob = g.enroll("Bob", crop(2), emb(2), V1)
+        wrong = g.add_sample(ann.id, crop(3), emb(3), V1)              # really a photo of Bob
+        g.set_main_sample(wrong.id)
+        assert g.move_sample(wrong.id, bob.id).sample_count == 2
+        v = g.version
+        with pytest.raises(GalleryError, match="already Bob's"):
+            g.move_sample(wrong.id, bob.id)
+        with pytest.raises(GalleryError, match="only photo of Ann.*merge"):
+            g.move_sample(g.samples(ann.id)[0].id, bob.id)
+        with pytest.raises(GalleryError, match="no longer"):
+            g.move_sample(wrong.id, 9999)
+        assert g.version == v
+    with Gallery(db) as g:
+        assert [p.sample_count for p in g.people()] == [1, 2]
+        moved = g.sample(wrong.id)
+        assert moved.person_id == bob.id and not moved.is_main          # main photo of Ann, not of Bob
+        assert g.matcher(V1).match(emb(3), 0.1)[0].name == "Bob"
+
+
+def test_merge_moves_everything_persists_and_refuses_self_merge(db):
+    with Gallery(db) as g:
+        a = g.enroll("Ann Lee", crop(1), emb(1), V1)
+        g.add_sample(a.id, crop(2), emb(2), V1)
+        b = g.enroll("Ann", crop(3), emb(3), V1)
+        g.reject(a.id, emb(9), V1)
+        v = g.version
+        with pytest.raises(GalleryError, match="themselves"):
+            g.merge(a.id, a.id)
+        with pytest.raises(GalleryError, match="no longer"):
+            g.merge(a.id, 9999)
+        assert g.version == v
+        out = g.merge(a.id, b.id)
+        assert (out.id, out.name, out.sample_count) == (b.id, "Ann", 3)
+    with Gallery(db) as g:
+        assert [(p.name, p.sample_count) for p in g.people()] == [("Ann", 3)]
+        assert g.rejection_count(b.id) == 1
+        m = g.matcher(V1)
+        assert {x.name for x in m.match(np.stack([emb(1), emb(2), emb(3)]), 0.1)} == {"Ann"}
+
+
+def test_rename_onto_a_taken_name_says_who_has_it(db):
+    from app.errors import NameTakenError
+    with Gallery(db) as g:
+        a = g.enroll("Ann", crop(1), emb(1), V1)
+        b = g.enroll("Bea", crop(2), emb(2), V1)
+        with pytest.raises(NameTakenError) as err:
+            g.rename(a.id, "bea")
+        assert (err.value.person_id, err.value.name) == (b.id, "Bea") and "merge" in str(err.value)
+
+
+def test_undoable_delete_hides_then_undo_restores_in_a_new_gallery_object(db):
+    clock = Clock()
+    with Gallery(db, clock=clock) as g:
+        ann = g.enroll("Ann", crop(1), emb(1), V1)
+        g.add_sample(ann.id, crop(2), emb(2), V1)
+        g.enroll("Bob", crop(3), emb(3), V1)
+        gone = g.delete(ann.id, undoable=True)
+        assert (gone.name, gone.sample_count, gone.purge_at - gone.deleted) == ("Ann", 2, g.undo_window_s)
+        assert [p.name for p in g.people()] == ["Bob"] and g.find("Ann") is None
+        assert g.matcher(V1).match(emb(1), 0.1)[0].name == "Unknown"
+        assert len(g.samples()) == 1 and [p.name for p in g.dump()] == ["Bob"]
+        with pytest.raises(GalleryError):
+            g.samples(ann.id)
+        with pytest.raises(GalleryError):
+            g.delete(ann.id, undoable=True)
+    clock.t += 60
+    with Gallery(db, clock=clock) as g:                         # another program undoes it
+        assert [d.name for d in g.deleted_people()] == ["Ann"] and g.find_deleted("ann").id == ann.id
+        back = g.undo_delete(ann.id)
+        assert (back.name, back.sample_count) == ("Ann", 2)
+        with pytest.raises(GalleryError, match="not deleted"):
+            g.undo_delete(ann.id)
+    with Gallery(db, clock=clock) as g:
+        assert [p.name for p in g.people()] == ["Ann", "Bob"] and g.deleted_people() == []
+        assert g.matcher(V1).match(emb(1), 0.1)[0].name == "Ann"
+
+
+def test_deleted_person_is_erased_for_good_when_the_window_runs_out(db):
+    clock = Clock()
+    secret = emb(77, 64)
+    with Gallery(db, clock=clock) as g:
+        g.enroll("Keep", crop(1), emb(1, 64), V1)
+        ann = g.enroll("Gone Person", crop(77, 40), secret, V1)
+        g.reject(ann.id, emb(78, 64), V1)
+        g.delete(ann.id, undoable=True)
+        clock.t += g.undo_window_s - 1
+        assert g.purge_deleted() == 0                           # not yet due
+        clock.t += 2
+        with pytest.raises(GalleryError, match="too late"):
+            g.undo_delete(ann.id)
+        assert g.deleted_people() == [] and g.find_deleted("Gone Person") is None
+    with Gallery(db, clock=clock) as g:                         # opening purges what is due
+        assert g._conn.execute("SELECT COUNT(*) FROM people").fetchone()[0] == 1
+        assert g._conn.execute("SELECT COUNT(*) FROM rejections").fetchone()[0] == 0
+        with pytest.raises(GalleryError, match="erased for good"):
+            g.undo_delete(ann.id)
+    raw = b"".join(f.read_bytes() for f in db.parent.iterdir() if f.name.startswith(db.name))
+    assert secret.tobytes() not in raw and emb(78, 64).tobytes() not in raw and b"Gone Person" not in raw
+
+
+def test_a_new_person_under_a_deleted_name_ends_that_undo(db):
+    with Gallery(db) as g:
+        old = g.enroll("Ann", crop(1), emb(1), V1)
+        g.delete(old.id, undoable=True)
+        new = g.enroll("ann", crop(2), emb(2), V1)             # the name is free again
+        assert g.deleted_people() == [] and [p.id for p in g.people()] == [new.id]
+        with pytest.raises(GalleryError):
+            g.undo_delete(old.id)
+        other = g.enroll("Bob", crop(3), emb(3), V1)
+        g.delete(other.id, undoable=True)
+        g.rename(new.id, "Bob")                                  # a rename takes it too
+        assert g.deleted_people() == [] and len(g.samples()) == 1
+
+
+def test_rejection_stops_that_match_only_persists_and_goes_with_the_person(db):
+    ann_photo = emb(1)
+    stranger = near(ann_photo, 1, 0.3)      # a look-alike the matcher names Ann at τ 0.5
+    again = near(stranger, 2, 0.08)         # the look-alike seen again, nearer them than Ann
+    ann_again = near(ann_photo, 3, 0.1)     # Ann herself, another day
+    with Gallery(db) as g:
+        ann = g.enroll("Ann", crop(1), ann_photo, V1)
+        g.enroll("Bob", crop(2), emb(2), V1)
+        probes = np.stack([stranger, again, ann_again, ann_photo])
+        assert [m.name for m in g.matcher(V1).match(probes, 0.5)] == ["Ann"] * 4
+        g.reject(ann.id, stranger, V1, crop=crop(5))
+    with Gallery(db) as g:
+        m = g.matcher(V1)
+        assert m.rejection_count == 1 and g.rejection_count(ann.id) == 1
+        got = m.match(probes, 0.5)
+        assert [x.name for x in got] == ["Unknown", "Unknown", "Ann", "Ann"]
+        assert all(x.known == (x.distance < 0.5) for x in got)
+        assert len(g.matcher(V2)) == 0                           # rejections are per model too
+        assert g.clear_rejections(ann.id) == 1
+        assert g.matcher(V1).match(stranger, 0.5)[0].name == "Ann"
+        g.reject(ann.id, stranger, V1)
+        g.delete(ann.id)
+        assert g._conn.execute("SELECT COUNT(*) FROM rejections").fetchone()[0] == 0
+
+
+def test_rejections_with_a_crop_are_re_embedded_for_a_new_model(db):
+    with Gallery(db) as g:
+        ann = g.enroll("Ann", crop(1), emb(1), V1)
+        g.reject(ann.id, emb(4), V1, crop=crop(4))
+        g.reject(ann.id, emb(5), V1)                             # no crop: cannot be re-embedded
+        assert g.stale_count(V2) == 2
+        assert g.reembed(fake_embed, V2) == 2 and g.stale_count(V2) == 0
+        assert g.matcher(V2).rejection_count == 1
+
+
+def test_add_samples_is_all_or_nothing(db):
+    from app.gallery import NewSample
+    with Gallery(db) as g:
+        ann = g.enroll("Ann", crop(1), emb(1), V1)
+        with pytest.raises(ValueError):
+            g.add_samples(ann.id, [NewSample(crop(2), emb(2), V1), NewSample(crop(3), np.full(8, np.nan), V1)])
+        assert g.person(ann.id).sample_count == 1
+        out = g.add_samples(ann.id, [NewSample(crop(2), emb(2), V1, "a.jpg", 0.7, "good"),
+                                     NewSample(crop(3), emb(3), V1, "b.jpg", 0.8, "good")])
+        assert [s.source for s in out] == ["a.jpg", "b.jpg"] and g.person(ann.id).sample_count == 3
+
+
+def test_backups_carry_quality_and_the_main_photo_but_not_deleted_people(db, tmp_path):
+    with Gallery(db) as g:
+        ann = g.enroll("Ann", crop(1), emb(1), V1, quality=0.9, quality_note="good")
+        s2 = g.add_sample(ann.id, crop(2), emb(2), V1, quality=0.3, quality_note="the face is blurred")
+        g.set_main_sample(s2.id)
+        bob = g.enroll("Bob", crop(3), emb(3), V1)
+        g.delete(bob.id, undoable=True)
+        people = g.dump()
+    assert [p.name for p in people] == ["Ann"]
+    with Gallery(tmp_path / "other.sqlite3") as h:
+        h.restore(people)
+        got = h.samples(h.find("Ann").id)
+        assert [(s.quality, s.quality_note, s.is_main) for s in got] == [(0.9, "good", False),
+                                                                          (0.3, "the face is blurred", True)]

@@ -176,3 +176,43 @@ def test_cohort_scorer_by_hand():
     assert Matcher(np.stack([unit(90)]), np.array([1]), {1: "A"}).match(unit(60), 0.6)[0].raw_distance is None
     with pytest.raises(ValueError):
         CohortScorer(np.stack([unit(0)]), k=2)
+
+
+def test_a_rejected_face_passes_its_person_over_for_faces_nearer_it_than_their_photos():
+    # Alice at 0°, Bob at 40°; a look-alike of Alice at 20° was said to be "Not Alice".
+    m = Matcher(np.stack([unit(0), unit(40)]), np.array([1, 2]), {1: "Alice", 2: "Bob"},
+                rejections=unit(20)[None], rejection_ids=np.array([1]))
+    assert m.rejection_count == 1
+    tau = 2 * math.sin(math.radians(15))          # names a face within 30° of a photo
+    got = m.match(np.stack([unit(8), unit(12), unit(18), unit(60)]), tau)
+    # 8°: nearer Alice (8°) than the rejected face (12°): still Alice. 12° and 18°: nearer the
+    # rejected face, so not Alice; Bob is 28° and 22° away, under τ: Bob. 60°: Bob, as before.
+    assert [x.name for x in got] == ["Alice", "Bob", "Bob", "Bob"]
+    assert all(x.known == (x.distance < tau) for x in got)
+    # With Bob far away the same face stays Unknown; with Alice alone, nobody is left at all.
+    alone = Matcher(unit(0)[None], np.array([1]), {1: "Alice"}, rejections=unit(20)[None],
+                    rejection_ids=np.array([1]))
+    (x,) = alone.match(unit(18), tau)
+    assert (x.name, x.distance, x.nearest) == (UNKNOWN, math.inf, None)
+    # A rejection further than τ from the face changes nothing (only faces like it are affected).
+    assert alone.match(unit(-14), tau)[0].name == "Alice"
+    # nearest() (the evaluation's) ignores rejections; a rejection of someone absent is inert.
+    assert alone.nearest(unit(18))[0].tolist() == [1]
+    inert = Matcher(unit(0)[None], np.array([1]), {1: "Alice", 2: "Bob"}, rejections=unit(1)[None],
+                    rejection_ids=np.array([2]))
+    assert inert.rejection_count == 0 and inert.match(unit(1), tau)[0].name == "Alice"
+
+
+def test_rejections_use_the_cohort_normalised_distance_too():
+    from app.matching import CohortScorer
+    rng = np.random.default_rng(0)
+    cohort = rng.standard_normal((50, 8)).astype(np.float32)
+    scorer = CohortScorer(cohort, k=5)
+    e = np.eye(8, dtype=np.float32)
+    a, look_alike = e[0], (e[0] + 0.4 * e[1]) / np.linalg.norm(e[0] + 0.4 * e[1])
+    plain = Matcher(a[None], np.array([1]), {1: "Alice"}, scorer)
+    tau = plain.match(look_alike, 10.0)[0].distance + 0.05     # a τ that names the look-alike
+    assert plain.match(look_alike, tau)[0].name == "Alice"
+    m = Matcher(a[None], np.array([1]), {1: "Alice"}, scorer, rejections=look_alike[None],
+                rejection_ids=np.array([1]))
+    assert m.match(look_alike, tau)[0].name == UNKNOWN and m.match(a, tau)[0].name == "Alice"
