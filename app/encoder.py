@@ -105,6 +105,68 @@ class FaceNet(nn.Module):
         return F.normalize(self.head(self.body(self.stem(x))), dim=1)
 
 
+class _ConvAct(nn.Sequential):
+    """Convolution with bias (batch norm folded in, as in the published weights) and PReLU."""
+
+    def __init__(self, cin: int, cout: int, k: int = 1, stride: int = 1, groups: int = 1, act: bool = True):
+        layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups)]
+        if act:
+            layers.append(nn.PReLU(cout))
+        super().__init__(*layers)
+
+
+class _Bottleneck(nn.Module):
+    """MobileFaceNet's inverted bottleneck: expand (1×1), depthwise 3×3, project (1×1, linear)."""
+
+    def __init__(self, cin: int, hidden: int, cout: int, stride: int):
+        super().__init__()
+        self.expand = _ConvAct(cin, hidden)
+        self.dw = _ConvAct(hidden, hidden, 3, stride, hidden)
+        self.project = _ConvAct(hidden, cout, act=False)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.dw(self.expand(x)))
+        return x + y if self.residual else y
+
+
+# (input channels, hidden, output channels, stride, repeats): the MobileFaceNet of Chen et al. 2018
+# as Faceplugin's weights have it, so the student can start from them (app.pretrained)
+MOBILEFACENET_STAGES = ((64, 128, 64, 2, 1), (64, 128, 64, 1, 4), (64, 256, 128, 2, 1), (128, 256, 128, 1, 6),
+                        (128, 512, 128, 2, 1), (128, 256, 128, 1, 2))
+
+
+class MobileFaceNet(nn.Module):
+    """MobileFaceNet at 112×112 (the teachers' frame): a 512-d face feature, then a linear map to
+    the gallery's 128 dimensions, L2-normalised. Chosen over `FaceNet` because a well-trained
+    network of this shape exists to start from; the small ResNet trained here from scratch stayed
+    far below the teachers (docs/experiments.md)."""
+
+    def __init__(self, input_size: int = 112, dim: int = 128, crop_box: list[float] | None = None,
+                 net: str = "mobilefacenet"):
+        super().__init__()
+        if input_size != 112:
+            raise ValueError(f"mobilefacenet takes 112 pixel crops, not {input_size}")
+        self.input_size = input_size
+        self.memory_format = torch.channels_last
+        layers: list[nn.Module] = [_ConvAct(3, 64, 3, 2), _ConvAct(64, 64, 3, 1, 64)]
+        for cin, hidden, cout, stride, n in MOBILEFACENET_STAGES:
+            layers += [_Bottleneck(cin if i == 0 else cout, hidden, cout, stride if i == 0 else 1) for i in range(n)]
+        layers += [_ConvAct(128, 512), nn.Conv2d(512, 512, 7, groups=512), nn.Conv2d(512, 512, 1)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(512, dim)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The 512-d feature before the gallery head (the pretrained network's own output)."""
+        return self.body(x.contiguous(memory_format=self.memory_format)).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.features(x)), dim=1)
+
+
+NETS = ("resnet", "mobilefacenet")
+
+
 class FaceEnsemble(nn.Module):
     """Several `FaceNet`s trained alike from different seeds; a face's embedding is the
     re-normalised mean of theirs. Averaging independent students cancels much of what each one
@@ -127,12 +189,21 @@ def member_arch(arch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in arch.items() if k != "members"}
 
 
-def build_net(arch: dict[str, Any]) -> FaceNet | FaceEnsemble:
-    """The network a card's `arch` describes: one FaceNet, or an ensemble when members > 1."""
+def build_net(arch: dict[str, Any]) -> FaceNet | FaceEnsemble | MobileFaceNet:
+    """The network a card's `arch` describes: a MobileFaceNet (`"net": "mobilefacenet"`), or one
+    FaceNet, or an ensemble of them when members > 1."""
     members = arch.get("members", 1)
     if not isinstance(members, int) or members < 1:
         raise ValueError(f"members must be a whole number of at least 1, not {members!r}")
-    return FaceNet(**member_arch(arch)) if members == 1 else FaceEnsemble(members, **member_arch(arch))
+    kind = arch.get("net", "resnet")
+    if kind not in NETS:
+        raise ValueError(f"unknown network {kind!r} (one of {', '.join(NETS)})")
+    if kind == "mobilefacenet":
+        if members != 1:
+            raise ValueError("a mobilefacenet model is one network")
+        return MobileFaceNet(**member_arch(arch))
+    one = {k: v for k, v in member_arch(arch).items() if k != "net"}
+    return FaceNet(**one) if members == 1 else FaceEnsemble(members, **one)
 
 
 @functools.lru_cache(maxsize=1)
@@ -260,7 +331,7 @@ def shipped_weights() -> Path:
 class Encoder:
     """A loaded encoder ready to embed crops, on CPU or CUDA."""
 
-    def __init__(self, net: FaceNet | FaceEnsemble, card: ModelCard, device: str | torch.device | None = None,
+    def __init__(self, net: FaceNet | FaceEnsemble | MobileFaceNet, card: ModelCard, device: str | torch.device | None = None,
                  path: Path | None = None):
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.net = net.to(self.device, memory_format=net.memory_format).eval()
@@ -435,7 +506,7 @@ def combine_models(weights: list[str | os.PathLike], out: str | os.PathLike) -> 
     return card
 
 
-def save_model(net: FaceNet | FaceEnsemble, card: ModelCard, path: str | os.PathLike) -> Path:
+def save_model(net: FaceNet | FaceEnsemble | MobileFaceNet, card: ModelCard, path: str | os.PathLike) -> Path:
     """Write weights then card atomically (temp file + fsync + rename), card carrying the SHA-256."""
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}

@@ -38,6 +38,7 @@ from app.encoder import (
     DEFAULT_ARCH,
     Encoder,
     FaceNet,
+    MobileFaceNet,
     ModelCard,
     bf16_native,
     build_net,
@@ -62,6 +63,11 @@ AUGMENTS = ("basic", "strong")
 CALIBRATING = "calibrating"  # how the progress messages of the calibration after the epochs begin
 FINE_TUNE_LR = 1e-3  # the app's Retrain from the active model: a third of a fresh run's, not to wipe it out
 PROJECTION_SAMPLE = 4096  # clean faces whose teacher embeddings fix the 128-d projection
+# --init NAME: a published network to start from (app.pretrained), instead of a saved encoder
+PRETRAINED = ("faceplugin",)
+MOBILEFACENET_ARCH: dict[str, Any] = {"net": "mobilefacenet", "input_size": 112, "dim": 128}
+# its fine-tuning: learning rate and leading layers kept (the shipped recipe's, docs/model.md)
+MOBILEFACENET_TUNE = (2e-4, 8)
 
 
 @dataclass
@@ -85,7 +91,8 @@ class TrainConfig:
     workers: int = 2
     calibrate_lfw: str | None = None  # LFW root whose pairsDevTrain.txt calibrates τ
     max_images: int | None = None     # for quick runs and tests
-    init_weights: str | None = None   # start from a saved encoder (fine-tuning) instead of random
+    init_weights: str | None = None   # start from a saved encoder (fine-tuning) instead of random, or
+                                      # from a published network (PRETRAINED: "faceplugin")
     members: int = 1                  # networks trained one after another (seeds seed, seed+1, ...), averaged
     precision: str = "fp32"           # "auto": bfloat16 autocast on CPUs that do it natively (faster, see README)
     rotate: float = 0.0               # augmentation: random rotation up to ± this many degrees;
@@ -101,6 +108,9 @@ class TrainConfig:
     unlabelled: list[str] = field(default_factory=list)  # flat folders of aligned 112 crops: teacher terms only
     unlabelled_per_batch: int = 64
     augment: str = "basic"       # "strong": + side light and shadows, glasses and masks, blur, low resolution
+    # Leading layers of the network's body kept as they start (published or fine-tuned weights):
+    # their gradients are most of a MobileFaceNet step's cost on CPU (the 56 and 28 px maps).
+    freeze: int = 0
 
 
 @dataclass
@@ -331,12 +341,23 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     device = resolve_device(cfg.device)
     bf16 = use_bf16(cfg, device)
     start = None
-    if cfg.init_weights:
+    start_net: FaceNet | MobileFaceNet | None = None
+    pretrained = cfg.init_weights in PRETRAINED
+    if pretrained:
+        from app.pretrained import mobilefacenet_from_faceplugin
+        if cfg.members > 1:
+            raise DatasetError("Starting from a published network (--init faceplugin) trains one network (--members 1).")
+        cfg.arch = dict(MOBILEFACENET_ARCH)
+        # found and checked (SHA-256) as the teacher of that name is
+        published = OnnxTeacher(cfg.init_weights, cfg.teacher_models.get(cfg.init_weights)).path
+        start_net = mobilefacenet_from_faceplugin(published, int(cfg.arch["dim"]))
+    elif cfg.init_weights:
         start = Encoder.load(cfg.init_weights, "cpu")
-        if cfg.members > 1 or not isinstance(start.net, FaceNet):
+        if cfg.members > 1 or not isinstance(start.net, (FaceNet, MobileFaceNet)):
             raise DatasetError("Fine-tuning (--init) works on one network: a single-network model, "
                                "with --members 1.")
         cfg.arch = dict(start.card.arch)
+        start_net = start.net
     t_data = time.time()
     aug = augmentation(cfg)
     chosen = parse_teachers([f"{n}:{w}" for n, w in cfg.teachers])
@@ -355,6 +376,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     box = crop_box_of(cfg.arch)
     projections = fit_projections(online, crops, unlabelled, int(cfg.arch.get("dim", 128)), cfg.seed,
                                   progress) if online else []
+    if pretrained:
+        if not online:
+            raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
+                               "(--teacher edgeface) to set its 128-d head from.")
+        progress(0, 1, "fitting the student's 128-d head to the teacher")
+        _fit_pretrained_head(start_net, online[0][0], projections[0], crops, cfg.seed)
     batch_size = cfg.p * cfg.k + cfg.singles
     steps_per_epoch = max(1, math.ceil(len(crops) / batch_size))
     total_steps = cfg.epochs * steps_per_epoch
@@ -392,9 +419,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
             seed = cfg.seed + member
             torch.manual_seed(seed)
             random.seed(seed)
-            net = start.net.train() if start is not None else FaceNet(**cfg.arch)
+            net = start_net.train() if start_net is not None else build_net(cfg.arch)
             net = net.to(device, memory_format=net.memory_format)
-            opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            trained = _trainable(net, cfg.freeze)
+            opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(
                 math.pi * min(1.0, max(0, s - warmup) / max(1, total_steps - warmup))))))
             sampler = PKSampler(labels, cfg.p, cfg.k, cfg.singles, seed)
@@ -477,6 +505,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         member_net.load_state_dict(weights)
     net = net.to(device, memory_format=net.memory_format).eval()
     card = ModelCard(arch=arch, version=f"{Path(cfg.out).stem}-{int(time.time())}")
+    if arch.get("net") == "mobilefacenet":  # the mirror image's second pass would double the cost a face
+        card.inference["flip_tta"] = False
     card.training = {
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("arch",)},
         "data": info, "epochs_run": len(history), "seconds": round(time.time() - t_start, 1),
@@ -525,6 +555,41 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     card.training["stages_seconds"] = stages
     path = save_model(net.cpu(), card, cfg.out)
     return TrainResult(path, card, history)
+
+
+def fine_tune_settings(card: ModelCard) -> tuple[float, int]:
+    """Learning rate and frozen layers for fine-tuning a saved model (the app's Retrain): never
+    above the rate it was trained with, nor above its kind's fine-tuning rate, and at least the
+    layers its own run kept frozen, so a fine-tune adjusts the model rather than wiping it out."""
+    base_lr, base_freeze = MOBILEFACENET_TUNE if card.arch.get("net") == "mobilefacenet" else (FINE_TUNE_LR, 0)
+    config = card.training.get("config") or {}
+    lr, freeze = config.get("lr"), config.get("freeze")
+    lr = min(base_lr, float(lr)) if isinstance(lr, (int, float)) and lr > 0 else base_lr
+    freeze = freeze if isinstance(freeze, int) and freeze > base_freeze else base_freeze
+    return lr, freeze
+
+
+def _trainable(net: torch.nn.Module, freeze: int) -> list[torch.nn.Parameter]:
+    """The parameters to train: all but those of the body's first `freeze` layers."""
+    if freeze == 0:
+        return list(net.parameters())
+    body = list(getattr(net, "body", []))
+    if not 0 <= freeze < len(body):
+        raise DatasetError(f"--freeze takes 0 to {len(body) - 1} layers, not {freeze}.")
+    for layer in body[:freeze]:
+        layer.requires_grad_(False)
+    return [p for p in net.parameters() if p.requires_grad]
+
+
+def _fit_pretrained_head(net: MobileFaceNet, teacher: OnnxTeacher, project: "Projection", crops: np.ndarray,
+                         seed: int) -> None:
+    """The head of a network started from published weights: the least-squares map from its
+    features to the teacher's projected embeddings of PROJECTION_SAMPLE clean training faces."""
+    from app.pretrained import fit_head
+    rng = np.random.default_rng(seed + 1)
+    pick = np.sort(rng.choice(len(crops), min(PROJECTION_SAMPLE, len(crops)), replace=False))
+    x = to_tensor(crops[pick])
+    fit_head(net, x, project(torch.from_numpy(teacher.embed_crops(crops[pick]))))
 
 
 def _find_lfw(roots: list[str]) -> str | None:

@@ -220,3 +220,44 @@ def test_cancel_while_calibrating_is_honoured_and_saves_no_model(shared, tmp_pat
         train(cfg, progress=progress, cancel=token)
     assert not (tmp_path / "m.pt").exists() and checkpoint_path(cfg.out).is_file()
     assert any("epoch 1/1" in m for m in stages)  # the epochs ran, then calibration began
+
+
+def test_starting_from_faceplugin_fits_the_head_to_the_teacher_and_keeps_frozen_layers(shared, tmp_path, monkeypatch):
+    import app.training as training
+    from app.pretrained import mobilefacenet_from_faceplugin
+    from app.teachers import find_teacher_model
+    heads = []
+    fit = training._fit_pretrained_head
+    monkeypatch.setattr(training, "_fit_pretrained_head", lambda net, *a: (fit(net, *a), heads.append(
+        {k: v.clone() for k, v in net.state_dict().items()})))
+    cfg = _cfg(shared, tmp_path, epochs=1, distill=1.0, max_images=48, p=2, k=4, teachers=[["edgeface", 1.0]],
+               init_weights="faceplugin", freeze=8, lr=1e-4, arch={})
+    res = train(cfg)
+    assert res.card.arch == {"net": "mobilefacenet", "input_size": 112, "dim": 128}
+    assert res.card.inference["flip_tta"] is False
+    enc = Encoder.load(res.path, "cpu")
+    published = mobilefacenet_from_faceplugin(find_teacher_model("faceplugin")).state_dict()
+    trained = enc.net.state_dict()
+    frozen = [k for k in trained if k.startswith(tuple(f"body.{i}." for i in range(8)))]
+    moved = [k for k in trained if k.startswith(("body.16.", "head."))]
+    assert frozen and all(torch.equal(trained[k], published[k]) for k in frozen)
+    assert moved and not all(torch.equal(trained[k], heads[0][k]) for k in moved)  # the rest trained
+    # the fitted head put the student near the teacher before any step: cosine to its projection
+    assert res.history[0].distill_loss < 1.0, res.history[0].distill_loss  # a random head: about 2
+
+
+def test_freeze_is_checked(shared, tmp_path):
+    with pytest.raises(DatasetError, match="--freeze"):
+        train(_cfg(shared, tmp_path, epochs=1, distill=1.0, max_images=48, p=2, k=4, teachers=[["edgeface", 1.0]],
+                   init_weights="faceplugin", freeze=99, arch={}))
+
+
+def test_fine_tune_settings_follow_the_model_being_tuned():
+    from app.encoder import ModelCard
+    from app.training import FINE_TUNE_LR, MOBILEFACENET_ARCH, MOBILEFACENET_TUNE, fine_tune_settings
+    assert fine_tune_settings(ModelCard()) == (FINE_TUNE_LR, 0)  # a card that does not say
+    assert fine_tune_settings(ModelCard(training={"config": {"lr": 3e-3, "freeze": 0}})) == (FINE_TUNE_LR, 0)
+    assert fine_tune_settings(ModelCard(training={"config": {"lr": 1e-4, "freeze": 3}})) == (1e-4, 3)
+    assert fine_tune_settings(ModelCard(training={"config": {"lr": "x", "freeze": -1}})) == (FINE_TUNE_LR, 0)
+    mfn = ModelCard(arch=dict(MOBILEFACENET_ARCH), training={"config": {"lr": 3e-3, "freeze": 0}})
+    assert fine_tune_settings(mfn) == MOBILEFACENET_TUNE
