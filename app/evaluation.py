@@ -231,7 +231,8 @@ def _as_matrix(x: np.ndarray, name: str, dim: int | None = None) -> np.ndarray:
 def one_shot_identification(gallery_emb: np.ndarray, gallery_labels: Sequence | np.ndarray,
                             probe_emb: np.ndarray, probe_labels: Sequence | np.ndarray,
                             unknown_emb: np.ndarray, far_target: float = REPORT_FAR,
-                            cancel: CancelToken | None = None) -> dict:
+                            cancel: CancelToken | None = None, scorer: CohortScorer | None = None,
+                            per_probe: bool = False) -> dict:
     """Open-set identification as the app does it: each probe goes to its nearest gallery
     embedding (Euclidean), and is reported only if that distance is below a threshold.
 
@@ -243,7 +244,8 @@ def one_shot_identification(gallery_emb: np.ndarray, gallery_labels: Sequence | 
       None when there are no unknown probes (no way to set τ).
     Also `dir_threshold` (that τ, None without unknowns), `far_target`, and the counts
     `gallery`, `known_probes`, `unknown_probes`. Nearest-neighbour ties go to the first
-    gallery row.
+    gallery row. With a `scorer` the distances are cohort-normalised, as the app's `Matcher`
+    compares them; with `per_probe`, `probe_correct` lists whether each known probe was named right.
     """
     g = _as_matrix(gallery_emb, "gallery_emb")
     dim = g.shape[1]
@@ -257,18 +259,31 @@ def one_shot_identification(gallery_emb: np.ndarray, gallery_labels: Sequence | 
         raise ValueError("Each gallery and probe embedding needs exactly one label.")
     if len(p) == 0:
         raise ValueError("Identification needs at least one known probe.")
-    nn, dist = _nearest(p, g, cancel=cancel)
+    if scorer is None:
+        def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return _nearest(q, g, cancel=cancel)
+    else:
+        matcher = Matcher(g, np.arange(len(g)), {i: str(i) for i in range(len(g))}, scorer)
+
+        def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            return matcher.nearest(q)
+    nn, dist = nearest(p)
     correct = gl[nn] == pl
     dir_value: float | None = None
     tau: float | None = None
     if len(u):
-        _, udist = _nearest(u, g, cancel=cancel)
+        _, udist = nearest(u)
         tau = threshold_at_far(udist, far_target)
         dir_value = float(np.mean(correct & (dist < tau)))
-    return {"oneshot_rank1": float(np.mean(correct)),
-            f"oneshot_dir_at_far_{far_label(far_target)}": dir_value,
-            "dir_threshold": tau, "far_target": float(far_target),
-            "gallery": int(len(g)), "known_probes": int(len(p)), "unknown_probes": int(len(u))}
+    out = {"oneshot_rank1": float(np.mean(correct)),
+           f"oneshot_dir_at_far_{far_label(far_target)}": dir_value,
+           "dir_threshold": tau, "far_target": float(far_target),
+           "gallery": int(len(g)), "known_probes": int(len(p)), "unknown_probes": int(len(u))}
+    if per_probe:
+        out["probe_correct"] = correct.tolist()
+    return out
 
 
 # ---- protocol files --------------------------------------------------------------------------
@@ -445,6 +460,8 @@ def _split_of(lfw_dir: str | os.PathLike | None, folder: str | os.PathLike | Non
     """The identification split of LFW's DevTest people or of a folder tree, and what it was read from."""
     if lfw_dir is not None:
         return lfw_identification_split(lfw_dir), str(Path(lfw_dir) / "protocol" / "peopleDevTest.txt")
+    if folder is None:
+        raise ValueError("Give exactly one of lfw_dir or folder.")
     return folder_identification_split(folder), str(folder)
 
 
@@ -560,7 +577,7 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
         return emb[np.array([index[p] for p in ps], dtype=np.int64)].reshape(len(ps), emb.shape[1])
 
     missed = int((~found).sum())
-    if separate:
+    if embed_enrolment_paths is not None:  # `separate`
         gallery, gallery_found = _embed(embed_enrolment_paths, list(split.gallery_paths))
         missed += int((~gallery_found).sum())
     else:

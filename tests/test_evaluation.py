@@ -200,6 +200,25 @@ def test_one_shot_identification_by_hand():
         one_shot_identification(gallery, ["A", "B"], np.zeros((0, 2)), [], unknown)
 
 
+def test_one_shot_identification_with_the_cohort_normalisation_of_the_app():
+    from app.matching import CohortScorer
+    # Gallery A = (1, 0), B = (0, 1); probe (.8, .6) of B is nearer A plainly (.632 against .894).
+    # A cohort of one face at (1, 0), k = 1: A's crowd distance 0, B's sqrt 2, the probe's .632, so
+    # normalised A: .632 - (.632 + 0)/2 = .316, B: .894 - (.632 + 1.414)/2 = -.129: B is nearest.
+    gallery = np.array([[1, 0], [0, 1]], float)
+    probe = np.array([[.8, .6]])
+    plain = one_shot_identification(gallery, ["A", "B"], probe, ["B"], np.zeros((0, 2)), per_probe=True)
+    assert plain["oneshot_rank1"] == 0.0 and plain["probe_correct"] == [False]
+    scored = one_shot_identification(gallery, ["A", "B"], probe, ["B"], np.array([[-1.0, 0.0]]), per_probe=True,
+                                     scorer=CohortScorer(np.array([[1.0, 0.0]]), k=1))
+    assert scored["oneshot_rank1"] == 1.0 and scored["probe_correct"] == [True]
+    # the stranger (-1, 0): plainly 1.414 from B; normalised 1.414 - (2 + 1.414)/2 = -.293, and the
+    # probe's -.129 is not below it, so at FAR 1e-2 it is not accepted
+    assert scored["dir_threshold"] == pytest.approx(math.sqrt(2) - (2 + math.sqrt(2)) / 2)
+    assert scored["oneshot_dir_at_far_1e-2"] == 0.0
+    assert "probe_correct" not in one_shot_identification(gallery, ["A", "B"], probe, ["B"], np.zeros((0, 2)))
+
+
 def test_far_label():
     assert far_label(1e-2) == "1e-2" and far_label(1e-3) == "1e-3" and far_label(0.015) == "1.5e-2"
 

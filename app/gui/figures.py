@@ -98,22 +98,41 @@ BROKEN_ACCURACY = 0.75  # below this on its own calibration pairs a model is no 
 MARGIN = 0.005          # half a point of pair accuracy: less is no difference
 
 
-def verdict(before: dict, after: dict) -> tuple[str, str]:
-    """("better" | "no better" | "worse" | "uncalibrated", a sentence) for a retrained model
-    against the active one, from the figures of `model_figures`: both measured on LFW's
-    pairsDevTrain.txt, the same pairs for every model."""
+def verdict(before: dict, after: dict, check: dict | None = None) -> tuple[str, str]:
+    """("better" | "no better" | "worse" | "uncalibrated" | "skipped", a sentence) for a retrained
+    model against the active one, from the figures of `model_figures` and the new card's
+    `held_out_check` (`app.heldout`).
+
+    In order: a new model without calibration pairs is "uncalibrated" (its τ is a guess; the
+    held-out figures are added when there are some); one below BROKEN_ACCURACY on its own
+    calibration pairs is "worse"; then the held-out check decides (`heldout.held_out_verdict`:
+    rank-1 on people neither model trained on, against a margin from the number of probes); a
+    cancelled check is "skipped"; without a check, both models' accuracy on LFW's
+    pairsDevTrain.txt with their own τ decides, and the sentence says those pairs are not held
+    out (either model may have trained on their people)."""
+    from app.heldout import figures_sentence, held_out_verdict
+    held = held_out_verdict(check)
     if "accuracy" not in after:
+        extra = f" {figures_sentence(check)}" if held is not None else ""
         return "uncalibrated", ("The new model was not calibrated (no LFW pairs): its threshold is a default "
-                                "guess and it cannot be compared with the active model.")
+                                "guess." + (extra or " It cannot be compared with the active model."))
     if after["accuracy"] < BROKEN_ACCURACY:
         return "worse", (f"The new model tells faces apart badly ({100 * after['accuracy']:.0f}% of its "
                          "calibration pairs right): do not use it.")
+    if held is not None:
+        return held
+    if check and check.get("cancelled"):
+        return "skipped", ("The check on people neither model trained on was cancelled, so there is no verdict: "
+                           "the new model is kept but was not compared with the active model.")
+    why = f" ({check['skipped']})" if check and check.get("skipped") else ""
     if "accuracy" not in before:
-        return "no better", "The active model has no calibration pairs to compare with."
+        return "no better", (f"No check on people neither model trained on{why}, and the active model has no "
+                             "calibration pairs to compare with.")
     diff = after["accuracy"] - before["accuracy"]
     word = "better" if diff >= MARGIN else "worse" if diff <= -MARGIN else "no better"
     return word, (f"{word.capitalize()} than the active model on the same LFW training pairs: "
-                  f"{100 * after['accuracy']:.1f}% against {100 * before['accuracy']:.1f}%.")
+                  f"{100 * after['accuracy']:.1f}% against {100 * before['accuracy']:.1f}%. Not a held-out "
+                  f"check{why}: either model may have trained on these pairs' people.")
 
 
 def format_figures(fig: dict) -> str:

@@ -474,6 +474,7 @@ class RetrainSection(QGroupBox):
 
     def make_config(self):
         from app import paths
+        from app.heldout import CHECK_SHARE
         from app.training import DEFAULT_DISTILL, FINE_TUNE_LR, TrainConfig
 
         out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
@@ -489,6 +490,7 @@ class RetrainSection(QGroupBox):
                            lr=FINE_TUNE_LR if tune else 3e-3,
                            max_images=self.max_images.value() or None,
                            calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
+                           check_share=CHECK_SHARE,  # people kept out to compare the models on
                            workers=1)
 
     # ---- running ----------------------------------------------------------------------------
@@ -569,7 +571,8 @@ class RetrainSection(QGroupBox):
         self.activate_button.setEnabled(False)
         self.progress.setRange(0, 0)
         self.status.setText("Resuming the interrupted training…" if resume_from else "Starting…")
-        self.worker = TrainingWorker(config, self, resume_from=resume_from)
+        self.worker = TrainingWorker(config, self, resume_from=resume_from,
+                                     active_weights=self.current_info.get("model_path") or None)
         self.worker.progress.connect(self._progress)
         self.worker.loss.connect(self.curve.add)
         self.worker.epoch.connect(lambda st: self.status.setText(
@@ -629,7 +632,7 @@ class RetrainSection(QGroupBox):
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         before, after = model_figures(self.current_info), model_figures(info)
-        self.verdict = verdict(before, after)
+        self.verdict = verdict(before, after, (card.training or {}).get("held_out_check"))
         self.before_label.setText("Before (current model):\n" + format_figures(before))
         self.after_label.setText("After (new model):\n" + format_figures(after))
         self.status.setText(f"Training finished: {Path(result.path).name}\n{self.verdict[1]}")
@@ -637,7 +640,7 @@ class RetrainSection(QGroupBox):
         self.activate_button.setEnabled(True)
 
     def confirm_activation(self, reason: str) -> bool:
-        """Activating a worse or uncalibrated model needs a yes."""
+        """Activating a worse, uncalibrated or unchecked (check cancelled) model needs a yes."""
         answer = QMessageBox.question(self, "Activate new model", f"{reason}\n\nActivate it anyway?",
                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                       QMessageBox.StandardButton.No)
@@ -647,7 +650,7 @@ class RetrainSection(QGroupBox):
         if self.result is None:
             return
         word, reason = self.verdict
-        if word in ("worse", "uncalibrated") and not self.confirm_activation(reason):
+        if word in ("worse", "uncalibrated", "skipped") and not self.confirm_activation(reason):
             return
         self.activate_requested.emit(str(self.result.path))
         self.activate_button.setEnabled(False)

@@ -129,3 +129,49 @@ def test_quitting_during_training_asks_and_then_stops_it(qtbot, make_window, sam
     win.close()                        # "Yes": training stops (at its next step) and the window goes
     assert asked == [1, 1] and not win.isVisible() and win.all_threads_stopped()
     assert not list(paths.user_models_dir().glob("*.pt"))  # no half-trained model
+
+
+def test_retrain_checks_both_models_on_people_neither_trained_on(qtbot, make_window, samples_dir, shared, tmp_path,
+                                                                 monkeypatch):
+    """LFW's DevTest people were kept out of the shipped model's training: a folder of them is
+    people the active model never saw, and the Retrain keeps five of them out of the new one."""
+    import os
+    import threading
+
+    from app import heldout
+    from app.evaluation import read_people_counts
+    lfw = shared / "datasets" / "lfw"
+    people = read_people_counts(lfw / "protocol" / "peopleDevTest.txt")
+    folder = tmp_path / "unseen_people"
+    for name, count in [p for p in people if p[1] >= 4][:12] + [p for p in people if p[1] == 1][:10]:
+        (folder / name).mkdir(parents=True)
+        for i in range(1, min(count, 4) + 1):
+            os.symlink(lfw / "images" / name / f"{name}_{i:04d}.jpg", folder / name / f"{name}_{i:04d}.jpg")
+    threads = []
+    check = heldout.check_after_training
+    monkeypatch.setattr(heldout, "check_after_training",
+                        lambda *a, **kw: threads.append(threading.current_thread()) or check(*a, **kw))
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
+    rt = win.settings_pane.retrain
+    rt.add_folder(folder)
+    rt.epochs.setValue(1)
+    rt.teacher.setCurrentIndex(rt.teacher.findData(None))
+    rt.calibrate.setChecked(False)
+    rt.device.setCurrentIndex(0)
+    assert rt.make_config().check_share == heldout.CHECK_SHARE
+    progress = []
+    qtbot.mouseClick(rt.start_button, Qt.MouseButton.LeftButton)
+    rt.worker.progress.connect(lambda d, t, m: progress.append(m))
+    qtbot.waitUntil(lambda: rt.last_outcome != "", timeout=600_000)
+    assert rt.last_outcome == "done", rt.status.text()
+    assert threads and threads[0] is not threading.main_thread()  # in the training thread
+    assert any(m.startswith("Checking both models on 5 people they never trained on") for m in progress)
+    card = rt.result.card.training
+    assert card["data"]["check_people"]["people"] == 5
+    result = card["held_out_check"]
+    assert result["people"] == 5 and result["active"]["version"] == win.info["encoder"]
+    assert result["new"]["version"] == rt.result.card.version
+    # not calibrated on LFW (too slow here), so activating still needs a yes; the figures are held out
+    assert rt.verdict[0] == "uncalibrated"
+    assert "On 5 people neither model trained on" in rt.status.text()
+    assert heldout.figures_sentence(result) in rt.status.text()
