@@ -38,7 +38,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, TypeVar
 
 import cv2
 import numpy as np
@@ -53,6 +53,8 @@ from app.quality import Quality, assess
 if TYPE_CHECKING:  # the engine is only called, never imported at run time (it pulls in torch)
     from app.gallery import Gallery, Person, Sample
     from app.pipeline import Engine
+
+_T = TypeVar("_T")
 
 STORE_FILENAME = "recent-faces.sqlite3"
 STORED_CROP = 112          # as pipeline.STORED_CROP: the gallery's full-frame crop
@@ -242,7 +244,7 @@ class RecentStore:
         with self._lock:
             self._close()
 
-    def _tx(self, fn: Callable[[sqlite3.Connection], object]) -> object:
+    def _tx(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         with self._lock:
             if self._conn is None:
                 raise GalleryError("The recent faces file has been closed.")
@@ -397,7 +399,8 @@ class RecentFaces:
         """How unknown faces are grouped: the model whose embeddings are compared (others are
         not grouped), τ for "one person" (a number, or τ as a function of how many other tracks
         each is compared with: `Engine.pair_threshold`) and the model's cohort normalisation."""
-        fn = threshold if callable(threshold) else (lambda n, t=float(threshold): t)
+        fixed = 0.0 if callable(threshold) else float(threshold)
+        fn: Callable[[int], float] = threshold if callable(threshold) else (lambda n: fixed)
         with self._lock:
             self._model_version, self._threshold, self._scorer = model_version, fn, scorer
             self._groups = None
@@ -426,11 +429,13 @@ class RecentFaces:
         """One face of one track in one frame; returns its entry's key."""
         now = self.clock() if when is None else float(when)
         q = assess(face, crop)
-        e = _unit(embedding)
+        e = None if embedding is None else _unit(embedding)  # None: not embedded this frame (live_analysis)
         with self._lock:
             self._end_tracks(now)
             key = self._open.get((stream, int(track_id)))
             entry = self._entries.get(key) if key is not None else None
+            if entry is None and e is None:
+                return ""  # nothing to start an entry from; the track's next embedded frame will
             if entry is not None and (entry.model_version != model_version or (
                     entry.name != UNKNOWN and name != UNKNOWN and name != entry.name)):
                 # Another model, or the tracker jumped to someone else: a new entry from here.
@@ -445,19 +450,24 @@ class RecentFaces:
                 self._open[(stream, int(track_id))] = key
             elif _rank(q) > _rank(entry.quality):
                 entry.crop, entry.quality = np.ascontiguousarray(crop), q
-            entry._pool = entry._pool + e if entry._pool is not None and entry._pool.shape == e.shape else e.copy()
-            entry.embedding = _unit(entry._pool)
+            if e is not None:
+                entry._pool = entry._pool + e if entry._pool is not None and entry._pool.shape == e.shape else e.copy()
+                entry.embedding = _unit(entry._pool)
             entry.frames += 1
             entry.last_seen = now
             entry.last_frame = frame_index
             entry.name = UNKNOWN if name in entry.rejected_names else name
-            entry.distance, entry.nearest = float(distance), nearest
+            if e is not None or nearest is not None:
+                # a frame not embedded (live_analysis carries a settled track's name) says
+                # nothing new about who an Unknown face is nearest to: the last answer stays
+                entry.distance, entry.nearest = float(distance), nearest
             self._groups = None
             if len(self._entries) > self.max_entries:
                 oldest = sorted(self._entries.values(), key=lambda f: f.last_seen)
                 self._drop([f.key for f in oldest[:len(self._entries) - self.max_entries]])
             if now - self._last_purge >= PURGE_EVERY_S:
                 self._purge(now)
+            assert key is not None  # the entry was found under it, or made with a new one
             return key
 
     def _end_tracks(self, now: float) -> None:
@@ -520,6 +530,20 @@ class RecentFaces:
         if self.store is not None:
             self.store.close()
 
+    def adopt(self, faces: Iterable[RecentFace]) -> int:
+        """Take over another RecentFaces' entries (`entries(include_ignored=True)` of the one this
+        replaces, when the keep setting changed): those within this one's retention are kept
+        (replacing an older copy of the same entry read from the store), and stored if this one
+        stores; the tracks still open start new entries. Returns how many were taken."""
+        with self._lock:
+            cutoff = self.clock() - self.retention_s
+            taken = [replace(f) for f in faces if f.last_seen >= cutoff]
+            for f in taken:
+                self._entries[f.key] = f
+            self._groups = None
+            self._save(taken)
+            return len(taken)
+
     # ---- reading -----------------------------------------------------------------------
     def entries(self, include_ignored: bool = False) -> list[RecentFace]:
         """Every track still recent, most recently seen first (copies)."""
@@ -535,6 +559,8 @@ class RecentFaces:
         """What the "Recent faces" view lists, most recently seen first: each group of unknown
         tracks of one person (clustered), and each named or added track on its own."""
         with self._lock:
+            if self._groups is not None and self.clock() - self._last_purge >= PURGE_EVERY_S:
+                self._groups = None  # nothing new was seen, but entries may have expired since
             if self._groups is None:
                 self._groups = self._compute_groups(self.entries())
             return list(self._groups)
@@ -553,7 +579,7 @@ class RecentFaces:
         same_model = [f for f in unknown if f.model_version == self._model_version
                       and self._threshold is not None and f.quality.ok]
         others = [f for f in unknown if f not in same_model]
-        if same_model:
+        if same_model and self._threshold is not None:  # (same_model is empty without one)
             x = np.stack([f.embedding for f in same_model])
             d = np.sqrt(np.maximum(2.0 - 2.0 * (x @ x.T).astype(np.float64), 0.0))
             if self._scorer is not None and self._scorer.dim == x.shape[1]:
@@ -562,8 +588,8 @@ class RecentFaces:
             # Each track is compared with the n - 1 others, as a face with a gallery of that size:
             # τ for that size keeps false merges as rare as false names.
             tau = self._threshold(max(1, len(same_model) - 1))
-            for c in average_linkage(d, tau):
-                clusters.append([same_model[i] for i in c])
+            for rows in average_linkage(d, tau):
+                clusters.append([same_model[i] for i in rows])
         clusters += [[f] for f in others]
         out = []
         for c in clusters:

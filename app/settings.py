@@ -8,6 +8,7 @@ are used, so a damaged file never stops the app from starting.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -20,6 +21,8 @@ from app import paths
 from app.atomic import atomic_write
 
 FILENAME = "settings.json"
+MIN_RETENTION_H = 1.0 / 60   # how long kept recent faces may be stored: a minute …
+MAX_RETENTION_H = 24.0 * 30  # … to thirty days
 
 
 @dataclass
@@ -36,6 +39,9 @@ class Settings:
     last_folders: dict[str, str] = field(default_factory=dict)
     retrain_folders: list[str] = field(default_factory=list)  # the Retrain tab's dataset folders
     retrain_epochs: int | None = None    # None: the Retrain tab's default
+    # Recent faces: in memory only unless kept (opt-in), then for this many hours (app.recent)
+    keep_recent_faces: bool = False
+    recent_faces_retention_h: float = 24.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +67,14 @@ class Settings:
         s.retrain_folders = [f for f in s.retrain_folders if isinstance(f, str) and f]
         if isinstance(s.retrain_epochs, bool) or not isinstance(s.retrain_epochs, int) or s.retrain_epochs < 1:
             s.retrain_epochs = None
+        if not isinstance(s.keep_recent_faces, bool):
+            s.keep_recent_faces = False  # only an explicit true keeps faces on disk
+        h = s.recent_faces_retention_h
+        if (isinstance(h, bool) or not isinstance(h, (int, float)) or not math.isfinite(h)
+                or not MIN_RETENTION_H <= h <= MAX_RETENTION_H):
+            s.recent_faces_retention_h = 24.0
+        else:
+            s.recent_faces_retention_h = float(h)
         return s
 
 

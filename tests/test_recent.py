@@ -193,6 +193,10 @@ def test_memory_only_by_default_and_old_entries_expire(tmp_path):
     clock.t = 200.0
     assert rf.purge() == 1 and rf.entries() == []                    # the first went at 61 s already
     assert rf.store is None and not list(tmp_path.iterdir())
+    feed(rf, 3, unit(3), t0=200.0)
+    assert len(rf.view()) == 1
+    clock.t = 300.0                                                  # nothing seen since: the view still expires
+    assert rf.view() == []
 
 
 def test_a_track_that_jumps_to_someone_else_starts_a_new_entry():
@@ -348,6 +352,28 @@ def test_forget_all_and_turning_the_setting_off_delete_the_stored_faces(tmp_path
     assert path.exists()
     off = open_recent_faces(False, 24, path, clock)                  # the setting turned off
     assert off.store is None and not path.exists() and not remove_store(path)
+
+
+def test_turning_the_setting_on_and_off_carries_the_faces_over(tmp_path):
+    path = tmp_path / STORE_FILENAME
+    clock = Clock(10_000.0)
+    mem = open_recent_faces(False, 24, path, clock)
+    mem.configure(V, 0.5)
+    k1 = feed(mem, 1, unit(1), t0=10_000.0)
+    k2 = feed(mem, 2, unit(2), t0=10_000.0)
+    mem.ignore(k2)
+    kept = open_recent_faces(True, 1, path, clock)                   # turned on: stored from now on
+    assert kept.adopt(mem.entries(include_ignored=True)) == 2
+    assert kept.store.count() == 2 and {e.key for e in kept.entries()} == {k1}  # still ignored
+    assert kept.adopt(mem.entries(include_ignored=True)) == 2 and kept.store.count() == 2  # replaced, not doubled
+    kept.close()
+    clock.t += 601
+    off = open_recent_faces(False, 1, path, clock)                   # turned off: the file goes
+    old = RecentFaces(RecentStore(tmp_path / "other.sqlite3", 3600, clock), clock=clock)
+    old.adopt(mem.entries(include_ignored=True))
+    assert off.adopt(old.entries(include_ignored=True)) == 0         # past the 10-minute memory window
+    assert not path.exists()
+    old.close()
 
 
 def test_a_damaged_store_is_replaced_not_fatal(tmp_path):

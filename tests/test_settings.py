@@ -31,3 +31,25 @@ def test_wrong_types_and_unknown_keys():
     assert s.tau == 0.4 and s.source == "0"
     p.write_text(json.dumps([1, 2]), encoding="utf-8")
     assert settings.load().tau is None
+
+
+def test_recent_faces_settings_are_opt_in_and_checked():
+    s = settings.load()
+    assert s.keep_recent_faces is False and s.recent_faces_retention_h == 24.0  # in memory by default
+    s.keep_recent_faces, s.recent_faces_retention_h = True, 2.5
+    settings.save(s)
+    again = settings.load()
+    assert again.keep_recent_faces is True and again.recent_faces_retention_h == 2.5
+    p = paths.data_dir() / "settings.json"
+    for keep, hours in (("yes", -1), (1, float("nan")), (None, "24"), ("true", 1e9), (True, True)):
+        data = json.loads(p.read_text(encoding="utf-8"))
+        data.update(keep_recent_faces=keep, recent_faces_retention_h=hours)
+        p.write_text(json.dumps(data), encoding="utf-8")
+        bad = settings.load()
+        # only a real true keeps faces on disk; a retention that is not a sane number of hours
+        # falls back to the default
+        assert bad.keep_recent_faces is (keep is True), keep
+        assert bad.recent_faces_retention_h == 24.0, hours
+    data.update(recent_faces_retention_h=720)
+    p.write_text(json.dumps(data), encoding="utf-8")
+    assert settings.load().recent_faces_retention_h == 720.0

@@ -4,7 +4,7 @@ Hidden switches for documentation and demos (environment variables):
   ONESHOT_SCREENSHOT=path        save a picture of the window there (once a face is named, or
                                  15 s later), then quit
   ONESHOT_SCREENSHOT_DELAY=secs  how long to run before the picture (default 6)
-  ONESHOT_SCREENSHOT_TAB=n       show side tab n (0 People, 1 Settings) in the picture
+  ONESHOT_SCREENSHOT_TAB=n       show side tab n (0 People, 1 Recent faces, 2 Settings) in the picture
   ONESHOT_WEIGHTS=path           encoder weights instead of the saved or shipped model
 """
 
@@ -24,7 +24,7 @@ def run_app(source: str | int | None = None, argv: list[str] | None = None) -> i
     app.setApplicationName("OneShot Face")
     window = MainWindow(source=source)
     window.show()
-    tab = os.environ.get("ONESHOT_SCREENSHOT_TAB")  # e.g. "1": the Settings tab
+    tab = os.environ.get("ONESHOT_SCREENSHOT_TAB")  # e.g. "2": the Settings tab
     if tab:
         window.side.setCurrentIndex(int(tab))
     shot = os.environ.get("ONESHOT_SCREENSHOT")

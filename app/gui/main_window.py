@@ -1,12 +1,14 @@
-"""The main window: live view in the centre; People and Settings on the right; status bar with
-fps, latency, detector, encoder and device. It wires widgets to the worker threads and holds
-no face logic and no blocking call: camera, model and gallery work all happen in workers."""
+"""The main window: live view in the centre; People, Recent faces and Settings on the right;
+status bar with fps, latency, detector, encoder and device, and Undo after a deletion. It wires
+widgets to the worker threads and holds no face logic and no blocking call: camera, model,
+gallery and recent-faces work all happen in workers."""
 
 from __future__ import annotations
 
 import copy
 import html
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QPushButton,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -31,6 +34,8 @@ from app.gui.enrol_dialog import EnrolDialog
 from app.gui.figures import model_label, model_licences, plural
 from app.gui.live_view import LiveView
 from app.gui.people_panel import PeoplePanel, show_error
+from app.gui.person_dialog import PersonDialog
+from app.gui.recent_panel import RecentFacesPanel
 from app.gui.settings_pane import SettingsPane
 from app.gui.workers import CaptureThread, EngineOptions, FrameSlot, InferenceWorker
 
@@ -68,7 +73,8 @@ class MainWindow(QMainWindow):
                  detector_model: str | os.PathLike | None = None, loop: bool = True,
                  process_all_frames: bool = False, retry_interval: float = 2.0,
                  gallery_path: str | os.PathLike | None = None, start_source: bool = True,
-                 source_opener=None, parent=None):
+                 source_opener=None, recent_clock=None, parent=None):
+        """`recent_clock`: the clock of the recent faces (tests make their retention run out)."""
         super().__init__(parent)
         self.setWindowTitle("OneShot Face")
         self.settings = settings_mod.load()
@@ -98,13 +104,25 @@ class MainWindow(QMainWindow):
                                      weights=str(weights) if weights else None,
                                      device=device or s.device,
                                      gallery_path=str(gallery_path) if gallery_path else None,
-                                     tau=s.tau)
+                                     tau=s.tau, keep_recent_faces=s.keep_recent_faces,
+                                     recent_faces_retention_h=s.recent_faces_retention_h,
+                                     recent_clock=recent_clock or time.time)
+        self._undoable: list = []       # gallery.DeletedPerson, most recent last
+        self._person_dialogs: list[PersonDialog] = []
         self._build_ui()
         self._build_actions()
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
         self._save_timer.timeout.connect(self.save_settings)
+        # people deleted with undo are erased when due, old recent faces dropped (the opt-in file too)
+        self.purge_timer = QTimer(self)
+        self.purge_timer.setInterval(30_000)
+        self.purge_timer.timeout.connect(self.purge_due)
+        self.purge_timer.start()
+        self._undo_timer = QTimer(self)  # the Undo button goes when its ten minutes are over
+        self._undo_timer.setInterval(5_000)
+        self._undo_timer.timeout.connect(self._show_undo)
 
         self.slot = FrameSlot()
         self.inference: InferenceWorker | None = None
@@ -127,9 +145,18 @@ class MainWindow(QMainWindow):
         self.people = PeoplePanel()
         self.people.message.connect(self.show_message)
         self.people.add_photo_requested.connect(lambda name: self.open_enrol_photo_dialog(name=name))
+        self.people.open_requested.connect(self.open_person)
+        self.people.deleted.connect(self.offer_undo)
+        self.recent_panel = RecentFacesPanel()
+        self.recent_panel.message.connect(self.show_message)
+        self.recent_panel.people_changed.connect(self._people_changed)
+        self.recent_panel.keep_changed.connect(self.set_keep_recent_faces)
+        self.recent_panel.set_keep(self.settings.keep_recent_faces, self.settings.recent_faces_retention_h)
+        self.people.listed.connect(self.recent_panel.set_people)
         self.settings_pane = SettingsPane()
         self.side = QTabWidget()
         self.side.addTab(self.people, "&People")
+        self.side.addTab(self.recent_panel, "Re&cent faces")
         self.side.addTab(self.settings_pane, "&Settings")
         self.side.setMinimumWidth(380)
         split = QSplitter()
@@ -166,8 +193,12 @@ class MainWindow(QMainWindow):
         self.task_progress = QProgressBar()
         self.task_progress.setMaximumWidth(160)
         self.task_progress.setVisible(False)
-        for w in (self.task_progress, self.fps_label, self.latency_label, self.detector_label,
-                  self.encoder_label, self.device_label):
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.clicked.connect(self.undo_delete)
+        self.undo_button.setVisible(False)
+        # permanent widgets: a status message (e.g. "Deleted X.") does not hide them
+        for w in (self.undo_button, self.task_progress, self.fps_label, self.latency_label,
+                  self.detector_label, self.encoder_label, self.device_label):
             sb.addPermanentWidget(w)
 
     def _build_actions(self) -> None:
@@ -190,8 +221,9 @@ class MainWindow(QMainWindow):
         v = self.menuBar().addMenu("&View")
         self.pause_action = act("&Pause", "Space", self.toggle_pause, v)
         self.pause_action.setCheckable(True)
-        act("Show &people", "Ctrl+1", lambda: self.side.setCurrentIndex(0), v)
-        act("Show &settings", "Ctrl+2", lambda: self.side.setCurrentIndex(1), v)
+        act("Show &people", "Ctrl+1", lambda: self.side.setCurrentWidget(self.people), v)
+        act("Show &settings", "Ctrl+2", lambda: self.side.setCurrentWidget(self.settings_pane), v)
+        act("Show &recent faces", "Ctrl+3", lambda: self.side.setCurrentWidget(self.recent_panel), v)
         act("Raise τ", "Ctrl+Up", lambda: self._nudge_tau(+0.01), v)
         act("Lower τ", "Ctrl+Down", lambda: self._nudge_tau(-0.01), v)
         act("&Full screen", "F11", lambda: self.showNormal() if self.isFullScreen() else self.showFullScreen(), v)
@@ -199,6 +231,10 @@ class MainWindow(QMainWindow):
         self.rename_action = act("&Rename…", "F2", self.people.rename_selected, pm)
         self.delete_action = act("&Delete…", "Delete", self.people.delete_selected, pm)
         self.add_photo_action = act("&Add a photo…", "", self.people.add_photo_to_selected, pm)
+        self.open_person_action = act("&Open (photos, merge)…", "Ctrl+P", self.people.open_selected, pm)
+        pm.addSeparator()
+        self.undo_action = act("&Undo delete", QKeySequence.StandardKey.Undo, self.undo_delete, pm)
+        self.undo_action.setEnabled(False)
         self.people.selection_changed.connect(self._selection_changed)
         self._selection_changed(self.people.selected_id() is not None)
         hm = self.menuBar().addMenu("&Help")
@@ -211,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def _selection_changed(self, selected: bool) -> None:
         """Rename, Delete and Add a photo need someone selected in the People panel."""
-        for a in (self.rename_action, self.delete_action, self.add_photo_action):
+        for a in (self.rename_action, self.delete_action, self.add_photo_action, self.open_person_action):
             a.setEnabled(selected)
 
     # ---- help -------------------------------------------------------------------------------
@@ -314,7 +350,8 @@ class MainWindow(QMainWindow):
         self.engine_error = ""
         self.info = {}
         self.options.tau = self.settings.tau
-        w = InferenceWorker(self.options, self.slot, self)
+        # the recent faces go on with the new engine (None: the new worker opens them)
+        w = InferenceWorker(self.options, self.slot, self, recent=old.recent if old is not None else None)
         w.ready.connect(self._engine_ready)
         w.failed.connect(self._engine_failed)
         w.frame_error.connect(self.show_message)
@@ -322,6 +359,9 @@ class MainWindow(QMainWindow):
         w.stream_ended.connect(self._stream_ended)
         self.inference = w
         self.people.set_worker(w)
+        self.recent_panel.set_worker(w)
+        for dlg in self._person_dialogs:
+            dlg.worker = w
         w.start()
 
     def _engine_ready(self, info: dict) -> None:
@@ -342,6 +382,10 @@ class MainWindow(QMainWindow):
                                                info.get("enrolled_samples"))
         self.settings_pane.retrain.set_current_model(info, bool(self.settings.previous_model_path))
         self.people.refresh()
+        self.recent_panel.refresh()
+        # deletions still undoable (also those made before this window opened) get their Undo
+        self.inference.submit(lambda engine, progress: engine.gallery.deleted_people(),
+                              lambda gone: [self.offer_undo(d) for d in reversed(gone)])
         if info.get("warnings"):
             self.show_message(" ".join(info["warnings"]))
         self.engine_ready.emit(info)
@@ -633,6 +677,110 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
+    # ---- people: their page, undo, purge ------------------------------------------------------
+    def open_person(self, person_id: int) -> PersonDialog:
+        """A person's page (their photos, merge, delete), not blocking; one per person."""
+        for dlg in self._person_dialogs:
+            if dlg.person_id == person_id:
+                dlg.raise_()
+                dlg.activateWindow()
+                return dlg
+        dlg = PersonDialog(self.inference, person_id, self)
+        dlg.message.connect(self.show_message)
+        dlg.changed.connect(lambda d=dlg: self._people_changed(changed_by=d))  # it reloads itself
+        dlg.deleted.connect(self.offer_undo)
+        dlg.add_photo_requested.connect(lambda name: self.open_enrol_photo_dialog(name=name))
+        self._person_dialogs.append(dlg)
+        dlg.finished.connect(lambda _=0, d=dlg: self._person_dialogs.remove(d) if d in self._person_dialogs else None)
+        dlg.open()
+        return dlg
+
+    def _people_changed(self, changed_by=None) -> None:
+        """The gallery changed somewhere: the People list, open person pages and recent faces follow."""
+        self.people.refresh()
+        self.recent_panel.refresh()
+        for dlg in self._person_dialogs:
+            if dlg is not changed_by and not dlg.busy:
+                dlg.reload()
+
+    def offer_undo(self, gone) -> None:
+        """After a deletion: Undo in the status bar (and People ▸ Undo delete) while it can be undone."""
+        if gone is None or any(d.id == gone.id for d in self._undoable):
+            return
+        self._undoable.append(gone)
+        self._show_undo()
+
+    def _show_undo(self) -> None:
+        now = time.time()
+        self._undoable = [d for d in self._undoable if d.purge_at > now]
+        if not self._undoable:
+            self.undo_button.setVisible(False)
+            self.undo_action.setEnabled(False)
+            self.undo_action.setText("&Undo delete")
+            self._undo_timer.stop()
+            return
+        d = self._undoable[-1]
+        more = len(self._undoable) - 1
+        minutes = max(1, round((d.purge_at - now) / 60))
+        shown = self.undo_button.fontMetrics().elidedText(d.name, Qt.TextElideMode.ElideRight, 180)
+        self.undo_button.setText(f"↶ Undo delete of {shown}")
+        self.undo_button.setToolTip(f"Bring back {d.name} with every photo (Ctrl+Z); possible for "
+                                    f"{minutes} more min, then everything of them is erased."
+                                    + (f" {more} other deletion{'s' if more > 1 else ''} can be undone after." if more else ""))
+        self.undo_action.setText(f"&Undo delete of {d.name}")
+        self.undo_action.setEnabled(True)
+        self.undo_button.setVisible(True)
+        if not self._undo_timer.isActive():
+            self._undo_timer.start()
+
+    def undo_delete(self) -> None:
+        """Bring back the person deleted last (the gallery says if it is too late)."""
+        if not self._undoable:
+            return
+        d = self._undoable.pop()
+        self._show_undo()
+
+        def failed(message: str) -> None:
+            self.show_message(message)
+            show_error(self, "Undo delete", message)
+
+        self.inference.submit(lambda engine, progress: engine.gallery.undo_delete(d.id),
+                              lambda p: (self.show_message(f"{p.name} is back, with {plural(p.sample_count, 'photo')}."),
+                                         self._people_changed()), failed)
+
+    def purge_due(self) -> None:
+        """Every 30 s (on the engine thread): erase people whose undo window is over, and the recent
+        faces past their retention (in memory and in the opt-in file)."""
+        w = self.inference
+
+        def job(engine, progress):
+            erased = engine.gallery.purge_deleted()
+            if w.recent is not None:
+                w.recent.purge()
+                if erased:
+                    w.recent.sync_people(engine.gallery)
+            return erased
+
+        w.submit(job, lambda n: self._show_undo(), lambda message: None)
+
+    def set_keep_recent_faces(self, keep: bool, retention_h: float) -> None:
+        """The opt-in: keep recent faces after closing (in the private data folder) for
+        `retention_h` hours; off deletes that file. Saved, and applied on the engine thread."""
+        self.settings.keep_recent_faces = bool(keep)
+        self.settings.recent_faces_retention_h = float(retention_h)
+        self.options.keep_recent_faces = bool(keep)
+        self.options.recent_faces_retention_h = float(retention_h)
+        self.save_settings()
+
+        def done(n) -> None:
+            self.show_message(f"Recent faces are kept for {retention_h:g} h, also after closing." if keep else
+                              "Recent faces are kept in memory only; the stored ones were deleted.")
+            self.recent_panel.refresh()
+
+        self.inference.submit(self.inference.switch_recent(keep, retention_h), done,
+                              lambda message: (self.show_message(message),
+                                               show_error(self, "Recent faces", message)))
+
     # ---- enrolment --------------------------------------------------------------------------
     def open_enrol_photo_dialog(self, path: str | os.PathLike | None = None, name: str = "") -> EnrolDialog:
         """Open the enrol-from-photo dialog (window-modal, not blocking); `path` skips the chooser."""
@@ -658,7 +806,7 @@ class MainWindow(QMainWindow):
 
     def _open_dialog(self, dlg: EnrolDialog) -> None:
         dlg.enrolled.connect(lambda p: (self.show_message(f"Enrolled {getattr(p, 'name', p)}."),
-                                        self.people.refresh()))
+                                        self._people_changed()))
         self._dialogs.append(dlg)
         dlg.finished.connect(lambda _=0, d=dlg: self._dialogs.remove(d) if d in self._dialogs else None)
         dlg.open()
@@ -752,6 +900,14 @@ class MainWindow(QMainWindow):
         for t in threads:
             t.wait()
         self.inference.wait()
+        self.purge_timer.stop()
+        recents = {id(w.recent): w.recent for w in [self.inference, *self._old_threads]
+                   if isinstance(w, InferenceWorker) and w.recent is not None}
+        for rf in recents.values():  # every thread has stopped: the opt-in file gets its last entries
+            try:
+                rf.close()
+            except Exception:  # noqa: BLE001 - a write failing at exit must not stop the exit
+                pass
 
     def all_threads_stopped(self) -> bool:
         threads = [self.capture, *self._old_threads, self.inference, self.settings_pane.retrain.worker]

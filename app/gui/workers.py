@@ -8,8 +8,12 @@
   `LiveLabeller` (tracks, pooled templates, majority) and emits `FrameResult`s with fps and
   latency. Other work needing the engine (enrolment, people list, rename, delete, model change
   with re-embedding) is queued to it with `submit(fn, on_done, on_error)`; fn runs in the worker
-  thread with the engine, the callbacks run in the GUI thread.
-* `TrainingWorker` runs `training.train` with progress signals, cancellable through a CancelToken.
+  thread with the engine, the callbacks run in the GUI thread. It also owns the recent faces
+  (`recent.RecentFaces`, fed by the labeller; read and acted on only by jobs, so the GUI thread
+  never waits on their lock or their opt-in file), handed on to the next worker when the engine
+  is restarted.
+* `TrainingWorker` runs `training.train` with progress signals, cancellable through a CancelToken,
+  then checks the new model against the active one on people neither trained on (`app.heldout`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from PySide6.QtCore import QThread, QTimer, Signal
 
 from app.errors import Cancelled, OneShotError
+from app.live_analysis import LiveAnalyser
 from app.progress import CancelToken
 from app.tracking import Labelled, LiveLabeller
 
@@ -162,6 +167,9 @@ class EngineOptions:
     device: str | None = None
     gallery_path: str | None = None
     tau: float | None = None
+    keep_recent_faces: bool = False         # Settings.keep_recent_faces (opt-in store)
+    recent_faces_retention_h: float = 24.0
+    recent_clock: Callable[[], float] = time.time  # tests pass a clock to make retention due
 
 
 class InferenceWorker(QThread):
@@ -174,11 +182,16 @@ class InferenceWorker(QThread):
     job_failed = Signal(int, str)
     job_progress = Signal(int, int, int, str)  # job id, done, total, message
 
-    def __init__(self, options: EngineOptions, slot: FrameSlot, parent=None):
+    def __init__(self, options: EngineOptions, slot: FrameSlot, parent=None, recent=None):
+        """`recent`: the previous worker's RecentFaces to carry on with; None: opened in the
+        worker thread as the options say."""
         super().__init__(parent)
         self.options = options
         self.slot = slot
         self.labeller: LiveLabeller | None = None  # made with the engine, in the worker thread
+        self.analyser: LiveAnalyser | None = None
+        self.recent = recent  # app.recent.RecentFaces; only used in the worker thread (jobs)
+        self._recent_model: str | None = None
         self._stop = threading.Event()
         self._jobs: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
@@ -292,7 +305,10 @@ class InferenceWorker(QThread):
             self._drain_jobs_failing(message)
             return
         try:
-            self.labeller = LiveLabeller(self.engine.identify)
+            self._open_recent()
+            self.labeller = LiveLabeller(self.engine.identify, recent=self.recent)
+            # settled faces carry their name over between re-embeddings (app.live_analysis)
+            self.analyser = LiveAnalyser(self.engine, self.labeller)
             self.ready.emit(self.describe())
             last_done: float | None = None
             fps = 0.0
@@ -302,6 +318,7 @@ class InferenceWorker(QThread):
                 if item is None:
                     continue
                 if item is END:
+                    self.recent.end_all()  # every track ended: their entries are final (and stored)
                     self.stream_ended.emit()
                     continue
                 if self.paused:
@@ -309,16 +326,20 @@ class InferenceWorker(QThread):
                 with self._lock:
                     self.engine.tau = None if self._tau is None else float(self._tau)
                     if self._tau_dirty:
-                        self.labeller.reset()
+                        self.analyser.reset()
                         self._tau_dirty = False
+                        self._recent_model = None  # grouping follows the new τ
+                if self._recent_model != self.engine.encoder.version:  # a new model or τ
+                    self.recent.configure_from(self.engine)
+                    self._recent_model = self.engine.encoder.version
                 t0 = time.perf_counter()
                 try:
-                    recs = self.engine.analyse(item.rgb)  # SourceError for a garbage frame
+                    analysis = self.analyser(item.rgb, frame_index=item.index)  # SourceError for a garbage frame
                 except OneShotError as exc:
                     self.frames_skipped += 1
                     self.frame_error.emit(str(exc))
                     continue
-                labels = self.labeller(item.rgb, recs, self.engine.encoder.version)
+                recs, labels = analysis.recognitions, analysis.labels
                 now = time.perf_counter()
                 if last_done is not None:
                     dt = now - last_done
@@ -333,6 +354,39 @@ class InferenceWorker(QThread):
                 self.engine.close()
             except Exception:  # noqa: BLE001
                 pass
+
+    def _open_recent(self) -> None:
+        """The recent faces this worker feeds: the previous worker's, or opened as the settings
+        say (reading the opt-in file here, never on the GUI thread)."""
+        if self.recent is None:
+            from app.recent import RecentFaces, open_recent_faces
+            o = self.options
+            try:
+                self.recent = open_recent_faces(o.keep_recent_faces, o.recent_faces_retention_h,
+                                                clock=o.recent_clock)
+            except OneShotError as exc:  # an unusable file: recent faces in memory only
+                self.recent = RecentFaces(clock=o.recent_clock)
+                self.frame_error.emit(f"{exc} Recent faces are kept in memory only.")
+        self.recent.configure_from(self.engine)
+        self._recent_model = self.engine.encoder.version
+
+    def switch_recent(self, keep: bool, retention_h: float):
+        """A job (for `submit`): keep recent faces on disk or not, for how long. The faces seen
+        so far are carried over (within the new retention); turning it off deletes the file."""
+        def job(engine, progress):
+            from app.recent import open_recent_faces
+            old = self.recent
+            faces = old.entries(include_ignored=True) if old is not None else []
+            if old is not None and old.store is not None:
+                old.store.close()  # before the file is removed or opened again
+            new = open_recent_faces(keep, retention_h, clock=self.options.recent_clock)
+            new.configure_from(engine)
+            new.adopt(faces)
+            self.recent = new
+            if self.labeller is not None:
+                self.labeller.recent = new
+            return len(new.entries())
+        return job
 
     def _drain_jobs_failing(self, message: str) -> None:
         while True:
@@ -409,12 +463,15 @@ class TrainingWorker(QThread):
     cancelled = Signal(str)
     failed = Signal(str)
 
-    def __init__(self, config, parent=None, resume_from: str | None = None):
+    def __init__(self, config, parent=None, resume_from: str | None = None,
+                 active_weights: str | None = None):
         """`config` to train afresh, or None and `resume_from`: continue the run whose checkpoint
-        that is, with the configuration saved in it."""
+        that is, with the configuration saved in it. With `active_weights` (the active model),
+        the new model is then checked against it on people neither trained on (app.heldout)."""
         super().__init__(parent)
         self.config = config
         self.resume_from = resume_from
+        self.active_weights = active_weights
         self.cancel_token = CancelToken()
 
     def cancel(self) -> None:
@@ -462,6 +519,24 @@ class TrainingWorker(QThread):
             traceback.print_exc()
             self.failed.emit(f"Training failed: {type(exc).__name__}: {exc}")
         else:
+            self._check(result)
             self.finished_ok.emit(result)
         finally:
             live_threads()
+
+    def _check(self, result) -> None:
+        """The held-out check of the new model against the active one, in this thread; its
+        result goes into the new model's card. Cancelling it keeps the model (the verdict is
+        skipped), and a failure only skips the check."""
+        from app.heldout import check_after_training
+
+        def progress(done: int, total: int, message: str = "") -> None:
+            self.progress.emit(int(done), int(total), message[:1].upper() + message[1:])
+
+        try:
+            check_after_training(result.path, result.card, self.active_weights, device=self.config.device,
+                                 detector=self.config.detector, workers=self.config.workers,
+                                 progress=progress, cancel=self.cancel_token)
+        except Exception as exc:  # noqa: BLE001 - the model is saved: a failed check must not lose it
+            traceback.print_exc()
+            result.card.training["held_out_check"] = {"skipped": f"the check failed ({type(exc).__name__}: {exc})"}

@@ -5,38 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gui_helpers import ALEX, LIN, enrol_from_photo, largest
+from gui_helpers import ALEX, LIN, enrol_from_photo, lin_and_alex
 from PySide6.QtCore import Qt
-
-
-# Who is where in short_hamilton_clip.mp4 (275 frames, 640x360), annotated by hand from the
-# scene cuts (found by frame differencing) and a look at the frames:
-#   0-19    wide shot: Lin-Manuel on stage at the right (~40 px face), Alex Lacamoire a ~23 px
-#           face at the far left, at the piano;
-#   20-81   Alex Lacamoire in profile at the piano, big, the audience behind him (he leaves the
-#           frame around 50). Curly hair, beard and light-blue shirt as in his enrolment photo,
-#           where Lin-Manuel has short hair, a dark suit and a tie in every other shot; dlib's
-#           ResNet puts 29 of these 32 faces nearer Alex's photo than Lin's, our encoder all 32
-#           (`python benchmarks/clip_distances.py`). Earlier versions of this test took him for
-#           Lin-Manuel;
-#   82-210  Lin-Manuel frontal close-up, the only face;
-#   211-274 the audience: no Lin-Manuel.
-def lin_and_alex(index: int, labels):
-    """(Lin's face or None, Alex's face or None) among a frame's labelled faces."""
-    if not labels:
-        return None, None
-    if index <= 19:
-        left = min(labels, key=lambda lab: lab.box[0])
-        right = max(labels, key=lambda lab: lab.box[0])
-        lin = right if right.box[0] > 320 else None
-        alex = left if left.box[0] < 160 and left.box[2] < 35 else None
-        return lin, alex
-    if index <= 81:
-        big = largest(labels)
-        return None, (big if big.box[2] >= 100 else None)
-    if index <= 210:
-        return largest(labels), None
-    return None, None
 
 
 def test_hamilton_clip_names_lin_and_not_alex(qtbot, make_window, samples_dir):
@@ -94,7 +64,7 @@ def test_low_tau_turns_labels_unknown(qtbot, make_window, samples_dir):
 
     slider = win.settings_pane.threshold.slider
     assert win.settings_pane.threshold.isEnabled()
-    win.side.setCurrentIndex(1)
+    win.side.setCurrentWidget(win.settings_pane)
     slider.setFocus()
     qtbot.keyClick(slider, Qt.Key.Key_Home)  # τ = 0: nobody is that close
     assert slider.value() == 0

@@ -1,0 +1,408 @@
+"""A person's page (double-click someone in the People panel): all their photos, with where and
+when each was added and how good it is; make one the main photo, move one to someone else,
+remove one; rename (onto someone else's name: offered as a merge), merge into someone else,
+add a photo, delete (undoable for ten minutes, from the status bar's Undo).
+
+No face logic here: every read and write is a job on the inference worker, which owns the
+gallery connection; the dialog shows the answers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from app.gui.figures import plural
+from app.gui.live_view import qimage_from_rgb
+
+THUMB = 96
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoRow:
+    id: int
+    number: int             # photo N, as `people show` numbers them
+    crop: np.ndarray
+    created: float
+    source: str | None
+    quality: float | None
+    quality_note: str | None
+    is_main: bool
+
+
+@dataclass(frozen=True)
+class PersonPage:
+    id: int
+    name: str
+    photos: tuple[PhotoRow, ...]
+    rejections: int
+    others: tuple[tuple[int, str], ...]   # everyone else enrolled: (id, name)
+
+
+@dataclass(frozen=True)
+class NameTaken:
+    """A rename's answer when the name is someone else's: offer to merge into them."""
+    person_id: int
+    name: str
+
+
+def load_page(engine, person_id: int) -> PersonPage:
+    g = engine.gallery
+    p = g.person(person_id)
+    samples = g.samples(p.id)
+    main = next((s.id for s in samples if s.is_main), samples[0].id if samples else None)
+    photos = tuple(PhotoRow(s.id, i, s.crop, s.created, s.source, s.quality, s.quality_note, s.id == main)
+                   for i, s in enumerate(samples, 1))
+    others = tuple((o.id, o.name) for o in g.people() if o.id != p.id)
+    return PersonPage(p.id, p.name, photos, g.rejection_count(p.id), others)
+
+
+def when_text(t: float) -> str:
+    if not t:
+        return "date not recorded"
+    return time.strftime("%d %b %Y, %H:%M", time.localtime(t)).lstrip("0")
+
+
+def photo_text(r: PhotoRow) -> str:
+    q = ("quality not measured" if r.quality is None else
+         f"quality {r.quality:.2f}" + (f" ⚠ {r.quality_note}" if r.quality_note and r.quality_note != "good" else ""))
+    return "\n".join([f"Photo {r.number}" + (" ★ main" if r.is_main else ""), when_text(r.created),
+                      f"from {r.source}" if r.source else "source not recorded", q])
+
+
+def sync_recent(worker, engine) -> None:
+    """After a delete or merge (in the worker thread): the recent faces keep nothing of anyone
+    no longer enrolled."""
+    rf = getattr(worker, "recent", None)
+    if rf is not None:
+        rf.sync_people(engine.gallery)
+
+
+class PersonDialog(QDialog):
+    changed = Signal()                # the gallery changed: the People panel refreshes
+    deleted = Signal(object)          # gallery.DeletedPerson: the window offers Undo
+    add_photo_requested = Signal(str)  # the person's name: the window opens the enrol dialog
+    message = Signal(str)
+    loaded = Signal()
+
+    def __init__(self, worker, person_id: int, parent=None):
+        super().__init__(parent)
+        self.worker = worker
+        self.person_id = int(person_id)
+        self.page: PersonPage | None = None
+        self.busy = False
+        self.setWindowTitle("Person")
+        self.setMinimumSize(520, 460)
+        self.resize(640, 560)
+        lay = QVBoxLayout(self)
+        self.title = QLabel("Loading…")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        f = self.title.font()
+        f.setPointSizeF(f.pointSizeF() * 1.3)
+        f.setBold(True)
+        self.title.setFont(f)
+        lay.addWidget(self.title)
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+        lay.addWidget(self.info)
+        self.photos = QListWidget()
+        self.photos.setViewMode(QListView.ViewMode.IconMode)
+        self.photos.setIconSize(QSize(THUMB, THUMB))
+        self.photos.setGridSize(QSize(THUMB + 74, THUMB + 78))
+        self.photos.setResizeMode(QListView.ResizeMode.Adjust)
+        self.photos.setMovement(QListView.Movement.Static)
+        self.photos.setWordWrap(True)
+        self.photos.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.photos.itemSelectionChanged.connect(self._update_buttons)
+        lay.addWidget(self.photos, 1)
+
+        photo_row = QHBoxLayout()
+        photo_row.addWidget(QLabel("Photo:"))
+        self.main_button = QPushButton("Make &main photo")
+        self.move_button = QPushButton("&Move to…")
+        self.remove_button = QPushButton("&Remove…")
+        self.main_button.clicked.connect(self.make_main_selected)
+        self.move_button.clicked.connect(self.move_selected)
+        self.remove_button.clicked.connect(self.remove_selected)
+        for b in (self.main_button, self.move_button, self.remove_button):
+            photo_row.addWidget(b)
+        photo_row.addStretch(1)
+        lay.addLayout(photo_row)
+
+        person = QGridLayout()
+        self.add_button = QPushButton("&Add a photo…")
+        self.rename_button = QPushButton("Re&name…")
+        self.merge_button = QPushButton("Mer&ge into…")
+        self.delete_button = QPushButton("&Delete person…")
+        self.add_button.clicked.connect(self._add_photo)
+        self.rename_button.clicked.connect(self.rename)
+        self.merge_button.clicked.connect(self.merge)
+        self.delete_button.clicked.connect(self.delete)
+        person.addWidget(QLabel("Person:"), 0, 0)
+        for i, b in enumerate((self.add_button, self.rename_button, self.merge_button, self.delete_button)):
+            person.addWidget(b, 0, i + 1)
+        person.setColumnStretch(5, 1)
+        lay.addLayout(person)
+
+        rej = QHBoxLayout()
+        self.rejections_label = QLabel("")
+        self.rejections_label.setWordWrap(True)
+        self.clear_rejections_button = QPushButton("Forget them")
+        self.clear_rejections_button.clicked.connect(self.clear_rejections)
+        rej.addWidget(self.rejections_label, 1)
+        rej.addWidget(self.clear_rejections_button)
+        lay.addLayout(rej)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+        self._update_buttons()
+        self.reload()
+
+    # ---- reading -----------------------------------------------------------------------------
+    def reload(self) -> None:
+        pid = self.person_id
+        self.busy = True
+        self._update_buttons()
+        self.worker.submit(lambda engine, progress: load_page(engine, pid), self._show, self._load_failed)
+
+    def _load_failed(self, message: str) -> None:
+        self.busy = False
+        self.page = None
+        self.title.setText("This person is no longer enrolled.")
+        self.info.setText(message)
+        self.photos.clear()
+        self._update_buttons()
+        self.loaded.emit()
+
+    def _show(self, page: PersonPage) -> None:
+        selected = self.selected_photo()
+        self.busy = False
+        self.page = page
+        self.setWindowTitle(page.name)
+        self.title.setText(page.name)
+        n = len(page.photos)
+        self.info.setText(f"{plural(n, 'photo')}. The main photo is their thumbnail. A person keeps at "
+                          f"least one photo: to remove the last, delete the person.")
+        self.photos.clear()
+        for r in page.photos:
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(qimage_from_rgb(r.crop))), photo_text(r))
+            item.setData(Qt.ItemDataRole.UserRole, r.id)
+            item.setToolTip(photo_text(r).replace("\n", " · "))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            self.photos.addItem(item)
+            if selected is not None and r.id == selected.id:
+                item.setSelected(True)
+        if page.rejections:
+            self.rejections_label.setText(f"{plural(page.rejections, 'face')} marked “Not {page.name}” "
+                                          f"in Recent faces: {page.name} is not named for faces like them.")
+        else:
+            self.rejections_label.setText("")
+        self.clear_rejections_button.setVisible(bool(page.rejections))
+        self._update_buttons()
+        self.loaded.emit()
+
+    def selected_photo(self) -> PhotoRow | None:
+        items = self.photos.selectedItems()
+        if not items or self.page is None:
+            return None
+        sid = items[0].data(Qt.ItemDataRole.UserRole)
+        return next((r for r in self.page.photos if r.id == sid), None)
+
+    def select_photo(self, number: int) -> None:
+        """Select photo N (1-based, as listed)."""
+        for i in range(self.photos.count()):
+            self.photos.item(i).setSelected(i == number - 1)
+
+    def _update_buttons(self) -> None:
+        ready = self.page is not None and not self.busy
+        photo = self.selected_photo() if ready else None
+        several = ready and len(self.page.photos) > 1
+        self.main_button.setEnabled(photo is not None and not photo.is_main)
+        self.move_button.setEnabled(photo is not None and several and bool(self.page.others))
+        self.remove_button.setEnabled(photo is not None)
+        self.remove_button.setToolTip("" if several or not ready else
+                                      "A person keeps at least one photo: delete the person instead.")
+        self.move_button.setToolTip("" if several or not ready else
+                                    "Their only photo: merge them into the other person instead.")
+        for b in (self.add_button, self.rename_button, self.delete_button):
+            b.setEnabled(ready)
+        self.merge_button.setEnabled(ready and bool(self.page.others))
+
+    # ---- questions (tests answer them) --------------------------------------------------------
+    def ask_person(self, title: str, label: str) -> tuple[int, str] | None:
+        others = list(self.page.others) if self.page else []
+        if not others:
+            return None
+        names = [n for _, n in others]
+        name, ok = QInputDialog.getItem(self, title, label, names, 0, False)
+        return next(((p, n) for p, n in others if n == name), None) if ok else None
+
+    def ask_new_name(self, current: str) -> str | None:
+        text, ok = QInputDialog.getText(self, "Rename", "New name:", text=current)
+        return text.strip() if ok and text.strip() else None
+
+    def _yes(self, title: str, text: str, default_yes: bool = False) -> bool:
+        b = QMessageBox.StandardButton
+        return QMessageBox.question(self, title, text, b.Yes | b.No, b.Yes if default_yes else b.No) == b.Yes
+
+    def confirm_remove(self, number: int, name: str) -> bool:
+        return self._yes("Remove photo", f"Remove photo {number} of {name}? It is erased from the gallery.")
+
+    def confirm_merge(self, name: str, into: str) -> bool:
+        return self._yes("Merge", f"Make {name} and {into} one person, {into}? Every photo of {name} "
+                         f"goes to {into}, and {name} disappears.")
+
+    def confirm_delete(self, name: str) -> bool:
+        return self._yes("Delete person", f"Delete {name} and all their photos? You can undo this "
+                         f"for 10 minutes (Undo in the status bar).")
+
+    # ---- actions -----------------------------------------------------------------------------
+    def _run(self, job, done, title: str) -> None:
+        self.busy = True
+        self._update_buttons()
+
+        def ok(value) -> None:
+            self.busy = False
+            done(value)
+
+        def failed(message: str) -> None:
+            from app.gui.people_panel import show_error
+            self.busy = False
+            self.message.emit(message)
+            show_error(self, title, message)
+            self.reload()
+
+        self.worker.submit(job, ok, failed)
+
+    def _after(self, text: str) -> None:
+        self.message.emit(text)
+        self.changed.emit()
+        self.reload()
+
+    def make_main_selected(self) -> None:
+        photo = self.selected_photo()
+        if photo is None:
+            return
+        sid = photo.id
+        self._run(lambda engine, progress: engine.gallery.set_main_sample(sid),
+                  lambda _: self._after(f"Photo {photo.number} is now the main photo."), "Main photo")
+
+    def move_selected(self) -> None:
+        photo = self.selected_photo()
+        if photo is None or self.page is None:
+            return
+        target = self.ask_person("Move photo", f"Photo {photo.number} is of:")
+        if target is None:
+            return
+        sid, (tid, tname) = photo.id, target
+        self._run(lambda engine, progress: engine.gallery.move_sample(sid, tid),
+                  lambda _: self._after(f"Moved photo {photo.number} to {tname}."), "Move photo")
+
+    def remove_selected(self) -> None:
+        photo = self.selected_photo()
+        if photo is None or self.page is None:
+            return
+        if len(self.page.photos) <= 1:
+            # said at once, without asking first: the gallery refuses it anyway
+            self._run(lambda engine, progress: engine.gallery.remove_sample(photo.id), lambda _: self.reload(),
+                      "Remove photo")
+            return
+        if not self.confirm_remove(photo.number, self.page.name):
+            return
+        sid = photo.id
+        self._run(lambda engine, progress: engine.gallery.remove_sample(sid),
+                  lambda _: self._after(f"Removed photo {photo.number}."), "Remove photo")
+
+    def rename(self) -> None:
+        if self.page is None:
+            return
+        old = self.page.name
+        new = self.ask_new_name(old)
+        if not new or new == old:
+            return
+        pid = self.person_id
+
+        def job(engine, progress):
+            from app.errors import NameTakenError
+            try:
+                return engine.gallery.rename(pid, new)
+            except NameTakenError as exc:
+                return NameTaken(exc.person_id, exc.name)
+
+        def done(value) -> None:
+            if isinstance(value, NameTaken):
+                if self.confirm_merge(old, value.name):
+                    self._merge_into(value.person_id, value.name)
+                return
+            self._after(f"Renamed {old} to {value.name}.")
+
+        self._run(job, done, "Rename")
+
+    def merge(self) -> None:
+        if self.page is None:
+            return
+        target = self.ask_person("Merge", f"Merge {self.page.name} into:")
+        if target is None or not self.confirm_merge(self.page.name, target[1]):
+            return
+        self._merge_into(*target)
+
+    def _merge_into(self, into_id: int, into_name: str) -> None:
+        src, name, w = self.person_id, self.page.name, self.worker
+
+        def job(engine, progress):
+            person = engine.gallery.merge(src, into_id)
+            sync_recent(w, engine)
+            return person
+
+        def done(person) -> None:
+            self.person_id = person.id  # the page now shows who they became
+            self._after(f"Merged {name} into {person.name} ({plural(person.sample_count, 'photo')}).")
+
+        self._run(job, done, "Merge")
+
+    def delete(self) -> None:
+        if self.page is None or not self.confirm_delete(self.page.name):
+            return
+        pid, w = self.person_id, self.worker
+
+        def job(engine, progress):
+            gone = engine.gallery.delete(pid, undoable=True)
+            sync_recent(w, engine)
+            return gone
+
+        def done(gone) -> None:
+            self.message.emit(f"Deleted {gone.name}.")
+            self.changed.emit()
+            self.deleted.emit(gone)
+            self.accept()
+
+        self._run(job, done, "Delete person")
+
+    def clear_rejections(self) -> None:
+        pid = self.person_id
+        self._run(lambda engine, progress: engine.gallery.clear_rejections(pid),
+                  lambda n: self._after(f"Forgot {plural(n, '“Not …” answer')}."), "Forget")
+
+    def _add_photo(self) -> None:
+        if self.page is not None:
+            self.add_photo_requested.emit(self.page.name)
