@@ -84,7 +84,7 @@ STRIPPED_PATTERNS = ("torch/lib/libtorch_cpu.so*", "torch/lib/libtorch_python.so
 
 def haar_cascade_source() -> Path:
     """OpenCV's frontal-face cascade in the installed cv2 package."""
-    import cv2
+    import cv2.data
 
     from app.detection import HAAR_CASCADE_FILE
     return Path(cv2.data.haarcascades) / HAAR_CASCADE_FILE

@@ -495,6 +495,7 @@ def _import_people(args) -> int:
 def cmd_watch(args) -> int:
     import time
 
+    from app.live_analysis import LiveAnalyser
     from app.sources import RetryingSource, describe_source, open_source
     from app.tracking import LiveLabeller
     review = None
@@ -520,7 +521,7 @@ def cmd_watch(args) -> int:
             # position, a camera's wall clock.
             recent = RecentFaces(window_s=float("inf"), clock=time.time if live.is_live else lambda: clock["t"])
             recent.configure_from(engine)
-        labeller = None if args.per_frame else LiveLabeller(engine.identify, recent=recent)
+        analyser = None if args.per_frame else LiveAnalyser(engine, LiveLabeller(engine.identify, recent=recent))
         source_cm = live if live.is_live else open_source(args.source)
         with source_cm as source:
             while args.max_frames is None or n < args.max_frames:
@@ -529,14 +530,16 @@ def cmd_watch(args) -> int:
                     break
                 clock["t"] = frame.timestamp
                 t0 = time.perf_counter()
-                recs = engine.analyse(frame.rgb)
-                tau = engine.threshold
-                faces = ([(r.face.box, r.match.name, r.match.distance, None, r.match.nearest, tau,
-                           r.match.raw_distance) for r in recs] if labeller is None
-                         else [(lab.box, lab.name, lab.distance, lab.track_id, lab.nearest, tau)
-                               for lab in labeller(frame.rgb, recs, engine.encoder.version,
-                                                   when=None if live.is_live else frame.timestamp,
-                                                   frame_index=frame.index)])
+                if analyser is None:
+                    recs = engine.analyse(frame.rgb)
+                    tau = engine.threshold
+                    faces = [(r.face.box, r.match.name, r.match.distance, None, r.match.nearest, tau,
+                              r.match.raw_distance) for r in recs]
+                else:  # as the app's live view: settled faces carry their name over (app.live_analysis)
+                    labels = analyser(frame.rgb, when=None if live.is_live else frame.timestamp,
+                                      frame_index=frame.index).labels
+                    tau = engine.threshold
+                    faces = [(lab.box, lab.name, lab.distance, lab.track_id, lab.nearest, tau) for lab in labels]
                 ms = (time.perf_counter() - t0) * 1000
                 if args.json:
                     print(json.dumps({"frame": frame.index, "faces": [_face_json(*f) for f in faces]},

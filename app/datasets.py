@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +47,7 @@ def read_people_file(path: str | os.PathLike) -> set[str]:
     return names
 
 
-def scan_identity_folders(roots: list[str | os.PathLike], exclude: set[str] | None = None,
+def scan_identity_folders(roots: Sequence[str | os.PathLike], exclude: set[str] | None = None,
                           min_images: int = 1) -> ImageList:
     """All images under `root/<person>/`, one label per (root, person) folder."""
     exclude = exclude or set()
@@ -153,7 +153,8 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     (N,128) when asked. Results are cached under `cache_dir` keyed by the inputs; teacher
     embeddings also on their own, whatever the crop size.
     """
-    box = tuple(map(float, box))
+    x0, y0, side = map(float, box)
+    box = (x0, y0, side)
     # the full frame keeps the key it had before boxes existed, so old caches stay valid
     tag = [] if box == FULL_BOX else ["box", *map(repr, box)]
     key = hashlib.sha256("\n".join([str(size), detector_kind, str(teacher), "v1", *tag, *paths])
@@ -176,7 +177,8 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
             np.savez(f, teacher=out["teacher"])
     if cache_file is not None:
         with atomic_write(cache_file) as f:  # a killed run leaves no half-written cache behind
-            np.savez(f, **out)
+            # ignore: numpy's stub has a keyword `allow_pickle`, which mypy takes a str-keyed ** to fill
+            np.savez(f, **out)  # type: ignore[arg-type]
     return out
 
 
@@ -222,7 +224,7 @@ def build_mixes(paths: list[str], labels: np.ndarray, count: int, detector_kind:
     jobs = [([chips[a] for a, _ in pairs[i:i + chunk]], [chips[b] for _, b in pairs[i:i + chunk]],
              lams[i:i + chunk]) for i in range(0, n, chunk)]
     emb = _run_pool(_mix_job, jobs, (detector_kind, detector_model, True), workers,
-                    lambda i, total, msg: progress(min(n, i * chunk), n, msg), cancel, "teacher on blended faces")
+                    lambda i, total, msg="": progress(min(n, i * chunk), n, msg), cancel, "teacher on blended faces")
     out = {"pairs": pairs, "lam": lams, "teacher": np.concatenate(emb).astype(np.float32)}
     if cache_file is not None:
         with atomic_write(cache_file) as f:
@@ -246,6 +248,7 @@ def _run_pool(fn: Callable, jobs: list[tuple], init_args: tuple, workers: int, p
               cancel: CancelToken | None, message: str) -> list:
     """fn(*job) for every job, in `workers` spawned processes (or here), in order, cancellable."""
     out: list = []
+    results: Iterator
     if workers <= 1:
         _init_worker(*init_args)
         pool, results = None, (fn(*j) for j in jobs)

@@ -98,9 +98,10 @@ class YuNetDetector(Detector):
         _, raw = self._net.detect(bgr)
         faces = []
         if raw is not None:
-            for row in raw:
+            for row in np.asarray(raw):
                 lm = row[4:14].reshape(5, 2).astype(np.float32)
-                face = Face(tuple(float(v) for v in row[:4]), float(row[14]), lm)
+                x, y, bw, bh = (float(v) for v in row[:4])
+                face = Face((x, y, bw, bh), float(row[14]), lm)
                 faces.append(face.scaled(1.0 / scale) if scale < 1.0 else face)
         return sorted(faces, key=lambda f: f.box[0])
 
@@ -123,7 +124,7 @@ class HaarDetector(Detector):
         boxes, _, weights = self._cascade.detectMultiScale3(
             grey, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_size, self.min_size),
             outputRejectLevels=True)
-        faces = [Face(tuple(float(v) for v in b), float(s), None)
+        faces = [Face((float(b[0]), float(b[1]), float(b[2]), float(b[3])), float(s), None)
                  for b, s in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1))]
         return sorted(faces, key=lambda f: f.box[0])
 

@@ -334,7 +334,8 @@ class Encoder:
     def __init__(self, net: FaceNet | FaceEnsemble | MobileFaceNet, card: ModelCard, device: str | torch.device | None = None,
                  path: Path | None = None):
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        self.net = net.to(self.device, memory_format=net.memory_format).eval()
+        # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
+        self.net = net.to(self.device, memory_format=net.memory_format).eval()  # type: ignore[call-overload]
         self.card = card
         self.path = path
 

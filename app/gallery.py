@@ -38,7 +38,7 @@ import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, NoReturn, Sequence
+from typing import Callable, Iterator, Literal, NoReturn, Sequence, overload
 
 import cv2
 import numpy as np
@@ -267,6 +267,14 @@ def _emb_array(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4").astype(np.float32)
 
 
+def _new_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (sqlite3 gives None only when nothing was inserted)."""
+    rowid = cur.lastrowid
+    if rowid is None:
+        raise GalleryError("The gallery did not store the new row.")
+    return int(rowid)
+
+
 def _sidecars(path: Path) -> list[Path]:
     return [Path(f"{path}-wal"), Path(f"{path}-shm")]
 
@@ -336,8 +344,8 @@ class Gallery:
             raise GalleryError(f"The gallery file {p} is read-only. Make it writable (or choose another "
                                f"data folder with ONESHOT_DATA_DIR) and try again.")
         try:
-            with open(p, "rb") as f:
-                head = f.read(len(_SQLITE_HEADER))
+            with open(p, "rb") as fh:
+                head = fh.read(len(_SQLITE_HEADER))
         except OSError as exc:
             raise GalleryError(f"The gallery file {p} cannot be read: {exc.strerror or exc}.") from None
         if head and head != _SQLITE_HEADER:
@@ -590,7 +598,7 @@ class Gallery:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (person_id, png, _emb_bytes(emb), model_version, source, self.clock(),
              None if quality is None else float(quality), quality_note))
-        return int(cur.lastrowid)
+        return _new_id(cur)
 
     def enroll(self, name: str, crop: np.ndarray, embedding: np.ndarray, model_version: str,
                source: str | None = None, add_to_existing: bool = False, quality: float | None = None,
@@ -613,7 +621,7 @@ class Gallery:
             else:
                 freed = self._free_name(conn, name)
                 cur = conn.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, self.clock()))
-                person_id = int(cur.lastrowid)
+                person_id = _new_id(cur)
             self._insert_sample(conn, person_id, png, emb, model_version, source, quality, quality_note)
             row = conn.execute(self._PERSON_SQL + " AND p.id = ?", (person_id,)).fetchone()
         if freed:
@@ -673,6 +681,11 @@ class Gallery:
                 # secure_delete has already zeroed the freed pages; the WAL is rewritten later.
                 pass
         remove_derived_copies(self.path.parent)
+
+    @overload
+    def delete(self, person_id: int, undoable: Literal[True]) -> DeletedPerson: ...
+    @overload
+    def delete(self, person_id: int, undoable: bool = False) -> DeletedPerson | None: ...
 
     def delete(self, person_id: int, undoable: bool = False) -> DeletedPerson | None:
         """Remove the person and every sample and rejection, then compact the file (`_compact`).
@@ -772,7 +785,7 @@ class Gallery:
             pid, _ = self._active(conn, person_id)
             cur = conn.execute("INSERT INTO rejections(person_id, crop, embedding, model_version, created) "
                                "VALUES (?, ?, ?, ?, ?)", (pid, png, _emb_bytes(emb), model_version, self.clock()))
-        return int(cur.lastrowid)
+        return _new_id(cur)
 
     def rejection_count(self, person_id: int) -> int:
         with self._read() as conn:
@@ -857,7 +870,7 @@ class Gallery:
                 if taken is None:
                     freed = self._free_name(conn, name) or freed
                     cur = conn.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, created))
-                    pid, have = int(cur.lastrowid), set()
+                    pid, have = _new_id(cur), set()
                     added.append(name)
                 else:
                     pid = taken[0]
@@ -1034,6 +1047,7 @@ class Gallery:
                         embs[i] = _check_embedding(e)
                 with self._write() as conn:
                     for (sid, _, old_version), e in zip(rows, embs):
+                        assert e is not None  # every crop was embedded above
                         # Only if untouched since we read it (deleted or refreshed by someone else: skip).
                         cur = conn.execute(f"UPDATE {table} SET embedding = ?, model_version = ? "
                                            "WHERE id = ? AND model_version = ?",

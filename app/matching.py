@@ -190,7 +190,7 @@ class Matcher:
         """Owner, (normalised) distance and plain distance of each unit query's nearest sample;
         with `tau` and rejections, people rejected for the query are passed over (see __init__)."""
         if tau is not None and self._rej is not None:
-            return self._nearest_with_rejections(q, float(tau))
+            return self._nearest_with_rejections(q, float(tau), self._rej)
         m, n = len(q), len(self._emb)
         ids = np.empty(m, dtype=np.int64)
         dist = np.empty(m, dtype=np.float64)
@@ -206,6 +206,7 @@ class Matcher:
                 sq = np.maximum(np.float32(2) - np.float32(2) * top, np.float32(0))
                 dist[lo:lo + step] = raw[lo:lo + step] = np.sqrt(sq)
             else:
+                assert crowd_q is not None and self._crowd is not None  # both made with the scorer
                 d = np.sqrt(np.maximum(2.0 - 2.0 * sims.astype(np.float64), 0.0))
                 adj = self.scorer.adjust(d, crowd_q[lo:lo + step], self._crowd)
                 best = np.argmin(adj, axis=1)
@@ -214,21 +215,24 @@ class Matcher:
             ids[lo:lo + step] = self._ids[best]
         return ids, dist, raw
 
-    def _nearest_with_rejections(self, q: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`_nearest` with rejected people masked out per query (float64 throughout)."""
+    def _nearest_with_rejections(self, q: np.ndarray, tau: float, rej: np.ndarray
+                                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_nearest` with rejected people masked out per query (float64 throughout); `rej` is
+        `self._rej`."""
         m, n = len(q), len(self._emb)
         ids = np.empty(m, dtype=np.int64)
         dist = np.empty(m, dtype=np.float64)
         raw = np.empty(m, dtype=np.float64)
         crowd_q = self.scorer.crowd(q) if self.scorer is not None else None
-        step = max(1, _CHUNK_ELEMENTS // (n + len(self._rej)))
+        step = max(1, _CHUNK_ELEMENTS // (n + len(rej)))
         for lo in range(0, m, step):
             chunk = q[lo:lo + step]
             d = np.sqrt(np.maximum(2.0 - 2.0 * (chunk @ self._emb.T).astype(np.float64), 0.0))
-            rd = np.sqrt(np.maximum(2.0 - 2.0 * (chunk @ self._rej.T).astype(np.float64), 0.0))
+            rd = np.sqrt(np.maximum(2.0 - 2.0 * (chunk @ rej.T).astype(np.float64), 0.0))
             if self.scorer is None:
                 adj, radj = d.copy(), rd
             else:
+                assert crowd_q is not None and self._crowd is not None and self._rej_crowd is not None
                 adj = self.scorer.adjust(d, crowd_q[lo:lo + step], self._crowd)
                 radj = self.scorer.adjust(rd, crowd_q[lo:lo + step], self._rej_crowd)
             for cols, rows in self._rej_groups:
@@ -243,6 +247,13 @@ class Matcher:
             ids[lo:lo + step] = self._ids[best]
         return ids, dist, raw
 
+    def person_id(self, name: str) -> int | None:
+        """The id of the enrolled person called `name` (None: nobody, or Unknown)."""
+        for pid, n in self._names.items():
+            if n == name:
+                return int(pid)
+        return None
+
     def match(self, queries: np.ndarray, tau: float) -> list[Match]:
         """Each query's nearest person if strictly closer than `tau`, else Unknown. The comparison
         uses the very distance reported, so `m.known == (m.distance < tau)` always holds."""
@@ -255,7 +266,8 @@ class Matcher:
         out = []
         for pid, d, r in zip(ids.tolist(), dist.tolist(), raw.tolist()):
             name = self._names[pid] if d < float("inf") else None  # inf: everyone passed over (rejections)
-            out.append(Match(name if d < tau else UNKNOWN, pid if d < tau else None, d, name, tau,
+            # d < tau implies d < inf, so a name is given only with one
+            out.append(Match(name if d < tau and name is not None else UNKNOWN, pid if d < tau else None, d, name, tau,
                              None if plain else r))
         return out
 
@@ -272,6 +284,7 @@ class Matcher:
             best = np.maximum.reduceat(sims, self._starts)
             dist = np.sqrt(np.maximum(np.float32(2) - np.float32(2) * best, np.float32(0))).astype(np.float64)
         else:
+            assert self._crowd is not None  # made with the scorer
             d = np.sqrt(np.maximum(2.0 - 2.0 * (self._emb @ q[0]).astype(np.float64), 0.0))
             adj = self.scorer.adjust(d[None, :], self.scorer.crowd(q), self._crowd)[0][self._order]
             dist = np.minimum.reduceat(adj, self._starts)

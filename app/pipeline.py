@@ -49,7 +49,7 @@ def live_threads() -> int:
 class Recognition:
     face: Face
     match: Match
-    embedding: np.ndarray
+    embedding: np.ndarray | None  # None: not embedded this frame, its track's name carried over
 
 
 @dataclass(frozen=True)
@@ -166,10 +166,17 @@ class Engine:
     def analyse(self, rgb: np.ndarray) -> list[Recognition]:
         """Detect every face in a frame and name it (or "Unknown"); SourceError for a frame
         that is not an image (a broken camera driver), never a crash."""
+        return self.recognise(rgb, self.detect(rgb))
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """The faces of a frame (SourceError for a frame that is not an image)."""
         if not is_rgb_frame(rgb):
             what = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
             raise SourceError(f"A frame could not be used (got {what}, not an RGB image); skipped.")
-        faces = self.detector.detect(rgb)
+        return self.detector.detect(rgb)
+
+    def recognise(self, rgb: np.ndarray, faces: list[Face]) -> list[Recognition]:
+        """Embed and name these faces of the frame."""
         if not faces:
             return []
         emb = self.embed_faces(rgb, faces)

@@ -64,8 +64,10 @@ def mobilefacenet_from_faceplugin(path: str | os.PathLike, dim: int = 128) -> Mo
                                  f"where {tuple(layer.weight.shape)} belong).")
             layer.weight.copy_(w)
             if b is not None:
+                assert isinstance(layer, nn.Conv2d) and layer.bias is not None  # only a Conv has one
                 layer.bias.copy_(b)
         first = layers[0]
+        assert isinstance(first, nn.Conv2d) and first.bias is not None  # the network's first layer
         scale = 127.5 / _STD
         first.bias.add_(first.weight.sum(dim=(1, 2, 3)) * (127.5 - _MEAN) / _STD)
         first.weight.mul_(scale)

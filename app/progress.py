@@ -7,7 +7,7 @@ the GUI turns them into Qt signals.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Protocol
+from typing import Protocol
 
 from app.errors import Cancelled
 
@@ -38,7 +38,7 @@ class CancelToken:
             raise Cancelled("Cancelled.")
 
 
-def console_progress(prefix: str = "") -> Callable[[int, int, str], None]:
+def console_progress(prefix: str = "") -> ProgressFn:
     """A ProgressFn that redraws one line on stderr."""
     import sys
 

@@ -28,6 +28,7 @@ from app.errors import OneShotError, SourceError
 from app.imageio import IMAGE_EXTENSIONS  # one list of photo types for every command
 from app.progress import CancelToken
 
+_load_image: Callable[[Path], np.ndarray] | None
 try:  # the project's photo reader (EXIF rotation, odd modes); OpenCV when it is not there
     from app.imageio import load_image as _load_image
 except ImportError:  # pragma: no cover - app.imageio ships with the app
@@ -417,8 +418,8 @@ class VideoFileSource(_CaptureSource):
         self._pass_frames = 0
         self.loops += 1
         assert self._cap is not None
-        try:
-            rewound = bool(self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0))
+        try:  # set() is not part of Capture (fakes may lack it); one that cannot seek is reopened
+            rewound = bool(getattr(self._cap, "set")(cv2.CAP_PROP_POS_FRAMES, 0))
         except Exception:  # noqa: BLE001
             rewound = False
         if not rewound:
@@ -436,8 +437,9 @@ class VideoFileSource(_CaptureSource):
 
     def read(self) -> Frame | None:
         self._check_open()
+        got: tuple[np.ndarray, float] | None
         if self._pending is not None:
-            got: tuple[np.ndarray, float] | None = self._pending
+            got = self._pending
             self._pending = None
         else:
             got = self._next_rgb()

@@ -120,8 +120,9 @@ class Tracker:
         """Feed one analysed frame; returns labels in input order.
 
         Each detection is (box, name, distance) as this frame alone matched it, optionally with
-        the face's unit embedding as a fourth item. With embeddings and `identify`, a track's
-        name comes from matching its pooled template; otherwise from this frame's name.
+        the face's unit embedding (or None) as a fourth item and who it is nearest as a fifth.
+        With embeddings and `identify`, a track's name comes from matching its pooled template;
+        otherwise from this frame's name.
         """
         pairs = sorted(((iou(t.box, d[0]), ti, di) for ti, t in enumerate(self.tracks)
                         for di, d in enumerate(detections)), reverse=True)
@@ -134,9 +135,9 @@ class Tracker:
                 continue
             used_t.add(ti)
             assigned[di] = self.tracks[ti]
-        for ti, t in enumerate(self.tracks):
+        for ti, old in enumerate(self.tracks):
             if ti not in used_t:
-                t.missed += 1
+                old.missed += 1
         survivors = [t for t in self.tracks if t.missed <= self.max_missed]
         current: list[Track] = []
         for di, (box, *_rest) in enumerate(detections):
@@ -166,7 +167,8 @@ class Tracker:
         """(name, distance, nearest) per detection: its track's template matched, or the frame's
         own; a track with fewer than `min_frames` pooled frames stays Unknown for now."""
         own: list[tuple[str, float, str | None]] = [
-            (d[1], float(d[2]), d[1] if d[1] != UNKNOWN else None) for d in detections]
+            (d[1], float(d[2]), d[4] if len(d) > 4 and d[4] is not None else d[1] if d[1] != UNKNOWN else None)
+            for d in detections]
         pooled = [i for i, d in enumerate(detections) if len(d) > 3 and d[3] is not None]
         if identify is None or not pooled:
             return own
@@ -232,16 +234,26 @@ class LiveLabeller:
         """Forget every track (e.g. τ changed, so old names no longer hold)."""
         self.tracker.reset()
 
+    def new_shot(self, rgb: np.ndarray, model: str | None) -> bool:
+        """Whether this frame starts a new shot or comes from another model; if so every track
+        is forgotten, so nobody carries a name over from the last. Called once per frame (the
+        scene-cut check compares with the frame before), by `__call__` unless told it was."""
+        if self.scene_cut(rgb) or model != self._model:
+            self.tracker.reset()
+            self._model = model
+            return True
+        return False
+
     def __call__(self, rgb: np.ndarray, recognitions: Sequence, model: str | None = None,
-                 when: float | None = None, frame_index: int | None = None) -> list[Labelled]:
+                 when: float | None = None, frame_index: int | None = None,
+                 cut_checked: bool = False) -> list[Labelled]:
         """`recognitions`: the frame's `pipeline.Recognition`s (face, match, embedding); `model`:
         the encoder's version, since embeddings of two models must not be pooled together;
         `when`, `frame_index`: passed on to `recent` (default: now, unknown)."""
-        cut = self.scene_cut(rgb)
-        if cut or model != self._model:
-            self.tracker.reset()  # a new shot or model: nobody carries a name over from the last
-            self._model = model
-        labels = self.tracker.update([(r.face.box, r.match.name, float(r.match.distance), r.embedding)
+        if not cut_checked:
+            self.new_shot(rgb, model)
+        labels = self.tracker.update([(r.face.box, r.match.name, float(r.match.distance), r.embedding,
+                                       getattr(r.match, "nearest", None))
                                       for r in recognitions], self.identify)
         if self.recent is not None:
             self.recent.observe_frame(rgb, recognitions, labels, model, when=when, frame_index=frame_index,

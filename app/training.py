@@ -37,6 +37,7 @@ from app.datasets import (
 from app.encoder import (
     DEFAULT_ARCH,
     Encoder,
+    FaceEnsemble,
     FaceNet,
     MobileFaceNet,
     ModelCard,
@@ -49,6 +50,7 @@ from app.encoder import (
     write_card,
 )
 from app.errors import Cancelled, DatasetError
+from app.heldout import CheckPeople, choose_check_people, name_counts
 from app.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.teachers import FRAME, OnnxTeacher, load_teachers, parse_teachers
@@ -111,6 +113,10 @@ class TrainConfig:
     # Leading layers of the network's body kept as they start (published or fine-tuned weights):
     # their gradients are most of a MobileFaceNet step's cost on CPU (the 56 and 28 px maps).
     freeze: int = 0
+    # Share of the people with two or more photos (and of the one-photo people) kept out of
+    # training to check the model on (app.heldout; the app's Retrain: heldout.CHECK_SHARE).
+    # 0: off. Not used when LFW's validation people are held out: they are the check then.
+    check_share: float = 0.0
 
 
 @dataclass
@@ -194,6 +200,10 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, can
     blend for every two images, which keeps the teacher's extra pass near 5 minutes on two cores."""
     exclude = read_people_file(cfg.exclude_people) if cfg.exclude_people else set()
     images = scan_identity_folders(cfg.datasets, exclude=exclude)
+    held = held_out_people(cfg)
+    # chosen among everyone in the folders (before max_images), so the same folders always give
+    # the same check people
+    check = choose_check_people(name_counts(images), cfg.check_share) if not held else CheckPeople()
     paths_, labels = images.paths, images.labels
     if cfg.max_images is not None and len(paths_) > cfg.max_images:
         paths_, labels = paths_[:cfg.max_images], labels[:cfg.max_images]
@@ -206,14 +216,17 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, can
                        workers=cfg.workers, progress=progress, cancel=cancel,
                        cache_dir=cache, box=FULL_BOX if online else crop_box_of(cfg.arch))
     keep = data["found"] & data["readable"]
-    held = held_out_people(cfg)
-    held_images = 0
+    held_images = check_images = 0
     owner = np.asarray(images.names)[labels] if len(labels) else np.zeros(0, str)
     if held:  # dropped after the crops are built, so the crop cache is the same with or without
         out = np.isin(owner, sorted(held))
         held_images = int((keep & out).sum())
         keep &= ~out
-    info = {"images_listed": len(paths_), "images_used": int(keep.sum()),
+    if check:  # the same for the check people
+        out = np.isin(owner, sorted(check.names))
+        check_images = int((keep & out).sum())
+        keep &= ~out
+    info: dict[str, Any] = {"images_listed": len(paths_), "images_used": int(keep.sum()),
             "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
             "detector_misses_dropped": int((~data["found"]).sum())}
     if held:
@@ -222,6 +235,10 @@ def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, can
     elif cfg.calibrate_lfw:  # e.g. the app's Retrain on the user's folders: are they all unseen?
         multi, single = validation_people(cfg.calibrate_lfw)
         info["validation_people_trained"] = int(len(set(owner[keep].tolist()) & (multi | single)))
+    if check:
+        info["check_people"] = {**check.record(), "share": cfg.check_share, "images": check_images}
+    elif cfg.check_share > 0 and not held:
+        info["check_people"] = {"people": 0, "share": cfg.check_share, "why": check.why}
     teacher = data["teacher"][keep] if "teacher" in data else None
     mixes = None
     if cfg.mix > 0 and teacher is not None:
@@ -274,7 +291,7 @@ def fit_projections(teachers: list[tuple[OnnxTeacher, float]], crops: np.ndarray
     pick = np.sort(rng.choice(len(crops) + extra, min(PROJECTION_SAMPLE, len(crops) + extra), replace=False))
     # only the picked faces are gathered: the two sets together are about a gigabyte at 112 px
     sample = crops[pick[pick < len(crops)]]
-    if extra:
+    if unlabelled is not None and extra:
         sample = np.concatenate([sample, unlabelled[pick[pick >= len(crops)] - len(crops)]])
     out = []
     for i, (teacher, _) in enumerate(teachers):
@@ -343,7 +360,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     start = None
     start_net: FaceNet | MobileFaceNet | None = None
     pretrained = cfg.init_weights in PRETRAINED
-    if pretrained:
+    if pretrained and cfg.init_weights is not None:
         from app.pretrained import mobilefacenet_from_faceplugin
         if cfg.members > 1:
             raise DatasetError("Starting from a published network (--init faceplugin) trains one network (--members 1).")
@@ -381,13 +398,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
             raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
                                "(--teacher edgeface) to set its 128-d head from.")
         progress(0, 1, "fitting the student's 128-d head to the teacher")
+        assert isinstance(start_net, MobileFaceNet)  # made from the published network above
         _fit_pretrained_head(start_net, online[0][0], projections[0], crops, cfg.seed)
     batch_size = cfg.p * cfg.k + cfg.singles
     steps_per_epoch = max(1, math.ceil(len(crops) / batch_size))
     total_steps = cfg.epochs * steps_per_epoch
     warmup = max(1, total_steps // 20)
     teacher_t = torch.from_numpy(centre_teacher(teacher)) if teacher is not None else None
-    if mixes is not None:  # centred on the real faces' mean, like the targets they sit between
+    if mixes is not None and teacher is not None:  # centred on the real faces' mean, like the targets they sit between
+        # (mixes are only made with a teacher)
         mix_t = torch.from_numpy(centre_teacher(mixes["teacher"], teacher.mean(0, keepdims=True)))
         mix_pairs, mix_lam = mixes["pairs"], torch.from_numpy(mixes["lam"])[:, None, None, None]
     labels_t = torch.from_numpy(labels)
@@ -403,9 +422,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         member, start_epoch = state.get("member", 0), state["epoch"]
     t_start = time.time()
     stages = {"data": round(t_start - t_data, 1)}  # crops, unlabelled faces, projections (cached: seconds)
-    net = opt = sched = sampler = gen = None
+    net: FaceNet | FaceEnsemble | MobileFaceNet | None = None
+    opt: torch.optim.Optimizer | None = None
+    sched: torch.optim.lr_scheduler.LRScheduler | None = None
+    sampler: PKSampler | None = None
+    gen: torch.Generator | None = None
 
     def save_checkpoint(member: int, epoch: int) -> None:
+        # called only once a member's network, optimiser, schedule, sampler and generator exist
+        assert net is not None and opt is not None and sched is not None and sampler is not None and gen is not None
         # atomic: a crash or full disk mid-write keeps the previous epoch's checkpoint
         with atomic_write(ckpt) as f:
             torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
@@ -420,7 +445,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
             torch.manual_seed(seed)
             random.seed(seed)
             net = start_net.train() if start_net is not None else build_net(cfg.arch)
-            net = net.to(device, memory_format=net.memory_format)
+            # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
+            net = net.to(device, memory_format=net.memory_format)  # type: ignore[call-overload]
             trained = _trainable(net, cfg.freeze)
             opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(
@@ -485,7 +511,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                     who = f"member {member + 1}/{cfg.members}, " if cfg.members > 1 else ""
                     progress(done_steps, cfg.members * total_steps,
                              f"{who}epoch {epoch + 1}/{cfg.epochs} loss {sums[0] / (step + 1):.4f}")
-                stats = EpochStats(member * cfg.epochs + epoch + 1, *(sums / steps_per_epoch).tolist(),
+                mean_loss, mean_metric, mean_distill = (sums / steps_per_epoch).tolist()
+                stats = EpochStats(member * cfg.epochs + epoch + 1, mean_loss, mean_metric, mean_distill,
                                    time.time() - t0, member + 1)
                 history.append(stats)
                 if epoch + 1 < cfg.epochs:
@@ -503,7 +530,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     net = build_net(arch)
     for member_net, weights in zip(getattr(net, "members", [net]), done, strict=True):
         member_net.load_state_dict(weights)
-    net = net.to(device, memory_format=net.memory_format).eval()
+    # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
+    net = net.to(device, memory_format=net.memory_format).eval()  # type: ignore[call-overload]
     card = ModelCard(arch=arch, version=f"{Path(cfg.out).stem}-{int(time.time())}")
     if arch.get("net") == "mobilefacenet":  # the mirror image's second pass would double the cost a face
         card.inference["flip_tta"] = False
