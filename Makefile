@@ -23,10 +23,11 @@ venv: $(VENV)/.installed
 run: venv
 	$(VENV)/bin/oneshot-face $(ARGS)
 
-# Lint (ruff: errors, style, import order), the test suite, then the stand-alone bundle is built and self-tested (CI runs exactly this).
+# Lint (ruff: errors, style, import order), type-check (mypy, settings in pyproject.toml), the test suite, then the stand-alone bundle is built and self-tested (CI runs exactly this).
 # Like the tests that need ../shared, the bundle check is skipped without it, except on CI.
 test: venv
 	$(VENV)/bin/ruff check app tests benchmarks
+	$(VENV)/bin/mypy app
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
 	@if [ -d "$(SHARED)" ] || [ -n "$$CI" ]; then $(MAKE) --no-print-directory bundle-check; \
 	else echo "make test: bundle check skipped, $(SHARED) is missing (set ONESHOT_SHARED)"; fi

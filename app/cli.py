@@ -33,7 +33,7 @@ _PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo"
                 "export": (1, 1), "import": (1, 1)}
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--detector", choices=["yunet", "haar"], default=None,
                    help="face detector (default: YuNet when its model is found, else Haar)")
     p.add_argument("--detector-model", default=None, help="path to the YuNet .onnx file")
@@ -398,11 +398,11 @@ def cmd_people(args) -> int:
                       f"{minutes:g} minutes with: oneshot-face people undo-delete {shlex.quote(person.name)}; "
                       f"after that every photo and embedding of them is erased.")
         elif args.action == "undo-delete":
-            gone = gallery.find_deleted(a[0])
-            if gone is None:
+            deleted = gallery.find_deleted(a[0])
+            if deleted is None:
                 raise GalleryError(f"Nobody called {a[0]!r} was deleted in the last "
                                    f"{gallery.undo_window_s / 60:g} minutes.")
-            p = gallery.undo_delete(gone.id)
+            p = gallery.undo_delete(deleted.id)
             print(f"Restored {p.name} with {_plural(p.sample_count, 'photo')}.")
         elif args.action == "export":
             from app.backup import export_gallery
@@ -474,9 +474,13 @@ def _import_people(args) -> int:
     saved = read_backup(args.args[0])  # a damaged or newer file is refused before any model is loaded
     engine = _engine(args)
     bar = console_progress("re-embedding ")
+
+    def progress(d: int, t: int, m: str = "") -> None:
+        if t:  # nothing to re-embed: no bar
+            bar(d, t, m)
+
     try:
-        report, reembedded = engine.import_gallery(saved, merge=args.merge,
-                                                   progress=lambda d, t, m="": t and bar(d, t, m))
+        report, reembedded = engine.import_gallery(saved, merge=args.merge, progress=progress)
     finally:
         engine.close()
     text = f"Imported {len(report.people_added)} people"
@@ -530,6 +534,7 @@ def cmd_watch(args) -> int:
                     break
                 clock["t"] = frame.timestamp
                 t0 = time.perf_counter()
+                faces: list[tuple]  # _face_json's arguments
                 if analyser is None:
                     recs = engine.analyse(frame.rgb)
                     tau = engine.threshold
@@ -552,7 +557,7 @@ def cmd_watch(args) -> int:
         interrupted = True  # how a camera watch ends: the unknown faces are still written
     finally:
         engine.close()
-    if recent is not None:
+    if recent is not None and review is not None:  # (recent is made only with a review folder)
         from app.recent import write_review_folder
         recent.end_all()
         groups = recent.groups()
@@ -670,6 +675,8 @@ def cmd_evaluate(args) -> int:
                                    progress=console_progress("embedding "))
     cancel = CancelToken()
     if args.protocol == "verification":
+        if lfw is None:
+            raise OneShotError("Verification is on LFW's pairs (--lfw); --folder is for identification and open-set.")
         result = evaluate_verification(lfw, embed_paths, cancel=cancel)
     elif args.protocol == "open-set":
         from app.evaluation import OPEN_SET_DRAWS, OPEN_SET_SEED, evaluate_open_set
@@ -739,6 +746,7 @@ def cmd_calibrate(args) -> int:
         print(f"tau = {card.tau:.4f} written to the model card of {weights}")
     if do_open:
         rule = OpenSetRule.from_card(card.open_set)
+        assert rule is not None  # calibrate_card has just written the table
         taus = ", ".join(f"{n}: {rule.threshold(n):.3f}" for n in (1, 10, 100, 1000))
         print(f"open-set table from {rule.source} written to the model card; τ for "
               f"{100 * rule.target:g}% of strangers named, by photos enrolled: {taus}")
@@ -754,7 +762,7 @@ def cmd_combine(args) -> int:
         lfw = _lfw_dir(args.lfw)
     except OneShotError as exc:
         lfw, why = None, str(exc)
-    if args.lfw and not (Path(lfw) / "protocol" / "pairsDevTrain.txt").is_file():
+    if args.lfw and not (Path(args.lfw) / "protocol" / "pairsDevTrain.txt").is_file():  # lfw is args.lfw
         raise OneShotError(f"{lfw} has no protocol/pairsDevTrain.txt to calibrate τ on.")
     card = combine_models(args.models, args.out)
     if lfw is None:

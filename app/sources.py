@@ -17,6 +17,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -556,12 +557,24 @@ def open_source(spec: str | int, *, loop: bool = False,
 # --------------------------------------------------------------------------- retrying
 
 
+class SourceState(Enum):
+    """What a `RetryingSource` is doing, told with each status message (`on_state`), so that a
+    front end need not read it from the message's words."""
+    CONNECTING = "connecting"      # opening it for the first time
+    LIVE = "live"                  # frames flow (connected, or back after a failure)
+    UNREADABLE_FRAME = "unreadable frame"  # a frame that is not an image was skipped
+    RETRYING = "retrying"          # it failed; re-opened every retry interval
+    UNAVAILABLE = "unavailable"    # given up after max_retries (the SourceError is raised)
+    ENDED = "ended"                # a finite source was read to its end (no message)
+
+
 class RetryingSource(FrameSource):
     """A source that re-opens itself after SourceErrors (unplugged camera, dropped stream).
 
     `read()` keeps trying every `retry_interval` seconds until a frame comes, the source ends
     normally (None), `cancel` is set (None), or `max_retries` re-opens in a row failed (the last
-    SourceError is raised). Each change of state is reported through `on_status(message)`.
+    SourceError is raised). Each change of state is reported through `on_status(message)` and
+    `on_state(SourceState, message)`.
     Frames that are not HxWx3 uint8 images (whatever the inner source let through) are skipped
     and counted; `max_garbage` of them in a row count as a failed source, which is re-opened.
     """
@@ -571,7 +584,8 @@ class RetryingSource(FrameSource):
                  on_status: Callable[[str], None] | None = None,
                  opener: Callable[[str | int], FrameSource] | None = None,
                  cancel: CancelToken | None = None, max_retries: int | None = None,
-                 max_garbage: int = DEFAULT_MAX_FAILURES) -> None:
+                 max_garbage: int = DEFAULT_MAX_FAILURES,
+                 on_state: Callable[[SourceState, str], None] | None = None) -> None:
         super().__init__()
         self.spec = parse_source(spec)
         self.max_garbage = max(1, int(max_garbage))
@@ -584,6 +598,7 @@ class RetryingSource(FrameSource):
         self.max_retries = max_retries
         self._sleep = sleep if sleep is not None else self._wait
         self._on_status = on_status
+        self._on_state = on_state
         self._opener = opener if opener is not None else (lambda s: open_source(s, loop=loop))
         self._inner: FrameSource | None = None
         self._index = 0
@@ -611,10 +626,12 @@ class RetryingSource(FrameSource):
     def _cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.cancelled
 
-    def _report(self, message: str) -> None:
+    def _report(self, message: str, state: SourceState) -> None:
         self.status = message
         if message != self._last_status:
             self._last_status = message
+            if self._on_state is not None:
+                self._on_state(state, message)
             if self._on_status is not None:
                 self._on_status(message)
 
@@ -631,13 +648,13 @@ class RetryingSource(FrameSource):
             try:
                 if self._inner is None:
                     if not self._ever_opened and failures == 0:
-                        self._report(f"connecting to {self.description}...")
+                        self._report(f"connecting to {self.description}...", SourceState.CONNECTING)
                     self._inner = self._opener(self.spec)
                     if self._ever_opened:
                         self.reconnects += 1
-                        self._report(f"{self.description} is back")
+                        self._report(f"{self.description} is back", SourceState.LIVE)
                     else:
-                        self._report(f"{self.description} connected")
+                        self._report(f"{self.description} connected", SourceState.LIVE)
                     self._ever_opened = True
                 frame = self._inner.read()
                 if frame is not None and not is_rgb_frame(frame.rgb):
@@ -647,23 +664,26 @@ class RetryingSource(FrameSource):
                         self._garbage_run = 0
                         raise SourceError(f"{self.description} delivered only unreadable frames "
                                           f"({self.max_garbage} in a row).")
-                    self._report(f"{self.description} delivered an unreadable frame; skipping it.")
+                    self._report(f"{self.description} delivered an unreadable frame; skipping it.",
+                                 SourceState.UNREADABLE_FRAME)
                     continue
             except SourceError as exc:
                 self._drop_inner()
                 failures += 1
                 if self.max_retries is not None and failures > self.max_retries:
-                    self._report(f"{self.description} unavailable: {exc}")
+                    self._report(f"{self.description} unavailable: {exc}", SourceState.UNAVAILABLE)
                     raise
                 # Repeated failures with the same message are one state: reported once.
-                self._report(f"{exc} Retrying every {self.retry_interval:g} s.")
+                self._report(f"{exc} Retrying every {self.retry_interval:g} s.", SourceState.RETRYING)
                 self._sleep(self.retry_interval)
                 continue
             if frame is None:
+                if self._on_state is not None:
+                    self._on_state(SourceState.ENDED, "")
                 return None
             if self._garbage_run:
                 self._garbage_run = 0
-                self._report(f"{self.description} is back")
+                self._report(f"{self.description} is back", SourceState.LIVE)
             frame = replace(frame, index=self._index)
             self._index += 1
             return frame

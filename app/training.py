@@ -129,6 +129,23 @@ class EpochStats:
     member: int = 1
 
 
+PREPARING, TRAINING = "preparing", "training"  # the phases of TrainingProgress (and CALIBRATING)
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """One progress report of `train`, typed (`on_progress`); the text ones (`progress`) say the
+    same in words. phase: PREPARING (crops, teachers), TRAINING (a step: epoch and running loss
+    known), CALIBRATING (τ, cohort and open-set rule after the epochs; message without prefix)."""
+    done: int
+    total: int
+    message: str
+    phase: str
+    epoch: int | None = None     # 1-based, within the member being trained
+    loss: float | None = None    # the epoch's running mean loss so far
+    member: int | None = None    # 1-based, with --members above 1
+
+
 @dataclass
 class TrainResult:
     path: Path
@@ -342,8 +359,12 @@ def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
 
 def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_progress,
           cancel: CancelToken | None = None,
-          on_epoch: Callable[[EpochStats], None] | None = None) -> TrainResult:
+          on_epoch: Callable[[EpochStats], None] | None = None,
+          on_progress: Callable[[TrainingProgress], None] | None = None) -> TrainResult:
     """Train, checkpoint every epoch, calibrate τ, save weights + model card to `cfg.out`.
+
+    `progress` is told in words (the CLI prints it), `on_progress` the same as `TrainingProgress`
+    (the GUI's loss curve reads its `loss`).
 
     With `cfg.members` > 1 the networks are trained one after another on the same data, each
     from its own seed, and saved together as one `FaceEnsemble`.
@@ -355,6 +376,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     if cfg.members < 1:
         raise DatasetError(f"--members must be 1 or more, not {cfg.members}.")
     cancel = cancel or CancelToken()
+    say = progress  # in words, every phase
+
+    def preparing(done: int, total: int, message: str = "") -> None:
+        say(done, total, message)
+        if on_progress is not None:
+            on_progress(TrainingProgress(int(done), int(total), message, PREPARING))
+
+    progress = preparing
     device = resolve_device(cfg.device)
     bf16 = use_bf16(cfg, device)
     start = None
@@ -509,8 +538,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
                     sums += [loss.item(), metric.item(), dist.item()]
                     done_steps = (member * cfg.epochs + epoch) * steps_per_epoch + step + 1
                     who = f"member {member + 1}/{cfg.members}, " if cfg.members > 1 else ""
-                    progress(done_steps, cfg.members * total_steps,
-                             f"{who}epoch {epoch + 1}/{cfg.epochs} loss {sums[0] / (step + 1):.4f}")
+                    running = float(sums[0] / (step + 1))
+                    text = f"{who}epoch {epoch + 1}/{cfg.epochs} loss {running:.4f}"
+                    say(done_steps, cfg.members * total_steps, text)
+                    if on_progress is not None:
+                        on_progress(TrainingProgress(done_steps, cfg.members * total_steps, text, TRAINING,
+                                                     epoch + 1, running,
+                                                     member + 1 if cfg.members > 1 else None))
                 mean_loss, mean_metric, mean_distill = (sums / steps_per_epoch).tolist()
                 stats = EpochStats(member * cfg.epochs + epoch + 1, mean_loss, mean_metric, mean_distill,
                                    time.time() - t0, member + 1)
@@ -561,7 +595,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
     calibration_lfw = _open_set_lfw(cfg, info, start)
     def calibrating(done: int, total: int, message: str = "") -> None:
-        progress(done, total, f"{CALIBRATING}: {message}" if message else CALIBRATING)
+        say(done, total, f"{CALIBRATING}: {message}" if message else CALIBRATING)
+        if on_progress is not None:
+            on_progress(TrainingProgress(int(done), int(total), message, CALIBRATING))
 
     try:
         if calibration_lfw is not None:  # cohort first: τ and the table are in its normalised distances

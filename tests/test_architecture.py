@@ -47,3 +47,12 @@ def test_core_modules_import_each_other_without_cycles():
 
     for name in sorted(graph):
         visit(name)
+
+
+def test_the_gui_never_touches_the_engines_parts():
+    """Widgets call `app.service.Library`; none reaches into the engine's gallery or detector."""
+    import re
+    pattern = re.compile(r"engine\.(gallery|detector)\b")
+    offenders = [f"{path.name}:{n}" for path in sorted((APP / "gui").glob("*.py"))
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert offenders == []

@@ -64,6 +64,7 @@ def test_watch_json_over_clip(capsys, samples_dir, yunet_path):
     assert code == 0 and all(set(face) == fields for f in frames for face in f["faces"])
 
 
+@pytest.mark.acceptance
 def test_watch_pools_tracks_like_the_app(capsys, samples_dir, yunet_path):
     """Over the whole clip, pooling each track's frames names Lin-Manuel on more of his close-up
     frames than frame-by-frame matching, keeps one track per shot, and never names anyone else
@@ -353,6 +354,7 @@ def test_people_library_commands_and_their_refusals(capsys, samples_dir, yunet_p
     _refused(capsys, "people", "undo-delete", "Barack Obama", says="was deleted in the last")
 
 
+@pytest.mark.acceptance
 def test_watch_keep_unknown_writes_each_unknown_persons_best_faces(capsys, samples_dir, yunet_path, tmp_path):
     """Nobody enrolled: Lin-Manuel's wide shot (frames 0-19) and his close-up (82-210) are one
     unknown person seen twice; Alex Lacamoire's profile shot (20-49) another, on its own."""
@@ -380,3 +382,81 @@ def test_watch_keep_unknown_writes_each_unknown_persons_best_faces(capsys, sampl
     import cv2
     best = cv2.imread(str(out_dir / next(g for g, s in zip(groups, spans) if s == lin[0])["faces"][0]["file"]))
     assert best.shape == (112, 112, 3)
+
+
+def _tiny_model(path):
+    """A small random encoder saved with its card (a τ that calibrate must replace)."""
+    import torch
+
+    from app.encoder import FaceNet, ModelCard, save_model
+    small = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
+    torch.manual_seed(0)
+    return save_model(FaceNet(**small).eval(), ModelCard(arch=small, version="tiny", tau=1.99), path)
+
+
+def test_calibrate_writes_the_tau_training_calibrate_finds(capsys, tiny_lfw, yunet_path, tmp_path):
+    from app.encoder import Encoder, ModelCard
+    from app.training import calibrate
+    weights = _tiny_model(tmp_path / "m.pt")
+    code, out, err = run(capsys, "calibrate", "--weights", str(weights), "--lfw", str(tiny_lfw.root), "--only", "tau")
+    assert code == 0, err
+    card = ModelCard.from_file(tmp_path / "m.json")
+    expected, calib = calibrate(Encoder.load(weights, "cpu"), tiny_lfw.root, "yunet", workers=1)
+    assert card.tau == pytest.approx(expected, abs=1e-9) and card.tau != 1.99
+    assert out.strip() == f"tau = {expected:.4f} written to the model card of {weights}"
+    assert card.calibration == calib
+    # the open-set part needs background faces this model never saw: refused in one line
+    code, _, err = run(capsys, "calibrate", "--weights", str(weights), "--lfw", str(tiny_lfw.root))
+    assert code == 2 and "--background" in err and len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_verification_on_a_tiny_lfw(capsys, tiny_lfw, yunet_path, tmp_path):
+    from app.encoder import ModelCard
+    weights = _tiny_model(tmp_path / "m.pt")
+    det = ["--weights", str(weights), "--detector-model", str(yunet_path)]
+    code, out, err = run(capsys, "evaluate", "verification", "--lfw", str(tiny_lfw.root), "--json", "--write-card", *det)
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["model"] == "tiny" and r["detector"] == "yunet"
+    assert (r["devtrain_pairs"], r["devtest_pairs"], r["view2_pairs"], r["images"]) == (12, 6, 8, 20)
+    assert 0 <= r["missed_detections"] <= 20 and len(r["view2_accuracy_per_fold"]) == 2
+    for key in ("devtest_accuracy", "devtest_auc", "devtest_tar_at_far_1e-2", "view2_accuracy_mean"):
+        assert 0.0 <= r[key] <= 1.0, (key, r[key])
+    assert 0.0 < r["tau_devtrain"] < 2.01
+    assert ModelCard.from_file(tmp_path / "m.json").metrics["verification_yunet"] == r
+    # verification is on LFW's pairs: a folder tree is refused in one line (it used to be a TypeError)
+    code, _, err = run(capsys, "evaluate", "verification", "--folder", str(tiny_lfw.root / "images"), *det)
+    assert code == 2 and "--lfw" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_prints_every_figure(capsys, samples_dir, yunet_path, tmp_path, monkeypatch):
+    """`bench --repeats 1` on the first 12 frames of the clip (a copy beside links to the photos):
+    every figure is there and is a number of the right kind; none is compared with a time."""
+    import cv2
+
+    import app.bench
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    for photo in ("obama.jpg", "lin-manuel-miranda.png", "alex-lacamoire.png"):
+        (samples / photo).symlink_to(samples_dir / photo)
+    src = cv2.VideoCapture(str(samples_dir / "short_hamilton_clip.mp4"))
+    out_clip = cv2.VideoWriter(str(samples / "short_hamilton_clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+                               src.get(cv2.CAP_PROP_FPS), (640, 360))
+    for _ in range(12):
+        ok, frame = src.read()
+        assert ok
+        out_clip.write(frame)
+    out_clip.release()
+    src.release()
+    monkeypatch.setattr(app.bench, "_samples", lambda: samples)
+    code, out, err = run(capsys, "bench", "--json", "--repeats", "1", "--detector-model", str(yunet_path))
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["repeats"] == 1 and r["machine"]["cores"] >= 1 and r["live_threads"] >= 1
+    for key in ("detect_ms_yunet_640x360", "detect_ms_haar_640x360", "align_embed_ms_per_face",
+                "enrol_embed_ms_per_face", "align_ms_per_face", "embed_faces_per_s", "match_ms_1",
+                "match_ms_1k", "match_ms_100k", "e2e_fps", "peak_rss_mb"):
+        assert isinstance(r[key], float) and r[key] > 0, (key, r[key])
+    assert r["e2e_frames"] == 12 and 0 <= r["e2e_named_faces"]
+    assert r["embed_setup"]["networks"] >= 1 and r["embed_setup"]["precision"] in ("bf16", "fp32")
+    assert "busy" not in r

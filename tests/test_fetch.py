@@ -209,3 +209,25 @@ def test_cancel_mid_download(server, payload, tmp_path):
 def test_only_http_urls(tmp_path):
     with pytest.raises(ModelError, match="http"):
         fetch_yunet(tmp_path, url="file:///etc/hostname")
+
+
+def test_fetch_models_command_checks_the_sha_and_refuses_a_wrong_file(server, yunet_bytes, payload, capsys):
+    """`oneshot-face fetch-models --url`, against the local server: a wrong file is refused in one
+    line and leaves nothing; the real one (a copy of ../shared's YuNet) is verified and kept."""
+    from app.cli import main
+    folder = paths.user_models_dir()
+    data, actual = payload
+    assert main(["fetch-models", "--url", server.add("/other.onnx", data)]) == 2
+    out, err = capsys.readouterr()
+    *bar, message = err.rstrip("\n").split("\n")
+    assert "not the expected file" in message and actual in message and paths.YUNET_SHA256 in message
+    assert all(line.startswith("\r") for line in bar) and "Traceback" not in err  # before it: the progress bar
+    assert leftovers(folder) == []
+    assert main(["fetch-models", "--url", server.add("/yunet.onnx", yunet_bytes)]) == 0
+    out, err = capsys.readouterr()
+    dest = folder / paths.YUNET_FILENAME
+    assert out.strip() == f"YuNet detector ready at {dest}"
+    assert sha256_file(dest) == paths.YUNET_SHA256 and leftovers(folder) == [paths.YUNET_FILENAME]
+    assert str(dest).startswith(os.environ["ONESHOT_DATA_DIR"])  # the test's folder, not the user's
+    assert main(["fetch-models", "--url", server.add("/gone.onnx", data)]) == 0  # present and right: kept
+    assert server.requests == ["/other.onnx", "/yunet.onnx"] and sha256_file(dest) == paths.YUNET_SHA256

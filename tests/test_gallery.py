@@ -296,7 +296,37 @@ def test_locked_database_gives_a_clear_error(db):
         holder.close()
 
 
-def test_read_only_errors_are_explained(db, monkeypatch):
+NOBODY = 65534  # the unprivileged user the read-only check runs as when the tests run as root
+
+
+def _open_as_nobody(path: Path) -> str:
+    """Opens the gallery at `path` in a forked child that has given up root (root writes through
+    file modes, so only an ordinary user meets a read-only file); returns what happened."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child never returns into pytest
+        os.close(read)
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                Gallery(path).close()
+                answer = "opened"
+            except GalleryError as exc:
+                answer = f"GalleryError: {exc}"
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            answer = f"{type(exc).__name__}: {exc}"
+        os.write(write, answer.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        answer = f.read().decode()
+    os.waitpid(pid, 0)
+    return answer
+
+
+def test_read_only_errors_are_explained(db):
     with Gallery(db) as g:
         g.enroll("Ann", crop(1), emb(1), V1)
         ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -306,16 +336,28 @@ def test_read_only_errors_are_explained(db, monkeypatch):
         finally:
             ro.close()
         assert "read-only" in str(g._explain(exc.value))
-    os.chmod(db, 0o400)
-    try:
-        if os.geteuid() == 0:   # root may write anyway: make the permission check see what a user would
-            real_access = os.access
-            monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode & os.W_OK else real_access(p, mode, **kw))
-        with pytest.raises(GalleryError, match="read-only"):
-            Gallery(db)
-    finally:
-        os.chmod(db, 0o600)
-    assert not [f for f in db.parent.iterdir() if ".corrupt-" in f.name]         # not mistaken for damage
+    if os.geteuid() != 0:
+        os.chmod(db, 0o400)
+        try:
+            with pytest.raises(GalleryError, match="read-only"):
+                Gallery(db)
+        finally:
+            os.chmod(db, 0o600)
+        assert not [f for f in db.parent.iterdir() if ".corrupt-" in f.name]     # not mistaken for damage
+        return
+    # as root: the same file in an ordinary user's own folder, made read-only, opened as that user
+    import shutil
+    import tempfile
+    with tempfile.TemporaryDirectory() as home:
+        folder = Path(home)
+        theirs = folder / db.name
+        shutil.copy(db, theirs)
+        os.chown(folder, NOBODY, NOBODY)
+        os.chown(theirs, NOBODY, NOBODY)
+        os.chmod(theirs, 0o400)
+        answer = _open_as_nobody(theirs)
+        assert answer.startswith("GalleryError: ") and "is read-only" in answer, answer
+        assert [f.name for f in folder.iterdir()] == [db.name]  # not mistaken for damage, nothing made
 
 
 def test_files_are_private(db):

@@ -1,3 +1,4 @@
+import sys
 import time
 
 import cv2
@@ -13,6 +14,7 @@ from app.sources import (
     RetryingSource,
     StreamSource,
     VideoFileSource,
+    _default_camera_backend,
     open_source,
     parse_source,
     redact_url,
@@ -177,11 +179,24 @@ def test_text_file_named_mp4(tmp_path):
         open_source(str(fake))
 
 
-def test_missing_camera_fails_fast():
-    start = time.monotonic()
-    with pytest.raises(SourceError, match="camera 99 cannot be opened"):
+def test_missing_camera_fails_at_once_with_the_native_backend(monkeypatch):
+    """A camera number that cannot be opened: tried once, with the platform's own backend (CAP_ANY
+    would try every backend in turn, slowly), released, and a SourceError that names it and says
+    what to try. cv2.VideoCapture is replaced, so no real camera, present or not, is involved."""
+    tries = []
+
+    def video_capture(index, api):
+        cap = FakeCapture([], opened=False)
+        tries.append((index, api, cap))
+        return cap
+
+    monkeypatch.setattr(cv2, "VideoCapture", video_capture)
+    with pytest.raises(SourceError, match=r"camera 99 cannot be opened\. .*another camera number"):
         open_source("99")
-    assert time.monotonic() - start < 5
+    assert [(index, api) for index, api, _ in tries] == [(99, _default_camera_backend())]
+    if sys.platform.startswith("linux"):
+        assert tries[0][1] == cv2.CAP_V4L2 != cv2.CAP_ANY
+    assert tries[0][2].released and tries[0][2].reads == 0
 
 
 def test_capture_that_does_not_open():

@@ -10,6 +10,44 @@ from app.training import PKSampler, TrainConfig, checkpoint_path, train
 TINY = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
 
 
+def _best_tau(d: np.ndarray, same: np.ndarray) -> float:
+    """τ by brute force: of every threshold between two distances (and past both ends), the
+    smallest with the most pairs right under "same iff d < τ"."""
+    u = np.unique(d)
+    candidates = [u[0], *((u[1:] + u[:-1]) / 2), np.nextafter(u[-1], np.inf)]
+    right = [int(((d < t) == same).sum()) for t in candidates]
+    return float(candidates[right.index(max(right))])
+
+
+def test_calibrate_sets_tau_where_the_devtrain_pairs_are_best_told_apart(tiny_lfw, yunet_path):
+    """training.calibrate, which sets the τ a trained model ships with, on a tiny LFW: τ is the
+    accuracy-maximising threshold of the pairsDevTrain.txt distances, computed here afresh."""
+    from app import paths
+    from app.datasets import build_crops, lfw_image_path
+    from app.encoder import FaceNet, ModelCard
+    from app.training import calibrate
+    torch.manual_seed(0)
+    enc = Encoder(FaceNet(**TINY).eval(), ModelCard(arch=dict(TINY)), "cpu")
+    tau, calib = calibrate(enc, tiny_lfw.root, "yunet", workers=1)
+
+    files = sorted({lfw_image_path(tiny_lfw.root, n, i) for a, i, b, j, _ in tiny_lfw.devtrain
+                    for n, i in ((a, i), (b, j))})
+    crops = build_crops(files, enc.input_size, "yunet", str(yunet_path), workers=1, box=enc.crop_box)["crops"]
+    emb = dict(zip(files, enc.embed(crops)))
+    d = np.array([np.linalg.norm(emb[lfw_image_path(tiny_lfw.root, a, i)] - emb[lfw_image_path(tiny_lfw.root, b, j)])
+                  for a, i, b, j, _ in tiny_lfw.devtrain], dtype=np.float64)
+    same = np.array([s for *_, s in tiny_lfw.devtrain])
+    expected = _best_tau(d, same)
+    assert d.min() < expected <= d.max()  # this model's best τ lies between the distances, not at an end
+    assert tau == pytest.approx(expected, abs=1e-6)
+    assert ((d < tau) == same).sum() > max(same.sum(), (~same).sum())  # better than naming all or none
+    assert calib["source"] == "LFW pairsDevTrain.txt (training people)"
+    assert sum(calib["same_hist"]) == 6 and sum(calib["diff_hist"]) == 6
+    assert calib["same_distances_sorted"] == pytest.approx(np.sort(d[same]).round(4).tolist(), abs=2e-4)
+    assert calib["diff_distances_sorted"] == pytest.approx(np.sort(d[~same]).round(4).tolist(), abs=2e-4)
+    assert list(paths.cache_dir().glob("crops-*.npz"))  # calibrate's crops went to the (test's) cache
+
+
 def test_pk_sampler_shapes():
     labels = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4])
     s = PKSampler(labels, p=2, k=3, singles=2, seed=0)

@@ -1,7 +1,8 @@
 """Enrol a person from a photo file or from a frozen frame of the live view.
 
 The dialog holds no face logic: detection, the candidate (crop, embedding, quality warnings,
-nearest match) and the enrolment itself run as jobs on the inference worker's engine.
+nearest match) and the enrolment itself run as jobs on the inference worker's engine (calls to
+its `app.service.Library`).
 Tests drive it through `set_path(path)` (or Browse with the file chooser patched), the name
 field and the Enrol button.
 
@@ -211,14 +212,13 @@ class EnrolDialog(QDialog):
         self._reset("Looking for faces…")
         gen = self._generation
 
-        def job(engine, progress):
+        def job(library, progress):
             from app.errors import ImageError
-            from app.imageio import load_image
             try:
-                rgb = load_image(path)
+                photo = library.open_photo(path)
             except ImageError as exc:
                 raise ImageError(plain_load_error(path, str(exc))) from None
-            return rgb, engine.detector.detect(rgb)
+            return photo.rgb, photo.faces
 
         self.busy = True
         self.worker.submit(job, lambda v: gen == self._generation and self._show_image(*v),
@@ -279,8 +279,8 @@ class EnrolDialog(QDialog):
         gen = self._generation
         rgb, faces, name = self.rgb, self.faces, self.source_name or "the photo"
 
-        def job(engine, progress):
-            return engine.enrol_candidate(rgb, face_index=index + 1, faces=faces, name=name)
+        def job(library, progress):
+            return library.candidate(rgb, face_index=index + 1, faces=faces, name=name)
 
         self.busy = True
         self.worker.submit(job, lambda c: gen == self._generation and self._show_candidate(c),
@@ -357,12 +357,12 @@ class EnrolDialog(QDialog):
     def _submit(self, name: str, add: bool) -> None:
         cand, source = self.candidate, self.source_name
 
-        def job(engine, progress):
+        def job(library, progress):
             if not add:
-                taken = engine.gallery.find(name)
+                taken = library.find(name)
                 if taken is not None:
                     return NameTaken(taken.name)
-            return engine.enroll(name, cand, source=source, add_to_existing=add)
+            return library.enrol(name, cand, source=source, add_to_existing=add)
 
         self.busy = True
         self._update_ok()

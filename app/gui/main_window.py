@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
         self._undo_timer.timeout.connect(self._show_undo)
 
         self.slot = FrameSlot()
-        self.inference: InferenceWorker | None = None
+        self.inference: InferenceWorker  # made by _start_engine, and replaced at each restart
         self._start_engine()
         if start_source:
             self.set_source(self.source_spec, save=False)
@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
     # ---- engine -----------------------------------------------------------------------------
     def _start_engine(self) -> None:
         """A new inference worker with the current options; an old one is stopped, not awaited."""
-        old = self.inference
+        old: InferenceWorker | None = getattr(self, "inference", None)
         if old is not None:
             old.stop()
             self._old_threads.append(old)
@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         self.people.refresh()
         self.recent_panel.refresh()
         # deletions still undoable (also those made before this window opened) get their Undo
-        self.inference.submit(lambda engine, progress: engine.gallery.deleted_people(),
+        self.inference.submit(lambda library, progress: library.deleted_people(),
                               lambda gone: [self.offer_undo(d) for d in reversed(gone)])
         if info.get("warnings"):
             self.show_message(" ".join(info["warnings"]))
@@ -396,7 +396,7 @@ class MainWindow(QMainWindow):
                 self.save_settings()
                 self._yunet_offer(self.ask_about_yunet())
         if info.get("stale_samples"):  # enrolled under another model: not matched until re-embedded
-            self._run_engine_task(lambda engine, progress: engine.refresh_gallery(progress),
+            self._run_engine_task(lambda library, progress: library.refresh(progress),
                                   f"Updating {plural(info['stale_samples'], 'enrolled face')} for the current model…")
 
     def _engine_failed(self, message: str) -> None:
@@ -447,15 +447,10 @@ class MainWindow(QMainWindow):
             self._start_engine()
             return
 
-        def job(engine, progress):
-            from app.detection import create_detector
-            from app.encoder import Encoder
-            new_detector = create_detector(detector, self.options.detector_model)
-            new_encoder = Encoder.load(path, device)  # both made before either is swapped in
-            engine.detector = new_detector
-            tau = engine.tau
-            engine.set_encoder(new_encoder, progress)
-            engine.tau = tau
+        detector_model = self.options.detector_model
+
+        def job(library, progress):
+            library.set_detector_and_device(detector, detector_model, path, device, progress)
             return None
 
         self._run_engine_task(job, "Switching detector and device…", done=keep, on_failure=revert)
@@ -478,19 +473,16 @@ class MainWindow(QMainWindow):
             self.model_changed.emit(path)
             return
 
-        def job(engine, progress):
-            from app.encoder import Encoder
-            return engine.set_encoder(Encoder.load(path, device), progress)
+        def job(library, progress):
+            return library.switch_model(path, device, progress)
 
         self._run_engine_task(job, "Loading the model and re-embedding the gallery…",
                               done=lambda n: self.model_changed.emit(path))
 
     def _export_people(self, on_folder, on_error) -> None:
         """The gallery's stored crops as a folder-per-person dataset (in the cache folder)."""
-        def job(engine, progress):
-            from app.gui.workers import export_gallery_crops
-            return export_gallery_crops(engine.gallery, progress)
-        self.inference.submit(job, lambda folder: on_folder(str(folder)), on_error)
+        self.inference.submit(lambda library, progress: library.export_crops(progress),
+                              lambda folder: on_folder(str(folder)), on_error)
 
     def rollback_model(self) -> None:
         """Back to the model active before the last activation; a second roll back would return to
@@ -512,7 +504,7 @@ class MainWindow(QMainWindow):
         def finished(value):
             self.task_progress.setVisible(False)
             self.inference.set_tau(self.settings.tau)  # None: the new model's calibrated τ
-            self.inference.submit(lambda eng, p: self.inference.describe(), self._engine_ready)
+            self.inference.submit(lambda library, p: library.describe(), self._engine_ready)
             if done is not None:
                 done(value)
 
@@ -562,7 +554,7 @@ class MainWindow(QMainWindow):
                               f"({plural(summary.samples, 'photo')}) to "
                               f"{summary.path}. It holds face data: keep it private.")
 
-        self.inference.submit(lambda engine, progress: engine.export_gallery(path), done,
+        self.inference.submit(lambda library, progress: library.export_gallery(path), done,
                               lambda message: self._backup_failed("Export gallery", message))
 
     def import_gallery(self) -> None:
@@ -571,13 +563,11 @@ class MainWindow(QMainWindow):
         if not path:
             return
 
-        def clashes(engine, progress):
-            from app.backup import read_backup
-            saved = read_backup(path)  # read and checked once, here, off the GUI thread
-            return saved, [n for n in saved.names if engine.gallery.find(n) is not None]
+        def clashes(library, progress):
+            return library.check_backup(path)  # read and checked once, here, off the GUI thread
 
         def done(result) -> None:
-            report, reembedded = result
+            report, reembedded = result.report, result.reembedded
             parts = [f"Imported {plural(len(report.people_added), 'person', 'people')}"]
             if report.people_merged:
                 parts.append(f"added photos to {plural(len(report.people_merged), 'person', 'people')}")
@@ -591,11 +581,11 @@ class MainWindow(QMainWindow):
             self.people.refresh()
 
         def start(checked) -> None:
-            saved, names = checked
+            saved, names = checked.backup, checked.clashes
             if names and not self.confirm_merge(names):
                 self.show_message("Import cancelled; nothing was changed.")
                 return
-            self._run_engine_task(lambda engine, progress: engine.import_gallery(saved, bool(names), progress),
+            self._run_engine_task(lambda library, progress: library.import_gallery(saved, bool(names), progress),
                                   "Importing the gallery…", done=done)
 
         self.inference.submit(clashes, start, lambda message: self._backup_failed("Import gallery", message))
@@ -621,7 +611,7 @@ class MainWindow(QMainWindow):
         cap = CaptureThread(spec, self.slot, loop=self.loop, process_all=self.process_all_frames,
                             retry_interval=self.retry_interval, opener=self.source_opener,
                             parent=self)
-        cap.status.connect(self._source_status)
+        cap.state.connect(self._source_state)
         cap.failed.connect(self._source_failed)
         cap.ended.connect(lambda n: self.show_message(f"{spec}: end after {n} frames."))
         self.capture = cap
@@ -634,10 +624,13 @@ class MainWindow(QMainWindow):
         if thread in self._old_threads:
             self._old_threads.remove(thread)
 
-    def _source_status(self, text: str) -> None:
+    def _source_state(self, state, text: str) -> None:
+        """What the source is doing (`sources.SourceState`), with its status message."""
+        from app.sources import SourceState
+        if state is SourceState.ENDED:  # said by `ended`, with the frame count
+            return
         self.show_message(text)
-        # RetryingSource says "<source> connected" / "<source> is back" when frames flow again
-        if text.endswith(" connected") or text.endswith(" is back"):
+        if state is SourceState.LIVE:  # frames flow again
             self._source_down = False
             self.view.set_message("")
         else:
@@ -744,24 +737,15 @@ class MainWindow(QMainWindow):
             self.show_message(message)
             show_error(self, "Undo delete", message)
 
-        self.inference.submit(lambda engine, progress: engine.gallery.undo_delete(d.id),
+        self.inference.submit(lambda library, progress: library.undo_delete(d.id),
                               lambda p: (self.show_message(f"{p.name} is back, with {plural(p.sample_count, 'photo')}."),
                                          self._people_changed()), failed)
 
     def purge_due(self) -> None:
         """Every 30 s (on the engine thread): erase people whose undo window is over, and the recent
         faces past their retention (in memory and in the opt-in file)."""
-        w = self.inference
-
-        def job(engine, progress):
-            erased = engine.gallery.purge_deleted()
-            if w.recent is not None:
-                w.recent.purge()
-                if erased:
-                    w.recent.sync_people(engine.gallery)
-            return erased
-
-        w.submit(job, lambda n: self._show_undo(), lambda message: None)
+        self.inference.submit(lambda library, progress: library.purge_due(), lambda n: self._show_undo(),
+                              lambda message: None)
 
     def set_keep_recent_faces(self, keep: bool, retention_h: float) -> None:
         """The opt-in: keep recent faces after closing (in the private data folder) for
@@ -866,13 +850,8 @@ class MainWindow(QMainWindow):
     def install_yunet(self, source: str | None) -> None:
         """Download YuNet (None) or copy a chosen file into the user's model folder (SHA-256
         checked either way), then switch to it; the choice is saved only once it works."""
-        def job(engine, progress):
-            from app import paths
-            from app.fetch import fetch_yunet, install_yunet_file
-            path = fetch_yunet(progress=progress) if source is None else install_yunet_file(source, paths.user_models_dir())
-            from app.detection import create_detector
-            engine.detector = create_detector("yunet", path)
-            return path
+        def job(library, progress):
+            return library.install_yunet(source, progress)
 
         def done(path) -> None:
             self.options.detector = "yunet"

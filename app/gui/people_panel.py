@@ -3,14 +3,11 @@ delete (with confirmation; undoable for ten minutes from the window's status bar
 photo; a double-click (or Enter, or Open…) opens the person's page with all their photos.
 
 Gallery reads and writes run as jobs on the inference worker (which owns the gallery
-connection); this widget only shows their results.
+connection), through its `app.service.Library`; this widget only shows their results.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -27,26 +24,8 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import plural
 from app.gui.live_view import qimage_from_rgb
-from app.gui.person_dialog import NameTaken, sync_recent
-
-
-@dataclass(frozen=True)
-class PersonRow:
-    id: int
-    name: str
-    samples: int
-    thumbnail: np.ndarray | None
-
-
-def _list_people(engine, progress) -> list[PersonRow]:
-    rows = []
-    for p in engine.gallery.people():
-        try:
-            thumb = engine.gallery.thumbnail(p.id)
-        except Exception:  # noqa: BLE001 - a missing thumbnail must not hide the person
-            thumb = None
-        rows.append(PersonRow(p.id, p.name, int(getattr(p, "sample_count", 0) or 0), thumb))
-    return rows
+from app.gui.person_dialog import NameTaken
+from app.service import PersonRow
 
 
 class PeoplePanel(QWidget):
@@ -99,7 +78,7 @@ class PeoplePanel(QWidget):
     def refresh(self) -> None:
         if self.worker is None:
             return
-        self.worker.submit(_list_people, self._show, self.message.emit)
+        self.worker.submit(lambda library, progress: library.people(), self._show, self.message.emit)
 
     def _show(self, rows: list[PersonRow]) -> None:
         selected = self.selected_id()
@@ -184,10 +163,10 @@ class PeoplePanel(QWidget):
         """Rename; a name that is someone else's asks whether to merge the two."""
         old = next((r.name for r in self.rows if r.id == person_id), "")
 
-        def job(engine, progress):
+        def job(library, progress):
             from app.errors import NameTakenError
             try:
-                return engine.gallery.rename(person_id, new_name)
+                return library.rename(person_id, new_name)
             except NameTakenError as exc:
                 return NameTaken(exc.person_id, exc.name)
 
@@ -201,15 +180,10 @@ class PeoplePanel(QWidget):
         self.worker.submit(job, done, self._error)
 
     def merge(self, from_id: int, into_id: int, into_name: str = "") -> None:
-        w = self.worker
+        def done(p) -> None:
+            self._after_change(f"Merged into {p.name} ({plural(p.sample_count, 'photo')}).")
 
-        def job(engine, progress):
-            person = engine.gallery.merge(from_id, into_id)
-            sync_recent(w, engine)
-            return person
-
-        self.worker.submit(job, lambda p: self._after_change(f"Merged into {p.name} "
-                                                             f"({plural(p.sample_count, 'photo')})."), self._error)
+        self.worker.submit(lambda library, progress: library.merge(from_id, into_id), done, self._error)
 
     def delete_selected(self) -> None:
         row = self._selected_row()
@@ -220,12 +194,8 @@ class PeoplePanel(QWidget):
 
     def delete(self, person_id: int, name: str = "") -> None:
         """Delete, undoably (`deleted` tells the window, which offers Undo); their recent faces go at once."""
-        w = self.worker
-
-        def job(engine, progress):
-            gone = engine.gallery.delete(person_id, undoable=True)
-            sync_recent(w, engine)
-            return gone
+        def job(library, progress):
+            return library.delete(person_id)
 
         def done(gone) -> None:
             self._after_change(f"Deleted {name}." if name else "Deleted.")

@@ -4,7 +4,7 @@ remove one; rename (onto someone else's name: offered as a merge), merge into so
 add a photo, delete (undoable for ten minutes, from the status bar's Undo).
 
 No face logic here: every read and write is a job on the inference worker, which owns the
-gallery connection; the dialog shows the answers.
+gallery connection (an `app.service.Library` call); the dialog shows the answers.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -33,29 +32,9 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import plural
 from app.gui.live_view import qimage_from_rgb
+from app.service import PersonPage, PhotoRow
 
 THUMB = 96
-
-
-@dataclass(frozen=True, eq=False)
-class PhotoRow:
-    id: int
-    number: int             # photo N, as `people show` numbers them
-    crop: np.ndarray
-    created: float
-    source: str | None
-    quality: float | None
-    quality_note: str | None
-    is_main: bool
-
-
-@dataclass(frozen=True)
-class PersonPage:
-    id: int
-    name: str
-    photos: tuple[PhotoRow, ...]
-    rejections: int
-    others: tuple[tuple[int, str], ...]   # everyone else enrolled: (id, name)
 
 
 @dataclass(frozen=True)
@@ -63,17 +42,6 @@ class NameTaken:
     """A rename's answer when the name is someone else's: offer to merge into them."""
     person_id: int
     name: str
-
-
-def load_page(engine, person_id: int) -> PersonPage:
-    g = engine.gallery
-    p = g.person(person_id)
-    samples = g.samples(p.id)
-    main = next((s.id for s in samples if s.is_main), samples[0].id if samples else None)
-    photos = tuple(PhotoRow(s.id, i, s.crop, s.created, s.source, s.quality, s.quality_note, s.id == main)
-                   for i, s in enumerate(samples, 1))
-    others = tuple((o.id, o.name) for o in g.people() if o.id != p.id)
-    return PersonPage(p.id, p.name, photos, g.rejection_count(p.id), others)
 
 
 def when_text(t: float) -> str:
@@ -87,14 +55,6 @@ def photo_text(r: PhotoRow) -> str:
          f"quality {r.quality:.2f}" + (f" ⚠ {r.quality_note}" if r.quality_note and r.quality_note != "good" else ""))
     return "\n".join([f"Photo {r.number}" + (" ★ main" if r.is_main else ""), when_text(r.created),
                       f"from {r.source}" if r.source else "source not recorded", q])
-
-
-def sync_recent(worker, engine) -> None:
-    """After a delete or merge (in the worker thread): the recent faces keep nothing of anyone
-    no longer enrolled."""
-    rf = getattr(worker, "recent", None)
-    if rf is not None:
-        rf.sync_people(engine.gallery)
 
 
 class PersonDialog(QDialog):
@@ -183,7 +143,7 @@ class PersonDialog(QDialog):
         pid = self.person_id
         self.busy = True
         self._update_buttons()
-        self.worker.submit(lambda engine, progress: load_page(engine, pid), self._show, self._load_failed)
+        self.worker.submit(lambda library, progress: library.person_page(pid), self._show, self._load_failed)
 
     def _load_failed(self, message: str) -> None:
         self.busy = False
@@ -304,7 +264,7 @@ class PersonDialog(QDialog):
         if photo is None:
             return
         sid = photo.id
-        self._run(lambda engine, progress: engine.gallery.set_main_sample(sid),
+        self._run(lambda library, progress: library.set_main_photo(sid),
                   lambda _: self._after(f"Photo {photo.number} is now the main photo."), "Main photo")
 
     def move_selected(self) -> None:
@@ -315,7 +275,7 @@ class PersonDialog(QDialog):
         if target is None:
             return
         sid, (tid, tname) = photo.id, target
-        self._run(lambda engine, progress: engine.gallery.move_sample(sid, tid),
+        self._run(lambda library, progress: library.move_photo(sid, tid),
                   lambda _: self._after(f"Moved photo {photo.number} to {tname}."), "Move photo")
 
     def remove_selected(self) -> None:
@@ -324,13 +284,13 @@ class PersonDialog(QDialog):
             return
         if len(self.page.photos) <= 1:
             # said at once, without asking first: the gallery refuses it anyway
-            self._run(lambda engine, progress: engine.gallery.remove_sample(photo.id), lambda _: self.reload(),
+            self._run(lambda library, progress: library.remove_photo(photo.id), lambda _: self.reload(),
                       "Remove photo")
             return
         if not self.confirm_remove(photo.number, self.page.name):
             return
         sid = photo.id
-        self._run(lambda engine, progress: engine.gallery.remove_sample(sid),
+        self._run(lambda library, progress: library.remove_photo(sid),
                   lambda _: self._after(f"Removed photo {photo.number}."), "Remove photo")
 
     def rename(self) -> None:
@@ -342,10 +302,10 @@ class PersonDialog(QDialog):
             return
         pid = self.person_id
 
-        def job(engine, progress):
+        def job(library, progress):
             from app.errors import NameTakenError
             try:
-                return engine.gallery.rename(pid, new)
+                return library.rename(pid, new)
             except NameTakenError as exc:
                 return NameTaken(exc.person_id, exc.name)
 
@@ -367,12 +327,10 @@ class PersonDialog(QDialog):
         self._merge_into(*target)
 
     def _merge_into(self, into_id: int, into_name: str) -> None:
-        src, name, w = self.person_id, self.page.name, self.worker
+        src, name = self.person_id, self.page.name
 
-        def job(engine, progress):
-            person = engine.gallery.merge(src, into_id)
-            sync_recent(w, engine)
-            return person
+        def job(library, progress):
+            return library.merge(src, into_id)
 
         def done(person) -> None:
             self.person_id = person.id  # the page now shows who they became
@@ -383,12 +341,10 @@ class PersonDialog(QDialog):
     def delete(self) -> None:
         if self.page is None or not self.confirm_delete(self.page.name):
             return
-        pid, w = self.person_id, self.worker
+        pid = self.person_id
 
-        def job(engine, progress):
-            gone = engine.gallery.delete(pid, undoable=True)
-            sync_recent(w, engine)
-            return gone
+        def job(library, progress):
+            return library.delete(pid)
 
         def done(gone) -> None:
             self.message.emit(f"Deleted {gone.name}.")
@@ -400,7 +356,7 @@ class PersonDialog(QDialog):
 
     def clear_rejections(self) -> None:
         pid = self.person_id
-        self._run(lambda engine, progress: engine.gallery.clear_rejections(pid),
+        self._run(lambda library, progress: library.clear_rejections(pid),
                   lambda n: self._after(f"Forgot {plural(n, '“Not …” answer')}."), "Forget")
 
     def _add_photo(self) -> None:

@@ -85,18 +85,10 @@ class RecentRow:
     members: tuple[MemberRow, ...]
 
 
-def _recent(worker):
-    rf = worker.recent
-    if rf is None:
-        from app.errors import OneShotError
-        raise OneShotError("Recent faces are not available: the recognition engine did not start.")
-    return rf
-
-
-def _rows(worker) -> list[RecentRow]:
+def _rows(library) -> list[RecentRow]:
     """The view as rows (runs in the worker thread)."""
     out = []
-    for g in _recent(worker).view():
+    for g in library.recent_faces().view():
         best = g.best
         q = best.quality
         out.append(RecentRow(
@@ -303,8 +295,7 @@ class RecentFacesPanel(QWidget):
             self._again = True
             return
         self._in_flight = True
-        w = self.worker
-        self.worker.submit(lambda engine, progress: _rows(w), self._answered, self._refresh_failed)
+        self.worker.submit(lambda library, progress: _rows(library), self._answered, self._refresh_failed)
 
     def _answered(self, rows: list[RecentRow]) -> None:
         self._in_flight = False
@@ -458,7 +449,7 @@ class RecentFacesPanel(QWidget):
         w = self.worker
         if w is None:
             return
-        w.submit(lambda engine, progress: job(engine, _recent(w)), done, lambda m: self._failed(what, m))
+        w.submit(lambda library, progress: job(library), done, lambda m: self._failed(what, m))
 
     def _failed(self, what: str, message: str) -> None:
         from app.gui.people_panel import show_error
@@ -480,7 +471,7 @@ class RecentFacesPanel(QWidget):
         if r is None:
             return
         keys = r.keys
-        self._submit(lambda engine, rf: rf.this_is(engine, keys, person_id),
+        self._submit(lambda library: library.recent_this_is(keys, person_id),
                      lambda smp: self._changed(f"Added this face to {name}'s photos."), "This is …")
 
     def new_person_selected(self) -> None:
@@ -492,10 +483,10 @@ class RecentFacesPanel(QWidget):
             return
         keys = r.keys
 
-        def job(engine, rf):
+        def job(library):
             from app.errors import NameTakenError
             try:
-                return rf.new_person(engine, keys, name)
+                return library.recent_new_person(keys, name)
             except NameTakenError as exc:
                 return exc  # answered here, on the GUI thread: add to them instead?
 
@@ -503,7 +494,7 @@ class RecentFacesPanel(QWidget):
             from app.errors import NameTakenError
             if isinstance(value, NameTakenError):
                 if self.confirm_add_to_existing(value.name):
-                    self._submit(lambda engine, rf: rf.this_is(engine, keys, value.person_id),
+                    self._submit(lambda library: library.recent_this_is(keys, value.person_id),
                                  lambda _: self._changed(f"Added this face to {value.name}'s photos."),
                                  "New person")
                 return
@@ -517,14 +508,8 @@ class RecentFacesPanel(QWidget):
             return
         keys, name = r.keys, r.label
 
-        def job(engine, rf):
-            from app.errors import GalleryError
-            person = engine.gallery.find(name)
-            if person is None:
-                raise GalleryError(f"{name} is no longer enrolled.")
-            return rf.not_person(engine, keys, person.id)
-
-        self._submit(job, lambda n: self._changed(f"{name} will no longer be named for this face.", people=False),
+        self._submit(lambda library: library.recent_not(keys, name),
+                     lambda n: self._changed(f"{name} will no longer be named for this face.", people=False),
                      "Not …")
 
     def ignore_selected(self) -> None:
@@ -532,12 +517,12 @@ class RecentFacesPanel(QWidget):
         if r is None:
             return
         keys = r.keys
-        self._submit(lambda engine, rf: rf.ignore(keys), lambda _: self._changed("", people=False), "Ignore")
+        self._submit(lambda library: library.recent_faces().ignore(keys), lambda _: self._changed("", people=False), "Ignore")
 
     def forget_all(self) -> None:
         if not self.confirm_forget_all():
             return
-        self._submit(lambda engine, rf: rf.forget_all(),
+        self._submit(lambda library: library.recent_faces().forget_all(),
                      lambda n: self._changed(f"Forgot {plural(n, 'recent face')}.", people=False),
                      "Forget all recent faces")
 

@@ -8,7 +8,8 @@
   `LiveLabeller` (tracks, pooled templates, majority) and emits `FrameResult`s with fps and
   latency. Other work needing the engine (enrolment, people list, rename, delete, model change
   with re-embedding) is queued to it with `submit(fn, on_done, on_error)`; fn runs in the worker
-  thread with the engine, the callbacks run in the GUI thread. It also owns the recent faces
+  thread with the worker's `app.service.Library` (the named operations on the engine; widgets
+  never touch the engine's parts), the callbacks run in the GUI thread. It also owns the recent faces
   (`recent.RecentFaces`, fed by the labeller; read and acted on only by jobs, so the GUI thread
   never waits on their lock or their opt-in file), handed on to the next worker when the engine
   is restarted.
@@ -25,8 +26,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QThread, QTimer, Signal
@@ -34,7 +34,12 @@ from PySide6.QtCore import QThread, QTimer, Signal
 from app.errors import Cancelled, OneShotError
 from app.live_analysis import LiveAnalyser
 from app.progress import CancelToken
+from app.service import Library
+from app.service import export_gallery_crops as export_gallery_crops  # where the GUI tests import it
 from app.tracking import Labelled, LiveLabeller
+
+if TYPE_CHECKING:
+    from app.pipeline import Engine
 
 END = object()  # put in the slot when a finite source ends
 
@@ -84,6 +89,7 @@ class CaptureThread(QThread):
     """Reads a source (through RetryingSource for live ones) into a FrameSlot."""
 
     status = Signal(str)        # "camera 0 unavailable... retrying", "video x connected"...
+    state = Signal(object, str)  # sources.SourceState and its message, just before each status
     failed = Signal(str)        # gave up: the source cannot be used
     ended = Signal(int)         # a finite source ended; frames read
 
@@ -112,10 +118,10 @@ class CaptureThread(QThread):
         src = None
         try:
             src = RetryingSource(self.spec, loop=self.loop, retry_interval=self.retry_interval,
-                                 on_status=self.status.emit, cancel=self.cancel,
+                                 on_status=self.status.emit, on_state=self.state.emit, cancel=self.cancel,
                                  max_retries=self.max_retries, opener=self.opener)
-            t0 = None
-            first_ts = None
+            t0: float | None = None  # when the first frame of the file (or a jump in its clock) was read
+            first_ts = 0.0           # and its timestamp; set with t0
             while not self._stop.is_set():
                 frame = src.read()
                 if frame is None:
@@ -124,7 +130,7 @@ class CaptureThread(QThread):
                 if self.pace and not src.is_live and src.fps:
                     # play files at their own speed, like a camera would deliver them
                     now = time.monotonic()
-                    if t0 is None or frame.timestamp < (first_ts or 0):
+                    if t0 is None or frame.timestamp < first_ts:
                         t0, first_ts = now, frame.timestamp
                     delay = (frame.timestamp - first_ts) - (now - t0)
                     if delay > 1.0:  # a jump in the file's clock: restart the pacing here
@@ -200,7 +206,8 @@ class InferenceWorker(QThread):
         self._tau: float | None = options.tau
         self._tau_dirty = False
         self.paused = False
-        self.engine = None  # only touched in the worker thread
+        self.engine: Engine | None = None  # only touched in the worker thread
+        self.library: Library | None = None  # the named operations on it, what jobs are given
         self.error_message = ""  # set when the engine could not be created
         self.frames_analysed = 0
         self.frames_skipped = 0
@@ -220,10 +227,11 @@ class InferenceWorker(QThread):
         self._stop.set()
         self.slot.close()
 
-    def submit(self, fn: Callable[[Any, Callable], Any], on_done: Callable[[Any], None] | None = None,
-               on_error: Callable[[str], None] | None = None,
-               on_progress: Callable[[int, int, str], None] | None = None) -> int:
-        """Run fn(engine, progress) in the worker thread; callbacks come back on the GUI thread."""
+    def submit(self, fn: Callable[[Any, Callable], Any], on_done: Callable[[Any], object] | None = None,
+               on_error: Callable[[str], object] | None = None,
+               on_progress: Callable[[int, int, str], object] | None = None) -> int:
+        """Run fn(library, progress) in the worker thread (`library`: an `app.service.Library` on
+        the worker's engine and recent faces); callbacks come back on the GUI thread."""
         job_id = next(self._ids)
         self._callbacks[job_id] = (on_done, on_error, on_progress)
         if self.error_message or self._stop.is_set():
@@ -250,23 +258,16 @@ class InferenceWorker(QThread):
             cbs[2](done, total, message)
 
     # ---- worker thread ----------------------------------------------------------------------
-    def _create_engine(self):
+    def _create_engine(self) -> Engine:
         from app.pipeline import Engine
 
         o = self.options
         return Engine.create(o.detector, o.detector_model, o.weights, o.device, o.gallery_path, o.tau)
 
     def describe(self) -> dict:
-        eng = self.engine
-        info = eng.describe()
-        card = eng.encoder.card
-        info.update({"calibrated_tau": float(card.tau), "calibration": dict(card.calibration or {}),
-                     "open_set": dict(card.open_set or {}), "enrolled_samples": len(eng.matcher),
-                     "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
-                     "training": dict(card.training or {}), "warnings": list(eng.warnings),
-                     "shipped": _is_shipped(eng.encoder.path),
-                     "stale_samples": eng.gallery.stale_count(eng.encoder.version)})
-        return info
+        """The engine's and the model card's facts (worker thread)."""
+        assert self.library is not None
+        return self.library.describe()
 
     def _run_jobs(self) -> None:
         while True:
@@ -274,7 +275,7 @@ class InferenceWorker(QThread):
                 job_id, fn = self._jobs.get_nowait()
             except queue.Empty:
                 return
-            if self.engine is None:
+            if self.library is None:
                 self.job_failed.emit(job_id, "The recognition engine is not available.")
                 continue
 
@@ -282,7 +283,7 @@ class InferenceWorker(QThread):
                 self.job_progress.emit(_id, int(done), int(total), str(message))
 
             try:
-                value = fn(self.engine, progress)
+                value = fn(self.library, progress)
             except OneShotError as exc:
                 self.job_failed.emit(job_id, str(exc))
             except Exception as exc:  # noqa: BLE001
@@ -293,7 +294,8 @@ class InferenceWorker(QThread):
 
     def run(self) -> None:
         try:
-            self.engine = self._create_engine()
+            engine = self.engine = self._create_engine()
+            self.library = Library(engine, lambda: self.recent)
         except Exception as exc:  # noqa: BLE001
             if isinstance(exc, OneShotError):
                 message = str(exc)
@@ -306,9 +308,9 @@ class InferenceWorker(QThread):
             return
         try:
             self._open_recent()
-            self.labeller = LiveLabeller(self.engine.identify, recent=self.recent)
+            self.labeller = LiveLabeller(engine.identify, recent=self.recent)
             # settled faces carry their name over between re-embeddings (app.live_analysis)
-            self.analyser = LiveAnalyser(self.engine, self.labeller)
+            self.analyser = LiveAnalyser(engine, self.labeller)
             self.ready.emit(self.describe())
             last_done: float | None = None
             fps = 0.0
@@ -324,14 +326,14 @@ class InferenceWorker(QThread):
                 if self.paused:
                     continue
                 with self._lock:
-                    self.engine.tau = None if self._tau is None else float(self._tau)
+                    self.library.set_threshold(self._tau)
                     if self._tau_dirty:
                         self.analyser.reset()
                         self._tau_dirty = False
                         self._recent_model = None  # grouping follows the new τ
-                if self._recent_model != self.engine.encoder.version:  # a new model or τ
-                    self.recent.configure_from(self.engine)
-                    self._recent_model = self.engine.encoder.version
+                if self._recent_model != engine.encoder.version:  # a new model or τ
+                    self.recent.configure_from(engine)
+                    self._recent_model = engine.encoder.version
                 t0 = time.perf_counter()
                 try:
                     analysis = self.analyser(item.rgb, frame_index=item.index)  # SourceError for a garbage frame
@@ -348,10 +350,10 @@ class InferenceWorker(QThread):
                 self.frames_analysed += 1
                 self.result.emit(FrameResult(item.index, item.rgb, labels, fps, (now - t0) * 1000.0,
                                              item.timestamp, [r.face for r in recs],
-                                             float(self.engine.threshold)))
+                                             float(engine.threshold)))
         finally:
             try:
-                self.engine.close()
+                engine.close()
             except Exception:  # noqa: BLE001
                 pass
 
@@ -367,20 +369,22 @@ class InferenceWorker(QThread):
             except OneShotError as exc:  # an unusable file: recent faces in memory only
                 self.recent = RecentFaces(clock=o.recent_clock)
                 self.frame_error.emit(f"{exc} Recent faces are kept in memory only.")
+        assert self.engine is not None  # called by run, once the engine is made
         self.recent.configure_from(self.engine)
         self._recent_model = self.engine.encoder.version
 
     def switch_recent(self, keep: bool, retention_h: float):
         """A job (for `submit`): keep recent faces on disk or not, for how long. The faces seen
         so far are carried over (within the new retention); turning it off deletes the file."""
-        def job(engine, progress):
+        def job(library, progress):
             from app.recent import open_recent_faces
             old = self.recent
             faces = old.entries(include_ignored=True) if old is not None else []
             if old is not None and old.store is not None:
                 old.store.close()  # before the file is removed or opened again
             new = open_recent_faces(keep, retention_h, clock=self.options.recent_clock)
-            new.configure_from(engine)
+            assert self.engine is not None  # jobs run only once it is
+            new.configure_from(self.engine)
             new.adopt(faces)
             self.recent = new
             if self.labeller is not None:
@@ -395,17 +399,6 @@ class InferenceWorker(QThread):
             except queue.Empty:
                 return
             self.job_failed.emit(job_id, message)
-
-
-def _is_shipped(path) -> bool:
-    """The model shipped with the program (models/ beside it), not one the user trained."""
-    if not path:
-        return False
-    from app.encoder import shipped_weights
-    try:
-        return Path(path).resolve() == shipped_weights().resolve()
-    except OSError:
-        return False
 
 
 def config_from_checkpoint(ckpt):
@@ -425,34 +418,6 @@ def config_from_checkpoint(ckpt):
                            f"({type(exc).__name__}: {exc}).") from None
     names = {f.name for f in fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in saved.items() if k in names})
-
-
-def export_gallery_crops(gallery, progress=None):
-    """Write every enrolled sample's crop as gallery-train/<person id>/<sample id>.png beside the
-    gallery (in the private data folder, never the cache folder), padded so the detector finds
-    the face again; returns the folder. Runs on the engine thread."""
-    import shutil
-
-    import cv2
-
-    from app import paths
-    from app.errors import DatasetError
-
-    root = gallery.path.parent / paths.GALLERY_TRAIN
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(mode=0o700, parents=True)
-    samples = gallery.samples()
-    if not samples:
-        raise DatasetError("No one is enrolled yet, so there are no photos of enrolled people to train on.")
-    for i, smp in enumerate(samples):
-        folder = root / f"person-{smp.person_id}"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        pad = smp.crop.shape[0] // 2
-        img = cv2.copyMakeBorder(smp.crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        cv2.imwrite(str(folder / f"{smp.id}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        if progress is not None:
-            progress(i + 1, len(samples), "exporting enrolled photos")
-    return root
 
 
 class TrainingWorker(QThread):
@@ -478,28 +443,19 @@ class TrainingWorker(QThread):
         self.cancel_token.cancel()
 
     def run(self) -> None:
-        import re
+        from app.training import CALIBRATING, TRAINING, TrainingProgress, train
 
-        from app.training import CALIBRATING, train
-
-        loss_re = re.compile(r"epoch \d+/\d+ loss ([0-9.eE+-]+)")
-        training_steps = [False]
-
-        def progress(done: int, total: int, message: str = "") -> None:
-            m = loss_re.search(message or "")
-            if m:
-                training_steps[0] = True
-                try:
-                    self.loss.emit(int(done), float(m.group(1)))
-                except ValueError:
-                    pass
-            if m:
+        def progress(p: TrainingProgress) -> None:
+            message = p.message
+            if p.phase == TRAINING:
+                if p.loss is not None:
+                    self.loss.emit(int(p.done), float(p.loss))
                 stage = "Training"
-            elif (message or "").startswith(CALIBRATING):
-                stage, message = "Calibrating τ and the open-set rule", message[len(CALIBRATING):].lstrip(": ")
+            elif p.phase == CALIBRATING:
+                stage = "Calibrating τ and the open-set rule"
             else:
                 stage = "Preparing face crops"
-            self.progress.emit(int(done), int(total), f"{stage}: {message}" if message else stage)
+            self.progress.emit(int(p.done), int(p.total), f"{stage}: {message}" if message else stage)
 
         import torch
 
@@ -509,7 +465,7 @@ class TrainingWorker(QThread):
             if self.resume_from is not None:
                 self.config = config_from_checkpoint(self.resume_from)
             # build_crops spawns (never forks) its workers, so this threaded process is safe.
-            result = train(self.config, resume=self.resume_from is not None, progress=progress,
+            result = train(self.config, resume=self.resume_from is not None, on_progress=progress,
                            cancel=self.cancel_token, on_epoch=self.epoch.emit)
         except Cancelled as exc:
             self.cancelled.emit(str(exc))

@@ -94,3 +94,20 @@ def click_row(qtbot, panel, key: str) -> None:
             assert panel.selected_key() == key
             return
     raise AssertionError(f"row {key} is not listed")
+
+
+def ask_worker(qtbot, worker, fn):
+    """fn(library) run by the inference worker behind every job submitted before it (they run
+    one after another, their answers come back in order), its answer back on the GUI thread. So
+    when this returns, whatever an earlier action submitted has run and been answered, and the
+    frame the worker was analysing has been shown: a real point to check that nothing happened."""
+    answers, errors = [], []
+    worker.submit(lambda library, progress: fn(library), answers.append, errors.append)
+    qtbot.waitUntil(lambda: bool(answers or errors), timeout=60_000)
+    assert not errors, errors
+    return answers[0]
+
+
+def gallery_people(qtbot, worker) -> list[tuple[str, int]]:
+    """(name, photos) of everyone in the gallery, sorted, read by the worker (`ask_worker`)."""
+    return sorted(ask_worker(qtbot, worker, lambda library: [(p.name, p.samples) for p in library.people()]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+from gui_helpers import ask_worker
 from PySide6.QtCore import QPoint, Qt
 
 from app.gui.workers import END, FrameSlot
@@ -130,9 +131,10 @@ def test_shortcuts_pause_and_enrol_from_snapshot(qtbot, make_window, samples_dir
     qtbot.keyClick(win.view, Qt.Key.Key_Space)
     assert win.pause_action.isChecked() and win.inference.paused and win.view.paused  # and it shows
     on_screen = win.view.last_result
-    qtbot.wait(300)  # results already on their way arrive, the screen keeps its frame
-    analysed = win.inference.frames_analysed
-    qtbot.wait(500)
+    ask_worker(qtbot, win.inference, lambda library: None)  # the result on its way arrives, the screen keeps its frame
+    analysed, read = win.inference.frames_analysed, win.capture.frames_read
+    qtbot.waitUntil(lambda: win.capture.frames_read >= read + 10, timeout=30_000)  # the video plays on
+    ask_worker(qtbot, win.inference, lambda library: None)  # and the worker has taken its frames since
     assert win.inference.frames_analysed == analysed  # nothing is analysed while paused
     # a result that was on its way when Space was pressed must not become the snapshot
     late = dataclasses.replace(win.last_result, rgb=win.last_result.rgb[::-1].copy())

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 
 import pytest
-from gui_helpers import ALEX, LIN, click_row, enrol_from_photo, lin_and_alex, play, show_recent
+from gui_helpers import ALEX, LIN, click_row, enrol_from_photo, gallery_people, lin_and_alex, play, show_recent
 from PySide6.QtCore import Qt
 
 from app import paths
@@ -76,6 +76,7 @@ def this_is_alex(qtbot, win, key: str) -> None:
                              and panel.row_for(key).label == ALEX), timeout=30_000)
 
 
+@pytest.mark.acceptance
 def test_this_is_alex_names_his_profile_on_the_next_play(qtbot, make_window, samples_dir):
     win, clip = setup_lin_and_alex(qtbot, make_window, samples_dir)
     first = play(qtbot, win, clip)
@@ -133,6 +134,7 @@ def test_this_is_alex_names_his_profile_on_the_next_play(qtbot, make_window, sam
     assert lin_close[LIN] / max(1, sum(lin_close.values())) >= 0.75 and ALEX not in lin_close
 
 
+@pytest.mark.acceptance
 @pytest.mark.xfail(strict=True, reason=(
     "unmet with the shipped encoder: once his profile crop is one of Alex's photos, faces of the "
     "audience (and a few others) fall under τ to it and are called Alex; the test prints the counts"))
@@ -150,6 +152,7 @@ def test_after_this_is_alex_nobody_else_is_called_alex(qtbot, make_window, sampl
     assert set(audience) == {"Unknown"}, dict(audience)
 
 
+@pytest.mark.acceptance
 def test_not_stops_that_match(qtbot, make_window, samples_dir):
     clip = samples_dir / "short_hamilton_clip.mp4"
     win = make_window(clip, loop=False, process_all_frames=True, start_source=False)
@@ -319,6 +322,6 @@ def test_new_person_from_a_recent_face(qtbot, make_window, samples_dir, tmp_path
     panel.confirm_add_to_existing = lambda name: asked.append(name) or False
     qtbot.mouseClick(panel.new_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: asked == [ALEX], timeout=30_000)
-    qtbot.wait(300)
+    assert gallery_people(qtbot, win.inference) == [(ALEX, 1)]  # whatever the refusal left running has run
     assert win.people.names() == [ALEX] and win.people.row_by_name(ALEX).samples == 1
     assert panel.row_for(lin.key).unknown

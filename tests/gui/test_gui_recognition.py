@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from gui_helpers import ALEX, LIN, enrol_from_photo, lin_and_alex
 from PySide6.QtCore import Qt
 
 
+@pytest.mark.acceptance
 def test_hamilton_clip_names_lin_and_not_alex(qtbot, make_window, samples_dir):
     clip = samples_dir / "short_hamilton_clip.mp4"
     win = make_window(clip, loop=False, process_all_frames=True, start_source=False)

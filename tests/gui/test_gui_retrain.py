@@ -65,8 +65,7 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     assert win.settings.model_path == new_path
     assert rt.rollback_button.isEnabled()
     stale = []
-    win.inference.submit(lambda engine, progress: (engine.encoder.version,
-                                                   engine.gallery.stale_count(engine.encoder.version)),
+    win.inference.submit(lambda library, progress: (library.model_version, library.stale_count()),
                          stale.append)
     qtbot.waitUntil(lambda: bool(stale), timeout=30_000)
     assert stale[0] == (rt.result.card.version, 0)  # the gallery was re-embedded for the new model

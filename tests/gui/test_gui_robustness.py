@@ -174,8 +174,7 @@ def test_faces_enrolled_under_another_model_are_updated_at_start(qtbot, make_win
     win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
     stale = []
     qtbot.waitUntil(lambda: not win.task_progress.isVisible(), timeout=60_000)
-    win.inference.submit(lambda engine, progress: (engine.encoder.version,
-                                                   engine.gallery.stale_count(engine.encoder.version)),
+    win.inference.submit(lambda library, progress: (library.model_version, library.stale_count()),
                          stale.append)
     qtbot.waitUntil(lambda: bool(stale), timeout=30_000)
     assert stale[0] == (win.info["encoder"], 0)

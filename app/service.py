@@ -1,0 +1,355 @@
+"""The face library as the GUI (and any other front end) uses it: named operations on an `Engine`.
+
+`Library` wraps one Engine (and, optionally, the recent faces fed by the live loop) and offers
+what a person can do with the enrolled people: list them with thumbnails, open a person's page,
+rename, merge, delete and undo, set the main photo, move or remove a photo, enrol a face, import
+and export, switch the detector or the model, set the threshold. Each returns a typed result
+(the gallery's `Person`, `DeletedPerson`, `Sample`, or a dataclass here). It holds no Qt and no
+UI text beyond the error messages the core already gives; front ends show the answers.
+
+Like the Engine it wraps, a Library is used from one thread (the GUI's inference worker runs
+every job on its own thread with the worker's Library).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.detection import Face
+from app.gallery import DeletedPerson, Person, Sample
+from app.progress import CancelToken, ProgressFn, no_progress
+
+if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
+    from app.backup import Backup, ExportSummary
+    from app.gallery import Gallery, RestoreReport
+    from app.pipeline import Engine, EnrolCandidate
+    from app.recent import RecentFaces
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """One enrolled person as a list shows them."""
+    id: int
+    name: str
+    samples: int
+    thumbnail: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoRow:
+    """One of a person's photos, as their page shows it."""
+    id: int
+    number: int             # photo N, as `people show` numbers them
+    crop: np.ndarray
+    created: float
+    source: str | None
+    quality: float | None
+    quality_note: str | None
+    is_main: bool
+
+
+@dataclass(frozen=True)
+class PersonPage:
+    """Everything a person's page shows."""
+    id: int
+    name: str
+    photos: tuple[PhotoRow, ...]
+    rejections: int
+    others: tuple[tuple[int, str], ...]   # everyone else enrolled: (id, name)
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoFaces:
+    """A photo read from disk and the faces found in it (numbered left to right from 1)."""
+    rgb: np.ndarray
+    faces: list[Face]
+
+
+@dataclass(frozen=True)
+class BackupCheck:
+    """A backup read and checked, and which of its people are enrolled already (by name)."""
+    backup: Backup
+    clashes: list[str]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    report: RestoreReport
+    reembedded: int      # samples re-embedded for the current model afterwards
+
+    def __iter__(self):  # `report, reembedded = result`, as Engine.import_gallery returns it
+        return iter((self.report, self.reembedded))
+
+
+def export_gallery_crops(gallery: Gallery, progress: ProgressFn | None = None) -> Path:
+    """Write every enrolled sample's crop as gallery-train/<person id>/<sample id>.png beside the
+    gallery (in the private data folder, never the cache folder), padded so the detector finds
+    the face again; returns the folder."""
+    import shutil
+
+    import cv2
+
+    from app import paths
+    from app.errors import DatasetError
+
+    root = gallery.path.parent / paths.GALLERY_TRAIN
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(mode=0o700, parents=True)
+    samples = gallery.samples()
+    if not samples:
+        raise DatasetError("No one is enrolled yet, so there are no photos of enrolled people to train on.")
+    for i, smp in enumerate(samples):
+        folder = root / f"person-{smp.person_id}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        pad = smp.crop.shape[0] // 2
+        img = cv2.copyMakeBorder(smp.crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        cv2.imwrite(str(folder / f"{smp.id}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        if progress is not None:
+            progress(i + 1, len(samples), "exporting enrolled photos")
+    return root
+
+
+class Library:
+    """The named operations on the enrolled people, the recent faces and the engine's settings.
+
+    `recent`: returns the recent faces to keep in step (after a delete or merge, a purge), or
+    None when there are none; it is asked each time, since the live loop may swap them."""
+
+    def __init__(self, engine: Engine, recent: Callable[[], RecentFaces | None] | None = None) -> None:
+        self._engine = engine
+        self._recent = recent if recent is not None else (lambda: None)
+
+    @property
+    def _gallery(self) -> Gallery:
+        return self._engine.gallery
+
+    # ---- facts -------------------------------------------------------------------------------
+    @property
+    def model_version(self) -> str:
+        return self._engine.encoder.version
+
+    def stale_count(self) -> int:
+        """Photos embedded by another model than the active one (not matched until re-embedded)."""
+        return self._gallery.stale_count(self._engine.encoder.version)
+
+    def describe(self) -> dict:
+        """The engine's facts and the active model card's, as the status bar and Settings show them."""
+        eng = self._engine
+        info = eng.describe()
+        card = eng.encoder.card
+        info.update({"calibrated_tau": float(card.tau), "calibration": dict(card.calibration or {}),
+                     "open_set": dict(card.open_set or {}), "enrolled_samples": len(eng.matcher),
+                     "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
+                     "training": dict(card.training or {}), "warnings": list(eng.warnings),
+                     "shipped": is_shipped(eng.encoder.path),
+                     "stale_samples": self.stale_count()})
+        return info
+
+    # ---- people ------------------------------------------------------------------------------
+    def people(self) -> list[PersonRow]:
+        """Everyone enrolled, with their main photo (None where it cannot be read)."""
+        rows = []
+        for p in self._gallery.people():
+            try:
+                thumb = self._gallery.thumbnail(p.id)
+            except Exception:  # noqa: BLE001 - a missing thumbnail must not hide the person
+                thumb = None
+            rows.append(PersonRow(p.id, p.name, int(getattr(p, "sample_count", 0) or 0), thumb))
+        return rows
+
+    def person_page(self, person_id: int) -> PersonPage:
+        g = self._gallery
+        p = g.person(person_id)
+        samples = g.samples(p.id)
+        main = next((s.id for s in samples if s.is_main), samples[0].id if samples else None)
+        photos = tuple(PhotoRow(s.id, i, s.crop, s.created, s.source, s.quality, s.quality_note, s.id == main)
+                       for i, s in enumerate(samples, 1))
+        others = tuple((o.id, o.name) for o in g.people() if o.id != p.id)
+        return PersonPage(p.id, p.name, photos, g.rejection_count(p.id), others)
+
+    def find(self, name: str) -> Person | None:
+        return self._gallery.find(name)
+
+    def rename(self, person_id: int, new_name: str) -> Person:
+        """`NameTakenError` (naming who has it) when the name is someone else's."""
+        return self._gallery.rename(person_id, new_name)
+
+    def merge(self, from_id: int, into_id: int) -> Person:
+        """Every photo of `from_id` goes to `into_id`; the recent faces forget `from_id`."""
+        person = self._gallery.merge(from_id, into_id)
+        self._sync_recent()
+        return person
+
+    def delete(self, person_id: int) -> DeletedPerson:
+        """Delete undoably (for ten minutes); their recent faces go at once."""
+        gone = self._gallery.delete(person_id, undoable=True)
+        self._sync_recent()
+        return gone
+
+    def undo_delete(self, person_id: int) -> Person:
+        return self._gallery.undo_delete(person_id)
+
+    def deleted_people(self) -> list[DeletedPerson]:
+        """Deletions that can still be undone."""
+        return self._gallery.deleted_people()
+
+    def purge_due(self) -> int:
+        """Erase the people whose undo window is over and the recent faces past their retention;
+        returns how many people were erased."""
+        erased = self._gallery.purge_deleted()
+        rf = self._recent()
+        if rf is not None:
+            rf.purge()
+            if erased:
+                rf.sync_people(self._gallery)
+        return erased
+
+    def set_main_photo(self, sample_id: int) -> None:
+        self._gallery.set_main_sample(sample_id)
+
+    def move_photo(self, sample_id: int, to_person_id: int) -> Person:
+        return self._gallery.move_sample(sample_id, to_person_id)
+
+    def remove_photo(self, sample_id: int) -> Person:
+        return self._gallery.remove_sample(sample_id)
+
+    def clear_rejections(self, person_id: int) -> int:
+        """Forget the "Not …" answers about this person; how many there were."""
+        return self._gallery.clear_rejections(person_id)
+
+    def _sync_recent(self) -> None:
+        rf = self._recent()
+        if rf is not None:
+            rf.sync_people(self._gallery)
+
+    # ---- enrolment ---------------------------------------------------------------------------
+    def open_photo(self, path: str | os.PathLike) -> PhotoFaces:
+        """Read a photo (ImageError if it cannot be) and find its faces."""
+        from app.imageio import load_image
+        rgb = load_image(path)
+        return PhotoFaces(rgb, self._engine.detect(rgb))
+
+    def candidate(self, rgb: np.ndarray, face_index: int | None = None, faces: list[Face] | None = None,
+                  name: str = "the photo") -> EnrolCandidate:
+        """The face to enrol (face number `face_index`, from 1), with its warnings and nearest match."""
+        return self._engine.enrol_candidate(rgb, face_index=face_index, faces=faces, name=name)
+
+    def enrol(self, name: str, candidate: EnrolCandidate, source: str | None = None,
+              add_to_existing: bool = False) -> Person:
+        return self._engine.enroll(name, candidate, source=source, add_to_existing=add_to_existing)
+
+    def add_photos(self, person_id: int, candidates: list[tuple[EnrolCandidate, str | None]]) -> list[Sample]:
+        """Add (candidate, source) photos to someone, all or none."""
+        return self._engine.add_candidates(person_id, candidates)
+
+    # ---- recent faces ------------------------------------------------------------------------
+    def recent_faces(self) -> RecentFaces:
+        from app.errors import OneShotError
+        rf = self._recent()
+        if rf is None:
+            raise OneShotError("Recent faces are not available: the recognition engine did not start.")
+        return rf
+
+    def recent_this_is(self, keys: str | Sequence[str], person_id: int) -> Sample:
+        """"This is …": the recent face's best frame becomes one of their photos."""
+        return self.recent_faces().this_is(self._engine, keys, person_id)
+
+    def recent_new_person(self, keys: str | Sequence[str], name: str) -> Person:
+        """"New person…" (NameTakenError when the name is someone else's)."""
+        return self.recent_faces().new_person(self._engine, keys, name)
+
+    def recent_not(self, keys: str | Sequence[str], name: str) -> int:
+        """"Not …": this face is not `name` (GalleryError when they are no longer enrolled)."""
+        from app.errors import GalleryError
+        rf = self.recent_faces()
+        person = self.find(name)
+        if person is None:
+            raise GalleryError(f"{name} is no longer enrolled.")
+        return rf.not_person(self._engine, keys, person.id)
+
+    # ---- backups and exports -----------------------------------------------------------------
+    def export_gallery(self, path: str | os.PathLike) -> ExportSummary:
+        return self._engine.export_gallery(path)
+
+    def check_backup(self, path: str | os.PathLike) -> BackupCheck:
+        """Read and check a backup once; which of its people have a name already enrolled."""
+        from app.backup import read_backup
+        saved = read_backup(path)
+        return BackupCheck(saved, [n for n in saved.names if self.find(n) is not None])
+
+    def import_gallery(self, backup: str | os.PathLike | Backup, merge: bool = False,
+                       progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> ImportResult:
+        report, n = self._engine.import_gallery(backup, merge, progress, cancel)
+        return ImportResult(report, n)
+
+    def export_crops(self, progress: ProgressFn | None = None) -> Path:
+        """The stored crops as a folder-per-person dataset to retrain on (see export_gallery_crops)."""
+        return export_gallery_crops(self._gallery, progress)
+
+    def refresh(self, progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> int:
+        """Re-embed photos made by another model; how many were."""
+        return self._engine.refresh_gallery(progress, cancel)
+
+    # ---- the engine's settings ---------------------------------------------------------------
+    @property
+    def threshold(self) -> float:
+        """The τ faces are named with now."""
+        return float(self._engine.threshold)
+
+    def set_threshold(self, tau: float | None) -> None:
+        """A fixed τ, or None for the model's own rule for the gallery's size."""
+        self._engine.tau = None if tau is None else float(tau)
+
+    def switch_model(self, weights: str | os.PathLike | None, device: str | None,
+                     progress: ProgressFn = no_progress, keep_threshold: bool = False) -> int:
+        """Load another model (the gallery is re-embedded for it); how many photos were. The new
+        model's own rule applies unless `keep_threshold`."""
+        from app.encoder import Encoder
+        encoder = Encoder.load(weights, device)
+        tau = self._engine.tau
+        n = self._engine.set_encoder(encoder, progress)
+        if keep_threshold:
+            self._engine.tau = tau
+        return n
+
+    def set_detector_and_device(self, detector: str | None, detector_model: str | os.PathLike | None,
+                                weights: str | os.PathLike | None, device: str | None,
+                                progress: ProgressFn = no_progress) -> int:
+        """Another detector, and the model on another device; both are made before either is
+        swapped in, so a failure changes nothing. The threshold is kept."""
+        from app.detection import create_detector
+        from app.encoder import Encoder
+        new_detector = create_detector(detector, detector_model)
+        new_encoder = Encoder.load(weights, device)
+        self._engine.detector = new_detector
+        tau = self._engine.tau
+        n = self._engine.set_encoder(new_encoder, progress)
+        self._engine.tau = tau
+        return n
+
+    def install_yunet(self, source: str | os.PathLike | None, progress: ProgressFn = no_progress) -> Path:
+        """Download YuNet (None) or copy a chosen file into the user's model folder (SHA-256
+        checked either way), then detect with it; returns the installed file."""
+        from app import paths
+        from app.detection import create_detector
+        from app.fetch import fetch_yunet, install_yunet_file
+        path = fetch_yunet(progress=progress) if source is None else install_yunet_file(source, paths.user_models_dir())
+        self._engine.detector = create_detector("yunet", path)
+        return path
+
+
+def is_shipped(path: str | os.PathLike | None) -> bool:
+    """The model shipped with the program (models/ beside it), not one the user trained."""
+    if not path:
+        return False
+    from app.encoder import shipped_weights
+    try:
+        return Path(path).resolve() == shipped_weights().resolve()
+    except OSError:
+        return False
