@@ -52,6 +52,7 @@ def machine() -> dict:
                 break
     except OSError:
         pass
+    cores: int | None
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -120,7 +121,7 @@ def run_bench(args) -> dict:
     repeats = max(1, int(getattr(args, "repeats", 5)))
     samples = _samples()
     clip = samples / "short_hamilton_clip.mp4"
-    frames = []
+    frames: list[np.ndarray] = []
     with open_source(str(clip)) as src:
         while len(frames) < 60:
             f = src.read()

@@ -592,6 +592,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         teachers_used.append({"name": "dlib", "model": "dlib ResNet-29 (face_recognition_models)", "weight": dlib_weight,
                               "licence": "the terms of face_recognition_models and dlib's model files"})
     card.training["teachers"] = teachers_used
+    if pretrained:  # the published network the student started from, and its terms
+        from app.teachers import SPECS
+        spec = SPECS[str(cfg.init_weights)]
+        card.training["initialised_from"] = {"name": cfg.init_weights, "model": spec.model, "file": spec.filename,
+                                             "sha256": spec.sha256, "licence": spec.licence,
+                                             "frozen_layers": cfg.freeze}
     lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
     calibration_lfw = _open_set_lfw(cfg, info, start)
     def calibrating(done: int, total: int, message: str = "") -> None:

@@ -273,6 +273,8 @@ def test_starting_from_faceplugin_fits_the_head_to_the_teacher_and_keeps_frozen_
     res = train(cfg)
     assert res.card.arch == {"net": "mobilefacenet", "input_size": 112, "dim": 128}
     assert res.card.inference["flip_tta"] is False
+    start = res.card.training["initialised_from"]
+    assert start["name"] == "faceplugin" and "MIT" in start["licence"] and start["frozen_layers"] == 8
     enc = Encoder.load(res.path, "cpu")
     published = mobilefacenet_from_faceplugin(find_teacher_model("faceplugin")).state_dict()
     trained = enc.net.state_dict()
