@@ -66,10 +66,11 @@ def e2e_child(source: str, weights: str | None, detector_model: str | None, devi
               max_frames: int | None) -> dict:
     """Runs in a fresh process: start, enrol both people, label the clip frame by frame."""
     t_start = time.perf_counter()
+    from app.detection import DEFAULT_DETECTOR
     from app.pipeline import Engine
     from app.sources import open_source
     samples = Path(source).parent
-    engine = Engine.create("yunet", detector_model, weights, device, gallery_path=Path(tempfile.mkdtemp()) / "g.sqlite3")
+    engine = Engine.create(DEFAULT_DETECTOR, detector_model, weights, device, gallery_path=Path(tempfile.mkdtemp()) / "g.sqlite3")
     for name, photo in [("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Alex Lacamoire", "alex-lacamoire.png")]:
         engine.enroll_photo(name, samples / photo, add_to_existing=True)
     from app.live_analysis import LiveAnalyser

@@ -24,6 +24,7 @@ import numpy as np
 
 from app.alignment import recrop
 from app.datasets import aligned_files, build_crops, lfw_image_path, read_aligned, scan_identity_folders
+from app.detection import DEFAULT_DETECTOR
 from app.errors import DatasetError
 from app.open_set import DEFAULT_TARGET, GRID, SIZES, OpenSetRule, background_table
 from app.progress import CancelToken, ProgressFn, no_progress
@@ -96,7 +97,7 @@ def cohort_images(lfw_dir: str | os.PathLike) -> list[str]:
     return [pool[i] for i in sorted(pick)]
 
 
-def make_cohort(encoder, lfw_dir: str | os.PathLike, detector: str = "yunet", workers: int = 2,
+def make_cohort(encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DETECTOR, workers: int = 2,
                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> dict:
     """The card's `cohort` section for `encoder`: its live embeddings of the cohort's faces, and
     the offset that keeps normalised distances on the scale of plain ones (the median crowd
@@ -136,7 +137,7 @@ def _table(encoder, crops: np.ndarray, labels, source: str, progress: ProgressFn
 
 
 def calibrate_on_people(encoder, image_paths: list[str], owners: list[str], source: str,
-                        detector: str = "yunet", workers: int = 2, cache_dir: str | os.PathLike | None = None,
+                        detector: str = DEFAULT_DETECTOR, workers: int = 2, cache_dir: str | os.PathLike | None = None,
                         progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> dict:
     """The card's `open_set` section from labelled photos (detected and aligned as the app does;
     a photo whose face the detector misses is left out, as the app would not see it)."""
@@ -167,7 +168,7 @@ def calibrate_on_aligned(encoder, folder: str | os.PathLike, count: int = FLAT_F
     return _table(encoder, crops, None, f"{len(files)} aligned faces of {folder.name}", progress, cancel)
 
 
-def calibrate_open_set(encoder, background: str | os.PathLike, detector: str = "yunet",
+def calibrate_open_set(encoder, background: str | os.PathLike, detector: str = DEFAULT_DETECTOR,
                        progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> dict:
     """From any background folder: a folder-per-person tree, or a flat folder of aligned crops."""
     folder = Path(background)
@@ -182,7 +183,7 @@ def calibrate_open_set(encoder, background: str | os.PathLike, detector: str = "
     return calibrate_on_aligned(encoder, folder, progress=progress, cancel=cancel)
 
 
-def calibrate_on_validation_people(encoder, lfw_dir: str | os.PathLike, detector: str = "yunet",
+def calibrate_on_validation_people(encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DETECTOR,
                                    workers: int = 2, cache_dir: str | os.PathLike | None = None,
                                    progress: ProgressFn = no_progress,
                                    cancel: CancelToken | None = None) -> dict:

@@ -91,14 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "DIR/index.json), for review; DIR must be new or empty. They are face data: keep them private")
     _common(p)
 
+    # Options left out take TrainConfig's defaults (cmd_train), written only there.
     p = sub.add_parser("train", help="train an encoder on folder-per-person datasets")
     p.add_argument("datasets", nargs="+", help="folders with one sub-folder per person (LFW root accepted)")
     p.add_argument("--out", required=True, help="where to write the weights (.pt) and model card (.json)")
     p.add_argument("--exclude-people", default=None, help="file of names to leave out (e.g. peopleDevTest.txt)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--loss", choices=["triplet-semihard", "triplet-hard", "contrastive"], default="triplet-semihard")
-    p.add_argument("--margin", type=float, default=0.2)
-    p.add_argument("--distill", type=float, default=4.0,
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--loss", choices=["triplet-semihard", "triplet-hard", "contrastive"], default=None)
+    p.add_argument("--margin", type=float, default=None)
+    p.add_argument("--distill", type=float, default=None,
                    help="weight of the teacher terms against the triplet loss (default 4, as the shipped model; 0 = labels only)")
     p.add_argument("--teacher", action="append", default=None, metavar="NAME[:WEIGHT]",
                    help="distil from this teacher: edgeface, faceplugin (ONNX, every augmented view) or dlib "
@@ -110,24 +111,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unlabelled", action="append", default=None, metavar="DIR",
                    help="a flat folder of faces aligned to the 112 px ArcFace frame (UTKFace's in ../shared): "
                         "learned from the teachers only")
-    p.add_argument("--unlabelled-per-batch", type=int, default=64, metavar="N")
-    p.add_argument("--augment", choices=["basic", "strong"], default="basic",
+    p.add_argument("--unlabelled-per-batch", type=int, default=None, metavar="N")
+    p.add_argument("--augment", choices=["basic", "strong"], default=None,
                    help="strong: also side light and shadows, glasses and masks, blur and low resolution")
-    p.add_argument("--mix", type=int, default=0, metavar="N",
+    p.add_argument("--mix", type=int, default=None, metavar="N",
                    help="add N blends of two people's faces to each batch, distilled from the teacher's "
                         "embedding of the same blend (0 = off; needs the teacher)")
-    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+    p.add_argument("--rotate", type=float, default=None, metavar="DEG",
                    help="augment: turn each training face by a random angle up to ± DEG degrees (default 0)")
-    p.add_argument("--zoom", type=float, default=0.0, metavar="F",
+    p.add_argument("--zoom", type=float, default=None, metavar="F",
                    help="augment: scale each training face by a random factor in [1-F, 1+F] (default 0)")
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--freeze", type=int, default=0, metavar="N",
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--freeze", type=int, default=None, metavar="N",
                    help="keep the first N layers of the network as they start (with --init)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--members", type=int, default=1, metavar="N",
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--members", type=int, default=None, metavar="N",
                    help="train N networks one after another (seeds SEED, SEED+1, ...) and save their mean as "
                         "one model: better faces at N times the training and embedding cost")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32",
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=None,
                    help="fp32 (default); auto: bfloat16 autocast on CPUs that do it natively, about 1.7x "
                         "faster here (the shipped model was trained so; see README)")
     p.add_argument("--max-images", type=int, default=None)
@@ -198,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             from app.gui import run_app  # Qt only here
             return run_app(source=args.source)
-        handler = globals()[f"cmd_{args.command.replace('-', '_')}"]
-        return int(handler(args) or 0)
+        return int(COMMANDS[args.command](args) or 0)
     except Cancelled as exc:
         print(f"\n{exc}", file=sys.stderr)
         return 130
@@ -211,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+
+
+def _detector(args) -> str:
+    """The detector a command that needs one by name uses: --detector, else the default one."""
+    from app.detection import DEFAULT_DETECTOR
+    return args.detector or DEFAULT_DETECTOR
 
 
 def _engine(args, tau: float | None = None):
@@ -614,28 +620,38 @@ def parse_crop_box(text: str) -> list[float]:
         raise DatasetError(f"--crop-box: {exc}.") from None
 
 
+# `train` options (argparse dests) that set the TrainConfig field of the same name, or of the
+# name given; None (not given) leaves TrainConfig's default.
+TRAIN_OPTIONS = {"exclude_people": "exclude_people", "epochs": "epochs", "loss": "loss", "margin": "margin",
+                 "distill": "distill", "mix": "mix", "lr": "lr", "seed": "seed", "device": "device",
+                 "max_images": "max_images", "init": "init_weights", "detector": "detector", "members": "members",
+                 "precision": "precision", "rotate": "rotate", "zoom": "zoom", "augment": "augment",
+                 "unlabelled": "unlabelled", "unlabelled_per_batch": "unlabelled_per_batch", "freeze": "freeze"}
+
+
+def train_config(args):
+    """The TrainConfig of `train`'s arguments (teachers and architecture not yet applied)."""
+    from app.training import TrainConfig
+    given = {field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items() if getattr(args, dest) is not None}
+    return TrainConfig(datasets=args.datasets, out=args.out, **given)
+
+
 def cmd_train(args) -> int:
-    from app.training import TrainConfig, train
-    cfg = TrainConfig(datasets=args.datasets, out=args.out, exclude_people=args.exclude_people,
-                      epochs=args.epochs, loss=args.loss, margin=args.margin, distill=args.distill, mix=args.mix,
-                      lr=args.lr, seed=args.seed, device=args.device, max_images=args.max_images, init_weights=args.init,
-                      detector=args.detector or "yunet", members=args.members, precision=args.precision,
-                      rotate=args.rotate, zoom=args.zoom, augment=args.augment,
-                      unlabelled=args.unlabelled or [], unlabelled_per_batch=args.unlabelled_per_batch,
-                      freeze=args.freeze)
+    from app.training import train
+    cfg = train_config(args)
     from app.teachers import available_teachers, parse_teacher_models, parse_teachers
     cfg.teachers = [list(t) for t in parse_teachers(args.teacher or (available_teachers()[:1] or ["dlib"]))]
     cfg.teacher_models = parse_teacher_models(args.teacher_model)
-    if args.unlabelled_per_batch < 0:
+    if cfg.unlabelled_per_batch < 0:
         from app.errors import DatasetError
         raise DatasetError("--unlabelled-per-batch must be 0 or more.")
-    if not (0 <= args.rotate <= 45 and 0 <= args.zoom < 0.5):
+    if not (0 <= cfg.rotate <= 45 and 0 <= cfg.zoom < 0.5):
         from app.errors import DatasetError
         raise DatasetError("--rotate takes 0 to 45 degrees and --zoom 0 to below 0.5.")
-    if args.mix < 0 or (args.mix > 0 and args.distill <= 0):
+    if cfg.mix < 0 or (cfg.mix > 0 and cfg.distill <= 0):
         from app.errors import DatasetError
         raise DatasetError("--mix must be 0 or more, and blends need the teacher (--distill above 0).")
-    if args.members < 1 or (args.members > 1 and args.init):
+    if cfg.members < 1 or (cfg.members > 1 and args.init):
         from app.errors import DatasetError
         raise DatasetError("--members must be 1 or more, and fine-tuning (--init) takes one network (--members 1).")
     if args.arch is not None:
@@ -671,7 +687,7 @@ def cmd_evaluate(args) -> int:
     from app.evaluation_model import make_embed_paths
     lfw = None if args.folder else _lfw_dir(args.lfw)
     encoder = Encoder.load(args.weights, args.device)
-    embed_paths = make_embed_paths(encoder, args.detector or "yunet", args.detector_model,
+    embed_paths = make_embed_paths(encoder, _detector(args), args.detector_model,
                                    progress=console_progress("embedding "))
     cancel = CancelToken()
     if args.protocol == "verification":
@@ -681,7 +697,7 @@ def cmd_evaluate(args) -> int:
     elif args.protocol == "open-set":
         from app.evaluation import OPEN_SET_DRAWS, OPEN_SET_SEED, evaluate_open_set
         from app.open_set import threshold_for
-        enrol_paths = make_embed_paths(encoder, args.detector or "yunet", args.detector_model, enrolment=True)
+        enrol_paths = make_embed_paths(encoder, _detector(args), args.detector_model, enrolment=True)
         rule = encoder.open_set_rule
         result = evaluate_open_set(lfw_dir=None if args.folder else lfw, folder=args.folder,
                                    embed_paths=embed_paths, embed_enrolment_paths=enrol_paths,
@@ -692,11 +708,11 @@ def cmd_evaluate(args) -> int:
                           "open-set table" if rule is not None else f"one-to-one tau {encoder.tau:.4f}")
         result["scoring"] = "cohort-normalised" if encoder.scorer is not None else "plain distance"
     else:  # enrolment images embedded as the app enrols them, probes as live faces
-        enrol_paths = make_embed_paths(encoder, args.detector or "yunet", args.detector_model, enrolment=True)
+        enrol_paths = make_embed_paths(encoder, _detector(args), args.detector_model, enrolment=True)
         result = evaluate_identification(lfw_dir=None if args.folder else lfw, folder=args.folder,
                                          embed_paths=embed_paths, cancel=cancel,
                                          embed_enrolment_paths=enrol_paths)
-    result = {"model": encoder.version, "detector": args.detector or "yunet", **result}
+    result = {"model": encoder.version, "detector": _detector(args), **result}
     if args.write_card and encoder.path is not None:
         from app.encoder import ModelCard, write_card
         card = ModelCard.from_file(card_path_for(encoder.path))
@@ -712,12 +728,10 @@ def cmd_evaluate(args) -> int:
 
 def _lfw_dir(given: str | None) -> str:
     from app import paths
-    if given:
-        return given
-    shared = paths.shared_dir()
-    if shared is None:
+    found = paths.lfw_dir(given)
+    if found is None:
         raise OneShotError("Give --lfw DIR (LFW with images/ and protocol/).")
-    return str(shared / "datasets" / "lfw")
+    return found
 
 
 def cmd_calibrate(args) -> int:
@@ -740,7 +754,7 @@ def cmd_calibrate(args) -> int:
                                "(photos of people it never trained on, a folder per person) or --only tau.")
     do_tau = do_tau or background == "validation"  # a new cohort changes the distances τ is set on
     lfw = _lfw_dir(args.lfw) if do_tau else None
-    card = calibrate_card(weights, lfw, args.detector or "yunet", progress=console_progress("calibrating "),
+    card = calibrate_card(weights, lfw, _detector(args), progress=console_progress("calibrating "),
                           background=background, cancel=CancelToken(), tau=do_tau)
     if do_tau:
         print(f"tau = {card.tau:.4f} written to the model card of {weights}")
@@ -769,7 +783,7 @@ def cmd_combine(args) -> int:
         print(f"Saved {args.out} ({len(args.models)} networks) with the members' mean τ {card.tau:.3f}; "
               f"not calibrated: {why}")
         return 0
-    card = calibrate_card(args.out, lfw, args.detector or "yunet", progress=console_progress("calibrating "))
+    card = calibrate_card(args.out, lfw, _detector(args), progress=console_progress("calibrating "))
     print(f"Saved {args.out} ({len(args.models)} networks), tau {card.tau:.4f} from {lfw}/protocol/pairsDevTrain.txt")
     return 0
 
@@ -787,3 +801,10 @@ def cmd_bench(args) -> int:
     result = run_bench(args)
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return 0
+
+
+# Each command of build_parser and the function that runs it: a new command is a sub-parser
+# there and a line here (tests/test_cli.py checks that the two agree).
+COMMANDS = {"enroll": cmd_enroll, "identify": cmd_identify, "people": cmd_people, "watch": cmd_watch,
+            "train": cmd_train, "evaluate": cmd_evaluate, "calibrate": cmd_calibrate, "combine": cmd_combine,
+            "fetch-models": cmd_fetch_models, "bench": cmd_bench}

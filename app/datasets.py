@@ -20,7 +20,7 @@ import numpy as np
 
 from app.alignment import FULL_BOX, align
 from app.atomic import atomic_write
-from app.detection import Face, create_detector
+from app.detection import DEFAULT_DETECTOR, Face, create_detector
 from app.errors import DatasetError, OneShotError
 from app.imageio import IMAGE_EXTENSIONS, load_image
 from app.progress import CancelToken, ProgressFn, no_progress
@@ -141,7 +141,7 @@ def _teacher_cache_file(cache_dir: str | os.PathLike, paths: list[str], detector
     return Path(cache_dir) / f"teacher-{detector_kind}-{key}.npz"
 
 
-def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
+def build_crops(paths: list[str], size: int, detector_kind: str = DEFAULT_DETECTOR,
                 detector_model: str | None = None, teacher: bool = False, workers: int = 2,
                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
                 cache_dir: str | os.PathLike | None = None,
@@ -182,7 +182,7 @@ def build_crops(paths: list[str], size: int, detector_kind: str = "yunet",
     return out
 
 
-def build_mixes(paths: list[str], labels: np.ndarray, count: int, detector_kind: str = "yunet",
+def build_mixes(paths: list[str], labels: np.ndarray, count: int, detector_kind: str = DEFAULT_DETECTOR,
                 detector_model: str | None = None, seed: int = 0, lam: tuple[float, float] = (0.2, 0.8),
                 workers: int = 2, progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
                 cache_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:

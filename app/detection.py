@@ -16,6 +16,11 @@ import numpy as np
 from app import paths
 from app.errors import ModelError
 
+# The detector named when one must be (training, calibration, evaluation); None elsewhere means
+# this one if its model file is found, else Haar (`create_detector`).
+DEFAULT_DETECTOR = "yunet"
+DETECTORS = ("yunet", "haar")
+
 
 @dataclass(frozen=True)
 class Face:
@@ -147,7 +152,7 @@ def haar_cascade_path() -> Path:
 
 def create_detector(kind: str | None = None, model_path: str | os.PathLike | None = None) -> Detector:
     """`kind` is "yunet", "haar" or None (YuNet if its file is found, else Haar)."""
-    if kind not in (None, "auto", "yunet", "haar"):
+    if kind not in (None, "auto", *DETECTORS):
         raise ValueError(f"unknown detector {kind!r}")
     if kind == "haar":
         return HaarDetector()

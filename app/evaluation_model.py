@@ -13,11 +13,12 @@ import numpy as np
 
 from app import paths
 from app.datasets import build_crops
+from app.detection import DEFAULT_DETECTOR
 from app.encoder import Encoder
 from app.progress import ProgressFn, no_progress
 
 
-def make_embed_paths(encoder: Encoder, detector: str = "yunet", detector_model: str | None = None,
+def make_embed_paths(encoder: Encoder, detector: str = DEFAULT_DETECTOR, detector_model: str | None = None,
                      progress: ProgressFn = no_progress, workers: int = 2, enrolment: bool = False
                      ) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
     """Live embedding (`Encoder.embed`), or with `enrolment` the gallery's (`embed_enrolment`)."""

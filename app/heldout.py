@@ -40,6 +40,7 @@ import numpy as np
 from app import paths
 from app.calibration import VALIDATION_TAG, validation_images, validation_people
 from app.datasets import ImageList, build_crops, read_people_file, scan_identity_folders
+from app.detection import DEFAULT_DETECTOR
 from app.errors import Cancelled, OneShotError
 from app.evaluation import IdentificationSplit, far_label, one_shot_identification
 from app.progress import CancelToken, ProgressFn, no_progress
@@ -315,7 +316,7 @@ def _embed(encoder, crops: np.ndarray, cancel: CancelToken | None, enrol: bool =
     return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
 
 
-def run_check(new, active, check: CheckSet, detector: str = "yunet", workers: int = 2,
+def run_check(new, active, check: CheckSet, detector: str = DEFAULT_DETECTOR, workers: int = 2,
               progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> dict:
     """One-shot rank-1 (and DIR at FAR 1e-2 when there are strangers) of both encoders on the
     check set; photos whose face the detector misses are left out for both, as the app would
@@ -372,7 +373,7 @@ def run_check(new, active, check: CheckSet, detector: str = "yunet", workers: in
 
 
 def check_after_training(weights: str | os.PathLike, card, active_weights: str | os.PathLike | None,
-                         device: str | None = None, detector: str = "yunet", workers: int = 2,
+                         device: str | None = None, detector: str = DEFAULT_DETECTOR, workers: int = 2,
                          progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> dict:
     """Check the model just trained (`weights`, its `card`) against the active model on people
     neither trained on, store the result in the card as `training["held_out_check"]` (written

@@ -91,6 +91,20 @@ def shared_dir() -> Path | None:
     return None
 
 
+def lfw_dir(given: str | os.PathLike | None = None, *, must_exist: bool = False) -> str | None:
+    """The LFW root (images/ and protocol/): `given` as it is, else ../shared/datasets/lfw; None
+    when there is no ../shared, or with `must_exist` when that one lacks protocol/pairsDevTrain.txt."""
+    if given:
+        return str(given)
+    shared = shared_dir()
+    if shared is None:
+        return None
+    found = shared / "datasets" / "lfw"
+    if must_exist and not (found / "protocol" / "pairsDevTrain.txt").is_file():
+        return None
+    return str(found)
+
+
 def find_yunet(explicit: str | os.PathLike | None = None) -> Path | None:
     """The YuNet ONNX file: explicit path, `$ONESHOT_YUNET`, the user's model folder, ../shared."""
     if explicit:

@@ -23,6 +23,9 @@ from app.atomic import atomic_write
 FILENAME = "settings.json"
 MIN_RETENTION_H = 1.0 / 60   # how long kept recent faces may be stored: a minute …
 MAX_RETENTION_H = 24.0 * 30  # … to thirty days
+# The Retrain tab's epochs until the user picks others: a quick run on their own folders, most often
+# a fine-tune of the active model, not the full run of `oneshot-face train` (TrainConfig.epochs).
+RETRAIN_EPOCHS = 10
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Settings:
     # the folder each kind of file dialog last used ("photo", "dataset", "video", "backup", "model")
     last_folders: dict[str, str] = field(default_factory=dict)
     retrain_folders: list[str] = field(default_factory=list)  # the Retrain tab's dataset folders
-    retrain_epochs: int | None = None    # None: the Retrain tab's default
+    retrain_epochs: int | None = None    # None: RETRAIN_EPOCHS
     # Recent faces: in memory only unless kept (opt-in), then for this many hours (app.recent)
     keep_recent_faces: bool = False
     recent_faces_retention_h: float = 24.0

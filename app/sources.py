@@ -134,15 +134,57 @@ def parse_source(spec: str | int) -> str | int:
     return text
 
 
+class SourceKind(Enum):
+    """What a source spec names, as `source_kind` decides it (the one place that does)."""
+    CAMERA = "camera"    # a camera number
+    FOLDER = "folder"    # a folder of photos
+    FILE = "file"        # a video file
+    STREAM = "stream"    # a stream address (rtsp://, http://...) that is not a path on disk
+    OTHER = "other"      # on disk, but neither a file nor a folder
+    MISSING = "missing"  # nothing of that name
+    EMPTY = "empty"      # no source given
+
+
+def source_kind(spec: str | int) -> SourceKind:
+    """Whether `spec` (as `parse_source` reads it) is a camera, a folder, a video file, a stream
+    address or none of them. A path on disk wins over an address: "a://b" may be a folder."""
+    spec = parse_source(spec)
+    if isinstance(spec, int):
+        return SourceKind.CAMERA
+    if not spec:
+        return SourceKind.EMPTY
+    path = Path(spec).expanduser()
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+        exists = is_dir or is_file or path.exists()
+    except OSError:
+        is_dir = is_file = exists = False
+    if is_dir:
+        return SourceKind.FOLDER
+    if is_file:
+        return SourceKind.FILE
+    if "://" in spec:
+        return SourceKind.STREAM
+    return SourceKind.OTHER if exists else SourceKind.MISSING
+
+
+def is_live_source(spec: str | int) -> bool:
+    """A camera or a stream: frames come in real time and may stop coming (re-opened, not ended)."""
+    return source_kind(spec) in (SourceKind.CAMERA, SourceKind.STREAM)
+
+
 def describe_source(spec: str | int) -> str:
     """How a source is named in messages before (or without) opening it."""
     spec = parse_source(spec)
+    kind = source_kind(spec)
     if isinstance(spec, int):
         return f"camera {spec}"
-    if "://" in spec and not Path(spec).exists():
+    if kind is SourceKind.STREAM:
         return f"stream {redact_url(spec)}"
+    if kind is SourceKind.EMPTY:
+        return "no source"
     p = Path(spec).expanduser()
-    if p.is_dir():
+    if kind is SourceKind.FOLDER:
         return f"folder {p.name or p}/"
     return f"video {p.name or p}"
 
@@ -531,24 +573,21 @@ def open_source(spec: str | int, *, loop: bool = False,
     `capture_factory` replaces cv2.VideoCapture for cameras, streams and videos (tests).
     """
     spec = parse_source(spec)
+    kind = source_kind(spec)
     if isinstance(spec, int):
         return CameraSource(spec, capture_factory=capture_factory, max_failures=max_failures)
-    if not spec:
+    if kind is SourceKind.EMPTY:
         raise SourceError("No source given: name a camera number, a video, a folder or a "
                           "stream address.")
     path = Path(spec).expanduser()
-    try:
-        is_dir, is_file = path.is_dir(), path.is_file()
-    except OSError:
-        is_dir = is_file = False
-    if is_dir:
+    if kind is SourceKind.FOLDER:
         return ImageFolderSource(path)
-    if is_file:
+    if kind is SourceKind.FILE:
         return VideoFileSource(path, loop=loop, capture_factory=capture_factory,
                                max_failures=max_failures)
-    if "://" in spec:
+    if kind is SourceKind.STREAM:
         return StreamSource(spec, capture_factory=capture_factory, max_failures=max_failures)
-    if path.exists():
+    if kind is SourceKind.OTHER:
         raise SourceError(f"{spec} cannot be opened: it is neither a video file nor a folder.")
     raise SourceError(f"{spec} does not exist. Give a camera number (0, 1...), a video file, a "
                       "folder of photos, or a stream address such as rtsp://...")
@@ -591,8 +630,7 @@ class RetryingSource(FrameSource):
         self.max_garbage = max(1, int(max_garbage))
         self._garbage_run = 0
         self.description = describe_source(self.spec)
-        self.is_live = isinstance(self.spec, int) or (
-            "://" in str(self.spec) and not Path(str(self.spec)).exists())
+        self.is_live = is_live_source(self.spec)
         self.retry_interval = retry_interval
         self.cancel = cancel
         self.max_retries = max_retries

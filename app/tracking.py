@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-UNKNOWN = "Unknown"
+from app.matching import UNKNOWN
 
 Box = tuple[float, float, float, float]  # x, y, w, h
 # Names (name or "Unknown", distance[, nearest person]) for each row of an (M, D) array of unit

@@ -34,6 +34,7 @@ from app.datasets import (
     read_people_file,
     scan_identity_folders,
 )
+from app.detection import DEFAULT_DETECTOR
 from app.encoder import (
     DEFAULT_ARCH,
     Encoder,
@@ -87,7 +88,7 @@ class TrainConfig:
     margin: float = 0.2
     distill: float = DEFAULT_DISTILL  # weight of the teacher terms; 0 trains from labels alone
     mix: int = 0                 # blends of two people's faces per batch, distilled only (build_mixes)
-    detector: str = "yunet"
+    detector: str = DEFAULT_DETECTOR
     device: str | None = None
     seed: int = 0
     workers: int = 2
@@ -669,7 +670,7 @@ def _find_lfw(roots: list[str]) -> str | None:
     return None
 
 
-def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = "yunet",
+def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DETECTOR,
               workers: int = 2, progress: ProgressFn = no_progress,
               cancel: CancelToken | None = None) -> tuple[float, dict]:
     """τ maximising accuracy on pairsDevTrain.txt (training people only, as DATA.md asks), plus
@@ -703,7 +704,7 @@ def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = "yun
     return tau, calib
 
 
-def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None, detector: str = "yunet",
+def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None, detector: str = DEFAULT_DETECTOR,
                    progress: ProgressFn = no_progress, background: str | os.PathLike | None = None,
                    cancel: CancelToken | None = None, tau: bool = True) -> ModelCard:
     """Recompute τ and the histograms of a saved model (from `lfw_dir`'s pairsDevTrain.txt, unless

@@ -170,10 +170,10 @@ def test_faces_enrolled_under_another_model_are_re_embedded_before_use(capsys, s
 
 
 def test_train_defaults_to_the_shipped_teacher_weight():
-    from app.cli import build_parser
+    from app.cli import build_parser, train_config
     from app.training import DEFAULT_DISTILL, TrainConfig
     args = build_parser().parse_args(["train", "data", "--out", "m.pt"])
-    assert args.distill == DEFAULT_DISTILL == TrainConfig(datasets=["data"], out="m.pt").distill == 4.0
+    assert train_config(args).distill == DEFAULT_DISTILL == TrainConfig(datasets=["data"], out="m.pt").distill == 4.0
 
 
 def _small_tree(root, lfw, multi=8, single=6):
@@ -460,3 +460,52 @@ def test_bench_prints_every_figure(capsys, samples_dir, yunet_path, tmp_path, mo
     assert r["e2e_frames"] == 12 and 0 <= r["e2e_named_faces"]
     assert r["embed_setup"]["networks"] >= 1 and r["embed_setup"]["precision"] in ("bf16", "fp32")
     assert "busy" not in r
+
+
+# ----------------------------------------------------------------------------- one place for each default
+
+
+def _subparser(name: str):
+    import argparse
+
+    from app.cli import build_parser
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name] if name else action
+
+
+def test_train_options_left_out_take_trainconfig_defaults():
+    from app.cli import TRAIN_OPTIONS, build_parser, train_config
+    from app.training import TrainConfig
+    args = build_parser().parse_args(["train", "data", "--out", "m.pt"])
+    for dest in TRAIN_OPTIONS:
+        assert getattr(args, dest) is None, dest    # no second copy of TrainConfig's default here
+    assert train_config(args) == TrainConfig(datasets=["data"], out="m.pt")
+    args = build_parser().parse_args(["train", "data", "--out", "m.pt", "--epochs", "3", "--distill", "0",
+                                      "--init", "w.pt", "--detector", "haar", "--lr", "0.01"])
+    cfg = train_config(args)
+    assert (cfg.epochs, cfg.distill, cfg.init_weights, cfg.detector, cfg.lr) == (3, 0.0, "w.pt", "haar", 0.01)
+
+
+def test_cli_choices_and_commands_match_the_core():
+    from app import detection, training
+    from app.cli import COMMANDS
+    train = {a.dest: a for a in _subparser("train")._actions}
+    assert tuple(train["loss"].choices) == training.LOSSES
+    assert tuple(train["precision"].choices) == training.PRECISIONS
+    assert tuple(train["augment"].choices) == training.AUGMENTS
+    assert tuple(train["detector"].choices) == detection.DETECTORS
+    assert detection.DEFAULT_DETECTOR in detection.DETECTORS
+    assert training.TrainConfig.detector == detection.DEFAULT_DETECTOR
+    assert set(COMMANDS) == set(_subparser("").choices)
+
+
+def test_lfw_dir_given_else_shared(tmp_path, monkeypatch):
+    from app import paths
+    monkeypatch.setenv("ONESHOT_SHARED", str(tmp_path))
+    lfw = tmp_path / "datasets" / "lfw"
+    assert paths.lfw_dir("elsewhere") == "elsewhere"
+    assert paths.lfw_dir() == str(lfw)
+    assert paths.lfw_dir(must_exist=True) is None
+    (lfw / "protocol").mkdir(parents=True)
+    (lfw / "protocol" / "pairsDevTrain.txt").write_text("")
+    assert paths.lfw_dir(must_exist=True) == str(lfw)

@@ -167,7 +167,8 @@ def _broken_weights(kind: str, tmp_path: Path) -> Path:
     elif kind == "other-architecture":
         card["architecture"] = "someone-elses-net"
     elif kind == "other-shapes":
-        card["arch"]["widths"] = [16, 32, 64, 128]
+        card["arch"]["dim"] = 64  # any network: its weights make 128-d vectors
+        card["cohort"] = {}
         card["weights_sha256"] = ""
     card_path_for(w).write_text(json.dumps(card))
     return w

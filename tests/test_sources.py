@@ -413,3 +413,23 @@ def test_retrying_source_reopens_a_source_that_only_delivers_garbage():
     assert len(opened) == 2 and sleeps == [0.1] and src.reconnects == 1
     assert any("delivered only unreadable frames (5 in a row)" in s for s in statuses)
     assert statuses[-1] == "camera 0 is back" and src.garbage_frames == 5
+
+
+def test_source_kind_decides_every_classification(tmp_path):
+    from app.sources import SourceKind, describe_source, is_live_source, source_kind
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    odd = tmp_path / "a:" / "b"                 # "<tmp>/a://b" names this folder, not a stream
+    odd.mkdir(parents=True)
+    cases = {0: SourceKind.CAMERA, "2": SourceKind.CAMERA, str(tmp_path): SourceKind.FOLDER,
+             str(video): SourceKind.FILE, "rtsp://cam.local/live": SourceKind.STREAM,
+             str(tmp_path / "a:") + "//b": SourceKind.FOLDER, str(tmp_path / "nope.mp4"): SourceKind.MISSING,
+             "": SourceKind.EMPTY}
+    for spec, kind in cases.items():
+        assert source_kind(spec) is kind, spec
+        assert is_live_source(spec) == (kind in (SourceKind.CAMERA, SourceKind.STREAM))
+    assert describe_source("rtsp://u:secret@cam/live").startswith("stream ") and "secret" not in describe_source(
+        "rtsp://u:secret@cam/live")
+    assert describe_source(str(tmp_path)).startswith("folder ") and describe_source(str(video)) == "video clip.mp4"
+    assert RetryingSource("rtsp://cam.local/live", opener=lambda s: None).is_live
+    assert not RetryingSource(str(video), opener=lambda s: None).is_live

@@ -171,3 +171,9 @@ def test_a_track_is_named_only_after_min_frames_and_keeps_the_nearest_person():
     names = [t3.update([(box, "A", 0.0, _unit(0))], identify)[0].name for _ in range(4)]
     # frame 3 is the first named A, but the shown label is the majority of U, U, A: still Unknown
     assert names == [UNKNOWN, UNKNOWN, UNKNOWN, "A"]
+
+
+def test_unknown_is_defined_once():
+    import app.matching
+    import app.tracking
+    assert app.tracking.UNKNOWN is app.matching.UNKNOWN

@@ -42,15 +42,16 @@ def run_app(source: str | int | None = None, argv: list[str] | None = None) -> i
             pix.save(shot)
             window.close()
 
-        deadline = [None]
+        deadline: list[float | None] = [None]
 
         def when_named() -> None:
             # wait (a little) for a frame with a recognised face, so the picture shows a name
             import time
-            if deadline[0] is None:
-                deadline[0] = time.monotonic() + 15.0
+            end = deadline[0]
+            if end is None:
+                end = deadline[0] = time.monotonic() + 15.0
             res = window.view.last_result
-            if (res is not None and any(lab.known for lab in res.labels)) or time.monotonic() > deadline[0]:
+            if (res is not None and any(lab.known for lab in res.labels)) or time.monotonic() > end:
                 grab()
             else:
                 QTimer.singleShot(100, when_named)

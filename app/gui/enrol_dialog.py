@@ -14,8 +14,10 @@ name to type); a name that is already taken asks before adding the photo to that
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -34,6 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.live_view import KNOWN_COLOUR, UNKNOWN_COLOUR, ImageWithBoxes
+
+if TYPE_CHECKING:
+    from app.pipeline import EnrolCandidate
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 NO_PICTURE = "Choose a photo with Browse…, or type its path above and press Enter."
@@ -102,7 +107,7 @@ class EnrolDialog(QDialog):
         self.faces: list = []
         self.source_name: str | None = None
         self.loaded_path: str | None = None  # the path loading or loaded (Enter reloads only a new one)
-        self.candidate = None
+        self.candidate: EnrolCandidate | None = None
         self.busy = False
         self.error = ""
         self.add_to = add_to.strip()
@@ -154,10 +159,11 @@ class EnrolDialog(QDialog):
         lay.addWidget(self.match_box)
 
         nrow = QHBoxLayout()
-        nrow.addWidget(QLabel("&Name:"))
+        name_label = QLabel("&Name:")
+        nrow.addWidget(name_label)
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Type the person's name")
-        nrow.itemAt(0).widget().setBuddy(self.name_edit)
+        name_label.setBuddy(self.name_edit)
         nrow.addWidget(self.name_edit, 1)
         lay.addLayout(nrow)
         if self.add_to:
@@ -175,7 +181,8 @@ class EnrolDialog(QDialog):
 
         if rgb is not None:
             for i in range(row.count()):
-                w = row.itemAt(i).widget()
+                item = row.itemAt(i)
+                w = item.widget() if item is not None else None
                 if w is not None:
                     w.setVisible(False)
             self.source_name = "snapshot"
@@ -203,7 +210,7 @@ class EnrolDialog(QDialog):
             return
         self.set_path(path)
 
-    def set_path(self, path: str | Path) -> None:
+    def set_path(self, path: str | os.PathLike) -> None:
         """Load and detect the faces of a photo (the file chooser's result, or a test's path)."""
         path = str(path)
         self.path_edit.setText(path)
@@ -220,9 +227,16 @@ class EnrolDialog(QDialog):
                 raise ImageError(plain_load_error(path, str(exc))) from None
             return photo.rgb, photo.faces
 
+        def loaded(v) -> None:
+            if gen == self._generation:
+                self._show_image(*v)
+
+        def failed(m: str) -> None:
+            if gen == self._generation:
+                self._load_failed(m)
+
         self.busy = True
-        self.worker.submit(job, lambda v: gen == self._generation and self._show_image(*v),
-                           lambda m: gen == self._generation and self._load_failed(m))
+        self.worker.submit(job, loaded, failed)
 
     def _reset(self, info: str) -> None:
         self._generation += 1
@@ -282,9 +296,16 @@ class EnrolDialog(QDialog):
         def job(library, progress):
             return library.candidate(rgb, face_index=index + 1, faces=faces, name=name)
 
+        def checked(c) -> None:
+            if gen == self._generation:
+                self._show_candidate(c)
+
+        def failed(m: str) -> None:
+            if gen == self._generation:
+                self._fail(m)
+
         self.busy = True
-        self.worker.submit(job, lambda c: gen == self._generation and self._show_candidate(c),
-                           lambda m: gen == self._generation and self._fail(m))
+        self.worker.submit(job, checked, failed)
 
     def _show_candidate(self, cand) -> None:
         self.busy = False
@@ -343,10 +364,11 @@ class EnrolDialog(QDialog):
 
     # ---- enrolling --------------------------------------------------------------------------
     def enrol(self) -> None:
-        if not self.ready:
+        cand = self.candidate
+        if cand is None or not self.ready:
             return
         if self.to_existing:
-            self._submit(self.candidate.nearest.name, add=True)
+            self._submit(cand.nearest.name, add=True)
             return
         name = self.name_edit.text().strip()
         if not name:

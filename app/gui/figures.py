@@ -113,7 +113,7 @@ def verdict(before: dict, after: dict, check: dict | None = None) -> tuple[str, 
     from app.heldout import figures_sentence, held_out_verdict
     held = held_out_verdict(check)
     if "accuracy" not in after:
-        extra = f" {figures_sentence(check)}" if held is not None else ""
+        extra = f" {figures_sentence(check)}" if held is not None and check is not None else ""
         return "uncalibrated", ("The new model was not calibrated (no LFW pairs): its threshold is a default "
                                 "guess." + (extra or " It cannot be compared with the active model."))
     if after["accuracy"] < BROKEN_ACCURACY:

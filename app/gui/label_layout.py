@@ -58,6 +58,7 @@ def place_labels(boxes: list[Box], sizes: list[tuple[float, float]], bounds: Box
             rank = (cost, not fits, abs(r[1] - y))
             if best_cost is None or rank < best_cost:
                 best, best_cost = r, rank
+        assert best is not None  # ys is never empty, and its first y always sets best
         out[i] = best
         placed.append(best)
     return [r for r in out if r is not None]

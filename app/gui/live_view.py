@@ -105,7 +105,9 @@ class ImageWithBoxes(QWidget):
             font.setBold(True)
             p.setFont(font)
             fm = p.fontMetrics()
-            faces, texts, sizes = [], [], []
+            faces: list[tuple[int, QColor, QRectF]] = []
+            texts: list[str] = []
+            sizes: list[tuple[float, float]] = []
             for i, (box, text, colour) in enumerate(self._boxes):
                 c = SELECTED_COLOUR if self.selected == i else colour
                 bx, by, bw, bh = box
@@ -144,12 +146,12 @@ class ImageWithBoxes(QWidget):
             font = QFont(self.font())
             font.setPointSize(12)
             p.setFont(font)
-            box = self.rect().adjusted(20, 20, -20, -20)
+            text_box = self.rect().adjusted(20, 20, -20, -20)
             if self._image is not None:
                 band = QRectF(0, self.height() - 70, self.width(), 70)
                 p.fillRect(band, QColor(0, 0, 0, 170))
-                box = band.toRect().adjusted(10, 5, -10, -5)
-            p.drawText(box, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+                text_box = band.toRect().adjusted(10, 5, -10, -5)
+            p.drawText(text_box, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
         p.end()
 
 

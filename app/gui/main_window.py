@@ -15,11 +15,13 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -59,6 +61,12 @@ def readme_path() -> Path | None:
     from app import paths
     p = paths.resource_root() / "README.md"
     return p if p.is_file() else None
+
+
+class TextDialog(QDialog):
+    """A dialog showing one rich-text label (About, Keyboard shortcuts)."""
+
+    label: QLabel
 
 
 class MainWindow(QMainWindow):
@@ -242,8 +250,8 @@ class MainWindow(QMainWindow):
                                     self.show_shortcuts, hm)
         hm.addSeparator()
         self.about_action = act("&About OneShot Face", "", self.show_about, hm)
-        self.about_dialog: QDialog | None = None
-        self.shortcuts_dialog: QDialog | None = None
+        self.about_dialog: TextDialog | None = None
+        self.shortcuts_dialog: TextDialog | None = None
 
     def _selection_changed(self, selected: bool) -> None:
         """Rename, Delete and Add a photo need someone selected in the People panel."""
@@ -284,7 +292,7 @@ class MainWindow(QMainWindow):
         rows = []
         for menu_action in self.menuBar().actions():
             menu = menu_action.menu()
-            if menu is None:
+            if not isinstance(menu, QMenu):  # None for an action without a menu
                 continue
             for a in menu.actions():
                 key = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
@@ -295,8 +303,8 @@ class MainWindow(QMainWindow):
                        for k, v in rows)
         return f"<h3>Keyboard shortcuts</h3><table>{body}</table>"
 
-    def _text_dialog(self, title: str, text: str) -> QDialog:
-        dlg = QDialog(self)
+    def _text_dialog(self, title: str, text: str) -> TextDialog:
+        dlg = TextDialog(self)
         dlg.setWindowTitle(title)
         dlg.setMinimumWidth(460)
         lay = QVBoxLayout(dlg)
@@ -313,11 +321,11 @@ class MainWindow(QMainWindow):
         dlg.open()
         return dlg
 
-    def show_about(self) -> QDialog:
+    def show_about(self) -> TextDialog:
         self.about_dialog = self._text_dialog("About OneShot Face", self.about_text())
         return self.about_dialog
 
-    def show_shortcuts(self) -> QDialog:
+    def show_shortcuts(self) -> TextDialog:
         self.shortcuts_dialog = self._text_dialog("Keyboard shortcuts", self.shortcuts_text())
         return self.shortcuts_dialog
 
@@ -384,8 +392,11 @@ class MainWindow(QMainWindow):
         self.people.refresh()
         self.recent_panel.refresh()
         # deletions still undoable (also those made before this window opened) get their Undo
-        self.inference.submit(lambda library, progress: library.deleted_people(),
-                              lambda gone: [self.offer_undo(d) for d in reversed(gone)])
+        def offer_undos(gone) -> None:
+            for d in reversed(gone):
+                self.offer_undo(d)
+
+        self.inference.submit(lambda library, progress: library.deleted_people(), offer_undos)
         if info.get("warnings"):
             self.show_message(" ".join(info["warnings"]))
         self.engine_ready.emit(info)
@@ -737,9 +748,11 @@ class MainWindow(QMainWindow):
             self.show_message(message)
             show_error(self, "Undo delete", message)
 
-        self.inference.submit(lambda library, progress: library.undo_delete(d.id),
-                              lambda p: (self.show_message(f"{p.name} is back, with {plural(p.sample_count, 'photo')}."),
-                                         self._people_changed()), failed)
+        def back(p) -> None:
+            self.show_message(f"{p.name} is back, with {plural(p.sample_count, 'photo')}.")
+            self._people_changed()
+
+        self.inference.submit(lambda library, progress: library.undo_delete(d.id), back, failed)
 
     def purge_due(self) -> None:
         """Every 30 s (on the engine thread): erase people whose undo window is over, and the recent
@@ -761,9 +774,11 @@ class MainWindow(QMainWindow):
                               "Recent faces are kept in memory only; the stored ones were deleted.")
             self.recent_panel.refresh()
 
-        self.inference.submit(self.inference.switch_recent(keep, retention_h), done,
-                              lambda message: (self.show_message(message),
-                                               show_error(self, "Recent faces", message)))
+        def failed(message: str) -> None:
+            self.show_message(message)
+            show_error(self, "Recent faces", message)
+
+        self.inference.submit(self.inference.switch_recent(keep, retention_h), done, failed)
 
     # ---- enrolment --------------------------------------------------------------------------
     def open_enrol_photo_dialog(self, path: str | os.PathLike | None = None, name: str = "") -> EnrolDialog:
@@ -789,8 +804,11 @@ class MainWindow(QMainWindow):
         return dlg
 
     def _open_dialog(self, dlg: EnrolDialog) -> None:
-        dlg.enrolled.connect(lambda p: (self.show_message(f"Enrolled {getattr(p, 'name', p)}."),
-                                        self._people_changed()))
+        def enrolled(p) -> None:
+            self.show_message(f"Enrolled {getattr(p, 'name', p)}.")
+            self._people_changed()
+
+        dlg.enrolled.connect(enrolled)
         self._dialogs.append(dlg)
         dlg.finished.connect(lambda _=0, d=dlg: self._dialogs.remove(d) if d in self._dialogs else None)
         dlg.open()
@@ -819,7 +837,8 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self._save_timer.stop()
-        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        # QByteArray has the buffer protocol; PySide6's stubs do not say so
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")  # type: ignore[call-overload]
         self.save_settings()
         self.shutdown()
         self._io.shutdown(wait=True)  # the last settings write is finished before we go
@@ -835,7 +854,8 @@ class MainWindow(QMainWindow):
         locate = box.addButton("Locate file…", QMessageBox.ButtonRole.ActionRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
         box.exec()
-        return {download: "download", locate: "locate"}.get(box.clickedButton(), "")
+        choices: dict[QAbstractButton, str] = {download: "download", locate: "locate"}
+        return choices.get(box.clickedButton(), "")
 
     def _yunet_offer(self, choice: str) -> None:
         if choice == "locate":

@@ -194,11 +194,13 @@ class PersonDialog(QDialog):
             self.photos.item(i).setSelected(i == number - 1)
 
     def _update_buttons(self) -> None:
-        ready = self.page is not None and not self.busy
+        page = self.page if not self.busy else None
+        ready = page is not None
         photo = self.selected_photo() if ready else None
-        several = ready and len(self.page.photos) > 1
+        several = page is not None and len(page.photos) > 1
+        has_others = page is not None and bool(page.others)
         self.main_button.setEnabled(photo is not None and not photo.is_main)
-        self.move_button.setEnabled(photo is not None and several and bool(self.page.others))
+        self.move_button.setEnabled(photo is not None and several and has_others)
         self.remove_button.setEnabled(photo is not None)
         self.remove_button.setToolTip("" if several or not ready else
                                       "A person keeps at least one photo: delete the person instead.")
@@ -206,7 +208,7 @@ class PersonDialog(QDialog):
                                     "Their only photo: merge them into the other person instead.")
         for b in (self.add_button, self.rename_button, self.delete_button):
             b.setEnabled(ready)
-        self.merge_button.setEnabled(ready and bool(self.page.others))
+        self.merge_button.setEnabled(ready and has_others)
 
     # ---- questions (tests answer them) --------------------------------------------------------
     def ask_person(self, title: str, label: str) -> tuple[int, str] | None:
@@ -327,6 +329,7 @@ class PersonDialog(QDialog):
         self._merge_into(*target)
 
     def _merge_into(self, into_id: int, into_name: str) -> None:
+        assert self.page is not None  # merge() and rename() call it with a page shown
         src, name = self.person_id, self.page.name
 
         def job(library, progress):

@@ -44,8 +44,8 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import plural
 from app.gui.live_view import qimage_from_rgb
+from app.matching import UNKNOWN
 
-UNKNOWN = "Unknown"   # app.matching.UNKNOWN
 ADDED = "added"       # app.recent.ADDED
 REFRESH_MS = 1000     # how often the tab, while shown, asks for the current view
 ICON = 64
@@ -387,12 +387,12 @@ class RecentFacesPanel(QWidget):
     def _update_buttons(self) -> None:
         r = self.selected_row()
         has = r is not None
-        can_add = has and r.addable and not r.added
-        why = "" if not has or r.addable else f"Cannot be added: {r.reason}."
-        suggested = self.suggestion(r) if has else None
+        can_add = r is not None and r.addable and not r.added
+        why = "" if r is None or r.addable else f"Cannot be added: {r.reason}."
+        suggested = self.suggestion(r) if r is not None else None
         self.this_button.setText(f"This is {suggested}" if suggested else "This is …")
         self.this_button.setEnabled(can_add and bool(self.people))
-        self.this_button.setToolTip(why or ("Already added." if has and r.added else
+        self.this_button.setToolTip(why or ("Already added." if r is not None and r.added else
                                             "Add this face to someone enrolled (the arrow: choose who)."))
         self.this_menu.clear()
         for pid, name in self.people:
@@ -400,13 +400,14 @@ class RecentFacesPanel(QWidget):
             a.triggered.connect(lambda _=False, p=pid, n=name: self.this_is_selected(p, n))
         self.new_button.setEnabled(can_add)
         self.new_button.setToolTip(why or "Enrol this face as someone new.")
-        named = has and r.label != UNKNOWN
-        self.not_button.setText(f"Not {r.label}" if named else "Not …")
+        label = r.label if r is not None else UNKNOWN
+        named = r is not None and label != UNKNOWN
+        self.not_button.setText(f"Not {label}" if named else "Not …")
         self.not_button.setEnabled(named)
-        self.not_button.setToolTip(f"{r.label} is wrong for this face: it will no longer be named so."
+        self.not_button.setToolTip(f"{label} is wrong for this face: it will no longer be named so."
                                    if named else "For a face given the wrong name.")
         self.ignore_button.setEnabled(has)
-        if has:
+        if r is not None:
             self.detail.setText(row_tooltip(r).replace("\n", " "))
         else:
             self.detail.setText("")
@@ -461,7 +462,7 @@ class RecentFacesPanel(QWidget):
         r = self.selected_row()
         name = self.suggestion(r) if r is not None else None
         pid = next((p for p, n in self.people if n == name), None)
-        if pid is None:
+        if pid is None or name is None:
             self.this_button.showMenu()  # nobody to suggest: choose
             return
         self.this_is_selected(pid, name)

@@ -37,7 +37,7 @@ def check_main_window(detector: str | None, model_path: Path | None, weights: st
             raise SelfTestFailure("the main window's People list does not show the enrolled person.")
         if win.grab().isNull():
             raise SelfTestFailure("the main window could not be drawn offscreen.")
-        say(f"main window built on Qt platform {app.platformName()!r} (PySide6 {pyside_version}): "
+        say(f"main window built on Qt platform {QApplication.platformName()!r} (PySide6 {pyside_version}): "
             f"engine {win.info['detector']}/{win.info['device']}, People list {win.people.names()}")
     finally:
         win.close()  # stops and waits for the window's threads, saves its settings (temporary)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text, verdict
-from app.settings import default_folder
+from app.settings import RETRAIN_EPOCHS, default_folder
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
 TAU_MAX = 2.0           # unit vectors are at most 2 apart
@@ -287,7 +289,8 @@ class RetrainSection(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Retrain the encoder", parent)
         self.worker = None
-        self.export_people = None  # set by the window: fn(on_folder, on_error), runs on the engine
+        # set by the window: fn(on_folder, on_error), runs on the engine
+        self.export_people: Callable[[Callable[[str], None], Callable[[str], None]], None] | None = None
         self.folder_memory = None  # set by the window: start_folder(kind) / remember_folder(kind, path)
         self.checkpoint: Path | None = None  # an interrupted run's checkpoint that Resume continues
         self.result = None
@@ -315,7 +318,7 @@ class RetrainSection(QGroupBox):
         form = QFormLayout()
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
-        self.epochs.setValue(10)
+        self.epochs.setValue(RETRAIN_EPOCHS)
         self.epochs.valueChanged.connect(lambda _v: self.inputs_changed.emit())
         form.addRow("Epochs:", self.epochs)
         self.members = QSpinBox()
@@ -333,7 +336,7 @@ class RetrainSection(QGroupBox):
         self.device.addItem("CPU", "cpu")
         self.device.addItem("CUDA", "cuda")
         if not cuda_available():
-            self.device.model().item(1).setEnabled(False)
+            cast(QStandardItemModel, self.device.model()).item(1).setEnabled(False)
             self.device.setItemData(1, "No CUDA device on this computer", Qt.ItemDataRole.ToolTipRole)
         else:
             self.device.setCurrentIndex(1)
@@ -487,7 +490,7 @@ class RetrainSection(QGroupBox):
                            teachers=[[teacher, 1.0]] if teacher else [],
                            augment="strong" if teacher not in (None, "dlib") else "basic",
                            init_weights=self.current_info.get("model_path") if tune else None,
-                           lr=FINE_TUNE_LR if tune else 3e-3,
+                           lr=FINE_TUNE_LR if tune else TrainConfig.lr,
                            max_images=self.max_images.value() or None,
                            calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
                            check_share=CHECK_SHARE,  # people kept out to compare the models on
@@ -502,12 +505,13 @@ class RetrainSection(QGroupBox):
         if self.running:
             return
         if config is None:
-            people = self.include_people.isChecked() and self.export_people is not None
+            export = self.export_people
+            people = self.include_people.isChecked() and export is not None
             if not self.folder_list() and not people:
                 self.status.setText("Add a dataset folder or include the enrolled people first.")
                 return
             config = self.make_config()
-            if people:
+            if people and export is not None:
                 self.start_button.setEnabled(False)
                 self.status.setText("Collecting the enrolled people's photos…")
 
@@ -518,7 +522,7 @@ class RetrainSection(QGroupBox):
                 def fail(message: str) -> None:
                     self._ended("failed", message)
 
-                self.export_people(go, fail)
+                export(go, fail)
                 return
         self._launch(config)
 
@@ -670,10 +674,7 @@ def interrupted_checkpoint() -> Path | None:
 
 def _find_lfw() -> str | None:
     from app import paths
-    shared = paths.shared_dir()
-    if shared is not None and (shared / "datasets" / "lfw" / "protocol" / "pairsDevTrain.txt").is_file():
-        return str(shared / "datasets" / "lfw")
-    return None
+    return paths.lfw_dir(must_exist=True)
 
 
 class SourceSection(QGroupBox):
@@ -713,7 +714,7 @@ class SourceSection(QGroupBox):
         self.device.addItem("CPU", "cpu")
         self.device.addItem("CUDA", "cuda")
         if not cuda_available():
-            self.device.model().item(2).setEnabled(False)
+            cast(QStandardItemModel, self.device.model()).item(2).setEnabled(False)
             self.device.setItemData(2, "No CUDA device on this computer", Qt.ItemDataRole.ToolTipRole)
         form.addRow("Device:", self.device)
         self.apply_engine = QPushButton("Apply detector and device")
