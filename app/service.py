@@ -146,7 +146,7 @@ class Library:
         info.update({"calibrated_tau": float(card.tau), "calibration": dict(card.calibration or {}),
                      "open_set": dict(card.open_set or {}), "enrolled_samples": len(eng.matcher),
                      "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
-                     "training": dict(card.training or {}), "warnings": list(eng.warnings),
+                     "training": dict(card.training or {}), "arch": dict(card.arch), "warnings": list(eng.warnings),
                      "shipped": is_shipped(eng.encoder.path),
                      "stale_samples": self.stale_count()})
         return info

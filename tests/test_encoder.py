@@ -117,12 +117,15 @@ def test_shipped_model_loads_and_is_calibrated():
     assert enc.card.calibration["same_hist"] and enc.card.metrics
 
 
-def test_default_architecture_is_the_shipped_models():
-    """Retraining in the app (or `train` without --input-size) makes a model like the shipped one."""
-    from app.encoder import DEFAULT_ARCH
+def test_the_shipped_model_is_what_its_recipe_makes():
+    """`train --init faceplugin` (the shipped recipe) makes this architecture, and the app's Retrain,
+    which fine-tunes the active model, keeps it; its fine-tuning settings are the recipe's."""
+    from app.training import MOBILEFACENET_ARCH, MOBILEFACENET_TUNE, fine_tune_settings
     shipped = Encoder.load(None, "cpu")
-    assert member_arch(shipped.card.arch) == DEFAULT_ARCH
-    assert shipped.input_size == DEFAULT_ARCH["input_size"]
+    assert member_arch(shipped.card.arch) == MOBILEFACENET_ARCH
+    assert shipped.input_size == MOBILEFACENET_ARCH["input_size"]
+    assert shipped.card.training["config"]["init_weights"] == "faceplugin"
+    assert fine_tune_settings(shipped.card) == MOBILEFACENET_TUNE
 
 
 def test_dropout_in_the_card_is_built_and_cards_without_it_keep_0_2(tmp_path):

@@ -136,8 +136,9 @@ def test_bundle_excludes_nothing_the_app_imports():
     excluded = set(manifest.excluded_modules())
     imported = _imported_top_modules()
     # imported lazily, only to train with a teacher: dlib's, and onnxruntime for EdgeFace, which the
-    # bundle leaves out (teachers.runtime_available then offers Faceplugin through cv2.dnn only)
-    teacher_only = {"dlib", "face_recognition_models", "onnxruntime"}
+    # bundle leaves out (teachers.runtime_available then offers Faceplugin through cv2.dnn only), and
+    # onnx, read only to start a student from Faceplugin's weights (train --init faceplugin)
+    teacher_only = {"dlib", "face_recognition_models", "onnxruntime", "onnx", "onnx.numpy_helper"}
     clash = {m for m in imported
              if any(m == e or m.startswith(e + ".") for e in excluded)} - teacher_only
     assert not clash, f"build.spec would leave out modules the app imports: {sorted(clash)}"

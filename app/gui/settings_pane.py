@@ -477,12 +477,16 @@ class RetrainSection(QGroupBox):
 
     def make_config(self):
         from app import paths
+        from app.encoder import ModelCard
         from app.heldout import CHECK_SHARE
-        from app.training import DEFAULT_DISTILL, FINE_TUNE_LR, TrainConfig
+        from app.training import DEFAULT_DISTILL, TrainConfig, fine_tune_settings
 
         out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         teacher = self.teacher.currentData()
         tune = self.fine_tune.isEnabled() and self.fine_tune.isChecked() and self.members.value() == 1
+        # a fine-tune keeps the active model's own rate and frozen layers (no disk read: from its card's info)
+        active = ModelCard(arch=dict(self.current_info.get("arch") or {}), training=dict(self.current_info.get("training") or {}))
+        tune_lr, tune_freeze = fine_tune_settings(active)
         return TrainConfig(datasets=self.folder_list(), out=str(out), epochs=self.epochs.value(),
                            members=self.members.value(),
                            device=self.device.currentData(),
@@ -490,7 +494,7 @@ class RetrainSection(QGroupBox):
                            teachers=[[teacher, 1.0]] if teacher else [],
                            augment="strong" if teacher not in (None, "dlib") else "basic",
                            init_weights=self.current_info.get("model_path") if tune else None,
-                           lr=FINE_TUNE_LR if tune else TrainConfig.lr,
+                           lr=tune_lr if tune else TrainConfig.lr, freeze=tune_freeze if tune else 0,
                            max_images=self.max_images.value() or None,
                            calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
                            check_share=CHECK_SHARE,  # people kept out to compare the models on
