@@ -14,6 +14,7 @@ import io
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,6 +339,7 @@ class Encoder:
         self.net = net.to(self.device, memory_format=net.memory_format).eval()  # type: ignore[call-overload]
         self.card = card
         self.path = path
+        self._frozen: dict[bool, Any] = {}  # bf16 → the frozen graph, or None where freezing failed
 
     @property
     def bf16(self) -> bool:
@@ -454,9 +456,10 @@ class Encoder:
         return (total / np.linalg.norm(total, axis=1, keepdims=True)).astype(np.float32)
 
     @torch.inference_mode()
-    def embed(self, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """N aligned crops (uint8 RGB, input_size²) → N x 128 float32 unit vectors. Batches of 64
-        run faster on CPU than 256 here (cache) and keep re-embedding a big gallery small in memory."""
+    def embed(self, crops: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """N aligned crops (uint8 RGB, input_size²) → N x 128 float32 unit vectors. Batches of 16:
+        a 112 px MobileFaceNet batch of 64 no longer fits the CPU's caches and costs about twice
+        as much a face on one thread (benchmarks/embed_speed.py --batch)."""
         if len(crops) == 0:
             return np.zeros((0, int(self.card.arch.get("dim", 128))), np.float32)
         flip = bool(self.card.inference.get("flip_tta", False))
@@ -467,13 +470,40 @@ class Encoder:
                 x = to_tensor(crops[i:i + batch_size]).to(self.device)
                 if flip:
                     n = len(x)
-                    both = self.net(torch.cat([x, x.flip(3)])).float()
+                    both = self._run(torch.cat([x, x.flip(3)]), bf16).float()
                     y = F.normalize(both[:n] + both[n:], dim=1)
                 else:
-                    y = self.net(x).float()
+                    y = self._run(x, bf16).float()
                     y = F.normalize(y, dim=1) if bf16 else y  # unit again after bfloat16 rounding
                 out.append(y.cpu().numpy())
         return np.concatenate(out)
+
+
+    def _run(self, x: torch.Tensor, bf16: bool) -> torch.Tensor:
+        """The network on CPU through a frozen TorchScript graph: weights packed for oneDNN once
+        and no Python between layers, which is most of a single face's cost for MobileFaceNet's
+        ~60 small layers (benchmarks/embed_speed.py). Eager where freezing is not possible (CUDA,
+        or a torch that cannot trace this network); the outputs are the same to float rounding."""
+        if self.device.type != "cpu":
+            return self.net(x)
+        if bf16 not in self._frozen:
+            self._frozen[bf16] = _freeze(self.net, x)
+        graph = self._frozen[bf16]
+        return self.net(x) if graph is None else graph(x)
+
+
+def _freeze(net: nn.Module, example: torch.Tensor) -> Any:
+    """`net` traced on `example` and frozen for inference, or None if torch cannot do it. The
+    graph takes any batch size: nothing in these networks depends on it."""
+    try:
+        with warnings.catch_warnings():  # TorchScript is deprecated in favour of torch.compile, which
+            warnings.simplefilter("ignore")  # needs a C++ compiler on the user's machine: not an option
+            graph = torch.jit.freeze(torch.jit.trace(net.eval(), example, check_trace=False))
+            graph = torch.jit.optimize_for_inference(graph)
+            graph(example)
+        return graph
+    except Exception:  # any failure means "run eagerly", never a broken embedding
+        return None
 
 
 def combine_models(weights: list[str | os.PathLike], out: str | os.PathLike) -> ModelCard:

@@ -6,7 +6,9 @@ detected face that lands on such a *settled* track (same box by IoU, as the trac
 it) carries the track's name over without being embedded; it is embedded again every
 `recheck_every` frames, so a wrong or changed name is caught within a fraction of a second, and
 always when its track is new, unsettled or Unknown-turning-known. Detection still runs on every
-frame, so boxes follow the faces exactly and nobody new goes unseen.
+frame, so boxes follow the faces exactly and nobody new goes unseen, but on the frame shrunk to
+`LIVE_DETECT_SIDE` pixels: the detector's cost is most of what is left, a face in a live view is
+big enough to be found at that size, and alignment still cuts the face from the full frame.
 
 Qt-free: the GUI's live worker, `watch` and the benchmarks call it alike.
 """
@@ -23,6 +25,10 @@ from app.pipeline import Engine, Recognition
 from app.tracking import UNKNOWN, Labelled, LiveLabeller, Track, iou
 
 RECHECK_EVERY = 10  # analysed frames a settled face goes without an embedding (a third of a second at 30 fps)
+# The longer side of the frame the detector sees live; the clip's names are the same as at 640 and
+# YuNet takes 40% less time (docs/speed.md). A 1280x720 webcam's 60-pixel face is 22 pixels there,
+# still found; photos (enrolment, `identify`) are detected at up to 960.
+LIVE_DETECT_SIDE = 480
 
 
 @dataclass
@@ -36,9 +42,11 @@ class LiveAnalyser:
     """Detect → (embed the unsettled faces) → name → steady, for one stream of frames."""
 
     def __init__(self, engine: Engine, labeller: LiveLabeller | None = None,
-                 recheck_every: int = RECHECK_EVERY):
-        """`recheck_every` 1 embeds every face of every frame (the behaviour before this class)."""
+                 recheck_every: int = RECHECK_EVERY, detect_side: int | None = LIVE_DETECT_SIDE):
+        """`recheck_every` 1 embeds every face of every frame (the behaviour before this class);
+        `detect_side` None detects on the frame as it is."""
         self.engine = engine
+        self.detect_side = detect_side
         self.labeller = labeller or LiveLabeller(engine.identify)
         self.recheck_every = max(1, int(recheck_every))
         self._since: dict[int, int] = {}  # track id → analysed frames since its face was last embedded
@@ -75,7 +83,7 @@ class LiveAnalyser:
     def __call__(self, rgb: np.ndarray, when: float | None = None, frame_index: int | None = None) -> FrameAnalysis:
         """SourceError for a frame that is not an image, as `Engine.analyse`."""
         model = self.engine.encoder.version
-        faces = self.engine.detect(rgb)
+        faces = self.engine.detect(rgb, self.detect_side)
         self.labeller.new_shot(rgb, model)  # a new shot or model leaves no track to carry a name from
         carried = self._carry(faces) if self.recheck_every > 1 else {}
         fresh = [i for i in range(len(faces)) if i not in carried]

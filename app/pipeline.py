@@ -168,12 +168,13 @@ class Engine:
         that is not an image (a broken camera driver), never a crash."""
         return self.recognise(rgb, self.detect(rgb))
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        """The faces of a frame (SourceError for a frame that is not an image)."""
+    def detect(self, rgb: np.ndarray, max_side: int | None = None) -> list[Face]:
+        """The faces of a frame (SourceError for a frame that is not an image), found on the
+        frame shrunk to `max_side` if given (`Detector.detect_shrunk`)."""
         if not is_rgb_frame(rgb):
             what = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
             raise SourceError(f"A frame could not be used (got {what}, not an RGB image); skipped.")
-        return self.detector.detect(rgb)
+        return self.detector.detect_shrunk(rgb, max_side) if max_side else self.detector.detect(rgb)
 
     def recognise(self, rgb: np.ndarray, faces: list[Face]) -> list[Recognition]:
         """Embed and name these faces of the frame."""

@@ -131,22 +131,26 @@ def test_markdown_table_of_a_result():
 
 def test_clip_markdown_of_a_clip_only_result():
     script = _script()
-    ours = _side(clip_recheck_every=10, clip_faces_embedded=40, clip_named_per_person={"Lin": 30, "Alex": 20})
+    ours = _side(clip_recheck_every=10, clip_faces_embedded=40, clip_named_per_person={"Lin": 30, "Alex": 20},
+                 clip_detect_side=480)
+    full = _side(clip_fps=20.0, clip_recheck_every=10, clip_detect_side=None, clip_named_per_person={"Lin": 30})
     every = _side(clip_fps=10.0, clip_named_per_person={})
     theirs = _side(clip_fps=4.0, clip_faces=90, clip_named_faces=45, clip_named_per_person={"Lin": 45})
     result = {"machine": MACHINE, "date": "2026-12-01T10:00:00+00:00", "max_frames": None, "ours": ours,
-              "ours_every_frame_embedded": every, "theirs": theirs, "fps_ratio": 7.5,
-              "fps_ratio_every_frame_embedded": None}
+              "ours_full_frame_detection": full, "ours_every_frame_embedded": every, "theirs": theirs,
+              "fps_ratio": 7.5, "fps_ratio_full_frame_detection": 5.0, "fps_ratio_every_frame_embedded": None}
     text = script.clip_markdown(result)
     lines = text.splitlines()
     assert lines[0] == "# The clip, side by side with face_recognition"
     assert lines[2].endswith("`benchmarks/compare_face_recognition.py --clip-only`.")
-    assert lines[4:9] == [
+    assert lines[4:10] == [
         "| system | frames/s | faces seen | faces named | named per person |", "|---|---:|---:|---:|---|",
-        "| ours, as the app runs (settled faces re-embedded every 10 frames) | 30.0 | 100 | 50 | Alex 20, Lin 30 |",
-        "| ours, every face of every frame embedded | 10.0 | 100 | 50 | nobody |",
+        "| ours, as the app runs (detection at 480 px, settled faces re-embedded every 10 frames) "
+        "| 30.0 | 100 | 50 | Alex 20, Lin 30 |",
+        "| ours, detection on the whole frame, settled faces carried over | 20.0 | 100 | 50 | Lin 30 |",
+        "| ours, detection on the whole frame, every face of every frame embedded | 10.0 | 100 | 50 | nobody |",
         "| face_recognition (HOG, dlib ResNet, tolerance 0.6) | 4.0 | 90 | 45 | Lin 45 |"]
-    assert "7.5× as the app runs, n/a× embedding every face" in text
+    assert "7.5× as the app runs, 5.0× detecting on the whole frame, n/a× embedding every face" in text
     assert "Ours embedded 40 of 100 faces as the app runs." in text
     assert ", first 12 frames." in script.clip_markdown(dict(result, max_frames=12))
 

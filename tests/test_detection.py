@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from app.detection import HaarDetector, YuNetDetector, create_detector
+from app.detection import Detector, Face, HaarDetector, YuNetDetector, create_detector
 from app.errors import ModelError
 from app.imageio import load_image
 
@@ -53,3 +53,24 @@ def test_damaged_yunet_file(tmp_path):
     bad.write_bytes(b"not an onnx model" * 10)
     with pytest.raises(ModelError, match="could not be loaded"):
         YuNetDetector(bad)
+
+
+class _Recording(Detector):
+    """Finds one face at (10, 20, 30, 40) with landmarks, in whatever image it is given."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def detect(self, rgb):
+        self.shapes.append(rgb.shape)
+        return [Face((10.0, 20.0, 30.0, 40.0), 0.9, np.array([[10.0, 20.0]] * 5, np.float32))]
+
+
+def test_detect_shrunk_detects_on_the_smaller_image_and_answers_in_the_full_images_pixels():
+    det = _Recording()
+    (face,) = det.detect_shrunk(np.zeros((360, 640, 3), np.uint8), 480)
+    assert det.shapes == [(270, 480, 3)]
+    assert np.allclose(face.box, (10 * 4 / 3, 20 * 4 / 3, 30 * 4 / 3, 40 * 4 / 3))
+    assert np.allclose(face.landmarks, [[10 * 4 / 3, 20 * 4 / 3]] * 5)
+    (same,) = det.detect_shrunk(np.zeros((360, 640, 3), np.uint8), 640)  # small enough already
+    assert det.shapes[-1] == (360, 640, 3) and same.box == (10.0, 20.0, 30.0, 40.0)

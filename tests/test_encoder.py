@@ -53,6 +53,41 @@ def test_batches_agree_with_one_pass(saved):
     assert enc.embed(crops[:0]).shape == (0, 128)
 
 
+def _eager(enc, crops):
+    """What `enc.embed` gives without the frozen graph (mirror pass and all, as its card says)."""
+    plain = Encoder(enc.net, enc.card, "cpu")
+    plain._frozen = {False: None, True: None}
+    return plain.embed(crops)
+
+
+@pytest.mark.parametrize("arch", [SMALL, {"net": "mobilefacenet", "input_size": 112, "dim": 128}])
+def test_frozen_graph_gives_the_eager_networks_embeddings_at_every_batch_size(tmp_path, arch, monkeypatch):
+    monkeypatch.setattr("app.encoder.bf16_native", lambda: False)  # float32 on every CPU: comparable
+    torch.manual_seed(0)
+    net = build_net(arch).eval()
+    enc = Encoder.load(save_model(net, ModelCard(arch=dict(arch), version="t", tau=0.7), tmp_path / "e.pt"), "cpu")
+    size = enc.input_size
+    crops = _crops(9, size)
+    first = enc.embed(crops[:2])  # the graph is traced on a batch of 2 ...
+    assert enc._frozen[False] is not None
+    for n in (1, 5, 9):  # ... and runs any other size
+        assert np.allclose(enc.embed(crops[:n], batch_size=16), _eager(enc, crops[:n]), atol=1e-5)
+    assert np.allclose(first, _eager(enc, crops[:2]), atol=1e-5)
+
+
+def test_a_network_that_cannot_be_frozen_runs_eagerly(saved, monkeypatch):
+    monkeypatch.setattr("app.encoder.bf16_native", lambda: False)
+    enc = Encoder.load(saved[0], "cpu")
+
+    def no_trace(*a, **k):
+        raise RuntimeError("tracing is not supported here")
+
+    monkeypatch.setattr(torch.jit, "trace", no_trace)
+    crops = _crops(3)
+    assert np.allclose(enc.embed(crops), _eager(enc, crops), atol=1e-6)
+    assert enc._frozen == {False: None}
+
+
 def test_missing_weights(tmp_path):
     with pytest.raises(ModelError, match="missing"):
         Encoder.load(tmp_path / "nope.pt")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.detection import Face
-from app.live_analysis import LiveAnalyser
+from app.live_analysis import LIVE_DETECT_SIDE, LiveAnalyser
 from app.matching import Match
 from app.pipeline import Recognition
 from app.tracking import LiveLabeller
@@ -22,8 +22,9 @@ class FakeEngine:
         self.enrolled = True
         self.matcher = SimpleNamespace(person_id=lambda name: 1 if self.enrolled and name == "Ada" else None)
 
-    def detect(self, rgb):
+    def detect(self, rgb, max_side=None):
         self.frame += 1
+        self.max_side = max_side
         return [Face((100.0, 100.0, 80.0, 80.0), 0.9)]
 
     def recognise(self, rgb, faces):
@@ -128,3 +129,11 @@ def test_a_carried_unknown_face_keeps_who_it_is_nearest_to():
     results = [live(rgb) for rgb in frames(12)]
     assert results[-1].embedded == 0  # carried over
     assert results[-1].labels[0].name == "Unknown" and results[-1].labels[0].nearest == "Ada"
+
+
+def test_live_frames_are_detected_shrunk_unless_asked_not_to():
+    engine = FakeEngine()
+    LiveAnalyser(engine, LiveLabeller(engine.identify))(frames(1)[0])
+    assert engine.max_side == LIVE_DETECT_SIDE
+    LiveAnalyser(engine, LiveLabeller(engine.identify), detect_side=None)(frames(1)[0])
+    assert engine.max_side is None
