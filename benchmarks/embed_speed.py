@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.encoder import Encoder  # noqa: E402
+from app.recognition.encoder import Encoder  # noqa: E402
 
 
 def ms_per_face(enc: Encoder, n: int) -> float:
