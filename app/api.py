@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.alignment import FULL_BOX, align_many
-from app.detection import Detector, Face, create_detector
 from app.imageio import load_image
+from app.recognition.alignment import FULL_BOX, align_many
+from app.recognition.detection import Detector, Face, create_detector
 
 if TYPE_CHECKING:
-    from app.encoder import Encoder
+    from app.recognition.encoder import Encoder
 
 __all__ = ["Face", "align_faces", "compare", "configure", "face_encodings", "face_locations",
            "is_same_person", "load_image_file", "threshold"]
@@ -63,7 +63,7 @@ def _get_encoder() -> Encoder:
     global _encoder
     with _lock:
         if _encoder is None:
-            from app.encoder import Encoder
+            from app.recognition.encoder import Encoder
             _encoder = Encoder.load(_options["weights"], _options["device"])
         return _encoder
 
@@ -77,7 +77,7 @@ def load_image_file(path: str | os.PathLike) -> np.ndarray:
 def face_locations(image: np.ndarray) -> list[Face]:
     """The faces of an RGB image, numbered left to right as the app numbers them."""
     from app.errors import SourceError
-    from app.sources import is_rgb_frame
+    from app.live.sources import is_rgb_frame
     if not is_rgb_frame(image):
         raise SourceError("face_locations needs an HxWx3 uint8 RGB image (load_image_file reads one).")
     with _lock:

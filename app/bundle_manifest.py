@@ -2,7 +2,7 @@
 
 The data files are read at run time through `app.paths.resource_root()` (the bundle's folder,
 `sys._MEIPASS`), so they go to the same relative places as in the repository: `models/`,
-`resources/`, and OpenCV's Haar cascade in `cv2/data/` where `app.detection` looks for it.
+`resources/`, and OpenCV's Haar cascade in `cv2/data/` where `app.recognition.detection` looks for it.
 Everything the app writes goes to the user's data folder, never here.
 
 The rest keeps the bundle small: Python packages the app never imports (tests, dev tools, the
@@ -86,7 +86,7 @@ def haar_cascade_source() -> Path:
     """OpenCV's frontal-face cascade in the installed cv2 package."""
     import cv2.data
 
-    from app.detection import HAAR_CASCADE_FILE
+    from app.recognition.detection import HAAR_CASCADE_FILE
     return Path(cv2.data.haarcascades) / HAAR_CASCADE_FILE
 
 

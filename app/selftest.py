@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, TextIO
 import numpy as np
 
 if TYPE_CHECKING:
-    from app.encoder import Encoder
+    from app.recognition.encoder import Encoder
 
 SELF_TEST_NAME = "Self Test"
 _ENV_KEYS = ("ONESHOT_DATA_DIR", "ONESHOT_CACHE_DIR")
@@ -105,8 +105,8 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
     import torch
 
     from app.imageio import load_image
-    from app.pipeline import Engine
-    from app.tracking import iou
+    from app.live.pipeline import Engine
+    from app.live.tracking import iou
 
     engine = Engine.create(detector, model_path, weights, device)
     try:
@@ -117,7 +117,7 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
             f"{enc.input_size}px, tau {engine.threshold:.3f}) from {enc.path}")
         where = getattr(engine.detector, "model_path", None)
         if where is None and engine.detector.name == "haar":
-            from app.detection import haar_cascade_path
+            from app.recognition.detection import haar_cascade_path
             where = haar_cascade_path()
         say(f"detector {engine.detector.name} ({where}); OpenCV {cv2.__version__}")
         say(f"device {enc.device.type}; torch {torch.__version__}")
@@ -172,9 +172,9 @@ def _training_step(enc: Encoder, crop: np.ndarray, say: Say) -> None:
 
     import torch
 
-    from app.alignment import recrop
-    from app.encoder import to_tensor
-    from app.losses import triplet_loss
+    from app.recognition.alignment import recrop
+    from app.recognition.encoder import to_tensor
+    from app.training.losses import triplet_loss
 
     face = recrop(crop[None], enc.input_size, enc.crop_box)[0]
     grey = np.full_like(face, 128)

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.detection import Face
-from app.gallery import DeletedPerson, Person, Sample
 from app.progress import CancelToken, ProgressFn, no_progress
+from app.recognition.detection import Face
+from app.store.gallery import DeletedPerson, Person, Sample
 
 if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
-    from app.backup import Backup, ExportSummary
-    from app.gallery import Gallery, RestoreReport
-    from app.pipeline import Engine, EnrolCandidate
-    from app.recent import RecentFaces
+    from app.live.pipeline import Engine, EnrolCandidate
+    from app.live.recent import RecentFaces
+    from app.store.backup import Backup, ExportSummary
+    from app.store.gallery import Gallery, RestoreReport
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,7 @@ class Library:
 
     def check_backup(self, path: str | os.PathLike) -> BackupCheck:
         """Read and check a backup once; which of its people have a name already enrolled."""
-        from app.backup import read_backup
+        from app.store.backup import read_backup
         saved = read_backup(path)
         return BackupCheck(saved, [n for n in saved.names if self.find(n) is not None])
 
@@ -310,7 +310,7 @@ class Library:
                      progress: ProgressFn = no_progress, keep_threshold: bool = False) -> int:
         """Load another model (the gallery is re-embedded for it); how many photos were. The new
         model's own rule applies unless `keep_threshold`."""
-        from app.encoder import Encoder
+        from app.recognition.encoder import Encoder
         encoder = Encoder.load(weights, device)
         tau = self._engine.tau
         n = self._engine.set_encoder(encoder, progress)
@@ -323,8 +323,8 @@ class Library:
                                 progress: ProgressFn = no_progress) -> int:
         """Another detector, and the model on another device; both are made before either is
         swapped in, so a failure changes nothing. The threshold is kept."""
-        from app.detection import create_detector
-        from app.encoder import Encoder
+        from app.recognition.detection import create_detector
+        from app.recognition.encoder import Encoder
         new_detector = create_detector(detector, detector_model)
         new_encoder = Encoder.load(weights, device)
         self._engine.detector = new_detector
@@ -337,8 +337,8 @@ class Library:
         """Download YuNet (None) or copy a chosen file into the user's model folder (SHA-256
         checked either way), then detect with it; returns the installed file."""
         from app import paths
-        from app.detection import create_detector
         from app.fetch import fetch_yunet, install_yunet_file
+        from app.recognition.detection import create_detector
         path = fetch_yunet(progress=progress) if source is None else install_yunet_file(source, paths.user_models_dir())
         self._engine.detector = create_detector("yunet", path)
         return path
@@ -348,7 +348,7 @@ def is_shipped(path: str | os.PathLike | None) -> bool:
     """The model shipped with the program (models/ beside it), not one the user trained."""
     if not path:
         return False
-    from app.encoder import shipped_weights
+    from app.recognition.encoder import shipped_weights
     try:
         return Path(path).resolve() == shipped_weights().resolve()
     except OSError:

@@ -1,7 +1,7 @@
 """Who the sample clip's faces are nearest to, scene by scene: each face's distance to the one
 enrolment photo of the person in that scene and of the other person, ours (at our τ) and, when
 the `teacher` extra is installed, dlib's ResNet (at face_recognition's 0.6); then how often the
-app's labelling (tracks with pooled templates, `app.tracking.LiveLabeller`) and frame-by-frame
+app's labelling (tracks with pooled templates, `app.live.tracking.LiveLabeller`) and frame-by-frame
 matching name each person.
 
     python benchmarks/clip_distances.py [--weights W] [--no-dlib]
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import paths  # noqa: E402
 from app.imageio import load_image  # noqa: E402
-from app.pipeline import Engine  # noqa: E402
-from app.tracking import LiveLabeller  # noqa: E402
+from app.live.pipeline import Engine  # noqa: E402
+from app.live.tracking import LiveLabeller  # noqa: E402
 
 LIN, ALEX = "Lin-Manuel Miranda", "Alex Lacamoire"
 PHOTOS = {LIN: "lin-manuel-miranda.png", ALEX: "alex-lacamoire.png"}
@@ -64,7 +64,7 @@ def main() -> int:
     teacher = None
     if not args.no_dlib:
         try:
-            from app.teacher import DlibTeacher
+            from app.training.teacher import DlibTeacher
             teacher = DlibTeacher()
         except Exception as exc:  # the teacher extra is optional
             print(f"dlib skipped: {exc}", file=sys.stderr)

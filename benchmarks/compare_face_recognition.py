@@ -12,7 +12,7 @@ photo each, timed from decoding to the label (frames per second).
 face_recognition runs its own pipeline: HOG detector (`face_locations`, upsampled once, the
 default), `face_encodings` (dlib's 5-point alignment and ResNet), Euclidean distance, tolerance
 0.6 on the clip. On LFW the face nearest the image centre is embedded, and where HOG finds no
-face both systems embed the same fallback box (`app.datasets.fallback_face`), so a miss is
+face both systems embed the same fallback box (`app.training.datasets.fallback_face`), so a miss is
 handled identically; the counts are reported as `missed_detections`. Its descriptors are not
 normalised (its 0.6 tolerance is on raw descriptors); the protocol sets τ on DevTrain anyway.
 
@@ -78,7 +78,7 @@ def _fr_init() -> None:
 
 def _fr_embed_one(path: str) -> tuple[np.ndarray, bool]:
     """HOG, the face nearest the centre (else the shared fallback box), one 128-d descriptor."""
-    from app.datasets import fallback_face
+    from app.training.datasets import fallback_face
     img = _fr.load_image_file(path)
     h, w = img.shape[:2]
     locs = _fr.face_locations(img)  # HOG, number_of_times_to_upsample=1: its defaults
@@ -94,7 +94,7 @@ def _fr_embed_one(path: str) -> tuple[np.ndarray, bool]:
 
 
 class FaceRecognitionEmbedder:
-    """`embed_paths` for app.evaluation: (N,128) float32 raw dlib descriptors, (N,) found.
+    """`embed_paths` for app.evaluation.protocols: (N,128) float32 raw dlib descriptors, (N,) found.
 
     Each distinct image is embedded once per run (verification and identification share
     images) and each call's results are cached on disk under app.paths.cache_dir(), keyed by
@@ -223,13 +223,13 @@ def _first_frame(clip: Path):
 
 def clip_ours(clip: Path, weights: str | None, max_frames: int | None, recheck_every: int | None = None,
               detect_side: int | None | str = "live") -> dict:
-    """The app's own live path (`app.live_analysis.LiveAnalyser`: detection every frame on the
+    """The app's own live path (`app.live.analysis.LiveAnalyser`: detection every frame on the
     frame shrunk to `detect_side` (None: as it is), names steadied by tracks, a settled face
     re-embedded every `recheck_every` frames; 1: every face of every frame), counting the names
     the app shows."""
-    from app.live_analysis import LIVE_DETECT_SIDE, RECHECK_EVERY, LiveAnalyser
+    from app.live.analysis import LIVE_DETECT_SIDE, RECHECK_EVERY, LiveAnalyser
+    from app.live.pipeline import Engine
     side = LIVE_DETECT_SIDE if detect_side == "live" else detect_side
-    from app.pipeline import Engine
     samples = clip.parent
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.create("yunet", device="cpu", weights=weights,
@@ -310,7 +310,7 @@ def clip_theirs(clip: Path, max_frames: int | None) -> dict:
 # ---- both systems on the protocols --------------------------------------------------------------
 
 def protocols(lfw_dir: Path, embed_paths, who: str, enrol_paths=None) -> dict:
-    from app.evaluation import evaluate_identification, evaluate_verification
+    from app.evaluation.protocols import evaluate_identification, evaluate_verification
     log(f"{who}: LFW verification")
     ver = evaluate_verification(lfw_dir, embed_paths)
     log(f"{who}: LFW one-shot identification")
@@ -335,7 +335,7 @@ def protocols(lfw_dir: Path, embed_paths, who: str, enrol_paths=None) -> dict:
 
 def machine() -> dict:
     """`oneshot-face bench`'s machine description, plus the versions of the other system."""
-    from app.bench import machine as app_machine
+    from app.evaluation.bench import machine as app_machine
     info = app_machine()
     try:
         import dlib
@@ -380,8 +380,8 @@ def run(args) -> dict:
 
     import torch
 
-    from app.encoder import Encoder
-    from app.evaluation_model import make_embed_paths
+    from app.evaluation.model import make_embed_paths
+    from app.recognition.encoder import Encoder
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     if args.clip_only:
@@ -428,7 +428,7 @@ def run_clip_only(args, clip: Path, t_start: float) -> dict:
     on the shrunk frame, settled faces carried over), ours with detection on the whole frame, and
     ours detecting on the whole frame and embedding every face of every frame (the reference whose
     names the app's must match)."""
-    from app.encoder import Encoder
+    from app.recognition.encoder import Encoder
     log("face_recognition: clip")
     theirs = clip_theirs(clip, args.max_frames)
     log("ours: clip, as the app runs")
@@ -480,7 +480,7 @@ def clip_markdown(result: dict) -> str:
 
 
 def encoder_path(weights: str | None) -> Path:
-    from app.encoder import shipped_weights
+    from app.recognition.encoder import shipped_weights
     return Path(weights) if weights else shipped_weights()
 
 

@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import encoder as encoder_module  # noqa: E402
-from app.encoder import Encoder, bf16_native  # noqa: E402
+from app.recognition import encoder as encoder_module  # noqa: E402
+from app.recognition.encoder import Encoder, bf16_native  # noqa: E402
 
 
 def ms_per_face(enc: Encoder, n: int, batch: int | None) -> float:

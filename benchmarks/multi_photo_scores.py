@@ -1,6 +1,6 @@
 """How should a person with several photos be scored? Measured on the validation people only.
 
-For a model trained without LFW's validation people (`app.calibration.validation_people`), the
+For a model trained without LFW's validation people (`app.training.calibration.validation_people`), the
 people with at least four images are enrolled with their first 1, 2 or 3 images (embedded as
 enrolment photos, as the app embeds them); their images from the fourth on are the probes, the
 same for every k; every image of the validation people not drawn is a stranger. Galleries of 20
@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import paths  # noqa: E402
-from app.calibration import validation_images, validation_people  # noqa: E402
-from app.datasets import build_crops  # noqa: E402
-from app.encoder import Encoder  # noqa: E402
-from app.evaluation import threshold_at_far  # noqa: E402
-from app.matching import Matcher  # noqa: E402
+from app.evaluation.protocols import threshold_at_far  # noqa: E402
+from app.recognition.encoder import Encoder  # noqa: E402
+from app.recognition.matching import Matcher  # noqa: E402
+from app.training.calibration import validation_images, validation_people  # noqa: E402
+from app.training.datasets import build_crops  # noqa: E402
 
 SEED, DRAWS, MIN_IMAGES, KS = 0, 20, 4, (1, 2, 3)
 

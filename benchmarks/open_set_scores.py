@@ -1,6 +1,6 @@
 """Which score should the open-set rule threshold? Measured on the validation people only.
 
-For a model trained without LFW's validation people (`app.calibration.validation_people`), this
+For a model trained without LFW's validation people (`app.training.calibration.validation_people`), this
 draws galleries of 10 and 100 of them (and all 300) as `evaluate open-set` does and reports, for
 each candidate score, the share of enrolled people's faces named right when τ is set so that at
 most 1% of strangers are named (`tpir_at_fpir_1e-2`): the part of open-set accuracy a score
@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import paths  # noqa: E402
-from app.calibration import validation_images, validation_people  # noqa: E402
-from app.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
-from app.encoder import Encoder  # noqa: E402
-from app.evaluation import threshold_at_far  # noqa: E402
+from app.evaluation.protocols import threshold_at_far  # noqa: E402
+from app.recognition.encoder import Encoder  # noqa: E402
+from app.training.calibration import validation_images, validation_people  # noqa: E402
+from app.training.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 
 COHORT, K, SEED = 2000, 20, 0
 

@@ -2,7 +2,7 @@
 
 One-shot rank-1 among LFW's validation people (first photo of each enrolled, the others probes,
 the one-photo people as distractors), with the teacher's full embeddings and with them projected
-on the top principal directions of 4,096 training faces, as `training.Projection` does:
+on the top principal directions of 4,096 training faces, as `training.loop.Projection` does:
 
     python benchmarks/teacher_projection.py [--teacher edgeface] [--dims 128 256]
 """
@@ -19,10 +19,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import paths  # noqa: E402
-from app.calibration import validation_people  # noqa: E402
-from app.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
-from app.teachers import FRAME, OnnxTeacher  # noqa: E402
-from app.training import PROJECTION_SAMPLE, Projection  # noqa: E402
+from app.training.calibration import validation_people  # noqa: E402
+from app.training.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
+from app.training.loop import PROJECTION_SAMPLE, Projection  # noqa: E402
+from app.training.teachers import FRAME, OnnxTeacher  # noqa: E402
 
 
 def rank1(emb: np.ndarray, labels: np.ndarray) -> float:

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import paths  # noqa: E402
-from app.alignment import TEMPLATE_112, similarity_transform  # noqa: E402
-from app.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
-from app.detection import create_detector  # noqa: E402
 from app.imageio import load_image  # noqa: E402
+from app.recognition.alignment import TEMPLATE_112, similarity_transform  # noqa: E402
+from app.recognition.detection import create_detector  # noqa: E402
+from app.training.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 
 
 def main() -> int:
@@ -86,8 +86,8 @@ def main() -> int:
 def fit(weights: str, datasets: Path, test_people: set[str], n: int) -> None:
     """Distillation term of a student on n training and n DevTest images (random, seed 0); the
     teacher is centred on the training images' mean, as in training."""
-    from app.encoder import Encoder
-    from app.training import centre_teacher
+    from app.recognition.encoder import Encoder
+    from app.training.loop import centre_teacher
 
     enc = Encoder.load(weights, "cpu")
     rng = np.random.default_rng(0)

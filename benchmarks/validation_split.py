@@ -1,6 +1,6 @@
 """The validation split of *training* people, for choosing things without looking at DevTest.
 
-DATA.md's rule forbids tuning on DevTest people. The split (`app.calibration.validation_people`:
+DATA.md's rule forbids tuning on DevTest people. The split (`app.training.calibration.validation_people`:
 300 DevTrain people with two or more images and 600 with one, fixed seed) is kept out of every
 model `train` makes from LFW, the shipped one included, which calibrates its open-set table on
 them. This script measures things on them:
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import paths  # noqa: E402
-from app.calibration import validation_people  # noqa: E402
+from app.training.calibration import validation_people  # noqa: E402
 
 
 def shared_lfw() -> Path:
@@ -46,7 +46,7 @@ def shared_lfw() -> Path:
 
 
 def held_out(lfw: Path) -> tuple[set[str], set[str]]:
-    """(people with >= 2 images, people with one): `app.calibration.validation_people`, which
+    """(people with >= 2 images, people with one): `app.training.calibration.validation_people`, which
     `train` now keeps out of every model trained on LFW."""
     return validation_people(lfw)
 
@@ -76,7 +76,7 @@ def cmd_tree(args) -> None:
 
 
 def cmd_train(args) -> None:
-    import app.training as T
+    import app.training.loop as T
 
     lfw = shared_lfw()
     cfg = T.TrainConfig(datasets=[str(lfw), str(lfw.parent / "celeba_faces")], out=args.weights,
@@ -90,11 +90,11 @@ def cmd_check(args) -> None:
     """The open-set rule calibrated on one half of the validation people, measured on the other
     (both ways): strangers named and people found at the default, for a model trained without
     any of them. The shipped table is calibrated on both halves together."""
-    from app.calibration import calibrate_on_people, validation_images
-    from app.encoder import Encoder
-    from app.evaluation import evaluate_open_set
-    from app.evaluation_model import make_embed_paths
-    from app.open_set import OpenSetRule, threshold_for
+    from app.evaluation.model import make_embed_paths
+    from app.evaluation.protocols import evaluate_open_set
+    from app.recognition.encoder import Encoder
+    from app.recognition.open_set import OpenSetRule, threshold_for
+    from app.training.calibration import calibrate_on_people, validation_images
 
     lfw = shared_lfw()
     enc = Encoder.load(args.weights, "cpu")
@@ -124,9 +124,9 @@ def cmd_check(args) -> None:
 def cmd_views(args) -> None:
     import cv2
 
-    from app.datasets import build_crops
-    from app.encoder import Encoder
-    from app.evaluation import folder_identification_split, one_shot_identification
+    from app.evaluation.protocols import folder_identification_split, one_shot_identification
+    from app.recognition.encoder import Encoder
+    from app.training.datasets import build_crops
 
     enc = Encoder.load(args.weights, "cpu")
     split = folder_identification_split(tree_dir())

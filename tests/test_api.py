@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app import api
-from app.detection import Face
+from app.recognition.detection import Face
 
 
 @pytest.fixture(autouse=True)

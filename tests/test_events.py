@@ -4,8 +4,8 @@ RetryingSource, `TrainingProgress` from `train` (its `loss` feeds the GUI's loss
 import numpy as np
 
 from app.errors import SourceError
-from app.sources import Frame, FrameSource, RetryingSource, SourceState
-from app.training import CALIBRATING, PREPARING, TRAINING, TrainConfig, TrainingProgress, train
+from app.live.sources import Frame, FrameSource, RetryingSource, SourceState
+from app.training.loop import CALIBRATING, PREPARING, TRAINING, TrainConfig, TrainingProgress, train
 
 TINY = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
 

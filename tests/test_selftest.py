@@ -110,7 +110,7 @@ def test_bundle_data_files_exist_and_go_where_the_app_looks():
     assert shipped and shipped <= placed
     # none of them is pruned again, and the cascade is the one detection.py loads
     assert not any(manifest.is_pruned(p) for p in placed)
-    from app.detection import HAAR_CASCADE_FILE
+    from app.recognition.detection import HAAR_CASCADE_FILE
     assert Path(manifest.haar_cascade_source()).name == HAAR_CASCADE_FILE
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app.errors import NameTakenError
-from app.pipeline import Engine
+from app.live.pipeline import Engine
 from app.service import BackupCheck, ImportResult, Library, PersonPage, PersonRow, PhotoFaces
 
 

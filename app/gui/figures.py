@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from app.open_set import OpenSetRule
+from app.recognition.open_set import OpenSetRule
 
 
 def rates_at(calibration: dict, tau: float) -> tuple[float, float] | None:
@@ -101,7 +101,7 @@ MARGIN = 0.005          # half a point of pair accuracy: less is no difference
 def verdict(before: dict, after: dict, check: dict | None = None) -> tuple[str, str]:
     """("better" | "no better" | "worse" | "uncalibrated" | "skipped", a sentence) for a retrained
     model against the active one, from the figures of `model_figures` and the new card's
-    `held_out_check` (`app.heldout`).
+    `held_out_check` (`app.training.heldout`).
 
     In order: a new model without calibration pairs is "uncalibrated" (its τ is a guess; the
     held-out figures are added when there are some); one below BROKEN_ACCURACY on its own
@@ -110,7 +110,7 @@ def verdict(before: dict, after: dict, check: dict | None = None) -> tuple[str, 
     cancelled check is "skipped"; without a check, both models' accuracy on LFW's
     pairsDevTrain.txt with their own τ decides, and the sentence says those pairs are not held
     out (either model may have trained on their people)."""
-    from app.heldout import figures_sentence, held_out_verdict
+    from app.training.heldout import figures_sentence, held_out_verdict
     held = held_out_verdict(check)
     if "accuracy" not in after:
         extra = f" {figures_sentence(check)}" if held is not None and check is not None else ""

@@ -30,8 +30,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app import settings as settings_mod
-from app.backup import SUFFIX
 from app.gui.enrol_dialog import EnrolDialog
 from app.gui.figures import model_label, model_licences, plural
 from app.gui.live_view import LiveView
@@ -40,6 +38,8 @@ from app.gui.person_dialog import PersonDialog
 from app.gui.recent_panel import RecentFacesPanel
 from app.gui.settings_pane import SettingsPane
 from app.gui.workers import CaptureThread, EngineOptions, FrameSlot, InferenceWorker
+from app.store import settings as settings_mod
+from app.store.backup import SUFFIX
 
 
 def app_version() -> str:
@@ -637,7 +637,7 @@ class MainWindow(QMainWindow):
 
     def _source_state(self, state, text: str) -> None:
         """What the source is doing (`sources.SourceState`), with its status message."""
-        from app.sources import SourceState
+        from app.live.sources import SourceState
         if state is SourceState.ENDED:  # said by `ended`, with the frame count
             return
         self.show_message(text)

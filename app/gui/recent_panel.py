@@ -8,7 +8,7 @@ The buttons act on the selected row: "This is …" (add the face to someone), "N
 be added. At the bottom: keep recent faces after closing (opt-in, for a retention period) and
 "Forget all recent faces".
 
-The widget holds no face logic. The recent faces (`app.recent.RecentFaces`) belong to the
+The widget holds no face logic. The recent faces (`app.live.recent.RecentFaces`) belong to the
 inference worker, which feeds them from the live loop; this panel reads them and acts on them
 only through jobs submitted to that worker (`worker.recent` is touched in the worker thread
 alone), so the GUI thread never waits on the model, the lock or the opt-in file.
@@ -44,9 +44,9 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import plural
 from app.gui.live_view import qimage_from_rgb
-from app.matching import UNKNOWN
+from app.recognition.matching import UNKNOWN
 
-ADDED = "added"       # app.recent.ADDED
+ADDED = "added"       # app.live.recent.ADDED
 REFRESH_MS = 1000     # how often the tab, while shown, asks for the current view
 ICON = 64
 

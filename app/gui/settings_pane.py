@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text, verdict
-from app.settings import RETRAIN_EPOCHS, default_folder
+from app.store.settings import RETRAIN_EPOCHS, default_folder
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
 TAU_MAX = 2.0           # unit vectors are at most 2 apart
@@ -60,7 +60,7 @@ def teacher_available() -> bool:
 def teacher_choices() -> list[tuple[str, str | None]]:
     """(label, teacher name) for the Retrain pane, best first: the ONNX teachers found on this
     computer, dlib's when installed, and training from labels alone."""
-    from app.teachers import available_teachers
+    from app.training.teachers import available_teachers
     labels = {"edgeface": "EdgeFace-XS (non-commercial licence)", "faceplugin": "Faceplugin (MIT)"}
     out: list[tuple[str, str | None]] = [(labels[n], n) for n in available_teachers()]
     if teacher_available():
@@ -477,9 +477,9 @@ class RetrainSection(QGroupBox):
 
     def make_config(self):
         from app import paths
-        from app.encoder import ModelCard
-        from app.heldout import CHECK_SHARE
-        from app.training import DEFAULT_DISTILL, TrainConfig, fine_tune_settings
+        from app.recognition.encoder import ModelCard
+        from app.training.heldout import CHECK_SHARE
+        from app.training.loop import DEFAULT_DISTILL, TrainConfig, fine_tune_settings
 
         out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         teacher = self.teacher.currentData()
@@ -548,7 +548,7 @@ class RetrainSection(QGroupBox):
         return self.checkpoint
 
     def resume(self) -> None:
-        """Continue the interrupted run: `training.train(cfg, resume=True)` with its saved config."""
+        """Continue the interrupted run: `training.loop.train(cfg, resume=True)` with its saved config."""
         if self.running or self.checkpoint is None:
             return
         self._launch(None, resume_from=str(self.checkpoint))
@@ -631,7 +631,7 @@ class RetrainSection(QGroupBox):
         card = result.card
         info = {"version": card.version, "calibrated_tau": card.tau, "calibration": card.calibration,
                 "metrics": card.metrics, "training": card.training}
-        from app.training import checkpoint_path
+        from app.training.loop import checkpoint_path
         try:  # the model is saved: its checkpoint can no longer be resumed, only take room
             checkpoint_path(result.path).unlink(missing_ok=True)
         except OSError:
@@ -665,7 +665,7 @@ class RetrainSection(QGroupBox):
 
 
 def interrupted_checkpoint() -> Path | None:
-    """The newest checkpoint (`<out>.ckpt`, see `training.checkpoint_path`) in the user's model
+    """The newest checkpoint (`<out>.ckpt`, see `training.loop.checkpoint_path`) in the user's model
     folder whose run never saved its model; None when there is none."""
     from app import paths
     try:

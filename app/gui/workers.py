@@ -13,8 +13,8 @@
   (`recent.RecentFaces`, fed by the labeller; read and acted on only by jobs, so the GUI thread
   never waits on their lock or their opt-in file), handed on to the next worker when the engine
   is restarted.
-* `TrainingWorker` runs `training.train` with progress signals, cancellable through a CancelToken,
-  then checks the new model against the active one on people neither trained on (`app.heldout`).
+* `TrainingWorker` runs `training.loop.train` with progress signals, cancellable through a CancelToken,
+  then checks the new model against the active one on people neither trained on (`app.training.heldout`).
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ import numpy as np
 from PySide6.QtCore import QThread, QTimer, Signal
 
 from app.errors import Cancelled, OneShotError
-from app.live_analysis import LiveAnalyser
+from app.live.analysis import LiveAnalyser
+from app.live.tracking import Labelled, LiveLabeller
 from app.progress import CancelToken
 from app.service import Library
 from app.service import export_gallery_crops as export_gallery_crops  # where the GUI tests import it
-from app.tracking import Labelled, LiveLabeller
 
 if TYPE_CHECKING:
-    from app.pipeline import Engine
+    from app.live.pipeline import Engine
 
 END = object()  # put in the slot when a finite source ends
 
@@ -113,7 +113,7 @@ class CaptureThread(QThread):
 
     def run(self) -> None:
         from app.errors import SourceError
-        from app.sources import RetryingSource
+        from app.live.sources import RetryingSource
 
         src = None
         try:
@@ -161,7 +161,7 @@ class FrameResult:
     fps: float
     latency_ms: float
     timestamp: float = 0.0
-    faces: list = field(default_factory=list)  # app.detection.Face, same order as labels
+    faces: list = field(default_factory=list)  # app.recognition.detection.Face, same order as labels
     tau: float = float("nan")                    # the threshold this frame was named with
 
 
@@ -196,7 +196,7 @@ class InferenceWorker(QThread):
         self.slot = slot
         self.labeller: LiveLabeller | None = None  # made with the engine, in the worker thread
         self.analyser: LiveAnalyser | None = None
-        self.recent = recent  # app.recent.RecentFaces; only used in the worker thread (jobs)
+        self.recent = recent  # app.live.recent.RecentFaces; only used in the worker thread (jobs)
         self._recent_model: str | None = None
         self._stop = threading.Event()
         self._jobs: queue.Queue = queue.Queue()
@@ -259,7 +259,7 @@ class InferenceWorker(QThread):
 
     # ---- worker thread ----------------------------------------------------------------------
     def _create_engine(self) -> Engine:
-        from app.pipeline import Engine
+        from app.live.pipeline import Engine
 
         o = self.options
         return Engine.create(o.detector, o.detector_model, o.weights, o.device, o.gallery_path, o.tau)
@@ -309,7 +309,7 @@ class InferenceWorker(QThread):
         try:
             self._open_recent()
             self.labeller = LiveLabeller(engine.identify, recent=self.recent)
-            # settled faces carry their name over between re-embeddings (app.live_analysis)
+            # settled faces carry their name over between re-embeddings (app.live.analysis)
             self.analyser = LiveAnalyser(engine, self.labeller)
             self.ready.emit(self.describe())
             last_done: float | None = None
@@ -361,7 +361,7 @@ class InferenceWorker(QThread):
         """The recent faces this worker feeds: the previous worker's, or opened as the settings
         say (reading the opt-in file here, never on the GUI thread)."""
         if self.recent is None:
-            from app.recent import RecentFaces, open_recent_faces
+            from app.live.recent import RecentFaces, open_recent_faces
             o = self.options
             try:
                 self.recent = open_recent_faces(o.keep_recent_faces, o.recent_faces_retention_h,
@@ -377,7 +377,7 @@ class InferenceWorker(QThread):
         """A job (for `submit`): keep recent faces on disk or not, for how long. The faces seen
         so far are carried over (within the new retention); turning it off deletes the file."""
         def job(library, progress):
-            from app.recent import open_recent_faces
+            from app.live.recent import open_recent_faces
             old = self.recent
             faces = old.entries(include_ignored=True) if old is not None else []
             if old is not None and old.store is not None:
@@ -402,14 +402,14 @@ class InferenceWorker(QThread):
 
 
 def config_from_checkpoint(ckpt):
-    """The TrainConfig an interrupted run saved in its checkpoint (`training.train` stores it as
+    """The TrainConfig an interrupted run saved in its checkpoint (`training.loop.train` stores it as
     "config"); fields this version does not know are left out. OneShotError if unreadable."""
     from dataclasses import fields
 
     import torch
 
     from app.errors import DatasetError
-    from app.training import TrainConfig
+    from app.training.loop import TrainConfig
     try:
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         saved = dict(state["config"])
@@ -432,7 +432,7 @@ class TrainingWorker(QThread):
                  active_weights: str | None = None):
         """`config` to train afresh, or None and `resume_from`: continue the run whose checkpoint
         that is, with the configuration saved in it. With `active_weights` (the active model),
-        the new model is then checked against it on people neither trained on (app.heldout)."""
+        the new model is then checked against it on people neither trained on (app.training.heldout)."""
         super().__init__(parent)
         self.config = config
         self.resume_from = resume_from
@@ -443,7 +443,7 @@ class TrainingWorker(QThread):
         self.cancel_token.cancel()
 
     def run(self) -> None:
-        from app.training import CALIBRATING, TRAINING, TrainingProgress, train
+        from app.training.loop import CALIBRATING, TRAINING, TrainingProgress, train
 
         def progress(p: TrainingProgress) -> None:
             message = p.message
@@ -459,7 +459,7 @@ class TrainingWorker(QThread):
 
         import torch
 
-        from app.pipeline import live_threads
+        from app.live.pipeline import live_threads
         torch.set_num_threads(max(1, os.cpu_count() or 1))  # training takes every core; live frames one
         try:
             if self.resume_from is not None:
@@ -484,7 +484,7 @@ class TrainingWorker(QThread):
         """The held-out check of the new model against the active one, in this thread; its
         result goes into the new model's card. Cancelling it keeps the model (the verdict is
         skipped), and a failure only skips the check."""
-        from app.heldout import check_after_training
+        from app.training.heldout import check_after_training
 
         def progress(done: int, total: int, message: str = "") -> None:
             self.progress.emit(int(done), int(total), message[:1].upper() + message[1:])

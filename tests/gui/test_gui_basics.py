@@ -80,8 +80,8 @@ def test_export_gallery_crops_for_retraining(tmp_path):
     import pytest
 
     from app.errors import DatasetError
-    from app.gallery import Gallery
     from app.gui.workers import export_gallery_crops
+    from app.store.gallery import Gallery
 
     g = Gallery(tmp_path / "g.sqlite3")
     with pytest.raises(DatasetError):
@@ -164,7 +164,7 @@ def test_unplugged_camera_is_reported_and_comes_back(qtbot, make_window, samples
 
     from app.errors import SourceError
     from app.imageio import load_image
-    from app.sources import Frame, FrameSource
+    from app.live.sources import Frame, FrameSource
 
     rgb = load_image(samples_dir / "lin-manuel-miranda.png")
     opens = []

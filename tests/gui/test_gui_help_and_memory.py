@@ -12,7 +12,7 @@ from pathlib import Path
 from gui_helpers import LIN, enrol_from_photo
 from PySide6.QtCore import Qt
 
-from app import settings as settings_mod
+from app.store import settings as settings_mod
 
 CLIP = "short_hamilton_clip.mp4"
 

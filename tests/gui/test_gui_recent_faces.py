@@ -18,8 +18,8 @@ from PySide6.QtCore import Qt
 from app import paths
 from app.gui.recent_panel import brief_reason
 from app.gui.settings_pane import SLIDER_STEPS
-from app.recent import STORE_FILENAME
-from app.tracking import iou
+from app.live.recent import STORE_FILENAME
+from app.live.tracking import iou
 
 
 def alex_profile(member) -> bool:

@@ -100,7 +100,7 @@ def test_retrain_distils_from_an_onnx_teacher_and_fine_tunes_the_active_model(qt
     cfg = rt.make_config()
     assert cfg.teachers == [["faceplugin", 1.0]] and cfg.init_weights == win.info["model_path"]
     assert cfg.augment == "strong"
-    from app.training import MOBILEFACENET_TUNE
+    from app.training.loop import MOBILEFACENET_TUNE
     assert (cfg.lr, cfg.freeze) == MOBILEFACENET_TUNE  # the shipped model's own fine-tuning
     qtbot.mouseClick(rt.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: rt.last_outcome != "", timeout=600_000)
@@ -139,8 +139,8 @@ def test_retrain_checks_both_models_on_people_neither_trained_on(qtbot, make_win
     import os
     import threading
 
-    from app import heldout
-    from app.evaluation import read_people_counts
+    from app.evaluation.protocols import read_people_counts
+    from app.training import heldout
     lfw = shared / "datasets" / "lfw"
     people = read_people_counts(lfw / "protocol" / "peopleDevTest.txt")
     folder = tmp_path / "unseen_people"

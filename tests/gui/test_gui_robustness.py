@@ -12,8 +12,8 @@ import pytest
 from gui_helpers import LIN, enrol_from_photo
 
 from app import paths
-from app import settings as settings_mod
-from app.backup import read_backup
+from app.store import settings as settings_mod
+from app.store.backup import read_backup
 
 
 def test_export_and_import_gallery_from_the_file_menu(qtbot, make_window, samples_dir, tmp_path, monkeypatch):
@@ -63,7 +63,7 @@ def test_export_and_import_gallery_from_the_file_menu(qtbot, make_window, sample
 
 def test_garbage_frames_are_reported_and_recognition_goes_on(qtbot, make_window, samples_dir):
     from app.imageio import load_image
-    from app.sources import Frame, FrameSource
+    from app.live.sources import Frame, FrameSource
 
     rgb = load_image(samples_dir / "lin-manuel-miranda.png")
     garbage = [None, np.zeros((0, 0, 3), np.uint8), np.zeros((40, 50), np.uint8),
@@ -117,7 +117,7 @@ def test_unusable_saved_model_is_reported_and_the_shipped_model_used(qtbot, make
                                                                     weights, tmp_path, damage):
     import shutil
 
-    from app.encoder import Encoder, card_path_for, shipped_weights
+    from app.recognition.encoder import Encoder, card_path_for, shipped_weights
 
     if weights != shipped_weights():
         pytest.skip("needs the shipped model to fall back to")
@@ -138,8 +138,8 @@ def test_unusable_saved_model_is_reported_and_the_shipped_model_used(qtbot, make
 def test_crops_for_retraining_stay_private_and_go_with_a_deleted_person():
     """Retraining with the enrolled people copies their crops: into the private data folder
     (never the cache folder), and the copies are removed when anyone is deleted."""
-    from app.gallery import Gallery
     from app.gui.workers import export_gallery_crops
+    from app.store.gallery import Gallery
 
     crop = np.full((112, 112, 3), 90, np.uint8)
     emb = np.eye(128, dtype=np.float32)
@@ -162,10 +162,10 @@ def test_crops_for_retraining_stay_private_and_go_with_a_deleted_person():
 def test_faces_enrolled_under_another_model_are_updated_at_start(qtbot, make_window, samples_dir):
     """An updated app or a saved model that no longer loads: the window starts on another model
     than the gallery's faces were embedded by; they are re-embedded from their crops, not lost."""
-    from app.alignment import align
-    from app.detection import create_detector
-    from app.gallery import Gallery
     from app.imageio import load_image
+    from app.recognition.alignment import align
+    from app.recognition.detection import create_detector
+    from app.store.gallery import Gallery
 
     rgb = load_image(samples_dir / "lin-manuel-miranda.png")
     face = create_detector("haar").detect(rgb)[0]
@@ -184,7 +184,7 @@ def test_faces_enrolled_under_another_model_are_updated_at_start(qtbot, make_win
 def test_a_detector_choice_that_fails_is_not_saved(qtbot, make_window, samples_dir, monkeypatch):
     from PySide6.QtCore import Qt
 
-    from app import settings as app_settings
+    from app.store import settings as app_settings
     win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False, detector="haar",
                       detector_model=None)
     monkeypatch.setattr("app.paths.find_yunet", lambda *a, **k: None)  # YuNet's file is nowhere

@@ -78,7 +78,7 @@ def test_no_room_at_all_still_gives_every_label_a_place_inside():
 def test_the_live_view_draws_names_inside_the_picture_and_apart(qtbot):
     from app.gui.live_view import LiveView
     from app.gui.workers import FrameResult
-    from app.tracking import Labelled
+    from app.live.tracking import Labelled
 
     view = LiveView()
     qtbot.addWidget(view)

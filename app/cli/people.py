@@ -1,0 +1,256 @@
+"""`oneshot-face people ACTION ...`: list, show, rename, delete, merge, export or import enrolled people,
+and add, remove or move their photos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from app.cli.common import _common, _engine, _plural
+from app.progress import console_progress
+
+# `people` actions and how each is called (also their one-line usage errors).
+PEOPLE_USAGE = {
+    "list": "people list [--json]",
+    "show": "people show NAME [--json]",
+    "add": "people add NAME PHOTO...",
+    "remove-photo": "people remove-photo NAME N",
+    "move": "people move NAME N OTHER",
+    "main-photo": "people main-photo NAME N",
+    "merge": "people merge NAME INTO_NAME",
+    "rename": "people rename NAME NEW_NAME",
+    "delete": "people delete NAME [--now]",
+    "undo-delete": "people undo-delete NAME",
+    "export": "people export FILE",
+    "import": "people import FILE [--merge]",
+}
+_PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo": (2, 2), "move": (3, 3),
+                "main-photo": (2, 2), "merge": (2, 2), "rename": (2, 2), "delete": (1, 1), "undo-delete": (1, 1),
+                "export": (1, 1), "import": (1, 1)}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("people", help="list, show, rename, delete, merge, export or import enrolled people, "
+                                      "and add, remove or move their photos")
+    p.add_argument("action", nargs="?", choices=list(PEOPLE_USAGE), default="list")
+    p.add_argument("args", nargs="*", help="; ".join(f"{a}: {u.split(' ', 2)[2]}" for a, u in PEOPLE_USAGE.items()
+                                                      if len(u.split(" ")) > 2))
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--merge", action="store_true",
+                   help="import: add the backup's photos to people already enrolled under the same name")
+    p.add_argument("--now", action="store_true",
+                   help="delete: erase at once (default: undoable for a few minutes with undo-delete)")
+    _common(p)
+    p.set_defaults(func=cmd_people)
+
+
+def _when(t: float) -> str:
+    import time
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "-"
+
+
+def _photo_number(text: str, person, count: int) -> int:
+    """A photo number as `people show` lists them (1..count), or a one-line GalleryError."""
+    from app.errors import GalleryError
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= count:
+        raise GalleryError(f"{person.name} has {'only photo 1' if count == 1 else f'photos 1 to {count}'}; "
+                           f"there is no photo {text}.")
+    return n
+
+
+def _photos_json(person, samples, rejections: int) -> dict:
+    main = next((s.id for s in samples if s.is_main), samples[0].id if samples else None)
+    return {"name": person.name, "created": round(person.created, 3), "rejections": rejections,
+            "photos": [{"number": i, "added": round(s.created, 3), "source": s.source,
+                        "quality": None if s.quality is None else round(s.quality, 3),
+                        "quality_note": s.quality_note, "main": s.id == main, "model": s.model_version,
+                        "size": list(s.crop.shape[:2])} for i, s in enumerate(samples, 1)]}
+
+
+def cmd_people(args) -> int:
+    from app.errors import GalleryError, NameTakenError
+    from app.store.gallery import Gallery
+    lo, hi = _PEOPLE_ARGS[args.action]
+    if len(args.args) < lo or (hi is not None and len(args.args) > hi):
+        raise GalleryError(f"Usage: oneshot-face {PEOPLE_USAGE[args.action]}")
+    if args.action == "import":
+        return _import_people(args)
+    if args.action == "add":
+        return _add_photos(args)
+    a = args.args
+    with Gallery() as gallery:
+        def lookup(name: str):
+            person = gallery.find(name)
+            if person is None:
+                raise GalleryError(f"Nobody called {name!r} is enrolled.")
+            return person
+
+        def numbered(name: str, number: str):
+            person = lookup(name)
+            samples = gallery.samples(person.id)
+            return person, samples[_photo_number(number, person, len(samples)) - 1]
+
+        if args.action == "list":
+            people = gallery.people()
+            if args.json:
+                print(json.dumps([{"name": p.name, "photos": p.sample_count} for p in people], ensure_ascii=False))
+            elif not people:
+                print("Nobody is enrolled yet.")
+            for p in ([] if args.json else people):
+                print(f"{p.name}\t{_plural(p.sample_count, 'photo')}")
+        elif args.action == "show":
+            person = lookup(a[0])
+            info = _photos_json(person, gallery.samples(person.id), gallery.rejection_count(person.id))
+            if args.json:
+                print(json.dumps(info, ensure_ascii=False))
+            else:
+                print(f"{person.name}: {_plural(len(info['photos']), 'photo')}, enrolled {_when(person.created)}")
+                for ph in info["photos"]:
+                    q = "quality -" if ph["quality"] is None else f"quality {ph['quality']:.2f} ({ph['quality_note']})"
+                    print(f"  {ph['number']:>2} {'*' if ph['main'] else ' '} added {_when(ph['added'])}  {q}  "
+                          f"{ph['source'] or '-'}")
+                print("  (* main photo)")
+                if info["rejections"]:
+                    print(f"  {_plural(info['rejections'], 'face')} marked as not {person.name}")
+        elif args.action == "remove-photo":
+            person, smp = numbered(a[0], a[1])
+            after = gallery.remove_sample(smp.id)
+            print(f"Removed photo {a[1]} of {after.name} ({smp.source or 'no source'}); "
+                  f"{_plural(after.sample_count, 'photo')} left.")
+        elif args.action == "move":
+            person, smp = numbered(a[0], a[1])
+            other = lookup(a[2])
+            after = gallery.move_sample(smp.id, other.id)
+            print(f"Moved photo {a[1]} of {person.name} to {after.name}, who now has "
+                  f"{_plural(after.sample_count, 'photo')}.")
+        elif args.action == "main-photo":
+            person, smp = numbered(a[0], a[1])
+            gallery.set_main_sample(smp.id)
+            print(f"Photo {a[1]} is now the main photo of {person.name}.")
+        elif args.action == "merge":
+            src, dst = lookup(a[0]), lookup(a[1])
+            after = gallery.merge(src.id, dst.id)
+            print(f"Merged {src.name} into {after.name}, who now has {_plural(after.sample_count, 'photo')}.")
+        elif args.action == "rename":
+            person = lookup(a[0])
+            try:
+                p = gallery.rename(person.id, a[1])
+            except NameTakenError as exc:
+                raise GalleryError(f"{exc.name} is already enrolled; to make them one person, run: "
+                                   f"oneshot-face people merge {shlex.quote(person.name)} "
+                                   f"{shlex.quote(exc.name)}") from None
+            print(f"Renamed {a[0]} to {p.name}.")
+        elif args.action == "delete":
+            person = lookup(a[0])
+            if args.now:
+                gallery.delete(person.id)
+                print(f"Deleted {person.name} and every photo and embedding of them.")
+            else:
+                gone = gallery.delete(person.id, undoable=True)
+                minutes = gallery.undo_window_s / 60
+                print(f"Deleted {person.name} ({_plural(gone.sample_count, 'photo')}). Undo within "
+                      f"{minutes:g} minutes with: oneshot-face people undo-delete {shlex.quote(person.name)}; "
+                      f"after that every photo and embedding of them is erased.")
+        elif args.action == "undo-delete":
+            deleted = gallery.find_deleted(a[0])
+            if deleted is None:
+                raise GalleryError(f"Nobody called {a[0]!r} was deleted in the last "
+                                   f"{gallery.undo_window_s / 60:g} minutes.")
+            p = gallery.undo_delete(deleted.id)
+            print(f"Restored {p.name} with {_plural(p.sample_count, 'photo')}.")
+        elif args.action == "export":
+            from app.store.backup import export_gallery
+            done = export_gallery(gallery, a[0])
+            print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "
+                  f"It holds face data: keep it private.")
+    return 0
+
+
+def _add_photos(args) -> int:
+    """`people add NAME PHOTO...`: every photo must hold exactly one face that passes the quality
+    gate; if one does not, nothing is added (one line says which and why)."""
+    from pathlib import Path
+
+    from app.errors import ImageError, MultipleFacesError, NoFaceError, OneShotError
+    from app.imageio import load_image
+    from app.store.gallery import Gallery
+    name, photos = args.args[0], args.args[1:]
+    with Gallery() as gallery:  # refuse an unknown name before loading any model
+        if gallery.find(name) is None:
+            raise OneShotError(f"Nobody called {name!r} is enrolled; enrol them first (oneshot-face enroll).")
+    engine = _engine(args)
+    try:
+        person = engine.gallery.find(name)
+        if person is None:
+            raise OneShotError(f"Nobody called {name!r} is enrolled.")
+        good, bad = [], []
+        for photo in photos:
+            try:
+                cand = engine.enrol_candidate(load_image(photo), name=str(photo))
+            except MultipleFacesError as exc:
+                bad.append(f"{photo}: {exc.count} faces found; a photo to add must show only {person.name}")
+                continue
+            except (ImageError, NoFaceError) as exc:
+                bad.append(str(exc).rstrip("."))
+                continue
+            if cand.quality is not None and not cand.quality.ok:
+                bad.append(f"{photo}: {cand.quality.reason}")
+                continue
+            good.append((cand, Path(photo).name, photo))
+        if bad:
+            raise OneShotError(f"{len(bad)} of {_plural(len(photos), 'photo')} cannot be added, so nothing was "
+                               f"added: {'; '.join(bad)}.")
+        added = engine.add_candidates(person.id, [(c, src) for c, src, _ in good])
+        after = engine.gallery.person(person.id)
+        numbers = {s.id: i for i, s in enumerate(engine.gallery.samples(person.id), 1)}
+    finally:
+        engine.close()
+    for cand, _, photo in good:
+        if cand.nearest.known and cand.nearest.name != person.name:
+            print(f"note: the face in {photo} is also close to {cand.nearest.name} "
+                  f"(distance {cand.nearest.distance:.3f})", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"name": after.name, "photos": after.sample_count,
+                          "added": [{"photo": str(photo), "number": numbers.get(s.id), "quality": round(s.quality, 3)}
+                                    for (_, _, photo), s in zip(good, added)]}, ensure_ascii=False))
+    else:
+        for (_, _, photo), s in zip(good, added):
+            print(f"Added {photo} as photo {numbers.get(s.id)} (quality {s.quality:.2f}).")
+        print(f"{after.name} now has {_plural(after.sample_count, 'photo')}.")
+    return 0
+
+
+def _import_people(args) -> int:
+    from app.errors import GalleryError
+    from app.store.backup import read_backup
+    if len(args.args) != 1:
+        raise GalleryError("Usage: oneshot-face people import FILE [--merge]")
+    saved = read_backup(args.args[0])  # a damaged or newer file is refused before any model is loaded
+    engine = _engine(args)
+    bar = console_progress("re-embedding ")
+
+    def progress(d: int, t: int, m: str = "") -> None:
+        if t:  # nothing to re-embed: no bar
+            bar(d, t, m)
+
+    try:
+        report, reembedded = engine.import_gallery(saved, merge=args.merge, progress=progress)
+    finally:
+        engine.close()
+    text = f"Imported {len(report.people_added)} people"
+    if report.people_merged:
+        text += f" and added photos to {len(report.people_merged)} already enrolled"
+    text += f" ({report.samples_added} photos"
+    if report.samples_skipped:
+        text += f"; {report.samples_skipped} already there, skipped"
+    text += ")."
+    if reembedded:
+        text += f" {reembedded} re-embedded for model {engine.encoder.version}."
+    print(text)
+    return 0

@@ -1,0 +1,1 @@
+"""Live recognition: frame sources, the engine, tracks across frames, and the recent faces they leave."""

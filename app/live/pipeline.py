@@ -1,0 +1,262 @@
+"""The recognition engine: frame → faces → aligned crops → embeddings → names.
+
+The CLI, the GUI and the tests all drive this one class; it holds no UI code. One Engine per
+thread (the detector keeps per-instance state); the gallery connection is opened per Engine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.errors import MultipleFacesError, NoFaceError, SourceError
+from app.imageio import load_image
+from app.live.sources import is_rgb_frame
+from app.progress import CancelToken, ProgressFn, no_progress
+from app.recognition.alignment import align, align_many, recrop
+from app.recognition.detection import Detector, Face, create_detector
+from app.recognition.encoder import Encoder
+from app.recognition.matching import Match, Matcher
+from app.recognition.open_set import threshold_for
+from app.recognition.quality import Quality, assess
+from app.store import backup
+from app.store.backup import ExportSummary
+from app.store.gallery import Gallery, NewSample, Person, RestoreReport, Sample
+
+STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
+
+
+def live_threads() -> int:
+    """Per-frame work runs torch on one intra-op thread (`$ONESHOT_THREADS` to change it).
+
+    A frame has a face or three: two threads barely speed that up, and when another program holds
+    a core they spin waiting for each other (docs/speed.md, `bench --busy`). The other core is left for capture and decoding in
+    their own threads. Training and evaluation keep every core."""
+    import torch
+    try:
+        n = max(1, int(os.environ.get("ONESHOT_THREADS", "1")))
+    except ValueError:
+        n = 1
+    torch.set_num_threads(n)
+    return n
+
+
+@dataclass(frozen=True)
+class Recognition:
+    face: Face
+    match: Match
+    embedding: np.ndarray | None  # None: not embedded this frame, its track's name carried over
+
+
+@dataclass(frozen=True)
+class EnrolCandidate:
+    """A face ready to be enrolled: the crop to store and its embedding, with quality warnings."""
+
+    face: Face
+    crop: np.ndarray
+    embedding: np.ndarray
+    warnings: tuple[str, ...]
+    nearest: Match  # who it already resembles (known if under τ)
+    quality: Quality | None = None  # the gate (app.recognition.quality): `people add` and recent faces refuse poor ones
+
+
+def quality_warnings(rgb: np.ndarray, face: Face) -> list[str]:
+    """Why a face may enrol badly: small, blurred, dark, or cut off at the edge."""
+    out = []
+    x, y, w, h = face.box
+    if min(w, h) < 48:
+        out.append(f"the face is small ({int(min(w, h))} px); a closer photo recognises better")
+    H, W = rgb.shape[:2]
+    if x < 0 or y < 0 or x + w > W or y + h > H:
+        out.append("the face is cut off at the edge of the photo")
+    x0, y0 = max(0, int(x)), max(0, int(y))
+    patch = rgb[y0:int(y + h), x0:int(x + w)]
+    if patch.size:
+        grey = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY)
+        grey = cv2.resize(grey, (96, 96), interpolation=cv2.INTER_AREA)
+        if cv2.Laplacian(grey, cv2.CV_64F).var() < 30:
+            out.append("the face looks blurred")
+        if grey.mean() < 50:
+            out.append("the face is dark")
+    return out
+
+
+class Engine:
+    def __init__(self, detector: Detector, encoder: Encoder, gallery: Gallery, tau: float | None = None):
+        self.detector = detector
+        self.encoder = encoder
+        self.gallery = gallery
+        # A fixed τ chosen by the user; None: the model's open-set rule for the gallery's size.
+        self.tau: float | None = None if tau is None else float(tau)
+        self._matcher: Matcher | None = None
+        self._matcher_key: tuple | None = None
+        self.warnings: list[str] = []  # e.g. the asked-for weights were unusable: shipped model used
+
+    @classmethod
+    def create(cls, detector: str | None = None, detector_model: str | os.PathLike | None = None,
+               weights: str | os.PathLike | None = None, device: str | None = None,
+               gallery_path: str | os.PathLike | None = None, tau: float | None = None) -> "Engine":
+        live_threads()
+        enc, warning = Encoder.load_or_shipped(weights, device)
+        engine = cls(create_detector(detector, detector_model), enc, Gallery(gallery_path), tau)
+        if warning:
+            engine.warnings.append(warning)
+        return engine
+
+    def close(self) -> None:
+        self.gallery.close()
+
+    def describe(self) -> dict:
+        return {"detector": self.detector.name, "encoder": self.encoder.version,
+                "device": self.encoder.device.type, "tau": self.threshold, "rule": self.rule_text()}
+
+    # ---- the decision ----------------------------------------------------------------------
+    def _decision(self) -> tuple[Matcher, float]:
+        """The matcher and the τ faces are named with now (see `open_set.threshold_for`)."""
+        m = self.matcher
+        return m, threshold_for(m, self.encoder.open_set_rule, self.encoder.tau, self.tau)
+
+    @property
+    def threshold(self) -> float:
+        return self._decision()[1]
+
+    def pair_threshold(self, n: int = 1) -> float:
+        """τ for telling whether a face is one of `n` others (grouping unknown faces): the user's
+        fixed τ, else the open-set rule's τ for a gallery of n photos, else the one-to-one τ.
+        On the same scale as `encoder.scorer`'s distances."""
+        if self.tau is not None:
+            return self.tau
+        rule = self.encoder.open_set_rule
+        return rule.threshold(max(1, int(n))) if rule is not None else float(self.encoder.tau)
+
+    def rule_text(self) -> str:
+        """The active rule in words, for status lines."""
+        rule = self.encoder.open_set_rule
+        if self.tau is not None:
+            return f"fixed τ {self.tau:.3f}"
+        if rule is None:
+            return f"τ {self.encoder.tau:.3f} (one-to-one; this model has no open-set calibration)"
+        matcher, tau = self._decision()
+        return (f"τ {tau:.3f}: about {100 * rule.target:g}% of strangers named "
+                f"with {len(matcher)} photos enrolled")
+
+    # ---- matching ------------------------------------------------------------------------
+    @property
+    def matcher(self) -> Matcher:
+        """Rebuilt only when the gallery or the encoder changed."""
+        key = (self.gallery.version, self.encoder.version)
+        if self._matcher is None or key != self._matcher_key:
+            self._matcher = self.gallery.matcher(self.encoder.version, self.encoder.scorer)
+            self._matcher_key = key
+        return self._matcher
+
+    def identify(self, embeddings: np.ndarray) -> list[tuple[str, float, str | None]]:
+        """(name or "Unknown", distance, nearest person) for each row, by the current rule; what
+        the live tracker calls with its pooled templates."""
+        matcher, tau = self._decision()
+        return [(m.name, m.distance, m.nearest) for m in matcher.match(embeddings, tau)]
+
+    def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        return self.encoder.embed(align_many(rgb, faces, self.encoder.input_size, self.encoder.crop_box))
+
+    def analyse(self, rgb: np.ndarray) -> list[Recognition]:
+        """Detect every face in a frame and name it (or "Unknown"); SourceError for a frame
+        that is not an image (a broken camera driver), never a crash."""
+        return self.recognise(rgb, self.detect(rgb))
+
+    def detect(self, rgb: np.ndarray, max_side: int | None = None) -> list[Face]:
+        """The faces of a frame (SourceError for a frame that is not an image), found on the
+        frame shrunk to `max_side` if given (`Detector.detect_shrunk`)."""
+        if not is_rgb_frame(rgb):
+            what = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+            raise SourceError(f"A frame could not be used (got {what}, not an RGB image); skipped.")
+        return self.detector.detect_shrunk(rgb, max_side) if max_side else self.detector.detect(rgb)
+
+    def recognise(self, rgb: np.ndarray, faces: list[Face]) -> list[Recognition]:
+        """Embed and name these faces of the frame."""
+        if not faces:
+            return []
+        emb = self.embed_faces(rgb, faces)
+        matcher, tau = self._decision()
+        matches = matcher.match(emb, tau)
+        return [Recognition(f, m, e) for f, m, e in zip(faces, matches, emb)]
+
+    def identify_photo(self, path: str | os.PathLike) -> list[Recognition]:
+        return self.analyse(load_image(path))
+
+    # ---- enrolment -----------------------------------------------------------------------
+    def enrol_candidate(self, rgb: np.ndarray, face_index: int | None = None,
+                        faces: list[Face] | None = None, name: str = "the photo") -> EnrolCandidate:
+        """The single face of a photo (or face number `face_index`, 1-based left to right)."""
+        faces = self.detector.detect(rgb) if faces is None else faces
+        if not faces:
+            raise NoFaceError(f"No face found in {name}. Use a photo where the face is clearly visible.")
+        if face_index is None:
+            if len(faces) > 1:
+                raise MultipleFacesError(
+                    f"{len(faces)} faces found in {name}; choose one with --face N "
+                    f"(1 to {len(faces)}, numbered left to right).", len(faces))
+            face = faces[0]
+        else:
+            if not 1 <= face_index <= len(faces):
+                raise MultipleFacesError(
+                    f"There is no face {face_index} in {name}: it has {len(faces)} face(s).", len(faces))
+            face = faces[face_index - 1]
+        emb = self.encoder.embed_enrolment(
+            align_many(rgb, [face], self.encoder.input_size, self.encoder.crop_box))[0]
+        crop = align(rgb, face, STORED_CROP)
+        matcher, tau = self._decision()
+        nearest = matcher.match(emb[None], tau)[0]
+        return EnrolCandidate(face, crop, emb, tuple(quality_warnings(rgb, face)), nearest, assess(face, crop))
+
+    def enroll(self, name: str, candidate: EnrolCandidate, source: str | None = None,
+               add_to_existing: bool = False) -> Person:
+        q = candidate.quality
+        return self.gallery.enroll(name, candidate.crop, candidate.embedding, self.encoder.version,
+                                   source=source, add_to_existing=add_to_existing,
+                                   quality=None if q is None else q.score, quality_note=None if q is None else q.note)
+
+    def add_candidates(self, person_id: int, candidates: list[tuple[EnrolCandidate, str | None]]) -> list[Sample]:
+        """Add (candidate, source) photos to someone in one gallery transaction (all or none)."""
+        return self.gallery.add_samples(person_id, [
+            NewSample(c.crop, c.embedding, self.encoder.version, source,
+                      None if c.quality is None else c.quality.score, None if c.quality is None else c.quality.note)
+            for c, source in candidates])
+
+    def enroll_photo(self, name: str, path: str | os.PathLike, face_index: int | None = None,
+                     add_to_existing: bool = False) -> tuple[Person, EnrolCandidate]:
+        cand = self.enrol_candidate(load_image(path), face_index, name=str(path))
+        return self.enroll(name, cand, source=Path(path).name, add_to_existing=add_to_existing), cand
+
+    def embed_stored_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Embed gallery crops (stored at STORED_CROP, full frame) with the current encoder, as
+        enrolment embeds them (`Encoder.embed_enrolment`)."""
+        return self.encoder.embed_enrolment(recrop(crops, self.encoder.input_size, self.encoder.crop_box))
+
+    def refresh_gallery(self, progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> int:
+        """Re-embed samples made by another encoder version (after a model change)."""
+        return self.gallery.reembed(self.embed_stored_crops, self.encoder.version, progress, cancel)
+
+    def export_gallery(self, path: str | os.PathLike) -> ExportSummary:
+        """The whole gallery to one backup file (see app.store.backup)."""
+        return backup.export_gallery(self.gallery, path)
+
+    def import_gallery(self, path: str | os.PathLike | backup.Backup, merge: bool = False,
+                       progress: ProgressFn = no_progress,
+                       cancel: CancelToken | None = None) -> tuple[RestoreReport, int]:
+        """Add a backup's people, then re-embed samples made by another model from their crops,
+        so they are recognised at once; returns the report and how many were re-embedded."""
+        report = backup.import_gallery(self.gallery, path, merge=merge)
+        return report, self.refresh_gallery(progress, cancel)
+
+    def set_encoder(self, encoder: Encoder, progress: ProgressFn = no_progress,
+                    cancel: CancelToken | None = None) -> int:
+        self.encoder = encoder
+        self.tau = None  # the new model's own rule
+        self._matcher = None
+        self.warnings = []  # about the encoder just replaced
+        return self.refresh_gallery(progress, cancel)

@@ -1,0 +1,807 @@
+"""Recent faces: who the live view saw in the last minutes, to review and name in one click.
+
+Qt-free. The live loop (`tracking.LiveLabeller`, shared by the GUI and `watch`) feeds every
+analysed frame in; `RecentFaces` keeps ONE entry per track: when it was seen, the name it was
+given (or "Unknown"), its distance and nearest person, every frame's embedding pooled into one
+unit template, and its best frame (the gallery's aligned crop, ranked by `app.recognition.quality`: a frame
+that passes the gate first, then size x sharpness). Unknown tracks that are one person are
+grouped by clustering their pooled templates (average linkage under the τ that tells two faces
+apart, `Engine.pair_threshold`, with the model's cohort normalisation), so a stranger who walks
+past five times is one group "seen 5 times". Only tracks whose best face passes the quality gate
+are grouped; the others are listed one by one (blurred faces all look alike to the model).
+
+The actions write to the gallery through the engine: `this_is` (add the group's best face that
+passes the gate to someone), `new_person` (enrol it), `not_person` (a wrong match: stored as a
+rejection, so the matcher no longer names that person for this face, see `Gallery.reject`) and
+`ignore` (hide it). A face that fails the gate is refused with `QualityError`, saying why.
+
+Privacy, and why it is built so:
+- By default everything lives in memory only, for `MEMORY_WINDOW_S`, and is gone when the program
+  ends. Keeping recent faces across restarts is opt-in (`Settings.keep_recent_faces`): then they
+  are written to `recent-faces.sqlite3` in the private data folder (0600, secure_delete, one
+  transaction per write), deleted when older than the retention period (checked at start and
+  every `PURGE_EVERY_S` while running), all of them at once by `forget_all`, and the file is
+  removed when the setting is turned off. They are never exported or sent anywhere.
+- Deleting a person must leave nothing of them: `forget_person` / `sync_people` drop every entry
+  added to or named as someone no longer enrolled (the GUI calls `sync_people` after a delete).
+- Stored entries are written when a track ends, on every action and on `flush` (the app's exit):
+  a crash loses at most the tracks still open, never a half-written entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, TypeVar
+
+import cv2
+import numpy as np
+
+from app import paths
+from app.errors import GalleryError, QualityError
+from app.recognition.alignment import align
+from app.recognition.detection import Face
+from app.recognition.matching import UNKNOWN, CohortScorer
+from app.recognition.quality import Quality, assess
+
+if TYPE_CHECKING:  # the engine is only called, never imported at run time (it pulls in torch)
+    from app.live.pipeline import Engine
+    from app.store.gallery import Gallery, Person, Sample
+
+_T = TypeVar("_T")
+
+STORE_FILENAME = "recent-faces.sqlite3"
+STORED_CROP = 112          # as pipeline.STORED_CROP: the gallery's full-frame crop
+MEMORY_WINDOW_S = 600.0    # what "recent" means when nothing is stored: the last 10 minutes
+DEFAULT_RETENTION_H = 24.0  # the opt-in store's default retention
+TRACK_GAP_S = 3.0          # a track not seen for this long has ended (its entry is final)
+MAX_ENTRIES = 300          # beyond this, the oldest entries are dropped (bounded memory and clustering)
+PURGE_EVERY_S = 30.0
+SOURCE = "recent faces"    # the `source` of a photo added from here
+
+NEW, ADDED, IGNORED = "new", "added", "ignored"
+
+
+@dataclass(eq=False)
+class RecentFace:
+    """One track as the recent-faces view shows it. Copies are handed out; edit through actions."""
+
+    key: str                 # stable id of the entry (survives restarts when stored)
+    track_id: int            # the live tracker's id (restarts at 1 with each program run)
+    first_seen: float
+    last_seen: float
+    frames: int
+    name: str                # the name the live view gave it, or "Unknown"
+    distance: float          # of its pooled template to `nearest` (the decision's distance)
+    nearest: str | None      # who it is nearest to, also when Unknown
+    crop: np.ndarray         # best frame: the aligned STORED_CROP crop, RGB uint8
+    quality: Quality         # of that frame
+    embedding: np.ndarray    # the pooled unit template of all its frames
+    model_version: str
+    status: str = NEW        # NEW, ADDED (to `person_id`) or IGNORED
+    person_id: int | None = None
+    person_name: str | None = None
+    rejected: tuple[int, ...] = ()   # people said "Not …" for this face
+    rejected_names: tuple[str, ...] = ()  # their names then: the live label may lag a few frames
+    first_frame: int | None = None   # source frame numbers (videos: where to look)
+    last_frame: int | None = None
+    _pool: np.ndarray | None = field(default=None, repr=False)  # sum of the unit embeddings
+
+    @property
+    def unknown(self) -> bool:
+        """Still to review: Unknown and neither added nor ignored."""
+        return self.status == NEW and self.name == UNKNOWN
+
+    @property
+    def label(self) -> str:
+        """What to show: the person it was added to, else the name given."""
+        return self.person_name if self.status == ADDED and self.person_name else self.name
+
+
+@dataclass(frozen=True, eq=False)
+class RecentGroup:
+    """What the view lists: one unknown person (several tracks), or one named track."""
+
+    key: str                          # its oldest member's key: stable while the group grows
+    members: tuple[RecentFace, ...]   # best face first
+    unknown: bool
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Pass these to the actions to act on the whole group."""
+        return tuple(m.key for m in self.members)
+
+    @property
+    def best(self) -> RecentFace:
+        return self.members[0]
+
+    @property
+    def count(self) -> int:
+        """How many times (tracks) this face was seen."""
+        return len(self.members)
+
+    @property
+    def frames(self) -> int:
+        return sum(m.frames for m in self.members)
+
+    @property
+    def first_seen(self) -> float:
+        return min(m.first_seen for m in self.members)
+
+    @property
+    def last_seen(self) -> float:
+        return max(m.last_seen for m in self.members)
+
+    @property
+    def label(self) -> str:
+        return self.best.label
+
+    @property
+    def distance(self) -> float:
+        return min(m.distance for m in self.members)
+
+    @property
+    def nearest(self) -> str | None:
+        return min(self.members, key=lambda m: m.distance).nearest
+
+
+def _rank(q: Quality) -> tuple[bool, float]:
+    """How a track's frames are ranked for its best one: passing the gate first, then size x sharpness."""
+    return (q.ok, q.score)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32).reshape(-1)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def average_linkage(d: np.ndarray, threshold: float) -> list[list[int]]:
+    """Agglomerative clustering of a symmetric distance matrix: the two clusters with the
+    smallest mean pairwise distance are merged while it is under `threshold`. Average linkage,
+    not single: one ambiguous pair cannot chain two people together."""
+    n = len(d)
+    m = np.array(d, dtype=np.float64, copy=True)
+    if n == 0:
+        return []
+    np.fill_diagonal(m, np.inf)
+    sizes = np.ones(n)
+    members: list[list[int]] = [[i] for i in range(n)]
+    while n > 1:
+        flat = int(np.argmin(m))
+        i, j = divmod(flat, len(m))
+        if not m[i, j] < threshold:
+            break
+        merged = (sizes[i] * m[i] + sizes[j] * m[j]) / (sizes[i] + sizes[j])
+        m[i, :] = merged
+        m[:, i] = merged
+        m[i, i] = np.inf
+        m[j, :] = np.inf
+        m[:, j] = np.inf
+        sizes[i] += sizes[j]
+        members[i] += members[j]
+        members[j] = []
+    return [sorted(c) for c in members if c]
+
+
+class RecentStore:
+    """The opt-in copy of recent faces in the private data folder (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, retention_s: float = DEFAULT_RETENTION_H * 3600,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path) if path is not None else paths.data_dir() / STORE_FILENAME
+        if not retention_s > 0:
+            raise ValueError("the retention period must be positive")
+        self.retention_s = float(retention_s)
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._connect()
+        except sqlite3.DatabaseError:
+            # Only a cache of faces that expire anyway: a damaged file is removed, not kept aside
+            # (keeping it would keep face data past its retention).
+            self._close()
+            remove_store(self.path)
+            try:
+                self._connect()
+            except sqlite3.Error as exc:
+                raise GalleryError(f"The recent faces file {self.path} cannot be used: {exc}.") from None
+        except sqlite3.Error as exc:
+            raise GalleryError(f"The recent faces file {self.path} cannot be used: {exc}.") from None
+
+    def _connect(self) -> None:
+        p = self.path
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        conn = self._conn = sqlite3.connect(str(p), timeout=5.0, isolation_level=None, check_same_thread=False)
+        if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("integrity check failed")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("CREATE TABLE IF NOT EXISTS faces (key TEXT PRIMARY KEY, last_seen REAL NOT NULL, "
+                     "meta TEXT NOT NULL, crop BLOB NOT NULL, embedding BLOB NOT NULL, pool BLOB)")
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        with self._lock:
+            if self._conn is None:
+                raise GalleryError("The recent faces file has been closed.")
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise GalleryError(f"The recent faces file {self.path} cannot be written: {exc}.") from None
+            return out
+
+    def _compact(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute("VACUUM")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass  # secure_delete already zeroed the freed pages
+
+    def save(self, faces: Iterable[RecentFace]) -> None:
+        """Write (or rewrite) these entries, all in one transaction."""
+        rows = []
+        for f in faces:
+            ok, png = cv2.imencode(".png", cv2.cvtColor(f.crop, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise ValueError("could not encode a face crop as PNG")
+            q = f.quality
+            meta = {"track_id": f.track_id, "first_seen": f.first_seen, "frames": f.frames, "name": f.name,
+                    "distance": f.distance if np.isfinite(f.distance) else None, "nearest": f.nearest,
+                    "model_version": f.model_version, "status": f.status, "person_id": f.person_id,
+                    "person_name": f.person_name, "rejected": list(f.rejected),
+                    "rejected_names": list(f.rejected_names), "first_frame": f.first_frame,
+                    "last_frame": f.last_frame,
+                    "quality": {"ok": q.ok, "reasons": list(q.reasons), "side_px": q.side_px,
+                                "sharpness": q.sharpness, "yaw": q.yaw, "pitch": q.pitch}}
+            pool = None if f._pool is None else f._pool.astype("<f4").tobytes()
+            rows.append((f.key, f.last_seen, json.dumps(meta), png.tobytes(),
+                         f.embedding.astype("<f4").tobytes(), pool))
+        if rows:
+            self._tx(lambda c: c.executemany("INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?)", rows))
+
+    def load(self) -> list[RecentFace]:
+        """The stored entries still within the retention period (older ones are purged first);
+        an entry that cannot be read is dropped."""
+        self.purge()
+        with self._lock:
+            if self._conn is None:
+                raise GalleryError("The recent faces file has been closed.")
+            rows = self._conn.execute("SELECT key, last_seen, meta, crop, embedding, pool FROM faces "
+                                      "ORDER BY last_seen").fetchall()
+        out, bad = [], []
+        for key, last_seen, meta, png, emb, pool in rows:
+            try:
+                m = json.loads(meta)
+                bgr = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+                if bgr is None:
+                    raise ValueError("crop")
+                q = m["quality"]
+                out.append(RecentFace(
+                    key, int(m["track_id"]), float(m["first_seen"]), float(last_seen), int(m["frames"]),
+                    str(m["name"]), float("inf") if m["distance"] is None else float(m["distance"]), m["nearest"],
+                    cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+                    Quality(bool(q["ok"]), tuple(q["reasons"]), float(q["side_px"]), float(q["sharpness"]),
+                            q["yaw"], q["pitch"]),
+                    np.frombuffer(emb, "<f4").astype(np.float32), str(m["model_version"]), str(m["status"]),
+                    m["person_id"], m["person_name"], tuple(int(x) for x in m["rejected"]),
+                    tuple(str(x) for x in m.get("rejected_names", ())), m["first_frame"], m["last_frame"],
+                    None if pool is None else np.frombuffer(pool, "<f4").astype(np.float32)))
+            except (ValueError, KeyError, TypeError):
+                bad.append(key)
+        if bad:
+            self.delete(bad)
+        return out
+
+    def delete(self, keys: Sequence[str]) -> None:
+        keys = list(keys)
+        if keys:
+            self._tx(lambda c: c.executemany("DELETE FROM faces WHERE key = ?", [(k,) for k in keys]))
+            self._compact()
+
+    def purge(self) -> int:
+        """Delete the entries older than the retention period; returns how many."""
+        cutoff = self.clock() - self.retention_s
+        n = int(self._tx(lambda c: c.execute("DELETE FROM faces WHERE last_seen < ?", (cutoff,)).rowcount))
+        if n:
+            self._compact()
+        return n
+
+    def clear(self) -> None:
+        self._tx(lambda c: c.execute("DELETE FROM faces"))
+        self._compact()
+
+    def count(self) -> int:
+        with self._lock:
+            if self._conn is None:
+                return 0
+            return int(self._conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
+
+
+def remove_store(path: str | os.PathLike | None = None) -> bool:
+    """Delete the stored recent faces file and its WAL (the setting was turned off); True if any."""
+    p = Path(path) if path is not None else paths.data_dir(create=False) / STORE_FILENAME
+    found = False
+    for f in (p, Path(f"{p}-wal"), Path(f"{p}-shm")):
+        try:
+            f.unlink()
+            found = True
+        except FileNotFoundError:
+            pass
+    return found
+
+
+class RecentFaces:
+    """The recent-faces model (see the module docstring); safe to feed from the live thread
+    while another thread reads `view()` and acts (one lock)."""
+
+    def __init__(self, store: RecentStore | None = None, *, window_s: float = MEMORY_WINDOW_S,
+                 max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.time) -> None:
+        """`store`: keep entries across restarts (opt-in), for its retention period; without
+        one, entries live in memory for `window_s`."""
+        self.store = store
+        self.window_s = float(window_s)
+        self.max_entries = int(max_entries)
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._entries: dict[str, RecentFace] = {}
+        self._open: dict[tuple[object, int], str] = {}   # (stream, track id) -> key of its entry
+        self._model_version: str | None = None
+        self._scorer: CohortScorer | None = None
+        self._threshold: Callable[[int], float] | None = None
+        self._last_purge = self.clock()
+        self._groups: list[RecentGroup] | None = None
+        if store is not None:
+            for f in store.load():
+                self._entries[f.key] = f
+
+    # ---- settings ----------------------------------------------------------------------
+    @property
+    def retention_s(self) -> float:
+        return self.store.retention_s if self.store is not None else self.window_s
+
+    def configure(self, model_version: str, threshold: float | Callable[[int], float],
+                  scorer: CohortScorer | None = None) -> None:
+        """How unknown faces are grouped: the model whose embeddings are compared (others are
+        not grouped), τ for "one person" (a number, or τ as a function of how many other tracks
+        each is compared with: `Engine.pair_threshold`) and the model's cohort normalisation."""
+        fixed = 0.0 if callable(threshold) else float(threshold)
+        fn: Callable[[int], float] = threshold if callable(threshold) else (lambda n: fixed)
+        with self._lock:
+            self._model_version, self._threshold, self._scorer = model_version, fn, scorer
+            self._groups = None
+
+    def configure_from(self, engine: "Engine") -> None:
+        """`configure` with the engine's model, `Engine.pair_threshold` and scorer (call again
+        when the model or τ changes)."""
+        self.configure(engine.encoder.version, engine.pair_threshold, engine.encoder.scorer)
+
+    # ---- feeding -----------------------------------------------------------------------
+    def observe_frame(self, rgb: np.ndarray, recognitions: Sequence, labels: Sequence, model_version: str | None,
+                      when: float | None = None, frame_index: int | None = None, stream: object = None) -> None:
+        """One analysed frame from the live loop: `recognitions` (pipeline.Recognition: face,
+        embedding) and the tracker's `labels` (tracking.Labelled), in the same order. `stream`
+        tells apart trackers whose ids could repeat (one per LiveLabeller)."""
+        if model_version is None:
+            return
+        for rec, lab in zip(recognitions, labels):
+            crop = align(rgb, rec.face, STORED_CROP)
+            self.observe(lab.track_id, rec.face, crop, rec.embedding, lab.name, lab.distance, lab.nearest,
+                         model_version, when=when, frame_index=frame_index, stream=stream)
+
+    def observe(self, track_id: int, face: Face, crop: np.ndarray, embedding: np.ndarray, name: str,
+                distance: float, nearest: str | None, model_version: str, when: float | None = None,
+                frame_index: int | None = None, stream: object = None) -> str:
+        """One face of one track in one frame; returns its entry's key."""
+        now = self.clock() if when is None else float(when)
+        q = assess(face, crop)
+        e = None if embedding is None else _unit(embedding)  # None: not embedded this frame (live.analysis)
+        with self._lock:
+            self._end_tracks(now)
+            key = self._open.get((stream, int(track_id)))
+            entry = self._entries.get(key) if key is not None else None
+            if entry is None and e is None:
+                return ""  # nothing to start an entry from; the track's next embedded frame will
+            if entry is not None and (entry.model_version != model_version or (
+                    entry.name != UNKNOWN and name != UNKNOWN and name != entry.name)):
+                # Another model, or the tracker jumped to someone else: a new entry from here.
+                self._finish(entry)
+                entry = None
+            if entry is None:
+                key = uuid.uuid4().hex[:16]
+                entry = RecentFace(key, int(track_id), now, now, 0, name, float(distance), nearest,
+                                   np.ascontiguousarray(crop), q, e, model_version,
+                                   first_frame=frame_index, _pool=np.zeros_like(e))
+                self._entries[key] = entry
+                self._open[(stream, int(track_id))] = key
+            elif _rank(q) > _rank(entry.quality):
+                entry.crop, entry.quality = np.ascontiguousarray(crop), q
+            if e is not None:
+                entry._pool = entry._pool + e if entry._pool is not None and entry._pool.shape == e.shape else e.copy()
+                entry.embedding = _unit(entry._pool)
+            entry.frames += 1
+            entry.last_seen = now
+            entry.last_frame = frame_index
+            entry.name = UNKNOWN if name in entry.rejected_names else name
+            if e is not None or nearest is not None:
+                # a frame not embedded (live.analysis carries a settled track's name) says
+                # nothing new about who an Unknown face is nearest to: the last answer stays
+                entry.distance, entry.nearest = float(distance), nearest
+            self._groups = None
+            if len(self._entries) > self.max_entries:
+                oldest = sorted(self._entries.values(), key=lambda f: f.last_seen)
+                self._drop([f.key for f in oldest[:len(self._entries) - self.max_entries]])
+            if now - self._last_purge >= PURGE_EVERY_S:
+                self._purge(now)
+            assert key is not None  # the entry was found under it, or made with a new one
+            return key
+
+    def _end_tracks(self, now: float) -> None:
+        for sk, key in list(self._open.items()):
+            f = self._entries.get(key)
+            if f is None:
+                del self._open[sk]
+            elif now - f.last_seen > TRACK_GAP_S:
+                self._finish(f)
+
+    def _finish(self, f: RecentFace) -> None:
+        """The track ended: its entry is final (and stored, with the opt-in store)."""
+        for sk, key in list(self._open.items()):
+            if key == f.key:
+                del self._open[sk]
+        self._save([f])
+
+    def _save(self, faces: list[RecentFace]) -> None:
+        if self.store is not None and faces:
+            self.store.save(faces)
+
+    def _drop(self, keys: Sequence[str]) -> None:
+        for k in keys:
+            self._entries.pop(k, None)
+        for sk, key in list(self._open.items()):
+            if key in keys:
+                del self._open[sk]
+        if self.store is not None:
+            self.store.delete(list(keys))
+        self._groups = None
+
+    def _purge(self, now: float) -> int:
+        self._last_purge = now
+        old = [k for k, f in self._entries.items() if f.last_seen < now - self.retention_s]
+        self._drop(old)
+        if self.store is not None:
+            self.store.purge()
+        return len(old)
+
+    def purge(self) -> int:
+        """Drop entries older than the retention (memory and store); returns how many were in memory."""
+        with self._lock:
+            return self._purge(self.clock())
+
+    def end_all(self) -> None:
+        """Every track has ended (the source stopped): their entries are final."""
+        with self._lock:
+            for key in list(self._open.values()):
+                if key in self._entries:
+                    self._finish(self._entries[key])
+            self._open.clear()
+
+    def flush(self) -> None:
+        """Write every entry to the store (the app is closing); nothing without one."""
+        with self._lock:
+            self._save(list(self._entries.values()))
+
+    def close(self) -> None:
+        self.flush()
+        if self.store is not None:
+            self.store.close()
+
+    def adopt(self, faces: Iterable[RecentFace]) -> int:
+        """Take over another RecentFaces' entries (`entries(include_ignored=True)` of the one this
+        replaces, when the keep setting changed): those within this one's retention are kept
+        (replacing an older copy of the same entry read from the store), and stored if this one
+        stores; the tracks still open start new entries. Returns how many were taken."""
+        with self._lock:
+            cutoff = self.clock() - self.retention_s
+            taken = [replace(f) for f in faces if f.last_seen >= cutoff]
+            for f in taken:
+                self._entries[f.key] = f
+            self._groups = None
+            self._save(taken)
+            return len(taken)
+
+    # ---- reading -----------------------------------------------------------------------
+    def entries(self, include_ignored: bool = False) -> list[RecentFace]:
+        """Every track still recent, most recently seen first (copies)."""
+        with self._lock:
+            now = self.clock()
+            if now - self._last_purge >= PURGE_EVERY_S:
+                self._purge(now)
+            out = [replace(f) for f in self._entries.values()
+                   if (include_ignored or f.status != IGNORED) and f.last_seen >= now - self.retention_s]
+        return sorted(out, key=lambda f: (-f.last_seen, f.key))
+
+    def view(self) -> list[RecentGroup]:
+        """What the "Recent faces" view lists, most recently seen first: each group of unknown
+        tracks of one person (clustered), and each named or added track on its own."""
+        with self._lock:
+            if self._groups is not None and self.clock() - self._last_purge >= PURGE_EVERY_S:
+                self._groups = None  # nothing new was seen, but entries may have expired since
+            if self._groups is None:
+                self._groups = self._compute_groups(self.entries())
+            return list(self._groups)
+
+    def groups(self) -> list[RecentGroup]:
+        """The unknown groups only (what `watch --keep-unknown` writes)."""
+        return [g for g in self.view() if g.unknown]
+
+    def _compute_groups(self, entries: list[RecentFace]) -> list[RecentGroup]:
+        unknown = [f for f in entries if f.unknown]
+        alone = [f for f in entries if not f.unknown]
+        clusters: list[list[RecentFace]] = []
+        # Only tracks with a good face are grouped: blurred and tiny faces all embed alike (on the
+        # Hamilton clip, blurred faces of different people lie closer together than two sharp
+        # views of one man), so they would pile into one false group. They are listed alone.
+        same_model = [f for f in unknown if f.model_version == self._model_version
+                      and self._threshold is not None and f.quality.ok]
+        others = [f for f in unknown if f not in same_model]
+        if same_model and self._threshold is not None:  # (same_model is empty without one)
+            x = np.stack([f.embedding for f in same_model])
+            d = np.sqrt(np.maximum(2.0 - 2.0 * (x @ x.T).astype(np.float64), 0.0))
+            if self._scorer is not None and self._scorer.dim == x.shape[1]:
+                crowd = self._scorer.crowd(x)
+                d = self._scorer.adjust(d, crowd, crowd)
+            # Each track is compared with the n - 1 others, as a face with a gallery of that size:
+            # τ for that size keeps false merges as rare as false names.
+            tau = self._threshold(max(1, len(same_model) - 1))
+            for rows in average_linkage(d, tau):
+                clusters.append([same_model[i] for i in rows])
+        clusters += [[f] for f in others]
+        out = []
+        for c in clusters:
+            members = tuple(sorted(c, key=lambda f: (_rank(f.quality), f.frames), reverse=True))
+            out.append(RecentGroup(min(c, key=lambda f: (f.first_seen, f.key)).key, members, True))
+        out += [RecentGroup(f.key, (f,), False) for f in alone]
+        return sorted(out, key=lambda g: (-g.last_seen, g.key))
+
+    def get(self, key: str) -> RecentFace:
+        with self._lock:
+            f = self._entries.get(key)
+            if f is None:
+                raise GalleryError("That face is no longer in the recent faces.")
+            return replace(f)
+
+    # ---- actions -----------------------------------------------------------------------
+    def _members(self, keys: str | Sequence[str]) -> list[RecentFace]:
+        ks = [keys] if isinstance(keys, str) else list(keys)
+        found = [self._entries[k] for k in ks if k in self._entries]
+        if not found:
+            raise GalleryError("Those faces are no longer in the recent faces.")
+        return found
+
+    @staticmethod
+    def best_addable(members: Sequence[RecentFace]) -> RecentFace:
+        """The best face among `members` that passes the quality gate; QualityError (why the best
+        one fails) when none does."""
+        ranked = sorted(members, key=lambda f: _rank(f.quality), reverse=True)
+        if not ranked[0].quality.ok:
+            raise QualityError(f"This face cannot be added: {ranked[0].quality.reason}. "
+                               f"Wait for a better view of it.")
+        return ranked[0]
+
+    def _embed(self, engine: "Engine", f: RecentFace) -> np.ndarray:
+        """The face embedded as the gallery embeds photos (enrolment views of the stored crop)."""
+        return np.asarray(engine.embed_stored_crops(f.crop[None]), dtype=np.float32)[0]
+
+    def _mark_added(self, members: list[RecentFace], person_id: int, name: str) -> None:
+        for f in members:
+            f.status, f.person_id, f.person_name = ADDED, int(person_id), name
+        self._groups = None
+        self._save(members)
+
+    def this_is(self, engine: "Engine", keys: str | Sequence[str], person_id: int) -> "Sample":
+        """"This is …": add the best face of these tracks (a group) that passes the gate to an
+        enrolled person, as one more photo; every track is marked as them."""
+        with self._lock:
+            members = self._members(keys)
+            best = self.best_addable(members)
+        person = engine.gallery.person(person_id)  # GalleryError if gone
+        q = best.quality
+        smp = engine.gallery.add_sample(person.id, best.crop, self._embed(engine, best), engine.encoder.version,
+                                        source=SOURCE, quality=q.score, quality_note=q.note)
+        with self._lock:
+            self._mark_added(members, person.id, person.name)
+        return smp
+
+    def new_person(self, engine: "Engine", keys: str | Sequence[str], name: str) -> "Person":
+        """"New person…": enrol the best face of these tracks that passes the gate under `name`
+        (a name already enrolled is refused with NameTakenError: offer "This is …" instead)."""
+        with self._lock:
+            members = self._members(keys)
+            best = self.best_addable(members)
+        q = best.quality
+        person = engine.gallery.enroll(name, best.crop, self._embed(engine, best), engine.encoder.version,
+                                       source=SOURCE, quality=q.score, quality_note=q.note)
+        with self._lock:
+            self._mark_added(members, person.id, person.name)
+        return person
+
+    def not_person(self, engine: "Engine", keys: str | Sequence[str], person_id: int) -> int:
+        """"Not …": these tracks were wrongly named `person_id`. Each track's pooled template is
+        stored as a rejection (with its crop, for a new model), so the matcher stops naming
+        that person for this face; the tracks turn Unknown here. Returns how many were stored."""
+        with self._lock:
+            members = [replace(f) for f in self._members(keys)]
+        person = engine.gallery.person(person_id)
+        version = engine.encoder.version
+        for f in members:
+            emb = f.embedding if f.model_version == version else self._embed(engine, f)
+            engine.gallery.reject(person.id, emb, version, crop=f.crop)
+        with self._lock:
+            live = [self._entries[f.key] for f in members if f.key in self._entries]
+            for f in live:
+                f.rejected = tuple(sorted(set(f.rejected) | {person.id}))
+                f.rejected_names = tuple(sorted(set(f.rejected_names) | {person.name}))
+                if f.name == person.name or (f.status == ADDED and f.person_id == person.id):
+                    f.name, f.status, f.person_id, f.person_name = UNKNOWN, NEW, None, None
+            self._groups = None
+            self._save(live)
+        return len(members)
+
+    def ignore(self, keys: str | Sequence[str]) -> None:
+        """"Ignore": hide these tracks (they stay until they expire, so a restart does not bring
+        them back as new)."""
+        with self._lock:
+            members = self._members(keys)
+            for f in members:
+                f.status = IGNORED
+            self._groups = None
+            self._save(members)
+
+    def forget(self, keys: str | Sequence[str]) -> None:
+        """Remove these tracks now (memory and store)."""
+        with self._lock:
+            self._drop([f.key for f in self._members(keys)])
+
+    def forget_all(self) -> int:
+        """"Forget all recent faces": every entry, in memory and stored; returns how many."""
+        with self._lock:
+            n = len(self._entries)
+            self._entries.clear()
+            self._open.clear()
+            self._groups = None
+            if self.store is not None:
+                self.store.clear()
+            return n
+
+    def forget_person(self, person_id: int | None = None, name: str | None = None) -> int:
+        """Drop every entry added to `person_id` or named `name` (a deleted person leaves no
+        trace here), and that person from the others' "Not …" lists; returns how many dropped."""
+        with self._lock:
+            gone = [k for k, f in self._entries.items()
+                    if (person_id is not None and f.person_id == int(person_id))
+                    or (name is not None and name != UNKNOWN and name in (f.name, f.person_name))]
+            if person_id is not None:
+                changed = [f for k, f in self._entries.items() if k not in gone and int(person_id) in f.rejected]
+                for f in changed:
+                    f.rejected = tuple(r for r in f.rejected if r != int(person_id))
+                self._save(changed)
+            self._drop(gone)
+            return len(gone)
+
+    def sync_people(self, gallery: "Gallery") -> int:
+        """After people were deleted (or merged away): drop the entries of anyone no longer
+        enrolled; returns how many. Renamed people keep their added entries (by id)."""
+        active = {p.id: p.name for p in gallery.people()}
+        names = set(active.values())
+        with self._lock:
+            stale = [f for f in self._entries.values()
+                     if (f.person_id is not None and f.person_id not in active)
+                     or (f.person_id is None and f.name != UNKNOWN and f.name not in names)]
+            ids = {f.person_id for f in stale if f.person_id is not None}
+            n = 0
+            for pid in ids:
+                n += self.forget_person(pid)
+            leftover = [f.key for f in stale if f.key in self._entries]
+            self._drop(leftover)
+            for f in self._entries.values():
+                f.rejected = tuple(r for r in f.rejected if r in active)
+            return n + len(leftover)
+
+
+def open_recent_faces(keep: bool, retention_hours: float = DEFAULT_RETENTION_H,
+                      path: str | os.PathLike | None = None, clock: Callable[[], float] = time.time) -> RecentFaces:
+    """The app's recent faces as its settings say (`Settings.keep_recent_faces`,
+    `recent_faces_retention_h`): stored in the private data folder when `keep`, else in memory
+    only, and then any file left from when the setting was on is deleted."""
+    if keep:
+        return RecentFaces(RecentStore(path, retention_hours * 3600.0, clock), clock=clock)
+    remove_store(path)
+    return RecentFaces(clock=clock)
+
+
+def check_review_folder(folder: str | os.PathLike) -> Path:
+    """The folder `watch --keep-unknown` writes into: new or empty (so no earlier review is
+    mixed in or overwritten); created now, private (0700). OneShotError otherwise."""
+    from app.errors import OneShotError
+    p = Path(folder)
+    if p.exists() and not p.is_dir():
+        raise OneShotError(f"{p} is a file; give a new or empty folder for the unknown faces.")
+    if p.is_dir() and any(p.iterdir()):
+        raise OneShotError(f"{p} is not empty; give a new or empty folder for the unknown faces.")
+    try:
+        p.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(p, 0o700)
+    except OSError as exc:
+        raise OneShotError(f"The folder {p} cannot be created: {exc.strerror or exc}.") from None
+    return p
+
+
+def write_review_folder(groups: Sequence[RecentGroup], folder: str | os.PathLike, info: dict | None = None) -> dict:
+    """Each unknown group's faces (every track's best crop, best first) as PNG files in
+    `folder`/group-NN/face-NN.png, groups in the order first seen, and `folder`/index.json
+    describing them (with `info` added); files are 0600. Returns the index."""
+    from app.store.atomic import atomic_write
+    root = Path(folder)
+    ordered = sorted(groups, key=lambda g: (g.first_seen, g.key))
+    index: dict = {**(info or {}), "groups": []}
+
+    def num(v):
+        return None if v is None or not np.isfinite(v) else round(float(v), 4)
+    for gi, g in enumerate(ordered, 1):
+        sub = root / f"group-{gi:02d}"
+        sub.mkdir(mode=0o700, exist_ok=True)
+        faces = []
+        for fi, f in enumerate(g.members, 1):
+            ok, png = cv2.imencode(".png", cv2.cvtColor(f.crop, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise ValueError("could not encode a face crop as PNG")
+            name = f"face-{fi:02d}.png"
+            with atomic_write(sub / name, mode=0o600) as out:
+                out.write(png.tobytes())
+            faces.append({"file": f"{sub.name}/{name}", "track": f.track_id, "frames": f.frames,
+                          "first_frame": f.first_frame, "last_frame": f.last_frame,
+                          "first_seen": num(f.first_seen), "last_seen": num(f.last_seen),
+                          "nearest": f.nearest, "distance": num(f.distance),
+                          "quality": round(f.quality.score, 3), "addable": f.quality.ok,
+                          "reason": f.quality.reason or None})
+        index["groups"].append({"group": sub.name, "sightings": g.count, "frames": g.frames,
+                                "first_seen": num(g.first_seen), "last_seen": num(g.last_seen),
+                                "nearest": g.nearest, "distance": num(g.distance), "faces": faces})
+    with atomic_write(root / "index.json", text=True, mode=0o600) as out:
+        out.write(json.dumps(index, ensure_ascii=False, indent=1))
+    return index

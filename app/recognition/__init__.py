@@ -1,0 +1,1 @@
+"""Recognition: finding faces, aligning them, embedding them, judging their quality, and deciding who they are."""

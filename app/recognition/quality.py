@@ -1,0 +1,112 @@
+"""Is a face good enough to add to someone's photos? Size, blur and pose, with the reason why not.
+
+Qt-free and model-free: it looks at the detected face (box, five landmarks) and at the aligned
+crop the gallery stores, so enrolment, `people add` and the recent-faces view gate faces alike
+and a refused face says what is wrong with it.
+
+Why these measures, and where the limits come from (measured on ../shared/datasets/samples and
+every tenth frame of its Hamilton clip, YuNet, the 112 px stored crop):
+- size: the shorter side of the detected box. Under 40 px the crop is mostly upsampled pixels
+  (the pianist in the clip's wide shots is 23-24 px); the sample photos are 101-290 px.
+- blur: the variance of the Laplacian of the crop's inner face (eyes to mouth), in grey, on the
+  112 px crop whatever the model's input size. Sharp photos measure 300-1,800, the clip's
+  close-ups 119-528, its out-of-focus and motion-blurred faces 1-50.
+- pose: from the landmarks, where the nose lies between the eyes (0.5 frontal, about 0.25 for
+  a half-turned head, below 0 in profile, where the nose passes the far eye) and between the
+  eyes and the mouth (about 0.55 level; outside 0.25-0.8 the head is tipped up or down).
+  Detectors without landmarks (Haar) get no pose verdict rather than a made-up one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.recognition.detection import Face
+
+MIN_SIDE_PX = 40
+MIN_SHARPNESS = 50.0
+YAW_RANGE = (0.1, 0.9)     # nose position between the eyes (0 = at the right eye, 1 = at the left)
+PITCH_RANGE = (0.25, 0.8)  # nose position between the eye line (0) and the mouth line (1)
+# What "good" is for the 0-1 score that ranks frames: at or above these, a measure counts as full.
+GOOD_SIDE_PX = 160
+GOOD_SHARPNESS = 400.0
+_MEASURE_SIZE = 112
+_INNER = (slice(28, 100), slice(20, 92))  # eyes to mouth on the 112 px ArcFace frame
+
+
+@dataclass(frozen=True)
+class Quality:
+    """The verdict on one face: `ok`, and when not, the `reasons` in words fit to show."""
+
+    ok: bool
+    reasons: tuple[str, ...]
+    side_px: float                 # shorter side of the detected box
+    sharpness: float               # variance of the Laplacian of the inner face
+    yaw: float | None = None       # nose between the eyes, 0.5 frontal; None without landmarks
+    pitch: float | None = None     # nose between eyes and mouth; None without landmarks
+
+    @property
+    def reason(self) -> str:
+        """One line: why the face is refused, or "" when it is fine."""
+        return "; ".join(self.reasons)
+
+    @property
+    def score(self) -> float:
+        """0-1, size times sharpness (each capped at what counts as good), halved for a poor
+        pose: ranks a track's frames, and is stored with each photo."""
+        s = min(self.side_px / GOOD_SIDE_PX, 1.0) * min(self.sharpness / GOOD_SHARPNESS, 1.0)
+        if self.yaw is not None and not (YAW_RANGE[0] <= self.yaw <= YAW_RANGE[1]):
+            s *= 0.5
+        if self.pitch is not None and not (PITCH_RANGE[0] <= self.pitch <= PITCH_RANGE[1]):
+            s *= 0.5
+        return float(max(0.0, min(1.0, s)))
+
+    @property
+    def note(self) -> str:
+        """What is stored with a photo: the reason, or "good"."""
+        return self.reason or "good"
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of the inner face of an aligned crop (any size, resized to 112)."""
+    c = np.asarray(crop)
+    grey = cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) if c.ndim == 3 else c
+    if grey.shape[:2] != (_MEASURE_SIZE, _MEASURE_SIZE):
+        grey = cv2.resize(grey, (_MEASURE_SIZE, _MEASURE_SIZE), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey[_INNER], cv2.CV_64F).var())
+
+
+def pose(landmarks: np.ndarray | None) -> tuple[float | None, float | None]:
+    """(yaw, pitch) ratios from YuNet's five points (see the module docstring), or (None, None)."""
+    if landmarks is None:
+        return None, None
+    lm = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    if lm.shape != (5, 2) or not np.all(np.isfinite(lm)):
+        return None, None
+    right_eye, left_eye, nose, mouth_r, mouth_l = lm
+    span = left_eye[0] - right_eye[0]
+    eye_y = (right_eye[1] + left_eye[1]) / 2
+    drop = (mouth_r[1] + mouth_l[1]) / 2 - eye_y
+    yaw = float((nose[0] - right_eye[0]) / span) if abs(span) > 1e-6 else None
+    pitch = float((nose[1] - eye_y) / drop) if abs(drop) > 1e-6 else None
+    return yaw, pitch
+
+
+def assess(face: Face, crop: np.ndarray) -> Quality:
+    """The gate: `face` as detected, `crop` its aligned crop (the gallery's stored crop)."""
+    side = float(min(face.box[2], face.box[3]))
+    sharp = sharpness(crop)
+    yaw, pitch = pose(face.landmarks)
+    reasons = []
+    if side < MIN_SIDE_PX:
+        reasons.append(f"the face is too small ({side:.0f} px; at least {MIN_SIDE_PX} px needed)")
+    if sharp < MIN_SHARPNESS:
+        reasons.append(f"the face is blurred (sharpness {sharp:.0f}; at least {MIN_SHARPNESS:.0f} needed)")
+    if yaw is not None and not (YAW_RANGE[0] <= yaw <= YAW_RANGE[1]):
+        reasons.append("the face is turned to the side")
+    if pitch is not None and not (PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]):
+        reasons.append("the head is tipped up or down")
+    return Quality(not reasons, tuple(reasons), side, sharp, yaw, pitch)

@@ -1,0 +1,1 @@
+"""The store: what the app keeps on disk (the gallery of enrolled people, its backups, the settings) and crash-safe writes."""

@@ -1,0 +1,735 @@
+"""Training the encoder: P×K batches, triplet (or contrastive) loss, plus distillation from a
+teacher's embeddings when the teacher is installed.
+
+Crops come from `datasets.build_crops` (same detection + alignment as the app). Each epoch ends
+with an atomic checkpoint, so Ctrl-C or a crash loses at most one epoch and `resume` continues.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from app import paths
+from app.errors import Cancelled, DatasetError
+from app.progress import CancelToken, ProgressFn, no_progress
+from app.recognition.alignment import FULL_BOX
+from app.recognition.detection import DEFAULT_DETECTOR
+from app.recognition.encoder import (
+    DEFAULT_ARCH,
+    Encoder,
+    FaceEnsemble,
+    FaceNet,
+    MobileFaceNet,
+    ModelCard,
+    bf16_native,
+    build_net,
+    crop_box_of,
+    resolve_device,
+    save_model,
+    to_tensor,
+    write_card,
+)
+from app.store.atomic import atomic_write
+from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
+from app.training.calibration import (
+    VALIDATION_TAG,
+    calibrate_on_validation_people,
+    calibrate_open_set,
+    make_cohort,
+    validation_people,
+)
+from app.training.datasets import (
+    aligned_files,
+    build_crops,
+    build_mixes,
+    lfw_image_path,
+    read_aligned,
+    read_pairs,
+    read_people_file,
+    scan_identity_folders,
+)
+from app.training.heldout import CheckPeople, choose_check_people, name_counts
+from app.training.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss
+from app.training.teachers import FRAME, OnnxTeacher, load_teachers, parse_teachers
+from app.training.teachers import SPECS as ONLINE_TEACHERS
+
+LOSSES = ("triplet-semihard", "triplet-hard", "contrastive")
+# The teacher terms weigh 4 against the metric loss's 1: chosen on held-out training people
+# (rank-1 0.759 at 1, 0.763 at 2, 0.786 at 4; README), and the shipped model's setting.
+DEFAULT_DISTILL = 4.0
+PRECISIONS = ("auto", "fp32", "bf16")
+AUGMENTS = ("basic", "strong")
+CALIBRATING = "calibrating"  # how the progress messages of the calibration after the epochs begin
+FINE_TUNE_LR = 1e-3  # the app's Retrain from the active model: a third of a fresh run's, not to wipe it out
+PROJECTION_SAMPLE = 4096  # clean faces whose teacher embeddings fix the 128-d projection
+# --init NAME: a published network to start from (app.training.pretrained), instead of a saved encoder
+PRETRAINED = ("faceplugin",)
+MOBILEFACENET_ARCH: dict[str, Any] = {"net": "mobilefacenet", "input_size": 112, "dim": 128}
+# its fine-tuning: learning rate and leading layers kept (the shipped recipe's, docs/model.md)
+MOBILEFACENET_TUNE = (2e-4, 8)
+
+
+@dataclass
+class TrainConfig:
+    datasets: list[str]
+    out: str
+    exclude_people: str | None = None
+    epochs: int = 30
+    p: int = 32                  # identities per batch
+    k: int = 4                   # images per identity
+    singles: int = 32            # extra images of one-image people per batch (negatives + distillation)
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    loss: str = "triplet-semihard"
+    margin: float = 0.2
+    distill: float = DEFAULT_DISTILL  # weight of the teacher terms; 0 trains from labels alone
+    mix: int = 0                 # blends of two people's faces per batch, distilled only (build_mixes)
+    detector: str = DEFAULT_DETECTOR
+    device: str | None = None
+    seed: int = 0
+    workers: int = 2
+    calibrate_lfw: str | None = None  # LFW root whose pairsDevTrain.txt calibrates τ
+    max_images: int | None = None     # for quick runs and tests
+    init_weights: str | None = None   # start from a saved encoder (fine-tuning) instead of random, or
+                                      # from a published network (PRETRAINED: "faceplugin")
+    members: int = 1                  # networks trained one after another (seeds seed, seed+1, ...), averaged
+    precision: str = "fp32"           # "auto": bfloat16 autocast on CPUs that do it natively (faster, see README)
+    rotate: float = 0.0               # augmentation: random rotation up to ± this many degrees;
+    zoom: float = 0.0                 # and scale in [1 - zoom, 1 + zoom]. Off: 10° and 0.1 cost rank-1 (README)
+    arch: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ARCH))
+    # Keep LFW's validation people (app.training.calibration) out of training when an LFW root is among
+    # the datasets, and calibrate the open-set table on them afterwards.
+    hold_out_validation: bool = True
+    # Teachers and their relative weights (app.training.teachers): ONNX ones embed every augmented view
+    # online; "dlib" describes each clean photo once. `distill` scales them all.
+    teachers: list = field(default_factory=lambda: [["dlib", 1.0]])
+    teacher_models: dict[str, str] = field(default_factory=dict)   # name → ONNX file
+    unlabelled: list[str] = field(default_factory=list)  # flat folders of aligned 112 crops: teacher terms only
+    unlabelled_per_batch: int = 64
+    augment: str = "basic"       # "strong": + side light and shadows, glasses and masks, blur, low resolution
+    # Leading layers of the network's body kept as they start (published or fine-tuned weights):
+    # their gradients are most of a MobileFaceNet step's cost on CPU (the 56 and 28 px maps).
+    freeze: int = 0
+    # Share of the people with two or more photos (and of the one-photo people) kept out of
+    # training to check the model on (app.training.heldout; the app's Retrain: heldout.CHECK_SHARE).
+    # 0: off. Not used when LFW's validation people are held out: they are the check then.
+    check_share: float = 0.0
+
+
+@dataclass
+class EpochStats:
+    epoch: int                   # counted over all members: member 2's first epoch follows member 1's last
+    loss: float
+    metric_loss: float
+    distill_loss: float
+    seconds: float
+    member: int = 1
+
+
+PREPARING, TRAINING = "preparing", "training"  # the phases of TrainingProgress (and CALIBRATING)
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """One progress report of `train`, typed (`on_progress`); the text ones (`progress`) say the
+    same in words. phase: PREPARING (crops, teachers), TRAINING (a step: epoch and running loss
+    known), CALIBRATING (τ, cohort and open-set rule after the epochs; message without prefix)."""
+    done: int
+    total: int
+    message: str
+    phase: str
+    epoch: int | None = None     # 1-based, within the member being trained
+    loss: float | None = None    # the epoch's running mean loss so far
+    member: int | None = None    # 1-based, with --members above 1
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    card: ModelCard
+    history: list[EpochStats]
+
+
+def checkpoint_path(out: str | os.PathLike) -> Path:
+    return Path(out).with_suffix(".ckpt")
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator, rotate: float = 0.0, zoom: float = 0.0) -> torch.Tensor:
+    """The cheap views every model trains on (app.training.augment), with optional turns and zooms."""
+    return augment(x, gen, Augment(rotate=rotate, zoom=zoom))
+
+
+def augmentation(cfg: "TrainConfig") -> Augment:
+    if cfg.augment not in AUGMENTS:
+        raise DatasetError(f"Unknown augmentation {cfg.augment!r}; choose one of {', '.join(AUGMENTS)}.")
+    return Augment.strong(cfg.rotate, cfg.zoom) if cfg.augment == "strong" else Augment(rotate=cfg.rotate, zoom=cfg.zoom)
+
+
+def online_teachers(cfg: "TrainConfig") -> list[str]:
+    return [name for name, _ in cfg.teachers if name in ONLINE_TEACHERS]
+
+
+class PKSampler:
+    """Batches of P identities × K images (with replacement when a person has fewer than K),
+    plus `singles` images of one-image people, whose distinct labels make them negatives."""
+
+    def __init__(self, labels: np.ndarray, p: int, k: int, singles: int, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.p, self.k, self.singles = p, k, singles
+        by_label: dict[int, list[int]] = {}
+        for i, lab in enumerate(labels):
+            by_label.setdefault(int(lab), []).append(i)
+        self.multi = [np.array(v) for v in by_label.values() if len(v) >= 2]
+        self.single = np.array([v[0] for v in by_label.values() if len(v) == 1], dtype=np.int64)
+        if len(self.multi) < 2:
+            raise DatasetError("Training needs at least two people with two or more images each.")
+
+    def batch(self) -> np.ndarray:
+        ids = self.rng.choice(len(self.multi), size=min(self.p, len(self.multi)), replace=False)
+        idx = [self.rng.choice(self.multi[i], size=self.k, replace=len(self.multi[i]) < self.k) for i in ids]
+        out = np.concatenate(idx)
+        if self.singles and len(self.single):
+            out = np.concatenate([out, self.rng.choice(self.single, size=min(self.singles, len(self.single)),
+                                                       replace=False)])
+        return out
+
+
+def centre_teacher(teacher: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    """Subtract the mean teacher embedding (of these rows, or `mean`, e.g. the training set's
+    when measuring on others) and re-normalise.
+
+    dlib's unit embeddings all sit in a small cap of the sphere (different people are only ~0.6
+    apart), so a student that merely predicts the mean already reaches cosine 0.9 with them while
+    separating nobody (measured: 0.72 DevTrain accuracy after 10 epochs). Centring spreads the
+    targets over the sphere; it keeps every pairwise difference, so it keeps who is near whom.
+    """
+    centred = teacher - (teacher.mean(0, keepdims=True) if mean is None else mean)
+    return (centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-8)).astype(np.float32)
+
+
+def load_training_data(cfg: TrainConfig, progress: ProgressFn = no_progress, cancel: CancelToken | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict, dict[str, np.ndarray] | None]:
+    """Crops, labels and (if distilling) teacher embeddings of every usable training image, plus
+    (with `cfg.mix`) the blends of `datasets.build_mixes`, whose `pairs` index those rows: one
+    blend for every two images, which keeps the teacher's extra pass near 5 minutes on two cores."""
+    exclude = read_people_file(cfg.exclude_people) if cfg.exclude_people else set()
+    images = scan_identity_folders(cfg.datasets, exclude=exclude)
+    held = held_out_people(cfg)
+    # chosen among everyone in the folders (before max_images), so the same folders always give
+    # the same check people
+    check = choose_check_people(name_counts(images), cfg.check_share) if not held else CheckPeople()
+    paths_, labels = images.paths, images.labels
+    if cfg.max_images is not None and len(paths_) > cfg.max_images:
+        paths_, labels = paths_[:cfg.max_images], labels[:cfg.max_images]
+    cache = paths.training_cache_dir(cfg.datasets)
+    online = bool(online_teachers(cfg)) and cfg.distill > 0
+    dlib = cfg.distill > 0 and any(name == "dlib" for name, _ in cfg.teachers)
+    # with online teachers the crops are the teachers' 112 px frame; the student's view is cut
+    # from each augmented one (app.training.augment.student_view)
+    data = build_crops(paths_, FRAME if online else cfg.arch["input_size"], cfg.detector, teacher=dlib,
+                       workers=cfg.workers, progress=progress, cancel=cancel,
+                       cache_dir=cache, box=FULL_BOX if online else crop_box_of(cfg.arch))
+    keep = data["found"] & data["readable"]
+    held_images = check_images = 0
+    owner = np.asarray(images.names)[labels] if len(labels) else np.zeros(0, str)
+    if held:  # dropped after the crops are built, so the crop cache is the same with or without
+        out = np.isin(owner, sorted(held))
+        held_images = int((keep & out).sum())
+        keep &= ~out
+    if check:  # the same for the check people
+        out = np.isin(owner, sorted(check.names))
+        check_images = int((keep & out).sum())
+        keep &= ~out
+    info: dict[str, Any] = {"images_listed": len(paths_), "images_used": int(keep.sum()),
+            "people": int(len(np.unique(labels[keep]))), "excluded_people": len(exclude),
+            "detector_misses_dropped": int((~data["found"]).sum())}
+    if held:
+        info.update({"held_out": VALIDATION_TAG, "held_out_people": len(held),
+                     "held_out_images": held_images})
+    elif cfg.calibrate_lfw:  # e.g. the app's Retrain on the user's folders: are they all unseen?
+        multi, single = validation_people(cfg.calibrate_lfw)
+        info["validation_people_trained"] = int(len(set(owner[keep].tolist()) & (multi | single)))
+    if check:
+        info["check_people"] = {**check.record(), "share": cfg.check_share, "images": check_images}
+    elif cfg.check_share > 0 and not held:
+        info["check_people"] = {"people": 0, "share": cfg.check_share, "why": check.why}
+    teacher = data["teacher"][keep] if "teacher" in data else None
+    mixes = None
+    if cfg.mix > 0 and teacher is not None:
+        kept = np.flatnonzero(keep)
+        mixes = build_mixes([paths_[i] for i in kept], labels[kept], len(kept) // 2, cfg.detector,
+                            seed=cfg.seed, workers=cfg.workers, progress=progress, cancel=cancel,
+                            cache_dir=cache)
+    return data["crops"][keep], labels[keep], teacher, info, mixes
+
+
+def load_unlabelled(cfg: TrainConfig, progress: ProgressFn = no_progress,
+                    cancel: CancelToken | None = None) -> np.ndarray | None:
+    """The unlabelled aligned faces of `cfg.unlabelled` (None without any): they feed the teacher
+    terms only, never the triplet loss (one person may be in several crops)."""
+    if not cfg.unlabelled:
+        return None
+    if not online_teachers(cfg) or cfg.distill <= 0:
+        raise DatasetError("Unlabelled faces are learned from a teacher's embeddings: add an ONNX teacher "
+                           "(--teacher edgeface or faceplugin) and keep --distill above 0.")
+    files = [f for folder in cfg.unlabelled for f in aligned_files(folder)]
+    if cfg.max_images is not None:
+        files = files[:cfg.max_images]
+    if not files:
+        raise DatasetError(f"No face images in {', '.join(cfg.unlabelled)}.")
+    return read_aligned(files, progress, cancel, cache_dir=paths.cache_dir())
+
+
+class Projection:
+    """A teacher's unit embeddings → the student's 128-d unit space: centred on the training faces'
+    mean and projected on their top principal directions. EdgeFace's 512-d embeddings lie in a much
+    smaller subspace, so 128 directions keep nearly all of who is near whom (measured in
+    docs/experiments.md) and the student can copy the teacher's geometry itself."""
+
+    def __init__(self, sample: np.ndarray, dim: int):
+        self.mean = torch.from_numpy(sample.mean(0).astype(np.float32))
+        _, _, vt = np.linalg.svd(sample - sample.mean(0), full_matrices=False)
+        basis = np.zeros((sample.shape[1], dim), np.float32)  # fewer faces than dim: zero columns
+        basis[:, :min(dim, len(vt))] = vt[:dim].T
+        self.basis = torch.from_numpy(basis)
+
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+        return F.normalize((t - self.mean) @ self.basis, dim=1)
+
+
+def fit_projections(teachers: list[tuple[OnnxTeacher, float]], crops: np.ndarray, unlabelled: np.ndarray | None,
+                    dim: int, seed: int, progress: ProgressFn = no_progress) -> list[Projection]:
+    """One `Projection` per teacher from its embeddings of up to PROJECTION_SAMPLE clean faces."""
+    rng = np.random.default_rng(seed)
+    extra = 0 if unlabelled is None else len(unlabelled)
+    pick = np.sort(rng.choice(len(crops) + extra, min(PROJECTION_SAMPLE, len(crops) + extra), replace=False))
+    # only the picked faces are gathered: the two sets together are about a gigabyte at 112 px
+    sample = crops[pick[pick < len(crops)]]
+    if unlabelled is not None and extra:
+        sample = np.concatenate([sample, unlabelled[pick[pick >= len(crops)] - len(crops)]])
+    out = []
+    for i, (teacher, _) in enumerate(teachers):
+        progress(i, len(teachers), f"{teacher.name}: fitting the 128-d projection")
+        out.append(Projection(teacher.embed_crops(sample), dim))
+    return out
+
+
+def held_out_people(cfg: TrainConfig) -> set[str]:
+    """The validation people this run keeps out (empty without an LFW root or with the option off)."""
+    lfw = _validation_lfw(cfg)
+    if lfw is None:
+        return set()
+    multi, single = validation_people(lfw)
+    return multi | single
+
+
+def _open_set_lfw(cfg: TrainConfig, info: dict, start: Encoder | None) -> str | None:
+    """The LFW root whose validation people can calibrate this run's open-set table: they were
+    held out, or (a run on other data asked to calibrate on LFW) none of them was trained on,
+    here or by the model it fine-tunes."""
+    if info.get("held_out") == VALIDATION_TAG:
+        return _validation_lfw(cfg)
+    started_clean = start is None or (start.card.training.get("data") or {}).get("held_out") == VALIDATION_TAG
+    if cfg.calibrate_lfw and info.get("validation_people_trained") == 0 and started_clean:
+        return cfg.calibrate_lfw
+    return None
+
+
+def _validation_lfw(cfg: TrainConfig) -> str | None:
+    if not cfg.hold_out_validation:
+        return None
+    for r in cfg.datasets:
+        if (Path(r) / "protocol" / "peopleDevTrain.txt").is_file():
+            return r
+    return None
+
+
+def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
+    """bfloat16 autocast for this run: asked for, or "auto" on a CPU that does it natively (about
+    twice the training speed there; losses and the optimiser stay in float32)."""
+    if cfg.precision not in PRECISIONS:
+        raise DatasetError(f"Unknown precision {cfg.precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    if device.type != "cpu":
+        return False
+    return cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_native())
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_progress,
+          cancel: CancelToken | None = None,
+          on_epoch: Callable[[EpochStats], None] | None = None,
+          on_progress: Callable[[TrainingProgress], None] | None = None) -> TrainResult:
+    """Train, checkpoint every epoch, calibrate τ, save weights + model card to `cfg.out`.
+
+    `progress` is told in words (the CLI prints it), `on_progress` the same as `TrainingProgress`
+    (the GUI's loss curve reads its `loss`).
+
+    With `cfg.members` > 1 the networks are trained one after another on the same data, each
+    from its own seed, and saved together as one `FaceEnsemble`.
+    Cancelling (CancelToken or KeyboardInterrupt) saves a checkpoint of the finished epochs and
+    raises `Cancelled`; the output model is only written when training completes.
+    """
+    if cfg.loss not in LOSSES:
+        raise DatasetError(f"Unknown loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}.")
+    if cfg.members < 1:
+        raise DatasetError(f"--members must be 1 or more, not {cfg.members}.")
+    cancel = cancel or CancelToken()
+    say = progress  # in words, every phase
+
+    def preparing(done: int, total: int, message: str = "") -> None:
+        say(done, total, message)
+        if on_progress is not None:
+            on_progress(TrainingProgress(int(done), int(total), message, PREPARING))
+
+    progress = preparing
+    device = resolve_device(cfg.device)
+    bf16 = use_bf16(cfg, device)
+    start = None
+    start_net: FaceNet | MobileFaceNet | None = None
+    pretrained = cfg.init_weights in PRETRAINED
+    if pretrained and cfg.init_weights is not None:
+        from app.training.pretrained import mobilefacenet_from_faceplugin
+        if cfg.members > 1:
+            raise DatasetError("Starting from a published network (--init faceplugin) trains one network (--members 1).")
+        cfg.arch = dict(MOBILEFACENET_ARCH)
+        # found and checked (SHA-256) as the teacher of that name is
+        published = OnnxTeacher(cfg.init_weights, cfg.teacher_models.get(cfg.init_weights)).path
+        start_net = mobilefacenet_from_faceplugin(published, int(cfg.arch["dim"]))
+    elif cfg.init_weights:
+        start = Encoder.load(cfg.init_weights, "cpu")
+        if cfg.members > 1 or not isinstance(start.net, (FaceNet, MobileFaceNet)):
+            raise DatasetError("Fine-tuning (--init) works on one network: a single-network model, "
+                               "with --members 1.")
+        cfg.arch = dict(start.card.arch)
+        start_net = start.net
+    t_data = time.time()
+    aug = augmentation(cfg)
+    chosen = parse_teachers([f"{n}:{w}" for n, w in cfg.teachers])
+    if cfg.distill > 0 and not chosen:
+        raise DatasetError("Distillation (--distill above 0) needs a teacher (--teacher).")
+    online = load_teachers(chosen, cfg.teacher_models) if cfg.distill > 0 else []
+    if online and cfg.mix > 0:
+        raise DatasetError("Blends (--mix) are made for the dlib teacher; the ONNX teachers see every "
+                           "augmented view instead.")
+    weight_sum = sum(w for _, w in chosen) or 1.0
+    dlib_weight = sum(w for n, w in chosen if n == "dlib") / weight_sum
+    crops, labels, teacher, info, mixes = load_training_data(cfg, progress, cancel)
+    unlabelled = load_unlabelled(cfg, progress, cancel)
+    if unlabelled is not None:
+        info["unlabelled_images"] = len(unlabelled)
+    box = crop_box_of(cfg.arch)
+    projections = fit_projections(online, crops, unlabelled, int(cfg.arch.get("dim", 128)), cfg.seed,
+                                  progress) if online else []
+    if pretrained:
+        if not online:
+            raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
+                               "(--teacher edgeface) to set its 128-d head from.")
+        progress(0, 1, "fitting the student's 128-d head to the teacher")
+        assert isinstance(start_net, MobileFaceNet)  # made from the published network above
+        _fit_pretrained_head(start_net, online[0][0], projections[0], crops, cfg.seed)
+    batch_size = cfg.p * cfg.k + cfg.singles
+    steps_per_epoch = max(1, math.ceil(len(crops) / batch_size))
+    total_steps = cfg.epochs * steps_per_epoch
+    warmup = max(1, total_steps // 20)
+    teacher_t = torch.from_numpy(centre_teacher(teacher)) if teacher is not None else None
+    if mixes is not None and teacher is not None:  # centred on the real faces' mean, like the targets they sit between
+        # (mixes are only made with a teacher)
+        mix_t = torch.from_numpy(centre_teacher(mixes["teacher"], teacher.mean(0, keepdims=True)))
+        mix_pairs, mix_lam = mixes["pairs"], torch.from_numpy(mixes["lam"])[:, None, None, None]
+    labels_t = torch.from_numpy(labels)
+    history: list[EpochStats] = []
+    done: list[dict] = []  # state dicts of the members already trained
+    member, start_epoch = 0, 0
+    ckpt = checkpoint_path(cfg.out)
+    state = None
+    if resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        history = [EpochStats(**h) for h in state["history"]]
+        done = state.get("done_members", [])
+        member, start_epoch = state.get("member", 0), state["epoch"]
+    t_start = time.time()
+    stages = {"data": round(t_start - t_data, 1)}  # crops, unlabelled faces, projections (cached: seconds)
+    net: FaceNet | FaceEnsemble | MobileFaceNet | None = None
+    opt: torch.optim.Optimizer | None = None
+    sched: torch.optim.lr_scheduler.LRScheduler | None = None
+    sampler: PKSampler | None = None
+    gen: torch.Generator | None = None
+
+    def save_checkpoint(member: int, epoch: int) -> None:
+        # called only once a member's network, optimiser, schedule, sampler and generator exist
+        assert net is not None and opt is not None and sched is not None and sampler is not None and gen is not None
+        # atomic: a crash or full disk mid-write keeps the previous epoch's checkpoint
+        with atomic_write(ckpt) as f:
+            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "sampler_rng": sampler.rng, "gen": gen.get_state(), "epoch": epoch,
+                        "member": member, "done_members": done,
+                        "history": [asdict(h) for h in history], "config": asdict(cfg)}, f)
+
+    epoch = start_epoch
+    try:
+        for member in range(member, cfg.members):
+            seed = cfg.seed + member
+            torch.manual_seed(seed)
+            random.seed(seed)
+            net = start_net.train() if start_net is not None else build_net(cfg.arch)
+            # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
+            net = net.to(device, memory_format=net.memory_format)  # type: ignore[call-overload]
+            trained = _trainable(net, cfg.freeze)
+            opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(
+                math.pi * min(1.0, max(0, s - warmup) / max(1, total_steps - warmup))))))
+            sampler = PKSampler(labels, cfg.p, cfg.k, cfg.singles, seed)
+            gen = torch.Generator().manual_seed(seed)
+            if state is not None and start_epoch > 0:
+                net.load_state_dict(state["net"])
+                opt.load_state_dict(state["opt"])
+                sched.load_state_dict(state["sched"])
+                sampler.rng = state["sampler_rng"]
+                gen.set_state(state["gen"])
+            for epoch in range(start_epoch, cfg.epochs):
+                net.train()
+                t0 = time.time()
+                sums = np.zeros(3)
+                for step in range(steps_per_epoch):
+                    cancel.raise_if_cancelled()
+                    idx = torch.from_numpy(sampler.batch())
+                    x = to_tensor(crops[idx.numpy()])
+                    if mixes is not None:
+                        m = torch.randint(0, len(mix_pairs), (cfg.mix,), generator=gen)
+                        a, b = mix_pairs[m.numpy()].T
+                        x = torch.cat([x, mix_lam[m] * to_tensor(crops[a]) + (1 - mix_lam[m]) * to_tensor(crops[b])])
+                    if unlabelled is not None and cfg.unlabelled_per_batch > 0:
+                        u = torch.randint(0, len(unlabelled), (cfg.unlabelled_per_batch,), generator=gen)
+                        x = torch.cat([x, to_tensor(unlabelled[u.numpy()])])
+                    if online:  # the teachers see the very view the student sees, cut to its frame
+                        x = augment(x, gen, aug, FULL_BOX)
+                        views = [t.embed(x) for t, _ in online]
+                        x = student_view(x, cfg.arch["input_size"], box)
+                    else:
+                        x = augment(x, gen, aug, box)
+                    x = x.to(device)
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                        emb_all = net(x)
+                    if bf16:  # losses in float32, on vectors made unit again after bfloat16 rounding
+                        emb_all = F.normalize(emb_all.float(), dim=1)
+                    emb = emb_all[:len(idx)]
+                    lab = labels_t[idx].to(device)
+                    if cfg.loss == "contrastive":
+                        metric = contrastive_loss(emb, lab, margin=1.0)
+                    else:
+                        metric = triplet_loss(emb, lab, cfg.margin, "hard" if cfg.loss == "triplet-hard" else "semihard")
+                    dist = emb.sum() * 0.0
+                    if teacher_t is not None and cfg.distill > 0:
+                        t = teacher_t[idx] if mixes is None else torch.cat([teacher_t[idx], mix_t[m]])
+                        t = t.to(device)
+                        seen = emb_all[:len(t)]  # dlib knows the labelled photos (and blends) only
+                        dist = dist + cfg.distill * dlib_weight * (distillation_loss(seen, t) + relational_loss(seen, t))
+                    for (_, w), project, t in zip(online, projections, views if online else []):
+                        t = project(t).to(device)
+                        dist = dist + cfg.distill * w / weight_sum * (distillation_loss(emb_all, t)
+                                                                      + relational_loss(emb_all, t))
+                    loss = metric + dist
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    sums += [loss.item(), metric.item(), dist.item()]
+                    done_steps = (member * cfg.epochs + epoch) * steps_per_epoch + step + 1
+                    who = f"member {member + 1}/{cfg.members}, " if cfg.members > 1 else ""
+                    running = float(sums[0] / (step + 1))
+                    text = f"{who}epoch {epoch + 1}/{cfg.epochs} loss {running:.4f}"
+                    say(done_steps, cfg.members * total_steps, text)
+                    if on_progress is not None:
+                        on_progress(TrainingProgress(done_steps, cfg.members * total_steps, text, TRAINING,
+                                                     epoch + 1, running,
+                                                     member + 1 if cfg.members > 1 else None))
+                mean_loss, mean_metric, mean_distill = (sums / steps_per_epoch).tolist()
+                stats = EpochStats(member * cfg.epochs + epoch + 1, mean_loss, mean_metric, mean_distill,
+                                   time.time() - t0, member + 1)
+                history.append(stats)
+                if epoch + 1 < cfg.epochs:
+                    save_checkpoint(member, epoch + 1)
+                if on_epoch:
+                    on_epoch(stats)
+            done.append({k: v.detach().cpu() for k, v in net.state_dict().items()})
+            save_checkpoint(member + 1, 0)  # this member is finished: --resume starts the next
+            start_epoch, state = 0, None
+    except (Cancelled, KeyboardInterrupt):
+        raise Cancelled(f"Training cancelled during epoch {epoch + 1}; checkpoint of {len(history)} "
+                        f"finished epoch(s) kept at {ckpt} (continue with --resume).") from None
+
+    arch = {**cfg.arch, "members": cfg.members} if cfg.members > 1 else dict(cfg.arch)
+    net = build_net(arch)
+    for member_net, weights in zip(getattr(net, "members", [net]), done, strict=True):
+        member_net.load_state_dict(weights)
+    # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
+    net = net.to(device, memory_format=net.memory_format).eval()  # type: ignore[call-overload]
+    card = ModelCard(arch=arch, version=f"{Path(cfg.out).stem}-{int(time.time())}")
+    if arch.get("net") == "mobilefacenet":  # the mirror image's second pass would double the cost a face
+        card.inference["flip_tta"] = False
+    card.training = {
+        "config": {k: v for k, v in asdict(cfg).items() if k not in ("arch",)},
+        "data": info, "epochs_run": len(history), "seconds": round(time.time() - t_start, 1),
+        "device": str(device), "precision": "bf16 autocast" if bf16 else "fp32",
+        "final_loss": history[-1].loss if history else None,
+        "signals": ["triplet" if cfg.loss.startswith("triplet") else "contrastive"]
+                   + ([f"distillation (dlib ResNet teacher, weight {cfg.distill * dlib_weight:g})", "relational distances"]
+                      if teacher is not None else [])
+                   + [f"online distillation of every augmented view from {t.name} (weight {cfg.distill * w / weight_sum:g}, "
+                      "its embedding projected to 128-d), relational distances" for t, w in online]
+                   + ([f"{len(unlabelled)} unlabelled aligned faces, {cfg.unlabelled_per_batch} a batch, teacher terms only"]
+                      if unlabelled is not None else [])
+                   + ([f"{cfg.augment} augmentation"] if cfg.augment != "basic" else [])
+                   + ([f"distillation on {len(mixes['lam'])} blends of two people's faces, {cfg.mix} a batch"]
+                      if mixes is not None else [])
+                   + ([f"mean of {cfg.members} networks trained from seeds {cfg.seed}–{cfg.seed + cfg.members - 1}"]
+                      if cfg.members > 1 else []),
+    }
+    teachers_used = [t.describe(w) for t, w in online]
+    if teacher is not None:
+        teachers_used.append({"name": "dlib", "model": "dlib ResNet-29 (face_recognition_models)", "weight": dlib_weight,
+                              "licence": "the terms of face_recognition_models and dlib's model files"})
+    card.training["teachers"] = teachers_used
+    if pretrained:  # the published network the student started from, and its terms
+        from app.training.teachers import SPECS
+        spec = SPECS[str(cfg.init_weights)]
+        card.training["initialised_from"] = {"name": cfg.init_weights, "model": spec.model, "file": spec.filename,
+                                             "sha256": spec.sha256, "licence": spec.licence,
+                                             "frozen_layers": cfg.freeze}
+    lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
+    calibration_lfw = _open_set_lfw(cfg, info, start)
+    def calibrating(done: int, total: int, message: str = "") -> None:
+        say(done, total, f"{CALIBRATING}: {message}" if message else CALIBRATING)
+        if on_progress is not None:
+            on_progress(TrainingProgress(int(done), int(total), message, CALIBRATING))
+
+    try:
+        if calibration_lfw is not None:  # cohort first: τ and the table are in its normalised distances
+            card.cohort = make_cohort(Encoder(net, card, device), calibration_lfw, cfg.detector, cfg.workers,
+                                      progress=calibrating, cancel=cancel)
+        if lfw:
+            card.tau, card.calibration = calibrate(Encoder(net, card, device), lfw, cfg.detector, cfg.workers,
+                                                   progress=calibrating, cancel=cancel)
+        if calibration_lfw is not None:
+            card.open_set = calibrate_on_validation_people(Encoder(net, card, device), calibration_lfw,
+                                                           cfg.detector, cfg.workers, progress=calibrating,
+                                                           cancel=cancel)
+    except (Cancelled, KeyboardInterrupt):
+        raise Cancelled(f"Cancelled while calibrating; the {len(history)} trained epoch(s) are kept at {ckpt} "
+                        "(--resume calibrates and saves the model).") from None
+        card.training["data"] = dict(info, held_out=VALIDATION_TAG)
+    stages["training"] = card.training["seconds"]
+    stages["calibration"] = round(time.time() - t_start - card.training["seconds"], 1)
+    card.training["stages_seconds"] = stages
+    path = save_model(net.cpu(), card, cfg.out)
+    return TrainResult(path, card, history)
+
+
+def fine_tune_settings(card: ModelCard) -> tuple[float, int]:
+    """Learning rate and frozen layers for fine-tuning a saved model (the app's Retrain): never
+    above the rate it was trained with, nor above its kind's fine-tuning rate, and at least the
+    layers its own run kept frozen, so a fine-tune adjusts the model rather than wiping it out."""
+    base_lr, base_freeze = MOBILEFACENET_TUNE if card.arch.get("net") == "mobilefacenet" else (FINE_TUNE_LR, 0)
+    config = card.training.get("config") or {}
+    lr, freeze = config.get("lr"), config.get("freeze")
+    lr = min(base_lr, float(lr)) if isinstance(lr, (int, float)) and lr > 0 else base_lr
+    freeze = freeze if isinstance(freeze, int) and freeze > base_freeze else base_freeze
+    return lr, freeze
+
+
+def _trainable(net: torch.nn.Module, freeze: int) -> list[torch.nn.Parameter]:
+    """The parameters to train: all but those of the body's first `freeze` layers."""
+    if freeze == 0:
+        return list(net.parameters())
+    body = list(getattr(net, "body", []))
+    if not 0 <= freeze < len(body):
+        raise DatasetError(f"--freeze takes 0 to {len(body) - 1} layers, not {freeze}.")
+    for layer in body[:freeze]:
+        layer.requires_grad_(False)
+    return [p for p in net.parameters() if p.requires_grad]
+
+
+def _fit_pretrained_head(net: MobileFaceNet, teacher: OnnxTeacher, project: "Projection", crops: np.ndarray,
+                         seed: int) -> None:
+    """The head of a network started from published weights: the least-squares map from its
+    features to the teacher's projected embeddings of PROJECTION_SAMPLE clean training faces."""
+    from app.training.pretrained import fit_head
+    rng = np.random.default_rng(seed + 1)
+    pick = np.sort(rng.choice(len(crops), min(PROJECTION_SAMPLE, len(crops)), replace=False))
+    x = to_tensor(crops[pick])
+    fit_head(net, x, project(torch.from_numpy(teacher.embed_crops(crops[pick]))))
+
+
+def _find_lfw(roots: list[str]) -> str | None:
+    for r in roots:
+        if (Path(r) / "protocol" / "pairsDevTrain.txt").is_file():
+            return r
+    return None
+
+
+def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DETECTOR,
+              workers: int = 2, progress: ProgressFn = no_progress,
+              cancel: CancelToken | None = None) -> tuple[float, dict]:
+    """τ maximising accuracy on pairsDevTrain.txt (training people only, as DATA.md asks), plus
+    the same- and different-person distance histograms the settings pane draws. Uses the
+    encoder's own `embed`, so test-time options (flip) are calibrated as they will run."""
+    from app.evaluation.protocols import best_threshold
+
+    pairs = read_pairs(Path(lfw_dir) / "protocol" / "pairsDevTrain.txt")
+    uniq = sorted({lfw_image_path(lfw_dir, n, i) for a, i1, b, i2, _ in pairs
+                   for n, i in ((a, i1), (b, i2))})
+    data = build_crops(uniq, encoder.input_size, detector, workers=workers, progress=progress,
+                       cancel=cancel, cache_dir=paths.cache_dir(), box=encoder.crop_box)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    emb = encoder.embed(data["crops"])
+    pos = {p: i for i, p in enumerate(uniq)}
+    ia = [pos[lfw_image_path(lfw_dir, a, i1)] for a, i1, *_ in pairs]
+    ib = [pos[lfw_image_path(lfw_dir, b, i2)] for _, _, b, i2, _ in pairs]
+    d = np.linalg.norm(emb[ia] - emb[ib], axis=1)
+    if encoder.scorer is not None:  # the distances the matcher compares with τ
+        crowd = encoder.scorer.crowd(emb)
+        d = d - 0.5 * (crowd[ia] + crowd[ib]) + encoder.scorer.offset
+    same = np.array([s for *_, s in pairs])
+    tau = float(best_threshold(d, same))
+    bins = np.linspace(0.0, 2.0, 81)
+    calib = {"source": "LFW pairsDevTrain.txt (training people)", "bins": bins.round(4).tolist(),
+             "same_hist": np.histogram(d[same], bins)[0].tolist(),
+             "diff_hist": np.histogram(d[~same], bins)[0].tolist(),
+             "same_distances_sorted": np.sort(d[same]).round(4).tolist(),
+             "diff_distances_sorted": np.sort(d[~same]).round(4).tolist()}
+    return tau, calib
+
+
+def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None, detector: str = DEFAULT_DETECTOR,
+                   progress: ProgressFn = no_progress, background: str | os.PathLike | None = None,
+                   cancel: CancelToken | None = None, tau: bool = True) -> ModelCard:
+    """Recompute τ and the histograms of a saved model (from `lfw_dir`'s pairsDevTrain.txt, unless
+    `tau` is False) and its open-set table (from `background`, see `app.training.calibration`; None: kept
+    as it is), and rewrite its card atomically. `background` may be
+    "validation": the validation people of `lfw_dir`, for a model trained without them."""
+    encoder = Encoder.load(weights, "cpu")
+    if background == "validation":  # the cohort too: LFW's training people outside the split
+        if lfw_dir is None:
+            raise DatasetError("The validation people are drawn from LFW: give the LFW folder.")
+        encoder.card.cohort = make_cohort(encoder, lfw_dir, detector, progress=progress, cancel=cancel)
+        encoder = Encoder(encoder.net, encoder.card, "cpu", encoder.path)  # with the new scorer
+        tau = True  # τ and its histograms are in the new cohort's distances
+        encoder.card.open_set = calibrate_on_validation_people(encoder, lfw_dir, detector, progress=progress,
+                                                               cancel=cancel)
+    elif background is not None:
+        encoder.card.open_set = calibrate_open_set(encoder, background, detector, progress=progress,
+                                                   cancel=cancel)
+    if tau and lfw_dir is not None:
+        encoder.card.tau, encoder.card.calibration = calibrate(encoder, lfw_dir, detector, progress=progress)
+    write_card(encoder.card, weights)
+    return encoder.card

@@ -1,0 +1,30 @@
+"""benchmarks/validation_split.py holds out training people only, the same ones every time."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from app.training.datasets import read_people_file
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("validation_split", ROOT / "benchmarks" / "validation_split.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_held_out_people_are_devtrain_people_and_fixed(shared):
+    lfw = shared / "datasets" / "lfw"
+    vs = _script()
+    multi, single = vs.held_out(lfw)
+    assert (len(multi), len(single)) == (300, 600) and not multi & single
+    devtrain = read_people_file(lfw / "protocol" / "peopleDevTrain.txt")
+    devtest = read_people_file(lfw / "protocol" / "peopleDevTest.txt")
+    assert (multi | single) <= devtrain and not (multi | single) & devtest
+    assert all(len(list((lfw / "images" / n).iterdir())) >= 2 for n in multi)
+    assert all(len(list((lfw / "images" / n).iterdir())) == 1 for n in single)
+    assert vs.held_out(lfw) == (multi, single)  # a fixed seed: the same split every run

@@ -1,0 +1,139 @@
+"""The live path embeds only faces whose name is not settled, and shows the same names."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from app.live.analysis import LIVE_DETECT_SIDE, LiveAnalyser
+from app.live.pipeline import Recognition
+from app.live.tracking import LiveLabeller
+from app.recognition.detection import Face
+from app.recognition.matching import Match
+
+
+class FakeEngine:
+    """One face at a fixed place, always nearest "Ada" at 0.3 (or nobody, once she is gone)."""
+
+    def __init__(self):
+        self.encoder = SimpleNamespace(version="v1")
+        self.embedded: list[int] = []  # frame numbers whose face was embedded
+        self.frame = 0
+        self.enrolled = True
+        self.matcher = SimpleNamespace(person_id=lambda name: 1 if self.enrolled and name == "Ada" else None)
+
+    def detect(self, rgb, max_side=None):
+        self.frame += 1
+        self.max_side = max_side
+        return [Face((100.0, 100.0, 80.0, 80.0), 0.9)]
+
+    def recognise(self, rgb, faces):
+        if faces:
+            self.embedded.append(self.frame)
+        e = np.zeros(4, np.float32)
+        e[0] = 1.0
+        name, pid = ("Ada", 1) if self.enrolled else ("Unknown", None)
+        return [Recognition(f, Match(name, pid, 0.3, name if pid else None, 0.6), e) for f in faces]
+
+    def identify(self, emb):
+        return [("Ada", 0.3, "Ada") if self.enrolled else ("Unknown", 0.9, None) for _ in emb]
+
+
+def frames(n):
+    rgb = np.full((240, 320, 3), 90, np.uint8)
+    return [rgb] * n
+
+
+def test_a_settled_face_is_re_embedded_every_few_frames_and_keeps_its_name():
+    engine = FakeEngine()
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=10)
+    names = [live(rgb).labels[0].name for rgb in frames(40)]
+    assert names[0] == "Unknown" and set(names[2:]) == {"Ada"}  # named once two frames pooled
+    # frames 1-5 build the track's history; after that one embedding every 10 frames
+    assert engine.embedded[:5] == [1, 2, 3, 4, 5]
+    later = engine.embedded[5:]
+    assert later and all(b - a == 10 for a, b in zip(later, later[1:]))
+    assert len(engine.embedded) < 12  # of 40 frames
+
+
+def test_every_face_embedded_when_asked():
+    engine = FakeEngine()
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=1)
+    for rgb in frames(15):
+        live(rgb)
+    assert engine.embedded == list(range(1, 16))
+
+
+def test_a_deleted_person_is_not_carried_over():
+    engine = FakeEngine()
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
+    for rgb in frames(10):
+        live(rgb)
+    engine.enrolled = False  # deleted meanwhile: the carried name must not survive
+    result = live(frames(1)[0])
+    assert result.recognitions[0].match.name == "Unknown" and result.recognitions[0].match.person_id is None
+    names = [live(rgb).labels[0].name for rgb in frames(10)]
+    assert names[-1] == "Unknown"
+
+
+def test_a_new_shot_embeds_every_face_again():
+    engine = FakeEngine()
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
+    for rgb in frames(10):
+        live(rgb)
+    before = len(engine.embedded)
+    live(np.full((240, 320, 3), 250, np.uint8))  # a cut: the picture changes completely
+    assert len(engine.embedded) == before + 1
+
+
+@pytest.mark.acceptance
+def test_on_the_clip_the_live_path_names_as_embedding_every_frame_does(shared, tmp_path):
+    """The Hamilton clip with both people enrolled: the names shown are the same, frame by frame,
+    with far fewer faces embedded."""
+    import cv2
+
+    from app.live.pipeline import Engine
+    samples = shared / "datasets" / "samples"
+    engine = Engine.create("yunet", gallery_path=tmp_path / "g.sqlite3")
+    try:
+        engine.enroll_photo("Lin-Manuel Miranda", samples / "lin-manuel-miranda.png")
+        engine.enroll_photo("Alex Lacamoire", samples / "alex-lacamoire.png")
+        cap = cv2.VideoCapture(str(samples / "short_hamilton_clip.mp4"))
+        clip = []
+        while len(clip) < 150:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            clip.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        cap.release()
+        runs = {}
+        for every in (1, 10):
+            live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=every)
+            results = [live(rgb) for rgb in clip]
+            runs[every] = ([[lab.name for lab in r.labels] for r in results], sum(r.embedded for r in results))
+    finally:
+        engine.close()
+    (all_names, all_embedded), (live_names, live_embedded) = runs[1], runs[10]
+    same = sum(a == b for a, b in zip(all_names, live_names))
+    assert same >= 0.97 * len(clip), same
+    named = [n for f in live_names for n in f if n != "Unknown"]
+    assert named and set(named) <= {"Lin-Manuel Miranda", "Alex Lacamoire"}
+    assert live_embedded < 0.5 * all_embedded, (live_embedded, all_embedded)
+
+
+def test_a_carried_unknown_face_keeps_who_it_is_nearest_to():
+    engine = FakeEngine()
+    engine.identify = lambda emb: [("Unknown", 0.9, "Ada") for _ in emb]
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
+    engine.enrolled = False
+    results = [live(rgb) for rgb in frames(12)]
+    assert results[-1].embedded == 0  # carried over
+    assert results[-1].labels[0].name == "Unknown" and results[-1].labels[0].nearest == "Ada"
+
+
+def test_live_frames_are_detected_shrunk_unless_asked_not_to():
+    engine = FakeEngine()
+    LiveAnalyser(engine, LiveLabeller(engine.identify))(frames(1)[0])
+    assert engine.max_side == LIVE_DETECT_SIDE
+    LiveAnalyser(engine, LiveLabeller(engine.identify), detect_side=None)(frames(1)[0])
+    assert engine.max_side is None

@@ -1,0 +1,120 @@
+"""End to end on real photos with the shipped encoder: enrol one photo, recognise another."""
+
+import numpy as np
+import pytest
+
+from app.errors import MultipleFacesError, NoFaceError
+from app.live.pipeline import Engine
+
+
+@pytest.fixture
+def engine(yunet_path, tmp_path):
+    eng = Engine.create("yunet", yunet_path, device="cpu", gallery_path=tmp_path / "g.sqlite3")
+    yield eng
+    eng.close()
+
+
+def test_enrol_obama_then_identify(engine, samples_dir):
+    person, cand = engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    assert person.sample_count == 1 and cand.crop.shape == (112, 112, 3)
+    recs = engine.identify_photo(samples_dir / "obama2.jpg")
+    assert [r.match.name for r in recs] == ["Barack Obama"]
+    assert recs[0].match.distance < engine.threshold
+    biden = engine.identify_photo(samples_dir / "biden.jpg")
+    assert [r.match.name for r in biden] == ["Unknown"]
+
+
+def test_two_people_needs_a_choice(engine, samples_dir):
+    with pytest.raises(MultipleFacesError, match="2 faces") as err:
+        engine.enroll_photo("Someone", samples_dir / "two_people.jpg")
+    assert err.value.count == 2
+    assert engine.gallery.people() == []
+    person, _ = engine.enroll_photo("Left person", samples_dir / "two_people.jpg", face_index=1)
+    assert person.name == "Left person"
+    with pytest.raises(MultipleFacesError, match="no face 3"):
+        engine.enroll_photo("Nobody", samples_dir / "two_people.jpg", face_index=3)
+
+
+def test_no_face(engine, tmp_path):
+    from PIL import Image
+    p = tmp_path / "wall.png"
+    Image.new("RGB", (200, 200), (120, 130, 140)).save(p)
+    with pytest.raises(NoFaceError):
+        engine.enroll_photo("Wall", p)
+
+
+def test_refresh_after_encoder_change(engine, samples_dir):
+    engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    enc = engine.encoder
+    enc.card.version = "pretend-new-version"
+    assert engine.set_encoder(enc) == 1
+    assert [r.match.name for r in engine.identify_photo(samples_dir / "obama2.jpg")] == ["Barack Obama"]
+
+
+@pytest.mark.parametrize("orientation, rotate", [(6, 90), (8, 270), (3, 180)])
+def test_photo_rotated_by_exif_is_enrolled_upright(engine, samples_dir, tmp_path, orientation, rotate):
+    """Pixels stored sideways with an EXIF tag saying how to turn them: enrolled as seen."""
+    import numpy as np
+    from PIL import Image
+
+    upright, _ = engine.enroll_photo("Upright", samples_dir / "obama.jpg")
+    img = Image.open(samples_dir / "obama.jpg").rotate(rotate, expand=True)  # counter-clockwise
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    p = tmp_path / "sideways.jpg"
+    img.save(p, exif=exif, quality=95)
+    person, cand = engine.enroll_photo("Sideways", p)
+    assert cand.crop.shape == (112, 112, 3) and not cand.warnings
+    stored = {s.person_id: s.embedding for s in engine.gallery.samples()}
+    assert float(np.linalg.norm(stored[person.id] - stored[upright.id])) < 0.3  # the same upright face
+    assert cand.nearest.name == "Upright"
+
+
+@pytest.mark.parametrize("frame", [None, "text", np.zeros((0, 0, 3), np.uint8), np.zeros((48, 64), np.uint8),
+                                   np.zeros((48, 64, 3), np.float32), np.zeros((48, 64, 4), np.uint8)],
+                         ids=["none", "str", "empty", "2-d", "float", "4-channel"])
+def test_garbage_frame_is_a_clear_error_and_the_next_frame_works(engine, samples_dir, frame):
+    from app.errors import SourceError
+    from app.imageio import load_image
+    engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    with pytest.raises(SourceError, match="could not be used"):
+        engine.analyse(frame)
+    noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    assert engine.analyse(noise) == []
+    assert [r.match.name for r in engine.analyse(load_image(samples_dir / "obama2.jpg"))] == ["Barack Obama"]
+
+
+@pytest.mark.parametrize("mode", ["L", "I;16", "CMYK", "RGBA", "P"])
+def test_unusual_image_modes_enrol_and_are_recognised(engine, samples_dir, tmp_path, mode):
+    """Greyscale, 16-bit, CMYK, transparent and palette versions of a photo all enrol."""
+    from PIL import Image
+
+    img = Image.open(samples_dir / "obama.jpg").convert("RGB")
+    if mode == "I;16":
+        img = Image.fromarray((np.asarray(img.convert("L"), np.uint16) * 257))
+    elif mode == "RGBA":  # a transparent frame around the photo
+        w, h = img.size
+        canvas = Image.new("RGBA", (w + 80, h + 80), (0, 0, 0, 0))
+        canvas.paste(img, (40, 40))
+        img = canvas
+    else:
+        img = img.convert(mode)
+    p = tmp_path / ("photo.jpg" if mode == "CMYK" else "photo.png")
+    img.save(p)
+    engine.enroll_photo("Barack Obama", p)
+    assert [r.match.name for r in engine.identify_photo(samples_dir / "obama2.jpg")] == ["Barack Obama"]
+
+
+def test_enrolment_and_re_embedding_use_the_enrolment_views(engine, samples_dir):
+    from app.imageio import load_image
+    from app.recognition.alignment import align_many, recrop
+    enc = engine.encoder
+    assert enc.enrol_shift_px > 0  # the shipped card enrols with shifted views
+    rgb = load_image(samples_dir / "obama.jpg")
+    cand = engine.enrol_candidate(rgb)
+    crop = align_many(rgb, [cand.face], enc.input_size, enc.crop_box)
+    assert np.allclose(cand.embedding, enc.embed_enrolment(crop)[0], atol=1e-6)
+    assert not np.allclose(cand.embedding, engine.embed_faces(rgb, [cand.face])[0], atol=1e-3)
+    stored = engine.embed_stored_crops(cand.crop[None])
+    assert np.allclose(stored, enc.embed_enrolment(recrop(cand.crop[None], enc.input_size, enc.crop_box)),
+                       atol=1e-6)

@@ -1,0 +1,135 @@
+"""The open-set rule against values worked out by hand, and its promise on a synthetic population
+whose impostor distances are known."""
+
+import math
+
+import numpy as np
+import pytest
+
+from app.recognition.matching import Matcher
+from app.recognition.open_set import DEFAULT_TARGET, OpenSetRule, background_table, named_rates, threshold_for
+
+
+def _at(*degrees: float) -> np.ndarray:
+    r = np.radians(degrees)
+    return np.stack([np.cos(r), np.sin(r)], axis=1).astype(np.float32)
+
+
+def test_named_rates_by_hand():
+    # A stranger with 4 candidates of whom k lie under τ is named by a random gallery of N of
+    # them with probability 1 - C(4-k, N) / C(4, N):
+    #   k=1: N=1 → 1/4, N=2 → 1 - 3/6 = 1/2, N=4 → 1;  k=2: N=2 → 1 - 1/6 = 5/6.
+    r = named_rates(np.array([[0, 1, 2]]), np.array([4]), [1, 2, 4])
+    assert r[0] == pytest.approx([0, 1 / 4, 1 / 2])
+    assert r[1] == pytest.approx([0, 1 / 2, 5 / 6])
+    assert r[2] == pytest.approx([0, 1, 1])
+    # Two strangers are averaged; a size above a stranger's candidates leaves that one out.
+    r = named_rates(np.array([[1], [0]]), np.array([4, 2]), [1, 3])
+    assert r[:, 0] == pytest.approx([(1 / 4 + 0) / 2, 3 / 4])
+    with pytest.raises(ValueError):
+        named_rates(np.zeros((2, 3)), np.array([4]), [1])
+
+
+def test_background_table_by_hand():
+    # Faces at 0°, 10°, 90°, 180° (distance 2 sin(Δ/2)): 0-10 0.174, 10-90 1.286, 0-90 and
+    # 90-180 1.414, 0-180 2, 10-180 1.992. Each is a stranger to the 3 others.
+    # τ 0.5: faces 0° and 10° have k = 1 → N=1: (1/3 + 1/3)/4 = 1/6; N=2: (2/3 + 2/3)/4 = 1/3;
+    #        N=3: (1 + 1)/4 = 1/2.
+    # τ 1.3: k = 1, 2, 1, 0 → N=1: (1 + 2 + 1)/3/4 = 1/3.
+    x = _at(0, 10, 90, 180)
+    t = background_table(x, x, grid=[0.5, 1.3], sizes=[1, 2, 3])
+    assert t[:, 0] == pytest.approx([1 / 6, 1 / 3, 1 / 2])
+    assert t[0, 1] == pytest.approx(1 / 3)
+    # With labels, a face of the same person is no candidate: 0° and 10° as one person leave
+    # each of them 2 candidates, none under 0.5 → nobody is named at τ 0.5.
+    t = background_table(x, x, labels=["a", "a", "b", "c"], grid=[0.5], sizes=[1])
+    assert t[0, 0] == 0.0
+
+
+def _rule() -> OpenSetRule:
+    # strangers named at τ = 0.4, 0.6, 0.8: with 1 enrolled 0, 0.01, 0.03; with 100: 0, 0.05, 0.2
+    return OpenSetRule(np.array([0.4, 0.6, 0.8]), np.array([1.0, 100.0]),
+                       np.array([[0.0, 0.01, 0.03], [0.0, 0.05, 0.2]]), target=0.01)
+
+
+def test_rule_threshold_and_estimates_by_hand():
+    rule = _rule()
+    assert rule.threshold(1) == pytest.approx(0.6)                # exactly 0.01 at 0.6
+    assert rule.threshold(1, 0.02) == pytest.approx(0.7)          # halfway from 0.01 to 0.03
+    assert rule.threshold(100) == pytest.approx(0.4 + 0.2 * 0.01 / 0.05)  # 0.44
+    # n = 10 is halfway between 1 and 100 in log size: rates 0, 0.03, 0.115 → 0.01 at 0.4667
+    assert rule.threshold(10) == pytest.approx(0.4 + 0.2 / 3)
+    assert rule.strangers_named(0.6, 10) == pytest.approx(0.03)
+    assert rule.strangers_named(0.7, 1) == pytest.approx(0.02)
+    # Larger galleries: stricter; beyond the table, blocks of 100: 1 - (1 - 0.05)^2 at τ 0.6.
+    assert rule.threshold(1) > rule.threshold(10) > rule.threshold(100) > rule.threshold(1000)
+    assert rule.strangers_named(0.6, 200) == pytest.approx(1 - 0.95 ** 2)
+    # An empty gallery is treated as one enrolled face; a target nothing meets gives the grid's start.
+    assert rule.threshold(0) == rule.threshold(1)
+    assert OpenSetRule(np.array([0.4, 0.6]), np.array([1.0]), np.array([[0.2, 0.5]])).threshold(1) == 0.4
+
+
+def test_rule_card_round_trip_and_damage():
+    rule = _rule()
+    again = OpenSetRule.from_card(rule.to_card())
+    assert again.threshold(10) == pytest.approx(rule.threshold(10)) and again.target == 0.01
+    assert OpenSetRule.from_card({}) is None and OpenSetRule.from_card(None) is None
+    bad = rule.to_card()
+    for change in ({"rates": [[0.0, 0.1]]}, {"grid": [0.8, 0.6, 0.4]}, {"sizes": [0, 100]},
+                   {"target": 0.0}, {"rates": [[0.0, float("nan"), 0.1], [0, 0, 0]]}):
+        with pytest.raises(ValueError):
+            OpenSetRule.from_card({**bad, **change})
+    with pytest.raises(ValueError):
+        OpenSetRule.from_card({"grid": [0.4]})
+
+
+def test_threshold_for_precedence():
+    m = Matcher(_at(0, 90), np.array([1, 2]), {1: "A", 2: "B"})
+    rule = _rule()
+    assert threshold_for(m, rule, 1.1, tau=0.9) == 0.9          # a τ the user fixed wins
+    assert threshold_for(m, rule, 1.1) == pytest.approx(rule.threshold(2))  # 2 samples enrolled
+    assert threshold_for(m, None, 1.1) == 1.1                   # no table: the one-to-one τ
+
+
+def test_default_keeps_strangers_near_the_target_at_every_gallery_size():
+    """Random unit vectors in 24-d are a population whose impostor distances are known (they
+    concentrate near √2). A table built from 2,000 of them must hold fresh galleries of any size
+    from 1 to 1,000 near 1% of fresh strangers named."""
+    rng = np.random.default_rng(1)
+
+    def faces(n):
+        x = rng.standard_normal((n, 24))
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+    bg = faces(2000)
+    grid = np.round(np.arange(0.5, 1.5, 0.005), 4)
+    sizes = (1, 3, 10, 30, 100, 300, 1000)
+    rule = OpenSetRule(grid, np.array(sizes, float), background_table(bg, bg, grid=grid, sizes=sizes))
+    strangers = faces(20000)
+    for n in (1, 5, 10, 100, 1000):
+        gallery = faces(n)
+        m = Matcher(gallery, np.arange(n), {i: str(i) for i in range(n)})
+        tau = threshold_for(m, rule, fallback_tau=1.0)
+        named = np.mean([x.known for x in m.match(strangers, tau)])
+        assert named <= 2 * DEFAULT_TARGET, (n, tau, named)
+        assert named >= DEFAULT_TARGET / 4, (n, tau, named)   # and not uselessly strict
+    # the one-to-one τ that names 1% of strangers against one face names most of them against 1,000
+    tau1 = rule.threshold(1)
+    m = Matcher(faces(1000), np.arange(1000), {i: str(i) for i in range(1000)})
+    assert np.mean([x.known for x in m.match(strangers[:2000], tau1)]) > 0.5
+    assert math.isfinite(tau1)
+
+
+def test_background_table_uses_the_matchers_normalised_distances():
+    """With a scorer, the table counts the distances the matcher would compare with τ: a cohort
+    scorer with offset 1 and a cohort far from every face (crowd 2: the opposite vector of all)
+    shifts every distance by 1 - 2 = -1, so the table at τ equals the plain one at τ + 1."""
+    from app.recognition.matching import CohortScorer
+    x = _at(0, 10, 90, 180)
+    plain = background_table(x, x, grid=[1.5, 2.3], sizes=[1, 2])
+    far = CohortScorer(np.array([[0.0, 0.0, 1.0]], np.float32), k=1, offset=1.0)
+    x3 = np.concatenate([x, np.zeros((4, 1), np.float32)], axis=1)  # orthogonal to the cohort face
+    # crowd = √2 for every face, so the shift is 1 - √2
+    shifted = background_table(x3, x3, grid=[1.5 + 1 - math.sqrt(2), 2.3 + 1 - math.sqrt(2)], sizes=[1, 2],
+                               scorer=far)
+    assert shifted == pytest.approx(plain)

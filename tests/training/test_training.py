@@ -1,0 +1,303 @@
+import numpy as np
+import pytest
+import torch
+
+from app.errors import Cancelled, DatasetError
+from app.progress import CancelToken
+from app.recognition.encoder import Encoder
+from app.training.loop import PKSampler, TrainConfig, checkpoint_path, train
+
+TINY = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
+
+
+def _best_tau(d: np.ndarray, same: np.ndarray) -> float:
+    """τ by brute force: of every threshold between two distances (and past both ends), the
+    smallest with the most pairs right under "same iff d < τ"."""
+    u = np.unique(d)
+    candidates = [u[0], *((u[1:] + u[:-1]) / 2), np.nextafter(u[-1], np.inf)]
+    right = [int(((d < t) == same).sum()) for t in candidates]
+    return float(candidates[right.index(max(right))])
+
+
+def test_calibrate_sets_tau_where_the_devtrain_pairs_are_best_told_apart(tiny_lfw, yunet_path):
+    """training.calibrate, which sets the τ a trained model ships with, on a tiny LFW: τ is the
+    accuracy-maximising threshold of the pairsDevTrain.txt distances, computed here afresh."""
+    from app import paths
+    from app.recognition.encoder import FaceNet, ModelCard
+    from app.training.datasets import build_crops, lfw_image_path
+    from app.training.loop import calibrate
+    torch.manual_seed(0)
+    enc = Encoder(FaceNet(**TINY).eval(), ModelCard(arch=dict(TINY)), "cpu")
+    tau, calib = calibrate(enc, tiny_lfw.root, "yunet", workers=1)
+
+    files = sorted({lfw_image_path(tiny_lfw.root, n, i) for a, i, b, j, _ in tiny_lfw.devtrain
+                    for n, i in ((a, i), (b, j))})
+    crops = build_crops(files, enc.input_size, "yunet", str(yunet_path), workers=1, box=enc.crop_box)["crops"]
+    emb = dict(zip(files, enc.embed(crops)))
+    d = np.array([np.linalg.norm(emb[lfw_image_path(tiny_lfw.root, a, i)] - emb[lfw_image_path(tiny_lfw.root, b, j)])
+                  for a, i, b, j, _ in tiny_lfw.devtrain], dtype=np.float64)
+    same = np.array([s for *_, s in tiny_lfw.devtrain])
+    expected = _best_tau(d, same)
+    assert d.min() < expected <= d.max()  # this model's best τ lies between the distances, not at an end
+    assert tau == pytest.approx(expected, abs=1e-6)
+    assert ((d < tau) == same).sum() > max(same.sum(), (~same).sum())  # better than naming all or none
+    assert calib["source"] == "LFW pairsDevTrain.txt (training people)"
+    assert sum(calib["same_hist"]) == 6 and sum(calib["diff_hist"]) == 6
+    assert calib["same_distances_sorted"] == pytest.approx(np.sort(d[same]).round(4).tolist(), abs=2e-4)
+    assert calib["diff_distances_sorted"] == pytest.approx(np.sort(d[~same]).round(4).tolist(), abs=2e-4)
+    assert list(paths.cache_dir().glob("crops-*.npz"))  # calibrate's crops went to the (test's) cache
+
+
+def test_pk_sampler_shapes():
+    labels = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4])
+    s = PKSampler(labels, p=2, k=3, singles=2, seed=0)
+    b = s.batch()
+    assert len(b) == 2 * 3 + 2
+    ids = labels[b[:6]]
+    assert len(set(ids[:3])) == 1 and len(set(ids[3:6])) == 1 and ids[0] != ids[3]
+    assert set(labels[b[6:]]) <= {2, 4}  # the one-image people
+
+
+def test_pk_sampler_needs_two_people():
+    with pytest.raises(DatasetError):
+        PKSampler(np.array([0, 0, 1]), 2, 2, 0, 0)
+
+
+def _cfg(shared, tmp_path, **kw):
+    base = dict(datasets=[str(shared / "datasets" / "celeba_faces")], out=str(tmp_path / "m.pt"),
+                epochs=2, p=4, k=4, singles=0, distill=0.0, max_images=96, arch=dict(TINY), workers=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_run_saves_loadable_model_and_reports_progress(shared, tmp_path):
+    seen = []
+    res = train(_cfg(shared, tmp_path), progress=lambda d, t, m="": seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] and len(res.history) == 2
+    enc = Encoder.load(res.path, "cpu")
+    assert enc.embed(np.zeros((2, 32, 32, 3), np.uint8)).shape == (2, 128)
+    assert enc.card.training["data"]["images_used"] > 80
+
+
+def test_cancel_keeps_checkpoint_and_resume_finishes(shared, tmp_path):
+    cfg = _cfg(shared, tmp_path, epochs=3)
+    token = CancelToken()
+
+    def stop_after_first_epoch(stats):
+        token.cancel()
+
+    with pytest.raises(Cancelled, match="checkpoint"):
+        train(cfg, cancel=token, on_epoch=stop_after_first_epoch)
+    assert checkpoint_path(cfg.out).is_file()
+    assert not (tmp_path / "m.pt").exists()  # no model until training completes
+    res = train(cfg, resume=True)
+    assert [h.epoch for h in res.history] == [1, 2, 3]
+
+
+def test_odd_batches_train_a_net_with_a_narrow_stem(shared, tmp_path):
+    """torch 2.13's channels_last backward corrupts the heap on odd batches through an 8-wide stem
+    (the process dies); such nets keep the plain layout, so this run simply finishes."""
+    res = train(_cfg(shared, tmp_path, epochs=1, p=3, k=3))
+    assert len(res.history) == 1 and np.isfinite(res.history[0].loss)
+
+
+def test_contrastive_loss_option(shared, tmp_path):
+    res = train(_cfg(shared, tmp_path, epochs=1, loss="contrastive"))
+    assert res.card.training["signals"] == ["contrastive"]
+
+
+def test_unknown_loss_refused(shared, tmp_path):
+    with pytest.raises(DatasetError, match="Unknown loss"):
+        train(_cfg(shared, tmp_path, loss="magic"))
+
+
+def test_blends_join_every_batch_for_the_teacher_terms_only(shared, tmp_path, monkeypatch):
+    pytest.importorskip("dlib", reason="the teacher extra (dlib-bin) is installed by `make test`")
+    import app.training.loop as training
+    seen = {"metric": [], "distill": []}
+    triplet, distill = training.triplet_loss, training.distillation_loss
+    monkeypatch.setattr(training, "triplet_loss", lambda e, lab, *a: seen["metric"].append(len(e)) or triplet(e, lab, *a))
+    monkeypatch.setattr(training, "distillation_loss", lambda s, t: seen["distill"].append((len(s), len(t))) or distill(s, t))
+    res = train(_cfg(shared, tmp_path, epochs=1, distill=1.0, mix=4, max_images=40, p=2, k=4))
+    assert seen["metric"] and set(seen["metric"]) == {2 * 4}         # labels: the real faces only
+    assert set(seen["distill"]) == {(2 * 4 + 4, 2 * 4 + 4)}          # teacher: real faces + 4 blends
+    assert any("20 blends" in s for s in res.card.training["signals"])  # one blend per two images
+
+
+def test_members_train_one_after_another_from_their_own_seeds(shared, tmp_path):
+    from app.recognition.encoder import FaceEnsemble
+    res = train(_cfg(shared, tmp_path, members=2))
+    assert [(h.member, h.epoch) for h in res.history] == [(1, 1), (1, 2), (2, 3), (2, 4)]
+    assert res.card.arch["members"] == 2 and any("mean of 2 networks" in s for s in res.card.training["signals"])
+    enc = Encoder.load(res.path, "cpu")
+    assert isinstance(enc.net, FaceEnsemble)
+    first, second = (dict(m.named_parameters()) for m in enc.net.members)
+    assert not torch.equal(first["stem.0.weight"], second["stem.0.weight"])  # seeds 0 and 1
+    # member 1 is exactly the single network the same command trains with --members 1
+    single = Encoder.load(train(_cfg(shared, tmp_path / "one", members=1)).path, "cpu")
+    assert all(torch.equal(p, first[n]) for n, p in single.net.named_parameters())
+
+
+def test_cancel_between_members_resumes_with_the_next(shared, tmp_path):
+    cfg = _cfg(shared, tmp_path, members=2, epochs=1)
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        train(cfg, cancel=token, on_epoch=lambda stats: token.cancel())
+    state = torch.load(checkpoint_path(cfg.out), map_location="cpu", weights_only=False)
+    assert state["member"] == 1 and state["epoch"] == 0 and len(state["done_members"]) == 1
+    res = train(cfg, resume=True)
+    assert [(h.member, h.epoch) for h in res.history] == [(1, 1), (2, 2)]  # member 1 not trained again
+    whole = Encoder.load(train(_cfg(shared, tmp_path / "whole", members=2, epochs=1)).path, "cpu")
+    resumed = Encoder.load(res.path, "cpu")
+    assert all(torch.equal(a, b) for a, b in zip(resumed.net.state_dict().values(), whole.net.state_dict().values()))
+
+
+def test_precision_choice(shared, tmp_path):
+    from app.recognition.encoder import bf16_native
+    from app.training.loop import use_bf16
+    cpu = torch.device("cpu")
+    assert use_bf16(_cfg(shared, tmp_path, precision="fp32"), cpu) is False
+    assert use_bf16(_cfg(shared, tmp_path, precision="bf16"), cpu) is True
+    assert use_bf16(_cfg(shared, tmp_path, precision="auto"), cpu) is bf16_native()
+    with pytest.raises(DatasetError, match="precision"):
+        use_bf16(_cfg(shared, tmp_path, precision="half"), cpu)
+    res = train(_cfg(shared, tmp_path, epochs=1, precision="bf16", arch=dict(TINY, widths=[16, 32])))
+    assert res.card.training["precision"] == "bf16 autocast" and np.isfinite(res.history[0].loss)
+
+
+def test_members_refused_below_one_and_with_fine_tuning(shared, tmp_path):
+    with pytest.raises(DatasetError, match="members"):
+        train(_cfg(shared, tmp_path, members=0))
+    first = train(_cfg(shared, tmp_path, epochs=1)).path
+    with pytest.raises(DatasetError, match="one network"):
+        train(_cfg(shared, tmp_path / "ft", members=2, init_weights=str(first)))
+
+
+def test_turn_rotates_and_magnifies_about_the_centre():
+    from app.training.loop import turn
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    # a quarter turn anticlockwise is numpy's rot90
+    assert torch.allclose(turn(x, torch.tensor([90.0]), torch.tensor([1.0])), torch.rot90(x, 1, dims=(2, 3)),
+                          atol=1e-5)
+    assert torch.allclose(turn(x, torch.tensor([0.0]), torch.tensor([1.0])), x, atol=1e-5)
+    # magnified twice: output pixel (r, c) samples the input at (0.75 + r/2, 0.75 + c/2),
+    # where bilinear interpolation of the value 4·row + col gives 4·(0.75 + r/2) + 0.75 + c/2
+    r, c = torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing="ij")
+    assert torch.allclose(turn(x, torch.tensor([0.0]), torch.tensor([2.0]))[0, 0],
+                          4 * (0.75 + r / 2) + 0.75 + c / 2, atol=1e-5)
+
+
+def test_geometric_augmentation_is_off_by_default_and_random_when_asked():
+    from app.training.loop import _augment
+    x = torch.rand(6, 3, 16, 16) * 2 - 1
+    plain = _augment(x.clone(), torch.Generator().manual_seed(3))
+    again = _augment(x.clone(), torch.Generator().manual_seed(3), rotate=0.0, zoom=0.0)
+    assert torch.equal(plain, again)  # default: the draws and the result are as before
+    turned = _augment(x.clone(), torch.Generator().manual_seed(3), rotate=10.0, zoom=0.1)
+    assert turned.shape == x.shape and not torch.allclose(turned, plain)
+
+
+def test_online_teacher_embeds_the_augmented_view_the_student_sees(shared, tmp_path, monkeypatch):
+    import app.training.loop as training
+    from app.training.teachers import OnnxTeacher
+    seen = {"teacher": [], "student": []}
+    embed, view = OnnxTeacher.embed, training.student_view
+
+    def spy_embed(self, x):
+        seen["teacher"].append(x.clone())
+        return embed(self, x)
+
+    def spy_view(x, size, box):
+        seen["student"].append(x.clone())
+        return view(x, size, box)
+
+    monkeypatch.setattr(OnnxTeacher, "embed", spy_embed)
+    monkeypatch.setattr(training, "student_view", spy_view)
+    cfg = _cfg(shared, tmp_path, epochs=1, distill=1.0, max_images=40, p=2, k=4, teachers=[["faceplugin", 1.0]],
+               augment="strong")
+    res = train(cfg)
+    steps = len(seen["student"])
+    assert steps >= 1
+    online = seen["teacher"][-steps:]  # the first calls fit the projection on clean faces
+    crops, *_ = training.load_training_data(cfg)
+    clean = training.to_tensor(crops)
+    assert clean.shape[1:] == (3, 112, 112)  # the teachers' frame, cut down for the student
+    for t, s in zip(online, seen["student"], strict=True):
+        assert torch.equal(t, s)                        # the same view for both
+        nearest = (t[:, None] - clean[None]).abs().flatten(2).mean(2).amin(1)
+        assert (nearest > 1e-3).all()                   # and not a clean crop
+    assert res.card.training["teachers"][0]["name"] == "faceplugin"
+    assert "MIT" in res.card.training["teachers"][0]["licence"]
+
+
+def test_tiny_run_with_an_onnx_teacher_improves_the_distillation_term(shared, tmp_path):
+    res = train(_cfg(shared, tmp_path, epochs=5, distill=1.0, max_images=96, teachers=[["edgeface", 1.0]],
+                     unlabelled=[str(shared / "datasets" / "utkface_aligned")], unlabelled_per_batch=8))
+    first, last = res.history[0].distill_loss, res.history[-1].distill_loss
+    assert last < 0.9 * first, (first, last)
+    assert res.card.training["data"]["unlabelled_images"] == 96
+    assert any("unlabelled" in s for s in res.card.training["signals"])
+
+
+def test_unlabelled_faces_need_an_online_teacher(shared, tmp_path):
+    with pytest.raises(DatasetError, match="teacher"):
+        train(_cfg(shared, tmp_path, unlabelled=[str(shared / "datasets" / "utkface_aligned")]))
+
+
+def test_cancel_while_calibrating_is_honoured_and_saves_no_model(shared, tmp_path):
+    token = CancelToken()
+    stages = []
+
+    def progress(done, total, message=""):
+        stages.append(message)
+        if message.startswith("calibrating"):
+            token.cancel()
+
+    cfg = _cfg(shared, tmp_path, epochs=1, calibrate_lfw=str(shared / "datasets" / "lfw"))
+    with pytest.raises(Cancelled, match="calibrating"):
+        train(cfg, progress=progress, cancel=token)
+    assert not (tmp_path / "m.pt").exists() and checkpoint_path(cfg.out).is_file()
+    assert any("epoch 1/1" in m for m in stages)  # the epochs ran, then calibration began
+
+
+def test_starting_from_faceplugin_fits_the_head_to_the_teacher_and_keeps_frozen_layers(shared, tmp_path, monkeypatch):
+    import app.training.loop as training
+    from app.training.pretrained import mobilefacenet_from_faceplugin
+    from app.training.teachers import find_teacher_model
+    heads = []
+    fit = training._fit_pretrained_head
+    monkeypatch.setattr(training, "_fit_pretrained_head", lambda net, *a: (fit(net, *a), heads.append(
+        {k: v.clone() for k, v in net.state_dict().items()})))
+    cfg = _cfg(shared, tmp_path, epochs=1, distill=1.0, max_images=48, p=2, k=4, teachers=[["edgeface", 1.0]],
+               init_weights="faceplugin", freeze=8, lr=1e-4, arch={})
+    res = train(cfg)
+    assert res.card.arch == {"net": "mobilefacenet", "input_size": 112, "dim": 128}
+    assert res.card.inference["flip_tta"] is False
+    start = res.card.training["initialised_from"]
+    assert start["name"] == "faceplugin" and "MIT" in start["licence"] and start["frozen_layers"] == 8
+    enc = Encoder.load(res.path, "cpu")
+    published = mobilefacenet_from_faceplugin(find_teacher_model("faceplugin")).state_dict()
+    trained = enc.net.state_dict()
+    frozen = [k for k in trained if k.startswith(tuple(f"body.{i}." for i in range(8)))]
+    moved = [k for k in trained if k.startswith(("body.16.", "head."))]
+    assert frozen and all(torch.equal(trained[k], published[k]) for k in frozen)
+    assert moved and not all(torch.equal(trained[k], heads[0][k]) for k in moved)  # the rest trained
+    # the fitted head put the student near the teacher before any step: cosine to its projection
+    assert res.history[0].distill_loss < 1.0, res.history[0].distill_loss  # a random head: about 2
+
+
+def test_freeze_is_checked(shared, tmp_path):
+    with pytest.raises(DatasetError, match="--freeze"):
+        train(_cfg(shared, tmp_path, epochs=1, distill=1.0, max_images=48, p=2, k=4, teachers=[["edgeface", 1.0]],
+                   init_weights="faceplugin", freeze=99, arch={}))
+
+
+def test_fine_tune_settings_follow_the_model_being_tuned():
+    from app.recognition.encoder import ModelCard
+    from app.training.loop import FINE_TUNE_LR, MOBILEFACENET_ARCH, MOBILEFACENET_TUNE, fine_tune_settings
+    assert fine_tune_settings(ModelCard()) == (FINE_TUNE_LR, 0)  # a card that does not say
+    assert fine_tune_settings(ModelCard(training={"config": {"lr": 3e-3, "freeze": 0}})) == (FINE_TUNE_LR, 0)
+    assert fine_tune_settings(ModelCard(training={"config": {"lr": 1e-4, "freeze": 3}})) == (1e-4, 3)
+    assert fine_tune_settings(ModelCard(training={"config": {"lr": "x", "freeze": -1}})) == (FINE_TUNE_LR, 0)
+    mfn = ModelCard(arch=dict(MOBILEFACENET_ARCH), training={"config": {"lr": 3e-3, "freeze": 0}})
+    assert fine_tune_settings(mfn) == MOBILEFACENET_TUNE
