@@ -7,7 +7,7 @@ thread (the detector keeps per-instance state); the gallery connection is opened
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -17,12 +17,12 @@ from app.errors import MultipleFacesError, NoFaceError, SourceError
 from app.imageio import load_image
 from app.live.sources import is_rgb_frame
 from app.progress import CancelToken, ProgressFn, no_progress
-from app.recognition.alignment import align, align_many, recrop
+from app.recognition.alignment import FULL_BOX, align, align_many, recrop
 from app.recognition.detection import Detector, Face, create_detector
 from app.recognition.encoder import Encoder
-from app.recognition.matching import Match, Matcher
+from app.recognition.matching import UNKNOWN, Match, Matcher
 from app.recognition.open_set import threshold_for
-from app.recognition.quality import Quality, assess
+from app.recognition.quality import MIN_NAMING_SHARPNESS, Quality, assess, sharpness
 from app.store import backup
 from app.store.backup import ExportSummary
 from app.store.gallery import Gallery, NewSample, Person, RestoreReport, Sample
@@ -177,13 +177,24 @@ class Engine:
         return self.detector.detect_shrunk(rgb, max_side) if max_side else self.detector.detect(rgb)
 
     def recognise(self, rgb: np.ndarray, faces: list[Face]) -> list[Recognition]:
-        """Embed and name these faces of the frame."""
+        """Embed and name these faces of the frame. A face too blurred for any name (under
+        `quality.MIN_NAMING_SHARPNESS`) stays Unknown, whoever it is nearest, and gives no
+        embedding, so no track pools it and no recent-faces entry starts from it."""
         if not faces:
             return []
-        emb = self.embed_faces(rgb, faces)
+        crops = align_many(rgb, faces, self.encoder.input_size, self.encoder.crop_box)
+        emb = self.encoder.embed(crops)
         matcher, tau = self._decision()
         matches = matcher.match(emb, tau)
-        return [Recognition(f, m, e) for f, m, e in zip(faces, matches, emb)]
+        full = (crops if self.encoder.input_size == STORED_CROP and self.encoder.crop_box == FULL_BOX
+                else align_many(rgb, faces, STORED_CROP))  # sharpness is measured on the full frame
+        out = []
+        for f, m, e, crop in zip(faces, matches, emb, full):
+            if sharpness(crop) < MIN_NAMING_SHARPNESS:
+                out.append(Recognition(f, replace(m, name=UNKNOWN, person_id=None), None))
+            else:
+                out.append(Recognition(f, m, e))
+        return out
 
     def identify_photo(self, path: str | os.PathLike) -> list[Recognition]:
         return self.analyse(load_image(path))

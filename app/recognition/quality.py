@@ -28,6 +28,12 @@ from app.recognition.detection import Face
 
 MIN_SIDE_PX = 40
 MIN_SHARPNESS = 50.0
+# Under this a face has no detail left between eyes and mouth, and its embedding lies near
+# everybody's: it is never named, whoever it is nearest. The clip's out-of-focus audience measures
+# 1-5 (one such face was called Alex once his profile was a photo of his); the smallest face the
+# app names rightly in it, the 24-pixel pianist of the wide shot, measures 10; 600 LFW faces
+# measured 19 and up. Chosen on the clip, not on any test people.
+MIN_NAMING_SHARPNESS = 8.0
 YAW_RANGE = (0.1, 0.9)     # nose position between the eyes (0 = at the right eye, 1 = at the left)
 PITCH_RANGE = (0.25, 0.8)  # nose position between the eye line (0) and the mouth line (1)
 # What "good" is for the 0-1 score that ranks frames: at or above these, a measure counts as full.

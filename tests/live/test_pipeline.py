@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from app.errors import MultipleFacesError, NoFaceError
+from app.imageio import load_image
 from app.live.pipeline import Engine
 
 
@@ -118,3 +119,21 @@ def test_enrolment_and_re_embedding_use_the_enrolment_views(engine, samples_dir)
     stored = engine.embed_stored_crops(cand.crop[None])
     assert np.allclose(stored, enc.embed_enrolment(recrop(cand.crop[None], enc.input_size, enc.crop_box)),
                        atol=1e-6)
+
+
+def test_a_face_too_blurred_for_any_name_stays_unknown_and_gives_no_embedding(engine, samples_dir):
+    import cv2
+
+    from app.recognition.alignment import align
+    from app.recognition.quality import MIN_NAMING_SHARPNESS, sharpness
+
+    engine.enroll_photo("Obama", samples_dir / "obama.jpg")
+    engine.tau = 1.9  # lenient enough that distance alone would name even this face
+    sharp_photo = load_image(samples_dir / "obama2.jpg")
+    blurred = cv2.GaussianBlur(sharp_photo, (121, 121), 0)
+    (clear,) = engine.analyse(sharp_photo)
+    (r,) = engine.analyse(blurred)
+    assert sharpness(align(blurred, r.face, 112)) < MIN_NAMING_SHARPNESS
+    assert clear.match.name == "Obama" and clear.embedding is not None
+    assert r.match.distance < engine.threshold and r.match.nearest == "Obama"  # by distance it would be him
+    assert r.match.name == "Unknown" and r.match.person_id is None and r.embedding is None
