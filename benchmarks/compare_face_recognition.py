@@ -169,6 +169,8 @@ def limited_lfw(lfw_dir: Path, limit: int) -> Path:
     out = paths.cache_dir() / "compare_lfw_subsets" / f"limit{limit}-{tag}"
     (out / "protocol").mkdir(parents=True, exist_ok=True)
     images = out / "images"
+    if images.is_symlink() and not images.exists():
+        images.unlink()  # left by a run against an LFW folder that has moved since
     if not images.exists():
         images.symlink_to((lfw_dir / "images").resolve(), target_is_directory=True)
     k = max(1, limit // 2)

@@ -626,7 +626,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     except (Cancelled, KeyboardInterrupt):
         raise Cancelled(f"Cancelled while calibrating; the {len(history)} trained epoch(s) are kept at {ckpt} "
                         "(--resume calibrates and saves the model).") from None
-        card.training["data"] = dict(info, held_out=VALIDATION_TAG)
     stages["training"] = card.training["seconds"]
     stages["calibration"] = round(time.time() - t_start - card.training["seconds"], 1)
     card.training["stages_seconds"] = stages

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -185,6 +186,9 @@ def test_limited_lfw_keeps_the_first_pairs_and_people(tmp_path):
     proto = load_verification_protocol(out, check_images=False)  # the app reads them as LFW files
     assert (len(proto.devtrain), len(proto.devtest), len(proto.view2)) == (4, 4, 4)
     assert script.limited_lfw(lfw, 4) == out  # a fixed place: a rerun reuses it (and its caches)
+    (lfw / "images").rmdir()  # the link now dangles (its images moved): a rerun links again, no crash
+    assert script.limited_lfw(lfw, 4) == out and (out / "images").is_symlink()
+    assert Path(os.readlink(out / "images")) == (lfw / "images").resolve()
 
 
 def test_refused_without_face_recognition_in_one_message(tmp_path, samples_dir, monkeypatch):
