@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -76,6 +76,39 @@ class BackupCheck:
     """A backup read and checked, and which of its people are enrolled already (by name)."""
     backup: Backup
     clashes: list[str]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """The loaded engine and its model as the front ends show them (`Library.describe`).
+
+    Why a type and not a dict: the status bar, Settings (threshold, Retrain), About and the
+    self-test all read these facts, on the GUI thread, from what the inference worker sent; named
+    fields let mypy check every reader, and a renamed or missing key fails where it is made,
+    not as a KeyError (or a silent `.get` default) in a slot. Frozen: it is a snapshot, sent
+    between threads; a change (another model, detector or τ) sends a new one.
+
+    The model card's free-form sections (`calibration`, `open_set`, `metrics`, `training`,
+    `arch`) stay dicts: the card's JSON defines them (app.recognition.encoder.ModelCard), and
+    they are read by helpers that take a card's sections (app.gui.figures, the threshold pane,
+    fine-tune settings). They are copies, so a reader cannot change the engine's card."""
+
+    detector: str                  # the detector's name ("yunet", "haar")
+    encoder: str                   # the model's version (its card's `version`)
+    device: str                    # where it runs: "cpu", "cuda"
+    tau: float                     # the τ faces are named with now (a fixed τ or the model's rule)
+    rule: str                      # that rule in words (`Engine.rule_text`)
+    calibrated_tau: float          # the card's own one-to-one τ
+    model_path: str | None         # the weights file (None: none known)
+    shipped: bool                  # the model shipped with the program, not one the user trained
+    enrolled_samples: int          # photos the matcher holds for this model
+    stale_samples: int             # photos embedded by another model (not matched until re-embedded)
+    warnings: tuple[str, ...] = ()  # e.g. the asked-for weights were unusable: the shipped model is used
+    calibration: dict[str, Any] = field(default_factory=dict)
+    open_set: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    arch: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,18 +171,17 @@ class Library:
         """Photos embedded by another model than the active one (not matched until re-embedded)."""
         return self._gallery.stale_count(self._engine.encoder.version)
 
-    def describe(self) -> dict:
+    def describe(self) -> EngineInfo:
         """The engine's facts and the active model card's, as the status bar and Settings show them."""
         eng = self._engine
-        info = eng.describe()
         card = eng.encoder.card
-        info.update({"calibrated_tau": float(card.tau), "calibration": dict(card.calibration or {}),
-                     "open_set": dict(card.open_set or {}), "enrolled_samples": len(eng.matcher),
-                     "metrics": dict(card.metrics or {}), "model_path": str(eng.encoder.path or ""),
-                     "training": dict(card.training or {}), "arch": dict(card.arch), "warnings": list(eng.warnings),
-                     "shipped": is_shipped(eng.encoder.path),
-                     "stale_samples": self.stale_count()})
-        return info
+        return EngineInfo(
+            detector=eng.detector.name, encoder=eng.encoder.version, device=eng.encoder.device.type,
+            tau=float(eng.threshold), rule=eng.rule_text(), calibrated_tau=float(card.tau),
+            model_path=str(eng.encoder.path) if eng.encoder.path else None, shipped=is_shipped(eng.encoder.path),
+            enrolled_samples=len(eng.matcher), stale_samples=self.stale_count(), warnings=tuple(eng.warnings),
+            calibration=dict(card.calibration or {}), open_set=dict(card.open_set or {}),
+            metrics=dict(card.metrics or {}), training=dict(card.training or {}), arch=dict(card.arch))
 
     # ---- people ------------------------------------------------------------------------------
     def people(self) -> list[PersonRow]:

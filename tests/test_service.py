@@ -5,7 +5,7 @@ import pytest
 
 from app.errors import NameTakenError
 from app.live.pipeline import Engine
-from app.service import BackupCheck, ImportResult, Library, PersonPage, PersonRow, PhotoFaces
+from app.service import BackupCheck, EngineInfo, ImportResult, Library, PersonPage, PersonRow, PhotoFaces
 
 
 class FakeRecent:
@@ -75,7 +75,7 @@ def test_merge_delete_undo_and_purge_keep_the_recent_faces_in_step(lib, samples_
     assert [d.id for d in lib.deleted_people()] == [biden.id]
     assert lib.undo_delete(biden.id).name == "Biden" and lib.deleted_people() == []
     assert lib.purge_due() == 0 and lib.fake_recent.purged == 1
-    assert lib.describe()["enrolled_samples"] == 3
+    assert lib.describe().enrolled_samples == 3
 
 
 def test_backup_round_trip_and_crops(lib, samples_dir, tmp_path):
@@ -99,3 +99,32 @@ def test_threshold_is_fixed_or_the_models_rule(lib):
     lib.set_threshold(None)
     assert lib.threshold == pytest.approx(rule)
     assert np.isfinite(rule)
+
+
+def test_describe_gives_the_loaded_engines_and_cards_facts(lib, samples_dir):
+    """`describe` is a typed snapshot (EngineInfo) of the real engine: its detector, the model
+    card's τ and sections, where the weights are, and what is enrolled."""
+    import dataclasses
+
+    from app.recognition.encoder import shipped_weights
+    eng = lib._engine
+    card = eng.encoder.card
+    info = lib.describe()
+    assert isinstance(info, EngineInfo)
+    assert (info.detector, info.device, info.encoder) == ("yunet", "cpu", card.version)
+    assert info.calibrated_tau == card.tau and info.tau == eng.threshold and info.rule == eng.rule_text()
+    assert info.model_path == str(shipped_weights()) and info.shipped
+    assert (info.enrolled_samples, info.stale_samples, info.warnings) == (0, 0, ())
+    assert info.calibration == card.calibration and info.open_set == card.open_set
+    assert info.metrics == card.metrics and info.training == card.training and info.arch == card.arch
+    info.training["changed"] = True  # a copy: the engine's card is untouched
+    assert "changed" not in card.training
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.tau = 1.0  # type: ignore[misc]
+
+    _enrol(lib, samples_dir / "obama.jpg", "Obama")
+    _enrol(lib, samples_dir / "obama2.jpg", "Obama", add=True)
+    lib.set_threshold(0.5)
+    after = lib.describe()
+    assert after.enrolled_samples == 2 and after.tau == 0.5 and after.rule == "fixed τ 0.500"
+    assert after.calibrated_tau == card.tau  # the card's own τ, whatever the user fixed

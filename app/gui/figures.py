@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.recognition.open_set import OpenSetRule
+from app.service import EngineInfo
+
+if TYPE_CHECKING:  # the encoder pulls in torch
+    from app.recognition.encoder import ModelCard
 
 
 def rates_at(calibration: dict, tau: float) -> tuple[float, float] | None:
@@ -30,7 +36,7 @@ def rates_at(calibration: dict, tau: float) -> tuple[float, float] | None:
 
 
 def open_set_rule(open_set: dict | None) -> OpenSetRule | None:
-    """The rule of a card's `open_set` section as `describe()` passes it; None if absent or damaged
+    """The rule of a card's `open_set` section (`EngineInfo.open_set`); None if absent or damaged
     (the engine already refused a damaged card, so the pane only has to stay quiet)."""
     try:
         return OpenSetRule.from_card(open_set)
@@ -70,13 +76,19 @@ def _percent(x: float) -> str:
     return f"{p:.1f}%" if p < 10 else f"{p:.0f}%"
 
 
-def model_figures(info: dict) -> dict:
-    """Headline validation figures of a model (from `describe()`-like info or a card dict)."""
-    calib = info.get("calibration") or {}
-    tau = info.get("calibrated_tau", info.get("tau"))
-    out: dict = {"version": info.get("encoder") or info.get("version"), "tau": tau}
-    if out["version"]:
-        out["name"] = model_label(info)
+def model_figures(model: EngineInfo | ModelCard | None) -> dict:
+    """Headline validation figures of a model: the active one (`Library.describe`) or a card
+    (a model just trained); None (no model loaded yet) gives only empty version and τ."""
+    if model is None:
+        return {"version": None, "tau": None}
+    if isinstance(model, EngineInfo):
+        version, tau, shipped = model.encoder, model.calibrated_tau, model.shipped
+    else:
+        version, tau, shipped = model.version, model.tau, False
+    calib = model.calibration or {}
+    out: dict = {"version": version or None, "tau": tau}
+    if version:
+        out["name"] = model_label(version, shipped)
     rates = rates_at(calib, float(tau)) if tau is not None else None
     if rates:
         far, frr = rates
@@ -84,11 +96,11 @@ def model_figures(info: dict) -> dict:
         n_diff = len(calib["diff_distances_sorted"])
         out["far"], out["frr"] = far, frr
         out["accuracy"] = 1.0 - (far * n_diff + frr * n_same) / (n_same + n_diff)
-    metrics = info.get("metrics") or {}
+    metrics = model.metrics or {}
     for key, value in metrics.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[f"metric:{key}"] = value
-    final_loss = (info.get("training") or {}).get("final_loss")
+    final_loss = (model.training or {}).get("final_loss")
     if final_loss is not None:
         out["final_loss"] = final_loss
     return out
@@ -174,22 +186,22 @@ def _date(t: float, with_time: bool) -> str:
     return text + time.strftime(" %H:%M", lt) if with_time else text
 
 
-def model_label(info: dict) -> str:
+def model_label(version: str | None, shipped: bool = False) -> str:
     """A model as people name it: "Shipped model (2 Dec 2026)", "Retrained 2 Dec 2026 14:05";
-    from `describe()`-like info ("encoder" or "version", and "shipped")."""
-    version = info.get("encoder") or info.get("version") or ""
+    from its card's version and whether it is the shipped model (`EngineInfo.shipped`)."""
+    version = version or ""
     t = model_time(version)
-    if info.get("shipped"):
+    if shipped:
         return f"Shipped model ({_date(t, False)})" if t is not None else "Shipped model"
     if t is not None:
         return f"Retrained {_date(t, True)}"
     return f"Model {version}" if version else "Unknown model"
 
 
-def model_licences(info: dict) -> list[tuple[str, str]]:
+def model_licences(training: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(what, licence) of every network a model card names with a licence (its teachers, the
-    networks it was fine-tuned from or started from), found anywhere in its `training` section;
-    each pair once, in the card's order."""
+    networks it was fine-tuned from or started from), found anywhere in its `training` section
+    (`EngineInfo.training`); each pair once, in the card's order."""
     out: list[tuple[str, str]] = []
 
     def walk(node) -> None:
@@ -205,5 +217,5 @@ def model_licences(info: dict) -> list[tuple[str, str]]:
             for value in node:
                 walk(value)
 
-    walk(info.get("training") or {})
+    walk(training or {})
     return out

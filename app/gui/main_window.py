@@ -38,6 +38,7 @@ from app.gui.person_dialog import PersonDialog
 from app.gui.recent_panel import RecentFacesPanel
 from app.gui.settings_pane import SettingsPane
 from app.gui.workers import CaptureThread, EngineOptions, FrameSlot, InferenceWorker
+from app.service import EngineInfo
 from app.store import settings as settings_mod
 from app.store.backup import SUFFIX
 
@@ -71,7 +72,7 @@ class TextDialog(QDialog):
 
 class MainWindow(QMainWindow):
     frame_analysed = Signal(object)   # FrameResult, for every analysed frame
-    engine_ready = Signal(object)     # describe() dict, after start and every model change
+    engine_ready = Signal(object)     # EngineInfo (Library.describe), after start and every model change
     source_ended = Signal()           # a finite source was played to its end and analysed
     model_changed = Signal(str)       # the active model's path after activate / roll back
     _io_error = Signal(str)
@@ -98,7 +99,7 @@ class MainWindow(QMainWindow):
         self.retry_interval = retry_interval
         self.source_opener = source_opener  # spec -> FrameSource (tests simulate cameras)
         self.source_spec = str(source if source is not None else (s.source or "0"))
-        self.info: dict = {}
+        self.info: EngineInfo | None = None  # None: no engine (yet, or it failed)
         self.engine_error = ""
         self._pending_options = None  # (keep, revert) of a detector/device choice awaiting the engine
         self._source_down = False     # the source failed or is retrying: nothing to show
@@ -262,15 +263,15 @@ class MainWindow(QMainWindow):
     def about_text(self) -> str:
         """The About box: the program and its version, the active model, what it was made from
         and under which licences (from the model's card), and where the README is."""
-        info = self.info or {}
+        info = self.info
         parts = [f"<h3>OneShot Face {html.escape(app_version())}</h3>",
                  "<p>Desktop face recognition from a single photo per person.</p>"]
-        if info:
-            parts.append(f"<p><b>Model:</b> {html.escape(model_label(info))}<br>"
-                         f"<small>{html.escape(str(info.get('encoder', '')))}"
-                         f"{' — ' + html.escape(str(info.get('model_path'))) if info.get('model_path') else ''}"
+        if info is not None:
+            parts.append(f"<p><b>Model:</b> {html.escape(model_label(info.encoder, info.shipped))}<br>"
+                         f"<small>{html.escape(info.encoder)}"
+                         f"{' — ' + html.escape(info.model_path) if info.model_path else ''}"
                          f"</small></p>")
-            licences = model_licences(info)
+            licences = model_licences(info.training)
             if licences:
                 parts.append("<p><b>Made from these networks, whose licences it carries:</b></p><ul>")
                 parts += [f"<li>{html.escape(what)}: {html.escape(licence)}</li>" for what, licence in licences]
@@ -356,7 +357,7 @@ class MainWindow(QMainWindow):
             if self.capture is not None:
                 self.capture.slot = self.slot  # read by the capture thread on its next frame
         self.engine_error = ""
-        self.info = {}
+        self.info = None
         self.options.tau = self.settings.tau
         # the recent faces go on with the new engine (None: the new worker opens them)
         w = InferenceWorker(self.options, self.slot, self, recent=old.recent if old is not None else None)
@@ -372,7 +373,7 @@ class MainWindow(QMainWindow):
             dlg.worker = w
         w.start()
 
-    def _engine_ready(self, info: dict) -> None:
+    def _engine_ready(self, info: EngineInfo) -> None:
         self.info = info
         if self.engine_error:  # the engine is back: its banner goes
             self.engine_error = ""
@@ -381,13 +382,12 @@ class MainWindow(QMainWindow):
         if self._pending_options is not None:  # a choice made while the engine was down: it works
             self._pending_options[0]()
             self._pending_options = None
-        self.detector_label.setText(f"detector {info['detector']}")
-        self.encoder_label.setText(f"model: {model_label(info)}")
-        self.encoder_label.setToolTip(f"{info['encoder']}\n{info.get('model_path') or ''}".strip())
-        self.device_label.setText(f"device {str(info['device']).upper()}")
-        self.settings_pane.threshold.set_model(info["calibrated_tau"], info.get("calibration", {}),
-                                               self.settings.tau, info.get("open_set", {}),
-                                               info.get("enrolled_samples"))
+        self.detector_label.setText(f"detector {info.detector}")
+        self.encoder_label.setText(f"model: {model_label(info.encoder, info.shipped)}")
+        self.encoder_label.setToolTip(f"{info.encoder}\n{info.model_path or ''}".strip())
+        self.device_label.setText(f"device {info.device.upper()}")
+        self.settings_pane.threshold.set_model(info.calibrated_tau, info.calibration, self.settings.tau,
+                                               info.open_set, info.enrolled_samples)
         self.settings_pane.retrain.set_current_model(info, bool(self.settings.previous_model_path))
         self.people.refresh()
         self.recent_panel.refresh()
@@ -397,18 +397,18 @@ class MainWindow(QMainWindow):
                 self.offer_undo(d)
 
         self.inference.submit(lambda library, progress: library.deleted_people(), offer_undos)
-        if info.get("warnings"):
-            self.show_message(" ".join(info["warnings"]))
+        if info.warnings:
+            self.show_message(" ".join(info.warnings))
         self.engine_ready.emit(info)
-        if info["detector"] == "haar" and self.options.detector is None:  # automatic, and no YuNet file
+        if info.detector == "haar" and self.options.detector is None:  # automatic, and no YuNet file
             self.detector_label.setText("detector haar (YuNet missing)")
             if not self.settings.extra.get("yunet_offered"):
                 self.settings.extra["yunet_offered"] = True
                 self.save_settings()
                 self._yunet_offer(self.ask_about_yunet())
-        if info.get("stale_samples"):  # enrolled under another model: not matched until re-embedded
+        if info.stale_samples:  # enrolled under another model: not matched until re-embedded
             self._run_engine_task(lambda library, progress: library.refresh(progress),
-                                  f"Updating {plural(info['stale_samples'], 'enrolled face')} for the current model…")
+                                  f"Updating {plural(info.stale_samples, 'enrolled face')} for the current model…")
 
     def _engine_failed(self, message: str) -> None:
         self.engine_error = message
@@ -420,7 +420,9 @@ class MainWindow(QMainWindow):
 
     @property
     def tau(self) -> float | None:
-        return self.settings.tau if self.settings.tau is not None else self.info.get("tau")
+        if self.settings.tau is not None:
+            return self.settings.tau
+        return self.info.tau if self.info is not None else None
 
     def set_tau(self, tau: float) -> None:
         """From the slider (GUI thread): the worker picks it up on its next frame."""
@@ -443,7 +445,7 @@ class MainWindow(QMainWindow):
         (YuNet without its file, say) never comes back at the next start."""
         previous = (self.options.detector, self.options.device)
         self.options.detector, self.options.device = detector, device
-        path = self.info.get("model_path") or None
+        path = self.info.model_path if self.info is not None else None
 
         def keep(_value=None) -> None:
             self.settings.detector, self.settings.device = detector, device
@@ -469,7 +471,7 @@ class MainWindow(QMainWindow):
     def activate_model(self, path: str, remember_current: bool = True) -> None:
         """Use another encoder; the gallery is re-embedded (progress in the status bar). The model
         active now becomes the one "Roll back" returns to, except when rolling back."""
-        current = self.info.get("model_path") or None
+        current = self.info.model_path if self.info is not None else None
         if not remember_current:
             self.settings.previous_model_path = None
         elif current and os.path.abspath(current) != os.path.abspath(path):

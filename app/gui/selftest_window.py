@@ -38,7 +38,7 @@ def check_main_window(detector: str | None, model_path: Path | None, weights: st
         if win.grab().isNull():
             raise SelfTestFailure("the main window could not be drawn offscreen.")
         say(f"main window built on Qt platform {QApplication.platformName()!r} (PySide6 {pyside_version}): "
-            f"engine {win.info['detector']}/{win.info['device']}, People list {win.people.names()}")
+            f"engine {win.info.detector}/{win.info.device}, People list {win.people.names()}")
     finally:
         win.close()  # stops and waits for the window's threads, saves its settings (temporary)
         if not win.all_threads_stopped():

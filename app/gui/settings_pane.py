@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text, verdict
+from app.service import EngineInfo
 from app.store.settings import RETRAIN_EPOCHS, default_folder
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
@@ -294,7 +295,7 @@ class RetrainSection(QGroupBox):
         self.folder_memory = None  # set by the window: start_folder(kind) / remember_folder(kind, path)
         self.checkpoint: Path | None = None  # an interrupted run's checkpoint that Resume continues
         self.result = None
-        self.current_info: dict = {}
+        self.current_info: EngineInfo | None = None  # the active model (None: no engine yet)
         self.verdict: tuple[str, str] = ("", "")
         self.last_outcome = ""     # "done", "cancelled", "failed"
         lay = QVBoxLayout(self)
@@ -464,11 +465,11 @@ class RetrainSection(QGroupBox):
     def folder_list(self) -> list[str]:
         return [self.folders.item(i).text() for i in range(self.folders.count())]
 
-    def set_current_model(self, info: dict, previous_available: bool) -> None:
+    def set_current_model(self, info: EngineInfo, previous_available: bool) -> None:
         self.current_info = info
         self.rollback_button.setEnabled(previous_available)
-        members = ((info.get("training") or {}).get("config") or {}).get("members", 1)
-        can_tune = bool(info.get("model_path")) and members == 1
+        members = (info.training.get("config") or {}).get("members", 1)
+        can_tune = bool(info.model_path) and members == 1
         self.fine_tune.setEnabled(can_tune)
         self.fine_tune.setToolTip(self.fine_tune.toolTip() if can_tune else
                                   "The active model averages several networks: a retrained model starts afresh")
@@ -485,7 +486,8 @@ class RetrainSection(QGroupBox):
         teacher = self.teacher.currentData()
         tune = self.fine_tune.isEnabled() and self.fine_tune.isChecked() and self.members.value() == 1
         # a fine-tune keeps the active model's own rate and frozen layers (no disk read: from its card's info)
-        active = ModelCard(arch=dict(self.current_info.get("arch") or {}), training=dict(self.current_info.get("training") or {}))
+        info = self.current_info
+        active = ModelCard(arch=dict(info.arch) if info else {}, training=dict(info.training) if info else {})
         tune_lr, tune_freeze = fine_tune_settings(active)
         return TrainConfig(datasets=self.folder_list(), out=str(out), epochs=self.epochs.value(),
                            members=self.members.value(),
@@ -493,7 +495,7 @@ class RetrainSection(QGroupBox):
                            distill=DEFAULT_DISTILL if teacher else 0.0,
                            teachers=[[teacher, 1.0]] if teacher else [],
                            augment="strong" if teacher not in (None, "dlib") else "basic",
-                           init_weights=self.current_info.get("model_path") if tune else None,
+                           init_weights=info.model_path if tune and info else None,
                            lr=tune_lr if tune else TrainConfig.lr, freeze=tune_freeze if tune else 0,
                            max_images=self.max_images.value() or None,
                            calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
@@ -580,7 +582,7 @@ class RetrainSection(QGroupBox):
         self.progress.setRange(0, 0)
         self.status.setText("Resuming the interrupted training…" if resume_from else "Starting…")
         self.worker = TrainingWorker(config, self, resume_from=resume_from,
-                                     active_weights=self.current_info.get("model_path") or None)
+                                     active_weights=self.current_info.model_path if self.current_info else None)
         self.worker.progress.connect(self._progress)
         self.worker.loss.connect(self.curve.add)
         self.worker.epoch.connect(lambda st: self.status.setText(
@@ -629,8 +631,6 @@ class RetrainSection(QGroupBox):
     def _finished(self, result) -> None:
         self.result = result
         card = result.card
-        info = {"version": card.version, "calibrated_tau": card.tau, "calibration": card.calibration,
-                "metrics": card.metrics, "training": card.training}
         from app.training.loop import checkpoint_path
         try:  # the model is saved: its checkpoint can no longer be resumed, only take room
             checkpoint_path(result.path).unlink(missing_ok=True)
@@ -639,7 +639,7 @@ class RetrainSection(QGroupBox):
         self._ended("done", f"Training finished: {result.path}")
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        before, after = model_figures(self.current_info), model_figures(info)
+        before, after = model_figures(self.current_info), model_figures(card)
         self.verdict = verdict(before, after, (card.training or {}).get("held_out_check"))
         self.before_label.setText("Before (current model):\n" + format_figures(before))
         self.after_label.setText("After (new model):\n" + format_figures(after))

@@ -35,7 +35,7 @@ from app.errors import Cancelled, OneShotError
 from app.live.analysis import LiveAnalyser
 from app.live.tracking import Labelled, LiveLabeller
 from app.progress import CancelToken
-from app.service import Library
+from app.service import EngineInfo, Library
 from app.service import export_gallery_crops as export_gallery_crops  # where the GUI tests import it
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class EngineOptions:
 
 
 class InferenceWorker(QThread):
-    ready = Signal(object)          # dict: describe() + model card facts
+    ready = Signal(object)          # EngineInfo: the engine's and the model card's facts
     failed = Signal(str)            # the engine could not be created
     frame_error = Signal(str)       # one frame could not be analysed (skipped; the loop goes on)
     result = Signal(object)         # FrameResult
@@ -264,7 +264,7 @@ class InferenceWorker(QThread):
         o = self.options
         return Engine.create(o.detector, o.detector_model, o.weights, o.device, o.gallery_path, o.tau)
 
-    def describe(self) -> dict:
+    def describe(self) -> EngineInfo:
         """The engine's and the model card's facts (worker thread)."""
         assert self.library is not None
         return self.library.describe()

@@ -3,7 +3,8 @@
 Embedding is most of a frame's cost once a face is found (docs/speed.md), yet a face that a
 track has named the same way for its last few frames needs no new evidence on every frame. So a
 detected face that lands on such a *settled* track (same box by IoU, as the tracker will pair
-it) carries the track's name over without being embedded; it is embedded again every
+it) carries the track's person over without being embedded (under the name the gallery gives
+their id now, so a rename shows at once); it is embedded again every
 `recheck_every` frames, so a wrong or changed name is caught within a fraction of a second, and
 always when its track is new, unsettled or Unknown-turning-known. Detection still runs on every
 frame, so boxes follow the faces exactly and nobody new goes unseen, but on the frame shrunk to
@@ -59,7 +60,7 @@ class LiveAnalyser:
 
     def _settled(self, track: Track) -> bool:
         history = self.labeller.tracker.history
-        return (len(track.names) == history and len(set(track.names)) == 1 and track.pooled_name == track.label
+        return (len(track.votes) == history and len(set(track.votes)) == 1 and track.pooled_id == track.person_id
                 and self._since.get(track.id, self.recheck_every) < self.recheck_every - 1)
 
     def _carry(self, faces: list[Face]) -> dict[int, Track]:
@@ -93,10 +94,10 @@ class LiveAnalyser:
             recs[i] = r
         matcher = self.engine.matcher if carried else None
         for i, t in carried.items():
-            pid = matcher.person_id(t.label) if matcher is not None else None
-            name = t.label if pid is not None else UNKNOWN  # someone renamed or deleted meanwhile
-            nearest = self._nearest.get(t.id)
-            recs[i] = Recognition(faces[i], Match(name, pid, t.distance, nearest=nearest), None)
+            name = matcher.name_of(t.person_id) if matcher is not None else None  # their name now
+            pid = t.person_id if name is not None else None  # None: deleted (or gone from this model) meanwhile
+            nearest = name if pid is not None else self._nearest.get(t.id)  # who an Unknown one was last nearest
+            recs[i] = Recognition(faces[i], Match(name or UNKNOWN, pid, t.distance, nearest=nearest), None)
         done = [r for r in recs if r is not None]
         labels = self.labeller(rgb, done, model, when=when, frame_index=frame_index, cut_checked=True)
         since: dict[int, int] = {}

@@ -154,11 +154,11 @@ class Engine:
             self._matcher_key = key
         return self._matcher
 
-    def identify(self, embeddings: np.ndarray) -> list[tuple[str, float, str | None]]:
-        """(name or "Unknown", distance, nearest person) for each row, by the current rule; what
-        the live tracker calls with its pooled templates."""
+    def identify(self, embeddings: np.ndarray) -> list[Match]:
+        """Who each row is (person id and name, or Unknown; distance; nearest person), by the
+        current rule; what the live tracker calls with its pooled templates (`tracking.Identify`)."""
         matcher, tau = self._decision()
-        return [(m.name, m.distance, m.nearest) for m in matcher.match(embeddings, tau)]
+        return matcher.match(embeddings, tau)
 
     def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         return self.encoder.embed(align_many(rgb, faces, self.encoder.input_size, self.encoder.crop_box))

@@ -1,6 +1,13 @@
 """Steady labels for the live view: faces are tracked between analysed frames; each track's
 recent embeddings are pooled into one template that is matched against the gallery, and the track
-shows the majority of its last few names, so a label neither flickers nor hangs on one bad frame.
+shows the majority of its last few answers, so a label neither flickers nor hangs on one bad frame.
+
+Who a track is, is the gallery's person id (`Match.person_id`; None: Unknown), never the display
+name: the vote, "is this frame sure of someone else" and the live path's "settled" check compare
+ids, and the name is looked up for display only (the latest answer's name for that id). So a
+person renamed while their track is live keeps the track, shown under the new name from the next
+answer on, and two people who share a name (one renamed to the other's old name) are never
+counted as one.
 
 Why pool: one video frame is a noisy view of a face (blur, expression, a half-turned head), and a
 one-shot gallery has a single photo to compare it with. The mean of a track's unit embeddings
@@ -8,8 +15,8 @@ one-shot gallery has a single photo to compare it with. The mean of a track's un
 ("template pooling", the baseline of the IJB benchmarks). The window is `pool` analysed frames
 (30: about a second of a 30 fps camera), so a track also forgets an old view within a second.
 
-Qt-free and engine-free: it takes boxes, names and embeddings, and a function that names pooled
-embeddings, so it is unit-tested with hand-made boxes and vectors. Tracks are matched greedily by
+Qt-free and engine-free: it takes boxes, matches and embeddings (`Detection`), and a function that
+matches pooled embeddings, so it is unit-tested with hand-made boxes and vectors. Tracks are matched greedily by
 intersection over union (highest IoU first); a track not seen for `max_missed` analysed frames in
 a row expires. A scene cut (`SceneCutDetector`) should reset the tracker, so no template carries
 one person's frames onto whoever stands at the same place in the next shot.
@@ -18,17 +25,20 @@ one person's frames onto whoever stands at the same place in the next shot.
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
-from app.recognition.matching import UNKNOWN
+from app.recognition.matching import UNKNOWN, Match
 
 Box = tuple[float, float, float, float]  # x, y, w, h
-# Names (name or "Unknown", distance[, nearest person]) for each row of an (M, D) array of unit
-# embeddings; the third item, when given, is who was nearest even if the face stays unknown.
-Identify = Callable[[np.ndarray], Sequence[tuple]]
+# Who each row of an (M, D) array of unit embeddings is, as `Matcher.match` answers: the person's
+# id (None: Unknown) and name, the distance, and who was nearest even if the face stays unknown
+# (`Engine.identify`).
+Identify = Callable[[np.ndarray], Sequence[Match]]
+K = TypeVar("K", bound=Hashable)
 
 
 def iou(a: Box, b: Box) -> float:
@@ -41,36 +51,51 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def majority(names: list[str] | tuple[str, ...] | deque) -> str:
-    """The most frequent name; a tie goes to the most recent of the tied names.
+def vote(votes: Iterable[K], unknown: K) -> K:
+    """The most frequent vote; a tie goes to the most recent of the tied votes.
 
-    "Unknown" takes part like any name, so it wins only when it is (or ties as the most recent)
-    majority; one stray Unknown never hides a steady name.
+    `unknown` (None for person ids) takes part like any vote, so it wins only when it is (or ties
+    as the most recent) majority; one stray Unknown never hides a steady answer.
     """
-    names = list(names)
-    if not names:
-        return UNKNOWN
-    counts = Counter(names)
+    seq = list(votes)
+    if not seq:
+        return unknown
+    counts = Counter(seq)
     best = max(counts.values())
-    tied = {n for n, c in counts.items() if c == best}
-    if len(tied) > 1 and UNKNOWN in tied:
-        tied.discard(UNKNOWN)  # "Unknown" only wins as a strict majority
-    for name in reversed(names):
-        if name in tied:
-            return name
-    return names[-1]  # pragma: no cover - unreachable
+    tied = {v for v, c in counts.items() if c == best}
+    if len(tied) > 1 and unknown in tied:
+        tied.discard(unknown)  # Unknown only wins as a strict majority
+    for v in reversed(seq):
+        if v in tied:
+            return v
+    return seq[-1]  # pragma: no cover - unreachable
+
+
+def majority(names: Iterable[str]) -> str:
+    """`vote` over names, "Unknown" as the unknown answer."""
+    return vote(names, UNKNOWN)
+
+
+@dataclass(frozen=True, eq=False)
+class Detection:
+    """One face of an analysed frame as the frame alone matched it."""
+
+    box: Box
+    match: Match                          # this frame alone's answer (person id, name, distance, nearest)
+    embedding: np.ndarray | None = None   # its unit embedding; None: not embedded this frame
 
 
 @dataclass
 class Track:
     id: int
     box: Box
-    names: deque = field(default_factory=lambda: deque(maxlen=5))
+    votes: deque[int | None] = field(default_factory=lambda: deque(maxlen=5))  # person id per recent frame (None: Unknown)
     missed: int = 0
     distance: float = float("nan")
     age: int = 0
-    embeddings: deque = field(default_factory=lambda: deque(maxlen=30))
-    pooled_name: str = UNKNOWN  # what the template was last matched to
+    embeddings: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=30))
+    pooled_id: int | None = None  # who the template was last matched to (None: Unknown)
+    names: dict[int, str] = field(default_factory=dict)  # each voted person's name, as last answered
 
     def template(self) -> np.ndarray:
         """The re-normalised mean of the track's recent embeddings."""
@@ -78,12 +103,19 @@ class Track:
         return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
     @property
+    def person_id(self) -> int | None:
+        """Who the track is: the majority of its recent votes (None: Unknown)."""
+        return vote(self.votes, None)
+
+    @property
     def label(self) -> str:
-        return majority(self.names)
+        """The name to show for `person_id` (display only)."""
+        pid = self.person_id
+        return UNKNOWN if pid is None else self.names.get(pid, UNKNOWN)
 
     @property
     def known(self) -> bool:
-        return self.label != UNKNOWN
+        return self.person_id is not None
 
 
 @dataclass(frozen=True)
@@ -92,12 +124,13 @@ class Labelled:
 
     track_id: int
     box: Box
-    name: str          # the steadied name shown
+    name: str          # the steadied person's name as shown (display only: `person_id` is who it is)
     raw_name: str      # what this frame alone said
     distance: float    # distance of the track's template (or, without embeddings, this frame) to its match
     known: bool
     raw_distance: float = float("nan")  # this frame alone's distance to its nearest match
     nearest: str | None = None          # who the track's template is nearest to (also when Unknown)
+    person_id: int | None = None        # the steadied person's gallery id (None: Unknown)
 
 
 class Tracker:
@@ -116,15 +149,13 @@ class Tracker:
     def reset(self) -> None:
         self.tracks.clear()
 
-    def update(self, detections: list[tuple], identify: Identify | None = None) -> list[Labelled]:
+    def update(self, detections: Sequence[Detection], identify: Identify | None = None) -> list[Labelled]:
         """Feed one analysed frame; returns labels in input order.
 
-        Each detection is (box, name, distance) as this frame alone matched it, optionally with
-        the face's unit embedding (or None) as a fourth item and who it is nearest as a fifth.
-        With embeddings and `identify`, a track's name comes from matching its pooled template;
-        otherwise from this frame's name.
+        With embeddings and `identify`, a track's answer comes from matching its pooled template;
+        otherwise from this frame's own match.
         """
-        pairs = sorted(((iou(t.box, d[0]), ti, di) for ti, t in enumerate(self.tracks)
+        pairs = sorted(((iou(t.box, d.box), ti, di) for ti, t in enumerate(self.tracks)
                         for di, d in enumerate(detections)), reverse=True)
         used_t: set[int] = set()
         assigned: dict[int, Track] = {}
@@ -140,54 +171,64 @@ class Tracker:
                 old.missed += 1
         survivors = [t for t in self.tracks if t.missed <= self.max_missed]
         current: list[Track] = []
-        for di, (box, *_rest) in enumerate(detections):
+        for di, d in enumerate(detections):
+            x, y, w, h = d.box
+            box: Box = (x, y, w, h)  # a tuple, whatever sequence it came as
             t = assigned.get(di)
             if t is None:
-                t = Track(self._next_id, tuple(box), deque(maxlen=self.history),
-                          embeddings=deque(maxlen=self.pool))
+                t = Track(self._next_id, box, deque(maxlen=self.history), embeddings=deque(maxlen=self.pool))
                 self._next_id += 1
                 survivors.append(t)
-            t.box = tuple(box)
+            t.box = box
             t.missed = 0
             t.age += 1
             current.append(t)
         decided = self._decide(detections, current, identify)
         out: list[Labelled] = []
-        for t, (box, raw_name, raw_distance, *_), (name, distance, nearest) in zip(current, detections, decided):
+        for t, d, (pid, name, distance, nearest) in zip(current, detections, decided):
             t.distance = distance
-            t.names.append(name)
-            label = t.label
-            out.append(Labelled(t.id, t.box, label, raw_name, distance, label != UNKNOWN, raw_distance,
-                                nearest))
+            t.votes.append(pid)
+            if pid is not None:
+                t.names[pid] = name  # a rename shows from this answer on
+            who = t.person_id
+            out.append(Labelled(t.id, t.box, t.label, d.match.name, distance, who is not None,
+                                float(d.match.distance), nearest, who))
         self.tracks = survivors
         return out
 
-    def _decide(self, detections: list[tuple], tracks: list[Track],
-                identify: Identify | None) -> list[tuple[str, float, str | None]]:
-        """(name, distance, nearest) per detection: its track's template matched, or the frame's
-        own; a track with fewer than `min_frames` pooled frames stays Unknown for now."""
-        own: list[tuple[str, float, str | None]] = [
-            (d[1], float(d[2]), d[4] if len(d) > 4 and d[4] is not None else d[1] if d[1] != UNKNOWN else None)
-            for d in detections]
-        pooled = [i for i, d in enumerate(detections) if len(d) > 3 and d[3] is not None]
+    def _decide(self, detections: Sequence[Detection], tracks: list[Track],
+                identify: Identify | None) -> list[tuple[int | None, str, float, str | None]]:
+        """(person id, name, distance, nearest) per detection: its track's template matched, or
+        the frame's own; a track with fewer than `min_frames` pooled frames stays Unknown for now."""
+        own = [_answer(d.match) for d in detections]
+        pooled = [i for i, d in enumerate(detections) if d.embedding is not None]
         if identify is None or not pooled:
             return own
         for i in pooled:
-            t, raw = tracks[i], detections[i][1]
-            if raw != UNKNOWN and t.pooled_name not in (UNKNOWN, raw):
+            t, raw = tracks[i], detections[i].match.person_id
+            if raw is not None and t.pooled_id not in (None, raw):
                 # This frame alone is sure it is someone else than the track's template says: the
                 # track has jumped to another person (two faces crossed), so start again from here.
                 t.embeddings.clear()
-                t.names.clear()
-            t.embeddings.append(np.asarray(detections[i][3], dtype=np.float32))
+                t.votes.clear()
+            t.embeddings.append(np.asarray(detections[i].embedding, dtype=np.float32))
         answers = identify(np.stack([tracks[i].template() for i in pooled]))
-        for i, (name, distance, *rest) in zip(pooled, answers):
-            nearest = rest[0] if rest else (name if name != UNKNOWN else None)
-            tracks[i].pooled_name = name
-            if name != UNKNOWN and len(tracks[i].embeddings) < self.min_frames:
-                name = UNKNOWN  # not enough evidence yet
-            own[i] = (name, float(distance), nearest)
+        for i, m in zip(pooled, answers):
+            pid, name, distance, nearest = _answer(m)
+            tracks[i].pooled_id = pid
+            if pid is not None and len(tracks[i].embeddings) < self.min_frames:
+                pid, name = None, UNKNOWN  # not enough evidence yet
+            own[i] = (pid, name, distance, nearest)
         return own
+
+
+def _answer(m: Match) -> tuple[int | None, str, float, str | None]:
+    """(person id, name, distance, nearest) of a match; who is nearest is the person named when
+    the match does not say."""
+    pid = None if m.person_id is None else int(m.person_id)
+    name = m.name if pid is not None else UNKNOWN
+    nearest = m.nearest if m.nearest is not None else (name if pid is not None else None)
+    return pid, name, float(m.distance), nearest
 
 
 class SceneCutDetector:
@@ -218,7 +259,8 @@ class SceneCutDetector:
 class LiveLabeller:
     """What the app's live view and `oneshot-face watch` show for each analysed frame, so both
     say the same: a scene cut resets the tracks, then each face is named by its track's pooled
-    template (`identify`, usually `Engine.identify`) and steadied by the track's majority."""
+    template (`identify`, usually `Engine.identify`) and steadied by the track's majority vote
+    of person ids."""
 
     def __init__(self, identify: Identify, tracker: Tracker | None = None,
                  scene_cut: SceneCutDetector | None = None, recent=None):
@@ -252,9 +294,8 @@ class LiveLabeller:
         `when`, `frame_index`: passed on to `recent` (default: now, unknown)."""
         if not cut_checked:
             self.new_shot(rgb, model)
-        labels = self.tracker.update([(r.face.box, r.match.name, float(r.match.distance), r.embedding,
-                                       getattr(r.match, "nearest", None))
-                                      for r in recognitions], self.identify)
+        labels = self.tracker.update([Detection(r.face.box, r.match, r.embedding) for r in recognitions],
+                                     self.identify)
         if self.recent is not None:
             self.recent.observe_frame(rgb, recognitions, labels, model, when=when, frame_index=frame_index,
                                       stream=id(self.tracker))

@@ -247,6 +247,10 @@ class Matcher:
             ids[lo:lo + step] = self._ids[best]
         return ids, dist, raw
 
+    def name_of(self, person_id: int | None) -> str | None:
+        """The name person `person_id` has now (None: not enrolled here, or None)."""
+        return None if person_id is None else self._names.get(int(person_id))
+
     def person_id(self, name: str) -> int | None:
         """The id of the enrolled person called `name` (None: nobody, or Unknown)."""
         for pid, n in self._names.items():

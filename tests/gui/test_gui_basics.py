@@ -105,7 +105,8 @@ def test_figures_from_calibration():
     assert rates_at(cal, 0.45) == (0.0, 0.5)
     assert rates_at(cal, 1.0) == (0.5, 0.0)
     assert rates_at({}, 0.5) is None
-    fig = model_figures({"encoder": "v", "calibrated_tau": 0.7, "calibration": cal})
+    from app.recognition.encoder import ModelCard
+    fig = model_figures(ModelCard(version="v", tau=0.7, calibration=cal))
     assert fig["far"] == 0.25 and fig["frr"] == 0.25 and fig["accuracy"] == 0.75
 
 

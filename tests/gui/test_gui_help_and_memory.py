@@ -155,13 +155,13 @@ def test_model_names_and_licences_from_the_card():
     t = 1796220300  # a card version's time
     lt = time.localtime(t)
     day = f"{lt.tm_mday} {time.strftime('%b %Y', lt)}"
-    assert model_label({"encoder": f"encoder-{t}", "shipped": True}) == f"Shipped model ({day})"
-    assert model_label({"version": f"encoder-user-20261202-140500-{t}"}) == \
+    assert model_label(f"encoder-{t}", shipped=True) == f"Shipped model ({day})"
+    assert model_label(f"encoder-user-20261202-140500-{t}") == \
         f"Retrained {day} {time.strftime('%H:%M', lt)}"
-    assert model_label({"encoder": "my-model"}) == "Model my-model"
-    info = {"training": {"teachers": [{"name": "edgeface", "model": "EdgeFace", "licence": "NC"}],
-                         "fine_tuned_from": {"teachers": [{"name": "edgeface", "model": "EdgeFace", "licence": "NC"},
-                                                          {"name": "x", "licence": "MIT"}]}}}
-    assert model_licences(info) == [("EdgeFace", "NC"), ("x", "MIT")]
+    assert model_label("my-model") == "Model my-model"
+    training = {"teachers": [{"name": "edgeface", "model": "EdgeFace", "licence": "NC"}],
+                "fine_tuned_from": {"teachers": [{"name": "edgeface", "model": "EdgeFace", "licence": "NC"},
+                                                 {"name": "x", "licence": "MIT"}]}}
+    assert model_licences(training) == [("EdgeFace", "NC"), ("x", "MIT")]
     assert (plural(1, "person", "people"), plural(2, "person", "people"), plural(0, "photo")) == \
         ("1 person", "2 people", "0 photos")

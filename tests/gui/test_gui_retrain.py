@@ -12,7 +12,7 @@ from app import paths
 def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_dir, shared):
     celeba = shared / "datasets" / "celeba_faces"
     win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
-    before_model = win.info["model_path"]
+    before_model = win.info.model_path
     enrol_from_photo(qtbot, win, samples_dir / "lin-manuel-miranda.png", LIN)  # to re-embed later
     rt = win.settings_pane.retrain
     rt.add_folder(celeba)
@@ -35,7 +35,7 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     # the outcome arrives by signal just before the worker thread returns: wait for it to end
     qtbot.waitUntil(lambda: not rt.running, timeout=30_000)
     assert rt.start_button.isEnabled()
-    assert win.info["model_path"] == before_model
+    assert win.info.model_path == before_model
     assert win.settings.model_path is None
     assert not list(paths.user_models_dir().glob("*.pt"))
 
@@ -51,17 +51,17 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     assert new_path.startswith(str(paths.user_models_dir()))
     assert "After (new model)" in rt.after_label.text()
     assert rt.result.card.arch["members"] == 2 and [p.member for p in rt.result.history] == [1, 2]
-    assert win.info["model_path"] == before_model  # not active until asked
+    assert win.info.model_path == before_model  # not active until asked
 
     # 3. activate (it was not calibrated: that needs a yes), then roll back
     assert rt.verdict[0] == "uncalibrated" and "not calibrated" in rt.status.text()
     asked = []
     rt.confirm_activation = lambda reason: asked.append(reason) or len(asked) > 1
     qtbot.mouseClick(rt.activate_button, Qt.MouseButton.LeftButton)  # "No"
-    assert asked and win.info["model_path"] == before_model and rt.activate_button.isEnabled()
+    assert asked and win.info.model_path == before_model and rt.activate_button.isEnabled()
     with qtbot.waitSignal(win.model_changed, timeout=120_000):
         qtbot.mouseClick(rt.activate_button, Qt.MouseButton.LeftButton)  # "Yes"
-    qtbot.waitUntil(lambda: win.info["model_path"] == new_path, timeout=60_000)
+    qtbot.waitUntil(lambda: win.info.model_path == new_path, timeout=60_000)
     assert win.settings.model_path == new_path
     assert rt.rollback_button.isEnabled()
     stale = []
@@ -71,12 +71,12 @@ def test_retrain_cancel_complete_activate_rollback(qtbot, make_window, samples_d
     assert stale[0] == (rt.result.card.version, 0)  # the gallery was re-embedded for the new model
     # after a restart the new model is active and "Roll back" still leads to the one before it
     win2 = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False, weights=None)
-    assert win2.info["model_path"] == new_path and win2.settings.previous_model_path == before_model
+    assert win2.info.model_path == new_path and win2.settings.previous_model_path == before_model
     assert win2.settings_pane.retrain.rollback_button.isEnabled()
     win2.close()
     with qtbot.waitSignal(win.model_changed, timeout=120_000):
         qtbot.mouseClick(rt.rollback_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: win.info["model_path"] == before_model, timeout=60_000)
+    qtbot.waitUntil(lambda: win.info.model_path == before_model, timeout=60_000)
     # rolled back: no roll back to the model just left
     qtbot.waitUntil(lambda: not rt.rollback_button.isEnabled(), timeout=30_000)
     assert win.settings.previous_model_path is None
@@ -98,7 +98,7 @@ def test_retrain_distils_from_an_onnx_teacher_and_fine_tunes_the_active_model(qt
     rt.teacher.setCurrentIndex(rt.teacher.findData("faceplugin"))
     assert rt.fine_tune.isEnabled() and rt.fine_tune.isChecked()  # the default
     cfg = rt.make_config()
-    assert cfg.teachers == [["faceplugin", 1.0]] and cfg.init_weights == win.info["model_path"]
+    assert cfg.teachers == [["faceplugin", 1.0]] and cfg.init_weights == win.info.model_path
     assert cfg.augment == "strong"
     from app.training.loop import MOBILEFACENET_TUNE
     assert (cfg.lr, cfg.freeze) == MOBILEFACENET_TUNE  # the shipped model's own fine-tuning
@@ -107,7 +107,7 @@ def test_retrain_distils_from_an_onnx_teacher_and_fine_tunes_the_active_model(qt
     assert rt.last_outcome == "done", rt.status.text()
     training = rt.result.card.training
     assert [t["name"] for t in training["teachers"]] == ["faceplugin"]
-    assert training["config"]["init_weights"] == win.info["model_path"]
+    assert training["config"]["init_weights"] == win.info.model_path
     assert any("online distillation" in s for s in training["signals"])
 
 
@@ -170,7 +170,7 @@ def test_retrain_checks_both_models_on_people_neither_trained_on(qtbot, make_win
     card = rt.result.card.training
     assert card["data"]["check_people"]["people"] == 5
     result = card["held_out_check"]
-    assert result["people"] == 5 and result["active"]["version"] == win.info["encoder"]
+    assert result["people"] == 5 and result["active"]["version"] == win.info.encoder
     assert result["new"]["version"] == rt.result.card.version
     # not calibrated on LFW (too slow here), so activating still needs a yes; the figures are held out
     assert rt.verdict[0] == "uncalibrated"

@@ -128,8 +128,8 @@ def test_unusable_saved_model_is_reported_and_the_shipped_model_used(qtbot, make
         mine.write_bytes(mine.read_bytes()[:1000])
     settings_mod.save(settings_mod.Settings(model_path=str(mine)))
     win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False, weights=None)
-    assert win.info["warnings"] and "Using the shipped model instead." in win.info["warnings"][0]
-    assert win.info["encoder"] == Encoder.load(None, "cpu").version
+    assert win.info.warnings and "Using the shipped model instead." in win.info.warnings[0]
+    assert win.info.encoder == Encoder.load(None, "cpu").version
     qtbot.waitUntil(lambda: "shipped model" in win.statusBar().currentMessage(), timeout=10_000)
     enrol_from_photo(qtbot, win, samples_dir / "lin-manuel-miranda.png", LIN)  # and it works
     qtbot.waitUntil(lambda: win.people.names() == [LIN], timeout=30_000)
@@ -177,7 +177,7 @@ def test_faces_enrolled_under_another_model_are_updated_at_start(qtbot, make_win
     win.inference.submit(lambda library, progress: (library.model_version, library.stale_count()),
                          stale.append)
     qtbot.waitUntil(lambda: bool(stale), timeout=30_000)
-    assert stale[0] == (win.info["encoder"], 0)
+    assert stale[0] == (win.info.encoder, 0)
     assert win.people.names() == [LIN]
 
 

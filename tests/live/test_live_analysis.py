@@ -13,14 +13,16 @@ from app.recognition.matching import Match
 
 
 class FakeEngine:
-    """One face at a fixed place, always nearest "Ada" at 0.3 (or nobody, once she is gone)."""
+    """One face at a fixed place, always nearest "Ada" (person 1) at 0.3 (or nobody, once she is
+    gone); `name` is what she is called now."""
 
     def __init__(self):
         self.encoder = SimpleNamespace(version="v1")
         self.embedded: list[int] = []  # frame numbers whose face was embedded
         self.frame = 0
         self.enrolled = True
-        self.matcher = SimpleNamespace(person_id=lambda name: 1 if self.enrolled and name == "Ada" else None)
+        self.name = "Ada"
+        self.matcher = SimpleNamespace(name_of=lambda pid: self.name if self.enrolled and pid == 1 else None)
 
     def detect(self, rgb, max_side=None):
         self.frame += 1
@@ -32,11 +34,12 @@ class FakeEngine:
             self.embedded.append(self.frame)
         e = np.zeros(4, np.float32)
         e[0] = 1.0
-        name, pid = ("Ada", 1) if self.enrolled else ("Unknown", None)
+        name, pid = (self.name, 1) if self.enrolled else ("Unknown", None)
         return [Recognition(f, Match(name, pid, 0.3, name if pid else None, 0.6), e) for f in faces]
 
     def identify(self, emb):
-        return [("Ada", 0.3, "Ada") if self.enrolled else ("Unknown", 0.9, None) for _ in emb]
+        return [Match(self.name, 1, 0.3, self.name) if self.enrolled else Match("Unknown", None, 0.9)
+                for _ in emb]
 
 
 def frames(n):
@@ -123,7 +126,7 @@ def test_on_the_clip_the_live_path_names_as_embedding_every_frame_does(shared, t
 
 def test_a_carried_unknown_face_keeps_who_it_is_nearest_to():
     engine = FakeEngine()
-    engine.identify = lambda emb: [("Unknown", 0.9, "Ada") for _ in emb]
+    engine.identify = lambda emb: [Match("Unknown", None, 0.9, "Ada") for _ in emb]
     live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
     engine.enrolled = False
     results = [live(rgb) for rgb in frames(12)]
@@ -137,3 +140,19 @@ def test_live_frames_are_detected_shrunk_unless_asked_not_to():
     assert engine.max_side == LIVE_DETECT_SIDE
     LiveAnalyser(engine, LiveLabeller(engine.identify), detect_side=None)(frames(1)[0])
     assert engine.max_side is None
+
+
+def test_a_person_renamed_mid_stream_keeps_their_settled_track_under_the_new_name():
+    """The track is person 1, not the name "Ada": renamed, the next frame shows the new name,
+    still carried over without an embedding, on the same track; it stays settled."""
+    engine = FakeEngine()
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
+    before = [live(rgb) for rgb in frames(10)][-1].labels[0]
+    assert (before.name, before.person_id) == ("Ada", 1)
+    engine.name = "Ada Lovelace"
+    after = [live(rgb) for rgb in frames(5)]
+    assert [r.embedded for r in after] == [0] * 5
+    assert all((r.labels[0].track_id, r.labels[0].name, r.labels[0].person_id) == (before.track_id, "Ada Lovelace", 1)
+               for r in after)
+    m = after[0].recognitions[0].match  # carried over under her name now
+    assert (m.name, m.person_id, m.distance, m.nearest) == ("Ada Lovelace", 1, 0.3, "Ada Lovelace")

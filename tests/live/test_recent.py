@@ -28,7 +28,7 @@ from app.live.recent import (
 from app.live.tracking import LiveLabeller
 from app.recognition.alignment import TEMPLATE_112, align
 from app.recognition.detection import Face
-from app.recognition.matching import UNKNOWN
+from app.recognition.matching import UNKNOWN, Match
 from app.recognition.quality import MIN_SHARPNESS, MIN_SIDE_PX, assess, pose
 from app.store.gallery import Gallery
 
@@ -389,10 +389,10 @@ def test_a_damaged_store_is_replaced_not_fatal(tmp_path):
 def test_live_labeller_feeds_recent_faces():
     rf = RecentFaces(clock=Clock(0.0))
     ann = unit(1)
-    lab = LiveLabeller(lambda embs: [("Ann", 0.2, "Ann") for _ in embs], recent=rf)
+    lab = LiveLabeller(lambda embs: [Match("Ann", 1, 0.2, "Ann") for _ in embs], recent=rf)
     rgb = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     for i in range(4):
-        rec = SimpleNamespace(face=face(100), match=SimpleNamespace(name="Ann", distance=0.2),
+        rec = SimpleNamespace(face=face(100), match=Match("Ann", 1, 0.2, "Ann"),
                               embedding=near(ann, i, 0.05))
         lab(rgb, [rec], V, when=float(i) / 10, frame_index=i)
     (entry,) = rf.entries()
@@ -434,7 +434,7 @@ def test_real_photos_of_one_person_group_together(engine, samples_dir):
     obama = next(g for g in rf.groups() if g.count == 5)
     p = rf.new_person(engine, obama.keys, "Barack Obama")
     assert p.sample_count == 1 and engine.gallery.samples(p.id)[0].source == SOURCE
-    names = [n for n, _, _ in engine.identify(np.stack([m.embedding for m in obama.members]))]
+    names = [m.name for m in engine.identify(np.stack([m.embedding for m in obama.members]))]
     assert names.count("Barack Obama") >= 4, names
     assert {g.count for g in rf.groups()} == {2, 1}
 

@@ -1,6 +1,14 @@
 import numpy as np
 
-from app.live.tracking import UNKNOWN, Tracker, iou, majority
+from app.live.tracking import UNKNOWN, Detection, Tracker, iou, majority, vote
+from app.recognition.matching import Match
+
+PEOPLE = {"A": 1, "B": 2, "Lin": 3, "Alex": 4}  # the gallery's person ids of the names the tests use
+
+
+def det(box, name: str, distance: float, embedding=None) -> Detection:
+    """A face as the frame alone matched it: `name` is person PEOPLE[name] (Unknown: nobody)."""
+    return Detection(box, Match(name, PEOPLE.get(name), distance), embedding)
 
 
 def test_iou():
@@ -16,6 +24,8 @@ def test_majority_rules():
     assert majority(["A", UNKNOWN]) == "A"  # Unknown wins only as the majority
     assert majority([UNKNOWN, UNKNOWN, "A"]) == UNKNOWN
     assert majority([]) == UNKNOWN
+    assert vote([1, 1, 2], None) == 1 and vote([1, None], None) == 1 and vote([None, None, 1], None) is None
+    assert vote([], None) is None
 
 
 def test_flicker_is_smoothed():
@@ -24,7 +34,7 @@ def test_flicker_is_smoothed():
     seq = ["Lin", "Lin", UNKNOWN, "Lin", "Alex", "Lin"]
     shown = []
     for i, name in enumerate(seq):
-        (lab,) = t.update([((box[0] + i, box[1], 50, 50), name, 0.3)])
+        (lab,) = t.update([det((box[0] + i, box[1], 50, 50), name, 0.3)])
         shown.append(lab.name)
         assert lab.raw_name == name
     assert shown == ["Lin"] * 6
@@ -34,9 +44,9 @@ def test_flicker_is_smoothed():
 def test_two_faces_keep_their_tracks_and_order():
     t = Tracker()
     a, b = (10, 10, 40, 40), (200, 10, 40, 40)
-    out = t.update([(a, "A", 0.2), (b, "B", 0.3)])
+    out = t.update([det(a, "A", 0.2), det(b, "B", 0.3)])
     ids = [o.track_id for o in out]
-    out = t.update([((202, 12, 40, 40), "B", 0.3), ((12, 11, 40, 40), "A", 0.2)])
+    out = t.update([det((202, 12, 40, 40), "B", 0.3), det((12, 11, 40, 40), "A", 0.2)])
     assert [o.name for o in out] == ["B", "A"]
     assert [o.track_id for o in out] == ids[::-1]
 
@@ -44,13 +54,13 @@ def test_two_faces_keep_their_tracks_and_order():
 def test_tracks_expire_after_missed_frames():
     t = Tracker(max_missed=2)
     box = (0, 0, 30, 30)
-    first = t.update([(box, "A", 0.1)])[0].track_id
+    first = t.update([det(box, "A", 0.1)])[0].track_id
     t.update([])
     t.update([])
-    assert t.update([(box, UNKNOWN, 0.9)])[0].track_id == first  # still alive: history kept
+    assert t.update([det(box, UNKNOWN, 0.9)])[0].track_id == first  # still alive: history kept
     for _ in range(3):
         t.update([])
-    lab = t.update([(box, UNKNOWN, 0.9)])[0]
+    lab = t.update([det(box, UNKNOWN, 0.9)])[0]
     assert lab.track_id != first and lab.name == UNKNOWN and not lab.known
 
 
@@ -58,8 +68,8 @@ def test_unknown_takes_over_when_majority():
     t = Tracker(history=5)
     box = (0, 0, 30, 30)
     for _ in range(5):
-        t.update([(box, "A", 0.1)])
-    names = [t.update([(box, UNKNOWN, 0.9)])[0].name for _ in range(5)]
+        t.update([det(box, "A", 0.1)])
+    names = [t.update([det(box, UNKNOWN, 0.9)])[0].name for _ in range(5)]
     assert names == ["A", "A", UNKNOWN, UNKNOWN, UNKNOWN]
 
 
@@ -80,9 +90,9 @@ def test_reset_forgets_names():
     t = Tracker()
     box = (0, 0, 30, 30)
     for _ in range(5):
-        t.update([(box, "A", 0.1)])
+        t.update([det(box, "A", 0.1)])
     t.reset()
-    assert t.update([(box, UNKNOWN, 0.9)])[0].name == UNKNOWN
+    assert t.update([det(box, UNKNOWN, 0.9)])[0].name == UNKNOWN
 
 
 def _unit(deg: float) -> np.ndarray:
@@ -96,7 +106,7 @@ def _identify_against(gallery: dict, tau: float):
         out = []
         for v in q:
             name, d = min(((n, float(np.linalg.norm(v - g))) for n, g in gallery.items()), key=lambda x: x[1])
-            out.append((name if d < tau else UNKNOWN, d))
+            out.append(Match(name, PEOPLE[name], d) if d < tau else Match(UNKNOWN, None, d))
         return out
     return identify
 
@@ -107,9 +117,9 @@ def test_pooled_template_names_a_face_no_single_frame_does():
     identify = _identify_against({"A": _unit(0)}, tau=0.5)
     t = Tracker(history=5)
     box = (0, 0, 40, 40)
-    first = t.update([(box, UNKNOWN, 1.0, _unit(60))], identify)[0]
+    first = t.update([det(box, UNKNOWN, 1.0, _unit(60))], identify)[0]
     assert first.name == UNKNOWN and abs(first.distance - 1.0) < 1e-6  # alone: 60° → √(2−2cos60°) = 1
-    second = t.update([(box, UNKNOWN, 1.0, _unit(-60))], identify)[0]
+    second = t.update([det(box, UNKNOWN, 1.0, _unit(-60))], identify)[0]
     assert second.raw_name == UNKNOWN and abs(second.raw_distance - 1.0) < 1e-6
     assert abs(second.distance) < 1e-6 and second.name == "A" and second.known  # tie → newest, not Unknown
 
@@ -119,7 +129,7 @@ def test_pool_window_forgets_old_views():
     identify = _identify_against({"A": _unit(0), "B": _unit(90)}, tau=0.3)
     t = Tracker(history=1, pool=2, min_frames=1)
     box = (0, 0, 40, 40)
-    names = [t.update([(box, UNKNOWN, 1.0, _unit(a))], identify)[0].name for a in (0, 0, 90, 90)]
+    names = [t.update([det(box, UNKNOWN, 1.0, _unit(a))], identify)[0].name for a in (0, 0, 90, 90)]
     # templates: 0° → A; mean(0°, 0°) → A; mean(0°, 90°) = 45°, 0.77 from both → Unknown; 90° → B
     assert names == ["A", "A", UNKNOWN, "B"]
 
@@ -130,7 +140,7 @@ def test_live_labeller_resets_on_scene_cut_and_model_change():
     class Rec:  # the parts of pipeline.Recognition the labeller reads
         def __init__(self, emb):
             self.face = type("F", (), {"box": (0, 0, 40, 40)})()
-            self.match = type("M", (), {"name": UNKNOWN, "distance": 1.0})()
+            self.match = Match(UNKNOWN, None, 1.0)
             self.embedding = emb
 
     lab = LiveLabeller(_identify_against({"A": _unit(0)}, tau=0.5))
@@ -149,11 +159,11 @@ def test_a_frame_sure_of_someone_else_restarts_the_template():
     t = Tracker(history=5, min_frames=1)
     box = (0, 0, 40, 40)
     for _ in range(10):
-        assert t.update([(box, "A", 0.0, _unit(0))], identify)[0].name == "A"
-    lab = t.update([(box, "B", 0.0, _unit(90))], identify)[0]
+        assert t.update([det(box, "A", 0.0, _unit(0))], identify)[0].name == "A"
+    lab = t.update([det(box, "B", 0.0, _unit(90))], identify)[0]
     assert lab.name == "B" and lab.distance < 1e-6 and len(t.tracks[0].embeddings) == 1
     # an unsure frame (Unknown alone) does not restart it: it is pooled with the rest
-    lab = t.update([(box, UNKNOWN, 0.8, _unit(45))], identify)[0]
+    lab = t.update([det(box, UNKNOWN, 0.8, _unit(45))], identify)[0]
     assert len(t.tracks[0].embeddings) == 2 and lab.name == "B"
 
 
@@ -163,12 +173,12 @@ def test_a_track_is_named_only_after_min_frames_and_keeps_the_nearest_person():
     identify = _identify_against({"A": _unit(0)}, tau=0.5)
     t = Tracker()
     box = (0, 0, 40, 40)
-    first = t.update([(box, "A", 0.0, _unit(0))], identify)[0]
+    first = t.update([det(box, "A", 0.0, _unit(0))], identify)[0]
     assert first.name == UNKNOWN and not first.known and first.nearest == "A"
-    second = t.update([(box, "A", 0.0, _unit(0))], identify)[0]
+    second = t.update([det(box, "A", 0.0, _unit(0))], identify)[0]
     assert second.name == "A" and second.known and second.nearest == "A"
     t3 = Tracker(min_frames=3)
-    names = [t3.update([(box, "A", 0.0, _unit(0))], identify)[0].name for _ in range(4)]
+    names = [t3.update([det(box, "A", 0.0, _unit(0))], identify)[0].name for _ in range(4)]
     # frame 3 is the first named A, but the shown label is the majority of U, U, A: still Unknown
     assert names == [UNKNOWN, UNKNOWN, UNKNOWN, "A"]
 
@@ -177,3 +187,44 @@ def test_unknown_is_defined_once():
     import app.live.tracking
     import app.recognition.matching
     assert app.live.tracking.UNKNOWN is app.recognition.matching.UNKNOWN
+
+
+def test_a_track_is_its_persons_id_so_a_rename_shows_at_once_and_keeps_the_template():
+    """A settled track of Ann (id 1); then Ann is renamed Annie and Bea (id 2) is renamed Ann.
+    The track is still person 1: shown as Annie from the next answer (not as "Ann", now Bea's
+    name, by a vote of names), and a frame sure of Annie does not restart the template."""
+    people = {1: "Ann", 2: "Bea"}
+
+    def identify(q):
+        return [Match(people[1], 1, 0.1, people[1]) for _ in q]
+
+    t = Tracker(history=5, min_frames=1)
+    box = (0, 0, 40, 40)
+    for _ in range(6):
+        lab = t.update([Detection(box, Match("Ann", 1, 0.1), _unit(0))], identify)[0]
+    assert (lab.name, lab.person_id) == ("Ann", 1)
+    people[1], people[2] = "Annie", "Ann"
+    lab = t.update([Detection(box, Match(UNKNOWN, None, 0.7), _unit(0))], identify)[0]  # an unsure frame
+    assert (lab.name, lab.person_id, lab.known) == ("Annie", 1, True)
+    lab = t.update([Detection(box, Match("Annie", 1, 0.1), _unit(0))], identify)[0]  # a sure one
+    assert (lab.name, lab.person_id) == ("Annie", 1) and len(t.tracks[0].embeddings) == 8
+
+
+def test_two_people_with_one_name_are_never_one_vote():
+    """Person 2 called what person 1 is called: a frame sure of person 2 on person 1's track is
+    someone else (the template restarts), and votes of the two are not added up."""
+    def identify(q):
+        return [Match("Ann", 1, 0.1, "Ann") for _ in q]
+
+    t = Tracker(history=5, min_frames=1)
+    box = (0, 0, 40, 40)
+    for _ in range(6):
+        t.update([Detection(box, Match("Ann", 1, 0.1), _unit(0))], identify)
+    t.update([Detection(box, Match("Ann", 2, 0.0), _unit(90))], identify)
+    assert len(t.tracks[0].embeddings) == 1  # started again from person 2's frame
+    # without templates: 3 frames of person 1 and 2 of person 2, all "Ann", are a vote of 3 to 2
+    t = Tracker(history=5)
+    for pid in (2, 1, 1, 2, 1):
+        lab = t.update([Detection(box, Match("Ann", pid, 0.1))])[0]
+    assert (lab.name, lab.person_id) == ("Ann", 1)
+    assert list(t.tracks[0].votes) == [2, 1, 1, 2, 1]
