@@ -17,7 +17,7 @@ APP_NAME = "oneshot-face"
 YUNET_FILENAME = "face_detection_yunet_2026may.onnx"
 YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
 # Copies of enrolled faces made for retraining live in the private data folder, never in the
-# cache folder, and are removed whenever someone is deleted (gallery.remove_derived_copies).
+# cache folder, and are removed whenever someone is deleted (remove_derived_copies).
 GALLERY_TRAIN = "gallery-train"              # exported crops, one folder per person
 GALLERY_TRAIN_CACHE = "gallery-train-cache"  # aligned-crop cache of training runs that use them
 
@@ -57,6 +57,17 @@ def training_cache_dir(datasets: list[str]) -> Path:
             private.mkdir(mode=0o700, exist_ok=True)
             return private
     return cache_dir()
+
+
+def remove_derived_copies(folder: str | os.PathLike) -> None:
+    """Delete the copies of gallery crops made for retraining beside the gallery (exported crops
+    and their aligned-crop cache), so a deleted person leaves nothing behind; they are rebuilt
+    from the gallery the next time someone retrains with the enrolled people."""
+    import shutil
+    for name in (GALLERY_TRAIN, GALLERY_TRAIN_CACHE):
+        target = Path(folder) / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=True)
 
 
 def cache_dir(create: bool = True) -> Path:

@@ -23,13 +23,14 @@ import numpy as np
 
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.detection import Face
-from app.store.gallery import DeletedPerson, Person, Sample
+from app.store.records import DeletedPerson, Person, Sample
 
 if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
     from app.live.pipeline import Engine, EnrolCandidate
     from app.live.recent import RecentFaces
     from app.store.backup import Backup, ExportSummary
-    from app.store.gallery import Gallery, RestoreReport
+    from app.store.gallery import Gallery
+    from app.store.records import RestoreReport
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.recognition.encoder import ModelCard, build_net, save_model  # noqa: E402
+from app.recognition.encoder import save_model  # noqa: E402
+from app.recognition.model_card import ModelCard  # noqa: E402
+from app.recognition.networks import build_net  # noqa: E402
 from app.training.calibration import VALIDATION_TAG  # noqa: E402
 from app.training.loop import MOBILEFACENET_ARCH, PRETRAINED, calibrate_card  # noqa: E402
 

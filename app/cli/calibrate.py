@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    from app.recognition.encoder import ModelCard, card_path_for, shipped_weights
+    from app.recognition.encoder import shipped_weights
+    from app.recognition.model_card import ModelCard, card_path_for
     from app.recognition.open_set import OpenSetRule
     from app.training.calibration import VALIDATION_TAG
     from app.training.loop import calibrate_card

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_combine(args) -> int:
     from pathlib import Path
 
-    from app.recognition.encoder import combine_models
+    from app.training.combine import combine_models
     from app.training.loop import calibrate_card
     try:
         lfw = _lfw_dir(args.lfw)

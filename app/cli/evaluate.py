@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_evaluate(args) -> int:
     from app.evaluation.model import make_embed_paths
     from app.evaluation.protocols import evaluate_identification, evaluate_verification
-    from app.recognition.encoder import Encoder, card_path_for
+    from app.recognition.encoder import Encoder
+    from app.recognition.model_card import card_path_for
     lfw = None if args.folder else _lfw_dir(args.lfw)
     encoder = Encoder.load(args.weights, args.device)
     embed_paths = make_embed_paths(encoder, _detector(args), args.detector_model,
@@ -58,7 +59,7 @@ def cmd_evaluate(args) -> int:
                                          embed_enrolment_paths=enrol_paths)
     result = {"model": encoder.version, "detector": _detector(args), **result}
     if args.write_card and encoder.path is not None:
-        from app.recognition.encoder import ModelCard, write_card
+        from app.recognition.model_card import ModelCard, write_card
         card = ModelCard.from_file(card_path_for(encoder.path))
         card.metrics[f"{args.protocol.replace('-', '_')}_{result['detector']}"] = result
         write_card(card, encoder.path)

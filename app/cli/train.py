@@ -82,7 +82,8 @@ def parse_arch(text: str, base: dict) -> dict:
     """`base` with the keys of the JSON object `text` changed; a one-line DatasetError unless the
     result builds a network (so a typo fails before the data is prepared, not after)."""
     from app.errors import DatasetError
-    from app.recognition.encoder import FaceNet, crop_box_of
+    from app.recognition.model_card import crop_box_of
+    from app.recognition.networks import FaceNet
     try:
         change = json.loads(text)
     except ValueError as exc:

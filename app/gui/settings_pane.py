@@ -478,7 +478,7 @@ class RetrainSection(QGroupBox):
 
     def make_config(self):
         from app import paths
-        from app.recognition.encoder import ModelCard
+        from app.recognition.model_card import ModelCard
         from app.training.heldout import CHECK_SHARE
         from app.training.loop import DEFAULT_DISTILL, TrainConfig, fine_tune_settings
 

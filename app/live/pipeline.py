@@ -25,7 +25,8 @@ from app.recognition.open_set import threshold_for
 from app.recognition.quality import MIN_NAMING_SHARPNESS, Quality, assess, sharpness
 from app.store import backup
 from app.store.backup import ExportSummary
-from app.store.gallery import Gallery, NewSample, Person, RestoreReport, Sample
+from app.store.gallery import Gallery
+from app.store.records import NewSample, Person, RestoreReport, Sample
 
 STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
 

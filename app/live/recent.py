@@ -52,7 +52,8 @@ from app.recognition.quality import Quality, assess
 
 if TYPE_CHECKING:  # the engine is only called, never imported at run time (it pulls in torch)
     from app.live.pipeline import Engine
-    from app.store.gallery import Gallery, Person, Sample
+    from app.store.gallery import Gallery
+    from app.store.records import Person, Sample
 
 _T = TypeVar("_T")
 

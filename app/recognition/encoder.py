@@ -1,9 +1,9 @@
-"""The siamese encoder: one CNN, shared by every face, mapping an aligned crop to a unit 128-d vector.
+"""The encoder: a face network loaded from its weights and model card, checked, and run to embed
+aligned crops as unit 128-d vectors, on CPU or CUDA; and `save_model`, which writes both files.
 
-"Siamese" is how it is used, not a second copy of weights: both faces of a pair (and anchor,
-positive and negative of a triplet) go through the same `FaceNet` module. Weights travel with a
-JSON model card (architecture, input size, training, metrics, calibrated τ, SHA-256), and loading
-checks all of it so a damaged or foreign file gives a `ModelError`, never a traceback.
+Loading checks everything (the card's sections, the SHA-256, the weights against the card's
+architecture), so a damaged or foreign file gives a `ModelError`, never a traceback. The networks
+themselves are app.recognition.networks; the card format is app.recognition.model_card.
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import json
 import os
-import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,184 +24,11 @@ from torch import nn
 from app import paths
 from app.errors import ModelError
 from app.fetch import sha256_file
-from app.recognition.alignment import FULL_BOX, checked_box
 from app.recognition.matching import CohortScorer
+from app.recognition.model_card import ARCH_NAME, ModelCard, card_path_for, crop_box_of, scorer_from_card, write_card
+from app.recognition.networks import FaceEnsemble, FaceNet, MobileFaceNet, build_net
 from app.recognition.open_set import OpenSetRule
 from app.store.atomic import atomic_write
-
-ARCH_NAME = "oneshot-resnet-v1"
-DEFAULT_ARCH: dict[str, Any] = {"input_size": 80, "widths": [32, 64, 128, 256], "blocks": [1, 2, 2, 1],
-                                "dim": 128}
-# Pixel normalisation: (x/255 - 0.5) / 0.5.
-ENROL_SHIFT = 0.025  # 2 px of an 80-pixel crop: chosen on held-out training people (README)
-
-
-class _Block(nn.Module):
-    """Basic residual block (conv-BN-ReLU); ReLU rather than PReLU: 1.6x faster training on CPU."""
-
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.act1 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.act2 = nn.ReLU(inplace=True)
-        self.short = None
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.act1(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return self.act2(y + (x if self.short is None else self.short(x)))
-
-
-class FaceNet(nn.Module):
-    """Small ResNet: stem → 4 stages (each halves the resolution) → flatten (keeps where a feature
-    sits on the face, which pooling would lose) → linear 128 → BN → L2 normalise."""
-
-    def __init__(self, input_size: int = DEFAULT_ARCH["input_size"], widths: list[int] | None = None,
-                 blocks: list[int] | None = None, dim: int = 128, dropout: float = 0.2,
-                 crop_box: list[float] | None = None, head: str = "flatten"):
-        super().__init__()
-        # crop_box is how faces are cut for this net (alignment's business, see Encoder.crop_box);
-        # accepted here so a card's whole `arch` builds the net.
-        widths = widths or DEFAULT_ARCH["widths"]
-        blocks = blocks or DEFAULT_ARCH["blocks"]
-        self.input_size = input_size
-        # channels_last runs oneDNN's fastest convolution kernels on CPU (~1.5x here), but torch
-        # 2.13's backward corrupts the heap (and kills the process) on odd batches when the stem
-        # is narrower than 16 channels, so such small nets keep the plain layout.
-        self.memory_format = torch.channels_last if widths[0] >= 16 else torch.contiguous_format
-        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 1, 1, bias=False),
-                                  nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
-        layers: list[nn.Module] = []
-        cin = widths[0]
-        for w, n in zip(widths, blocks):
-            for i in range(n):
-                layers.append(_Block(cin, w, 2 if i == 0 else 1))
-                cin = w
-        self.body = nn.Sequential(*layers)
-        spatial = input_size // 2 ** len(widths)
-        # dropout has no weights: cards without the key (all before it) load as 0.2
-        if head == "flatten":
-            self.head = nn.Sequential(nn.BatchNorm2d(cin), nn.Dropout(dropout), nn.Flatten(),
-                                      nn.Linear(cin * spatial * spatial, dim, bias=False),
-                                      nn.BatchNorm1d(dim))
-        elif head == "gdc":  # MobileFaceNet's global depthwise conv: one weight per channel and place;
-            # a third fewer weights, but lower rank-1 on held-out training people (README)
-            self.head = nn.Sequential(nn.BatchNorm2d(cin),
-                                      nn.Conv2d(cin, cin, spatial, groups=cin, bias=False),
-                                      nn.BatchNorm2d(cin), nn.Dropout(dropout), nn.Flatten(),
-                                      nn.Linear(cin, dim, bias=False), nn.BatchNorm1d(dim))
-        else:
-            raise ValueError(f"unknown head {head!r} (flatten or gdc)")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous(memory_format=self.memory_format)
-        return F.normalize(self.head(self.body(self.stem(x))), dim=1)
-
-
-class _ConvAct(nn.Sequential):
-    """Convolution with bias (batch norm folded in, as in the published weights) and PReLU."""
-
-    def __init__(self, cin: int, cout: int, k: int = 1, stride: int = 1, groups: int = 1, act: bool = True):
-        layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups)]
-        if act:
-            layers.append(nn.PReLU(cout))
-        super().__init__(*layers)
-
-
-class _Bottleneck(nn.Module):
-    """MobileFaceNet's inverted bottleneck: expand (1×1), depthwise 3×3, project (1×1, linear)."""
-
-    def __init__(self, cin: int, hidden: int, cout: int, stride: int):
-        super().__init__()
-        self.expand = _ConvAct(cin, hidden)
-        self.dw = _ConvAct(hidden, hidden, 3, stride, hidden)
-        self.project = _ConvAct(hidden, cout, act=False)
-        self.residual = stride == 1 and cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.project(self.dw(self.expand(x)))
-        return x + y if self.residual else y
-
-
-# (input channels, hidden, output channels, stride, repeats): the MobileFaceNet of Chen et al. 2018
-# as Faceplugin's weights have it, so the student can start from them (app.training.pretrained)
-MOBILEFACENET_STAGES = ((64, 128, 64, 2, 1), (64, 128, 64, 1, 4), (64, 256, 128, 2, 1), (128, 256, 128, 1, 6),
-                        (128, 512, 128, 2, 1), (128, 256, 128, 1, 2))
-
-
-class MobileFaceNet(nn.Module):
-    """MobileFaceNet at 112×112 (the teachers' frame): a 512-d face feature, then a linear map to
-    the gallery's 128 dimensions, L2-normalised. Chosen over `FaceNet` because a well-trained
-    network of this shape exists to start from; the small ResNet trained here from scratch stayed
-    far below the teachers (docs/experiments.md)."""
-
-    def __init__(self, input_size: int = 112, dim: int = 128, crop_box: list[float] | None = None,
-                 net: str = "mobilefacenet"):
-        super().__init__()
-        if input_size != 112:
-            raise ValueError(f"mobilefacenet takes 112 pixel crops, not {input_size}")
-        self.input_size = input_size
-        self.memory_format = torch.channels_last
-        layers: list[nn.Module] = [_ConvAct(3, 64, 3, 2), _ConvAct(64, 64, 3, 1, 64)]
-        for cin, hidden, cout, stride, n in MOBILEFACENET_STAGES:
-            layers += [_Bottleneck(cin if i == 0 else cout, hidden, cout, stride if i == 0 else 1) for i in range(n)]
-        layers += [_ConvAct(128, 512), nn.Conv2d(512, 512, 7, groups=512), nn.Conv2d(512, 512, 1)]
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(512, dim)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The 512-d feature before the gallery head (the pretrained network's own output)."""
-        return self.body(x.contiguous(memory_format=self.memory_format)).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.head(self.features(x)), dim=1)
-
-
-NETS = ("resnet", "mobilefacenet")
-
-
-class FaceEnsemble(nn.Module):
-    """Several `FaceNet`s trained alike from different seeds; a face's embedding is the
-    re-normalised mean of theirs. Averaging independent students cancels much of what each one
-    learned by chance (three of them: one-shot rank-1 0.771 → 0.805 with the earlier runs)."""
-
-    def __init__(self, members: int, **arch: Any):
-        super().__init__()
-        if members < 2:
-            raise ValueError(f"an ensemble needs two or more members, not {members}")
-        self.members = nn.ModuleList(FaceNet(**arch) for _ in range(members))
-        self.input_size = self.members[0].input_size
-        self.memory_format = self.members[0].memory_format
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(sum(m(x).float() for m in self.members), dim=1)
-
-
-def member_arch(arch: dict[str, Any]) -> dict[str, Any]:
-    """The arch of one network of `arch` (whose "members" key, if any, counts the networks)."""
-    return {k: v for k, v in arch.items() if k != "members"}
-
-
-def build_net(arch: dict[str, Any]) -> FaceNet | FaceEnsemble | MobileFaceNet:
-    """The network a card's `arch` describes: a MobileFaceNet (`"net": "mobilefacenet"`), or one
-    FaceNet, or an ensemble of them when members > 1."""
-    members = arch.get("members", 1)
-    if not isinstance(members, int) or members < 1:
-        raise ValueError(f"members must be a whole number of at least 1, not {members!r}")
-    kind = arch.get("net", "resnet")
-    if kind not in NETS:
-        raise ValueError(f"unknown network {kind!r} (one of {', '.join(NETS)})")
-    if kind == "mobilefacenet":
-        if members != 1:
-            raise ValueError("a mobilefacenet model is one network")
-        return MobileFaceNet(**member_arch(arch))
-    one = {k: v for k, v in member_arch(arch).items() if k != "net"}
-    return FaceNet(**one) if members == 1 else FaceEnsemble(members, **one)
 
 
 @functools.lru_cache(maxsize=1)
@@ -224,14 +48,8 @@ def _check_enrol_shift(value: Any) -> None:
         raise ValueError(f"enrol_shift must be a number from 0 to below 0.25, not {value!r}")
 
 
-def crop_box_of(arch: dict[str, Any]) -> tuple[float, float, float]:
-    """The arch's crop box (ValueError if malformed); the full frame when it has none."""
-    box = arch.get("crop_box")
-    return FULL_BOX if box is None else checked_box(box)
-
-
 def to_tensor(crops: np.ndarray) -> torch.Tensor:
-    """N x S x S x 3 uint8 RGB → normalised N x 3 x S x S float tensor."""
+    """N x S x S x 3 uint8 RGB → normalised N x 3 x S x S float tensor: (x/255 - 0.5) / 0.5."""
     t = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
     return t.div_(127.5).sub_(1.0)
 
@@ -245,84 +63,6 @@ def resolve_device(device: str | None) -> torch.device:
     if device not in ("cpu", "cuda"):
         raise ModelError(f"Unknown device {device!r}; use cpu or cuda.")
     return torch.device(device)
-
-
-@dataclass
-class ModelCard:
-    """What a weights file is and how good it is; stored as JSON next to the weights."""
-
-    arch: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ARCH))
-    architecture: str = ARCH_NAME
-    tau: float = 0.6
-    version: str = "untrained"
-    weights_sha256: str = ""
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    calibration: dict[str, Any] = field(default_factory=dict)  # distance histograms for the UI
-    # The open-set table (app.recognition.open_set): strangers named per τ and gallery size, measured on
-    # background faces the model never trained on; empty: decide with the one-to-one `tau`.
-    open_set: dict[str, Any] = field(default_factory=dict)
-    # Cohort normalisation (app.recognition.matching.CohortScorer): this model's embeddings of a fixed set of
-    # training people's faces ("embeddings": float16 little-endian, base64), "k" and "offset";
-    # empty: plain distances.
-    cohort: dict[str, Any] = field(default_factory=dict)
-    # flip_tta: embed each crop and its mirror image and average them (+2.3 points of DevTest
-    # accuracy for the 48-epoch single model, at twice the embedding cost).
-    # bf16_cpu: on CPUs with native bfloat16 (see `bf16_native`), embed under bfloat16 autocast:
-    # 516 against 290 faces/s here (`bench`, the weights shipped before), the same LFW figures but
-    # rank-1 0.773 against 0.771.
-    # enrol_shift: an enrolment photo is embedded as the mean of its crop and four copies shifted
-    # by this fraction of the crop side (see `Encoder.embed_enrolment`); 0 or absent: off.
-    inference: dict[str, Any] = field(default_factory=lambda: {"flip_tta": True, "bf16_cpu": True,
-                                                               "enrol_shift": ENROL_SHIFT})
-
-    @property
-    def input_size(self) -> int:
-        return int(self.arch["input_size"])
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2, sort_keys=True)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "ModelCard":
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(**data)
-        except FileNotFoundError:
-            raise ModelError(f"Model card {path} is missing.") from None
-        except (ValueError, TypeError) as exc:
-            raise ModelError(f"Model card {path} is damaged: {exc}") from None
-
-
-def cohort_section(embeddings: np.ndarray, k: int, offset: float, source: str) -> dict[str, Any]:
-    """A card's `cohort` section for these unit embeddings (stored as float16: 256 bytes a face)."""
-    import base64
-    e = np.asarray(embeddings, dtype="<f2")
-    return {"faces": int(e.shape[0]), "dim": int(e.shape[1]), "k": int(k), "offset": round(float(offset), 6),
-            "source": source, "embeddings": base64.b64encode(e.tobytes()).decode("ascii")}
-
-
-def scorer_from_card(card: "ModelCard") -> CohortScorer | None:
-    """The CohortScorer of a card's `cohort` section; ValueError if it is damaged."""
-    import base64
-    import binascii
-    c = card.cohort
-    if not c:
-        return None
-    try:
-        raw = base64.b64decode(c["embeddings"], validate=True)
-        faces, dim = int(c["faces"]), int(c["dim"])
-        emb = np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(faces, dim)
-        scorer = CohortScorer(emb, int(c["k"]), float(c["offset"]))
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise ValueError(f"cohort section is damaged: {exc}") from None
-    if dim != int(card.arch.get("dim", 128)) or not np.all(np.isfinite(emb)) or not np.isfinite(scorer.offset):
-        raise ValueError("cohort section is damaged: wrong size or non-finite values")
-    return scorer
-
-
-def card_path_for(weights: str | os.PathLike) -> Path:
-    return Path(weights).with_suffix(".json")
 
 
 def shipped_weights() -> Path:
@@ -506,37 +246,6 @@ def _freeze(net: nn.Module, example: torch.Tensor) -> Any:
         return None
 
 
-def combine_models(weights: list[str | os.PathLike], out: str | os.PathLike) -> ModelCard:
-    """Save one `FaceEnsemble` made of already trained single-network models of one architecture
-    (say, runs of one command with different seeds), so it can be evaluated and used like any
-    model. τ starts as the members' mean; calibrate it (`training.loop.calibrate_card`) before use."""
-    if len(weights) < 2:
-        raise ModelError("Combining needs two or more models.")
-    encs = [Encoder.load(w, "cpu") for w in weights]
-    arch = encs[0].card.arch
-
-    def shape(a: dict[str, Any]) -> dict[str, Any]:  # dropout changes training only, not the weights
-        return {**a, "dropout": None}
-
-    for e in encs:
-        if not isinstance(e.net, FaceNet):
-            raise ModelError(f"{e.path} is already an ensemble; combine single-network models.")
-        if shape(e.card.arch) != shape(arch):
-            raise ModelError(f"{e.path} has another architecture ({e.card.arch}) than {encs[0].path} ({arch}).")
-    net = FaceEnsemble(len(encs), **arch)
-    for member, e in zip(net.members, encs):
-        member.load_state_dict(e.net.state_dict())
-    card = ModelCard(arch={**arch, "members": len(encs)}, version=f"{Path(out).stem}-{int(time.time())}",
-                     tau=float(np.mean([e.tau for e in encs])),
-                     inference={**ModelCard().inference, **encs[0].card.inference})
-    card.training = {"combined_from": [{"path": str(e.path), "version": e.version,
-                                        "weights_sha256": e.card.weights_sha256} for e in encs],
-                     "signals": list(encs[0].card.training.get("signals", []))
-                                + [f"mean of {len(encs)} networks trained separately"]}
-    save_model(net.eval(), card, out)
-    return card
-
-
 def save_model(net: FaceNet | FaceEnsemble | MobileFaceNet, card: ModelCard, path: str | os.PathLike) -> Path:
     """Write weights then card atomically (temp file + fsync + rename), card carrying the SHA-256."""
     path = Path(path)
@@ -549,13 +258,4 @@ def save_model(net: FaceNet | FaceEnsemble | MobileFaceNet, card: ModelCard, pat
     with atomic_write(path) as f:
         f.write(data)
     write_card(card, path)  # a crash between the two leaves a SHA mismatch: a clear ModelError
-    return path
-
-
-def write_card(card: ModelCard, weights: str | os.PathLike) -> Path:
-    """Rewrite the card beside `weights` atomically (metrics, τ); the weights are untouched."""
-    path = card_path_for(weights)
-    text = card.to_json()
-    with atomic_write(path, text=True) as f:
-        f.write(text)
     return path

@@ -38,7 +38,8 @@ from pathlib import Path
 from app import __version__
 from app.errors import GalleryError
 from app.store.atomic import atomic_write
-from app.store.gallery import Gallery, RawPerson, RawSample, RestoreReport
+from app.store.gallery import Gallery
+from app.store.records import RawPerson, RawSample, RestoreReport
 
 FORMAT = "oneshot-face-gallery"
 FORMAT_VERSION = 1

@@ -1,17 +1,12 @@
 """The gallery: enrolled people and their samples (aligned face crop + embedding) in SQLite.
 
-Qt-free. Design choices, and why:
-- Every write is one `BEGIN IMMEDIATE ... COMMIT` transaction, so a crash never leaves half an
-  enrolment, and the write lock is taken up front (no deadlock upgrading a read to a write).
-- WAL + synchronous=FULL: readers (a second window, the CLI) never block the live engine, and a
-  committed enrolment survives a power cut.
+Qt-free. The file itself (opening, recovery, schema, transactions) is app.store.database; the
+values stored and handed out are app.store.records. Design choices, and why:
 - The aligned crop is kept (PNG, lossless), so the gallery can be re-embedded when the encoder
   changes without asking anyone for their photos again; embeddings carry their model version and
   only current ones are matched.
-- Faces are personal data: the file is created 0600, deleted rows are zeroed (secure_delete) and
-  `delete` VACUUMs and truncates the WAL so nothing of a removed person lingers in the file.
-- A damaged file is moved aside (never deleted) and reported; locked or read-only files give a
-  `GalleryError` a person can act on, never a raw sqlite3 traceback.
+- Faces are personal data: `delete` VACUUMs and truncates the WAL so nothing of a removed person
+  lingers in the file, and removes the copies made for retraining (paths.remove_derived_copies).
 - Backups (app.store.backup) copy people exactly as stored with `dump` and add them back with
   `restore`, one transaction, so a failed import changes nothing.
 - A person's photos can be listed (when, from where, how good), removed, moved to someone else,
@@ -24,247 +19,44 @@ Qt-free. Design choices, and why:
 - "Not X" answers are kept as rejections (the face's embedding and crop, for X): the matcher
   never names X for a face nearer that rejected face than to any photo of X (see
   `matching.Matcher`). They go with X when X is deleted, and to B when X is merged into B.
-- Format 2 added photo metadata, the main photo, soft deletion and rejections; a format-1 file is
-  upgraded in place on open, in one transaction (older photos have no quality figure).
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
-import unicodedata
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator, Literal, NoReturn, Sequence, overload
+from typing import Callable, Literal, Sequence, overload
 
-import cv2
 import numpy as np
 
 from app import paths
 from app.errors import GalleryError, NameTakenError
 from app.progress import CancelToken, ProgressFn, no_progress
-from app.recognition.matching import UNKNOWN, CohortScorer, Matcher
+from app.recognition.matching import CohortScorer, Matcher
+from app.store.database import DEFAULT_TIMEOUT_S, GalleryDatabase
+from app.store.records import (
+    DeletedPerson,
+    NewSample,
+    Person,
+    RawPerson,
+    RawSample,
+    RestoreReport,
+    Sample,
+    check_crop,
+    check_embedding,
+    check_model_version,
+    decode_crop,
+    embedding_array,
+    embedding_bytes,
+    encode_crop,
+    name_key,
+    validate_name,
+)
 
-FILENAME = "gallery.sqlite3"
-SCHEMA_VERSION = 2
-MAX_NAME_LENGTH = 100
-DEFAULT_TIMEOUT_S = 5.0
 UNDO_WINDOW_S = 600.0  # how long a deletion can be undone before everything of the person is erased
-
-_SQLITE_HEADER = b"SQLite format 3\x00"
-# Primary SQLite result codes (the low byte of sqlite_errorcode).
-_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 3, 5, 6, 8, 10, 11, 13, 14, 26
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS people (
-    id      INTEGER PRIMARY KEY,
-    name    TEXT UNIQUE NOT NULL,
-    created REAL
-);
-CREATE TABLE IF NOT EXISTS samples (
-    id            INTEGER PRIMARY KEY,
-    person_id     INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-    crop          BLOB NOT NULL,   -- PNG bytes of the aligned face crop (RGB stored as BGR PNG)
-    embedding     BLOB NOT NULL,   -- little-endian float32
-    model_version TEXT NOT NULL,
-    source        TEXT,
-    created       REAL
-);
-CREATE INDEX IF NOT EXISTS samples_person ON samples(person_id);
-CREATE INDEX IF NOT EXISTS samples_model ON samples(model_version);
-"""
-# Format N-1 -> N, each step applied in one transaction.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: (
-        "ALTER TABLE people ADD COLUMN deleted REAL",          # marked deleted at (undo window); NULL: active
-        "ALTER TABLE samples ADD COLUMN quality REAL",         # 0-1 (app.recognition.quality.Quality.score); NULL: not measured
-        "ALTER TABLE samples ADD COLUMN quality_note TEXT",    # "good" or why not
-        "ALTER TABLE samples ADD COLUMN is_main INTEGER NOT NULL DEFAULT 0",
-        """CREATE TABLE IF NOT EXISTS rejections (
-            id            INTEGER PRIMARY KEY,
-            person_id     INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
-            crop          BLOB,            -- PNG of the aligned crop, so it can be re-embedded
-            embedding     BLOB NOT NULL,
-            model_version TEXT NOT NULL,
-            created       REAL
-        )""",
-        "CREATE INDEX IF NOT EXISTS rejections_person ON rejections(person_id)",
-    ),
-}
-_TABLES = {"meta", "people", "samples", "rejections"}
 # What `reembed` refreshes: (table, condition); a rejection saved without its crop cannot be.
 _REEMBEDDED = (("samples", ""), ("rejections", " AND crop IS NOT NULL"))
-_REQUIRED_COLUMNS = {
-    "people": {"id", "name", "created", "deleted"},
-    "samples": {"id", "person_id", "crop", "embedding", "model_version", "source", "created",
-                "quality", "quality_note", "is_main"},
-    "rejections": {"id", "person_id", "crop", "embedding", "model_version", "created"},
-}
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    name: str
-    sample_count: int
-    created: float
-
-
-@dataclass(frozen=True)
-class DeletedPerson:
-    """Someone deleted with undo: restorable with `undo_delete` until `purge_at`."""
-    id: int
-    name: str
-    sample_count: int
-    deleted: float
-    purge_at: float
-
-
-@dataclass(frozen=True, eq=False)  # eq=False: comparing ndarray fields has no single truth value
-class Sample:
-    id: int
-    person_id: int
-    crop: np.ndarray        # HxWx3 uint8 RGB
-    embedding: np.ndarray   # (D,) float32
-    model_version: str
-    source: str | None      # where it came from: a file name, "recent faces", ...
-    created: float = 0.0    # when it was added (seconds since the epoch)
-    quality: float | None = None       # 0-1 (app.recognition.quality); None: added before it was measured
-    quality_note: str | None = None    # "good" or why not
-    is_main: bool = False   # the person's chosen main photo (their thumbnail)
-
-
-@dataclass(frozen=True, eq=False)
-class NewSample:
-    """A photo to add (`Gallery.add_samples`): the aligned crop to store and its embedding."""
-    crop: np.ndarray
-    embedding: np.ndarray
-    model_version: str
-    source: str | None = None
-    quality: float | None = None
-    quality_note: str | None = None
-
-
-@dataclass(frozen=True)
-class RawSample:
-    """A sample exactly as stored (PNG bytes, little-endian float32 bytes): backups copy these
-    without decoding or re-encoding anything."""
-    png: bytes
-    embedding: bytes
-    model_version: str
-    source: str | None
-    created: float
-    quality: float | None = None
-    quality_note: str | None = None
-    is_main: bool = False
-
-
-@dataclass(frozen=True)
-class RawPerson:
-    name: str
-    created: float
-    samples: tuple[RawSample, ...]
-
-
-@dataclass(frozen=True)
-class RestoreReport:
-    people_added: tuple[str, ...]
-    people_merged: tuple[str, ...]
-    samples_added: int
-    samples_skipped: int  # already there (same crop): restoring a backup twice adds nothing
-
-
-def remove_derived_copies(folder: str | os.PathLike) -> None:
-    """Delete the copies of gallery crops made for retraining beside the gallery (exported crops
-    and their aligned-crop cache), so a deleted person leaves nothing behind; they are rebuilt
-    from the gallery the next time someone retrains with the enrolled people."""
-    import shutil
-    for name in (paths.GALLERY_TRAIN, paths.GALLERY_TRAIN_CACHE):
-        target = Path(folder) / name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target, ignore_errors=True)
-
-
-def default_path() -> Path:
-    return paths.data_dir() / FILENAME
-
-
-def validate_name(name: str) -> str:
-    """The name as it will be stored: surrounding whitespace stripped, otherwise verbatim.
-    Refuses what would confuse people or break one-line output: empty, over 100 characters,
-    control characters (tabs, newlines), and the label "Unknown" used for strangers."""
-    if not isinstance(name, str):
-        raise GalleryError("A name must be text.")
-    clean = name.strip()
-    if not clean:
-        raise GalleryError("Please enter a name.")
-    if len(clean) > MAX_NAME_LENGTH:
-        raise GalleryError(f"A name can be at most {MAX_NAME_LENGTH} characters long "
-                           f"(this one has {len(clean)}).")
-    if any(unicodedata.category(ch) == "Cc" for ch in clean):
-        raise GalleryError("A name cannot contain tabs, line breaks or other control characters.")
-    if _name_key(clean) == _name_key(UNKNOWN):
-        raise GalleryError(f'"{UNKNOWN}" is what the app shows for strangers; please choose another name.')
-    return clean
-
-
-def _name_key(name: str) -> str:
-    """Comparison key for "is this name taken": case- and normalisation-insensitive, so "Ann"
-    and "ann" (or composed/decomposed accents) cannot become two different people."""
-    return unicodedata.normalize("NFC", name).casefold()
-
-
-def _check_crop(crop: np.ndarray) -> np.ndarray:
-    c = np.asarray(crop)
-    if c.ndim != 3 or c.shape[2] != 3 or c.dtype != np.uint8 or c.shape[0] == 0 or c.shape[1] == 0:
-        raise ValueError(f"crop must be an HxWx3 uint8 RGB image, got {c.shape} {c.dtype}")
-    return np.ascontiguousarray(c)
-
-
-def _check_embedding(embedding: np.ndarray) -> np.ndarray:
-    e = np.asarray(embedding, dtype=np.float32)
-    if e.ndim == 2 and e.shape[0] == 1:
-        e = e[0]
-    if e.ndim != 1 or e.size == 0:
-        raise ValueError(f"embedding must be a 1-D vector, got shape {e.shape}")
-    if not np.all(np.isfinite(e)):
-        raise ValueError("embedding contains NaN or infinity")
-    return np.ascontiguousarray(e)
-
-
-def _check_model_version(model_version: str) -> str:
-    if not isinstance(model_version, str) or not model_version:
-        raise ValueError("model_version must be a non-empty string")
-    return model_version
-
-
-def _encode_crop(crop: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("could not encode the face crop as PNG")
-    return buf.tobytes()
-
-
-def _decode_crop(blob: bytes) -> np.ndarray:
-    bgr = cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise GalleryError("A face crop stored in the gallery cannot be read; the gallery may be damaged.")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _emb_bytes(e: np.ndarray) -> bytes:
-    return e.astype("<f4", copy=False).tobytes()
-
-
-def _emb_array(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
 
 
 def _new_id(cur: sqlite3.Cursor) -> int:
@@ -275,35 +67,7 @@ def _new_id(cur: sqlite3.Cursor) -> int:
     return int(rowid)
 
 
-def _sidecars(path: Path) -> list[Path]:
-    return [Path(f"{path}-wal"), Path(f"{path}-shm")]
-
-
-def _tighten(path: Path) -> None:
-    """Drop group/other permissions from an existing file (keeps a read-only file read-only)."""
-    try:
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            os.chmod(path, mode & ~0o077)
-    except OSError:
-        pass
-
-
-def _move_no_overwrite(src: Path, dst: Path) -> None:
-    """Rename `src` to `dst`, failing with FileExistsError rather than replacing anything."""
-    try:
-        os.link(src, dst)
-    except FileExistsError:
-        raise
-    except OSError:  # no hard links on this file system
-        if os.path.lexists(dst):
-            raise FileExistsError(dst) from None
-        os.rename(src, dst)
-        return
-    os.unlink(src)
-
-
-class Gallery:
+class Gallery(GalleryDatabase):
     """People and their samples in one SQLite file; safe to share between threads (one lock)."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
@@ -311,228 +75,13 @@ class Gallery:
         """Open (creating if needed) the gallery at `path`, default `data_dir()/gallery.sqlite3`.
         `timeout`: seconds to wait for another program's write lock before giving up;
         `undo_window_s`: how long an undoable deletion can be undone; `clock`: the time (tests)."""
-        self.path = Path(path) if path is not None else default_path()
-        self.timeout = float(timeout)
         self.undo_window_s = float(undo_window_s)
         self.clock = clock
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._open()
+        super().__init__(path, timeout=timeout)
         try:
             self.purge_deleted()  # people whose undo window ran out while no program had the file open
         except GalleryError:
             pass  # locked by another program just now: the next open or purge_deleted() erases them
-
-    # ---- opening -------------------------------------------------------------------------
-    def _open(self) -> None:
-        p = self.path
-        if p.is_dir():
-            raise GalleryError(f"The gallery path {p} is a folder, not a file.")
-        try:
-            if not p.parent.exists():
-                p.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
-            try:  # create it ourselves so it is 0600 from the first byte; SQLite gives -wal/-shm the same mode
-                os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except FileExistsError:
-                pass
-        except OSError as exc:
-            raise GalleryError(f"The gallery file {p} cannot be created: {exc.strerror or exc}.") from None
-        for f in [p, *_sidecars(p)]:
-            if f.exists():
-                _tighten(f)
-        if not os.access(p, os.R_OK | os.W_OK):
-            raise GalleryError(f"The gallery file {p} is read-only. Make it writable (or choose another "
-                               f"data folder with ONESHOT_DATA_DIR) and try again.")
-        try:
-            with open(p, "rb") as fh:
-                head = fh.read(len(_SQLITE_HEADER))
-        except OSError as exc:
-            raise GalleryError(f"The gallery file {p} cannot be read: {exc.strerror or exc}.") from None
-        if head and head != _SQLITE_HEADER:
-            self._set_aside("it is not a SQLite database")
-        try:
-            self._conn = sqlite3.connect(str(p), timeout=self.timeout, isolation_level=None,
-                                         check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise self._explain(exc) from None
-        try:
-            conn = self._conn
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            check = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
-            if check != ["ok"]:
-                self._set_aside(f"integrity check failed: {'; '.join(map(str, check[:3]))}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA secure_delete = ON")
-            conn.execute("PRAGMA temp_store = MEMORY")  # VACUUM's copy never touches a temp file
-            self._ensure_schema(conn)
-        except sqlite3.Error as exc:
-            err = self._explain(exc)
-            self._close_quietly()
-            raise err from None
-        except BaseException:
-            self._close_quietly()
-            raise
-
-    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "meta" not in tables or not {"people", "samples"} <= tables:
-            if tables - _TABLES - {t for t in tables if t.startswith("sqlite_")}:
-                raise GalleryError(f"{self.path} is a database of another program, not a OneShot Face gallery.")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        conn.execute(stmt)
-                # Format 1 first, then the same upgrade steps an old file takes (below).
-                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', 1)")
-                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('change_counter', 0)")
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback_quietly()
-                raise
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise GalleryError(f"The gallery {self.path} was written by a newer version of OneShot Face "
-                               f"(format {version}); please update the app.")
-        if version < SCHEMA_VERSION:
-            self._migrate(conn)
-        for table, wanted in _REQUIRED_COLUMNS.items():
-            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-            if not wanted <= have:
-                raise GalleryError(f"{self.path} is not a OneShot Face gallery (table {table} lacks "
-                                   f"{', '.join(sorted(wanted - have))}).")
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Upgrade an older format step by step, each step one transaction; the version is read
-        again under the write lock, so two programs opening an old file upgrade it once."""
-        while True:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
-                if version >= SCHEMA_VERSION:
-                    conn.execute("COMMIT")
-                    return
-                have = {t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")} for t in ("people", "samples")}
-                for stmt in _MIGRATIONS[version + 1]:
-                    parts = stmt.split()
-                    if parts[0] == "ALTER" and parts[5] in have.get(parts[2], ()):
-                        continue  # the column is already there (a hand-repaired file)
-                    conn.execute(stmt)
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version + 1,))
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback_quietly()
-                raise
-
-    def _set_aside(self, reason: str) -> NoReturn:
-        """Move a damaged file (and its -wal/-shm) to `<name>.corrupt-<timestamp>`; never delete it."""
-        self._close_quietly()
-        p = self.path
-        base = f"{p.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
-        for n in range(1, 1000):
-            aside = p.with_name(base if n == 1 else f"{base}-{n}")
-            if any(os.path.lexists(f) for f in [aside, *_sidecars(aside)]):
-                continue
-            try:
-                _move_no_overwrite(p, aside)
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise GalleryError(f"The gallery file {p} is damaged ({reason}) and could not be moved "
-                                   f"aside: {exc.strerror or exc}. Move or rename it, then try again.") from None
-            for src, dst in zip(_sidecars(p), _sidecars(aside)):
-                if src.exists():
-                    try:
-                        _move_no_overwrite(src, dst)
-                    except OSError:
-                        pass
-            raise GalleryError(f"The gallery file was damaged ({reason}). It has been moved to {aside} "
-                               f"(nothing was deleted); a new, empty gallery will be started.")
-        raise GalleryError(f"The gallery file {p} is damaged ({reason}); move or rename it, then try again.")
-
-    def _explain(self, exc: sqlite3.Error) -> GalleryError:
-        """A message a person can act on for a sqlite3 error (damage is handled by moving the file)."""
-        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-        p = self.path
-        if code in (_CORRUPT, _NOTADB):
-            try:
-                self._set_aside(str(exc))
-            except GalleryError as err:
-                return err
-        if code in (_BUSY, _LOCKED):
-            return GalleryError(f"The gallery {p} is in use by another program and stayed locked for more "
-                                f"than {self.timeout:g} s. Close other copies of OneShot Face and try again.")
-        if code == _READONLY:
-            return GalleryError(f"The gallery {p} is read-only (check the permissions of the file and its "
-                                f"folder), so nothing can be saved.")
-        if code in (_CANTOPEN, _PERM):
-            return GalleryError(f"The gallery {p} cannot be opened; check that its folder exists and is writable.")
-        if code == _FULL:
-            return GalleryError(f"The disk holding the gallery {p} is full.")
-        if code == _IOERR:
-            return GalleryError(f"The gallery {p} could not be read or written (input/output error).")
-        return GalleryError(f"The gallery {p} cannot be used: {exc}.")
-
-    # ---- lifetime ------------------------------------------------------------------------
-    def _close_quietly(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
-
-    def _rollback_quietly(self) -> None:
-        if self._conn is not None and self._conn.in_transaction:
-            try:
-                self._conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-
-    def close(self) -> None:
-        """Close the connection; the last one to close checkpoints and removes the WAL file."""
-        with self._lock:
-            self._close_quietly()
-
-    def __enter__(self) -> "Gallery":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock, with sqlite3 errors turned into GalleryError."""
-        with self._lock:
-            if self._conn is None:
-                raise GalleryError("The gallery has been closed.")
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise self._explain(exc) from None
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One all-or-nothing write transaction that also bumps the change counter."""
-        with self._read() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'change_counter'")
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback_quietly()
-                raise
-
-    @property
-    def version(self) -> int:
-        """Bumped by every change (from any connection or process), so a UI or engine can tell
-        cheaply when to rebuild its Matcher."""
-        with self._read() as conn:
-            return int(conn.execute("SELECT value FROM meta WHERE key = 'change_counter'").fetchone()[0])
 
     # ---- people --------------------------------------------------------------------------
     # Active people only: someone deleted with undo is invisible to every listing and match.
@@ -562,8 +111,8 @@ class Gallery:
         with self._read() as conn:
             row = conn.execute(self._PERSON_SQL + " AND p.name = ?", (name,)).fetchone()
             if row is None:
-                key = _name_key(name)
-                rows = [r for r in conn.execute(self._PERSON_SQL).fetchall() if _name_key(r[1]) == key]
+                key = name_key(name)
+                rows = [r for r in conn.execute(self._PERSON_SQL).fetchall() if name_key(r[1]) == key]
                 row = rows[0] if len(rows) == 1 else None
         return self._person(row) if row is not None else None
 
@@ -574,18 +123,18 @@ class Gallery:
         return int(row[0]), row[1]
 
     def _taken_by(self, conn: sqlite3.Connection, name: str) -> tuple[int, str] | None:
-        key = _name_key(name)
+        key = name_key(name)
         for pid, other in conn.execute("SELECT id, name FROM people WHERE deleted IS NULL ORDER BY id"):
-            if _name_key(other) == key:
+            if name_key(other) == key:
                 return int(pid), other
         return None
 
     def _free_name(self, conn: sqlite3.Connection, name: str) -> bool:
         """Erase, in the caller's transaction, anyone deleted (awaiting undo) under this name: the
         name is being given to someone new, so that deletion can no longer be undone."""
-        key = _name_key(name)
+        key = name_key(name)
         gone = [int(pid) for pid, other in conn.execute("SELECT id, name FROM people WHERE deleted IS NOT NULL")
-                if _name_key(other) == key]
+                if name_key(other) == key]
         for pid in gone:
             conn.execute("DELETE FROM people WHERE id = ?", (pid,))
         return bool(gone)
@@ -596,7 +145,7 @@ class Gallery:
         cur = conn.execute(
             "INSERT INTO samples(person_id, crop, embedding, model_version, source, created, quality, quality_note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (person_id, png, _emb_bytes(emb), model_version, source, self.clock(),
+            (person_id, png, embedding_bytes(emb), model_version, source, self.clock(),
              None if quality is None else float(quality), quality_note))
         return _new_id(cur)
 
@@ -607,9 +156,9 @@ class Gallery:
         (ignoring case) is refused unless `add_to_existing`, which adds the sample to that person.
         `quality`, `quality_note`: the face's `app.recognition.quality.Quality` score and note, shown later."""
         name = validate_name(name)
-        crop, emb = _check_crop(crop), _check_embedding(embedding)
-        model_version = _check_model_version(model_version)
-        png = _encode_crop(crop)
+        crop, emb = check_crop(crop), check_embedding(embedding)
+        model_version = check_model_version(model_version)
+        png = encode_crop(crop)
         with self._write() as conn:
             taken = self._taken_by(conn, name)
             freed = False
@@ -636,12 +185,12 @@ class Gallery:
                                                         quality_note)])
         return smp
 
-    def add_samples(self, person_id: int, new: Sequence["NewSample"]) -> list[Sample]:
+    def add_samples(self, person_id: int, new: Sequence[NewSample]) -> list[Sample]:
         """Several photos of someone in ONE transaction: all of them are added, or none."""
         checked = []
         for n in new:
-            crop, emb = _check_crop(n.crop), _check_embedding(n.embedding)
-            checked.append((crop, emb, _check_model_version(n.model_version), _encode_crop(crop), n))
+            crop, emb = check_crop(n.crop), check_embedding(n.embedding)
+            checked.append((crop, emb, check_model_version(n.model_version), encode_crop(crop), n))
         out = []
         with self._write() as conn:
             pid, _ = self._active(conn, person_id)
@@ -680,7 +229,7 @@ class Gallery:
                 # The deletion itself is committed. If another connection blocks the compaction,
                 # secure_delete has already zeroed the freed pages; the WAL is rewritten later.
                 pass
-        remove_derived_copies(self.path.parent)
+        paths.remove_derived_copies(self.path.parent)
 
     @overload
     def delete(self, person_id: int, undoable: Literal[True]) -> DeletedPerson: ...
@@ -704,7 +253,7 @@ class Gallery:
                 if cur.rowcount == 0:
                     raise GalleryError("That person is no longer in the gallery.")
         if undoable:
-            remove_derived_copies(self.path.parent)  # rebuilt from the gallery at the next retraining
+            paths.remove_derived_copies(self.path.parent)  # rebuilt from the gallery at the next retraining
             return DeletedPerson(pid, name, count, now, now + self.undo_window_s)
         self._compact()
         return None
@@ -721,8 +270,8 @@ class Gallery:
 
     def find_deleted(self, name: str) -> DeletedPerson | None:
         """The most recently deleted person called `name` (ignoring case) who can still be restored."""
-        key = _name_key(name.strip())
-        return next((d for d in self.deleted_people() if _name_key(d.name) == key), None)
+        key = name_key(name.strip())
+        return next((d for d in self.deleted_people() if name_key(d.name) == key), None)
 
     def undo_delete(self, person_id: int) -> Person:
         """Bring back someone deleted with undo, with every photo, while the window is open."""
@@ -778,13 +327,13 @@ class Gallery:
         """Remember that this face is NOT `person_id` (a wrong match said "Not …"): from now on the
         matcher never names that person for a face nearer this one than to any of their photos.
         `crop` (the aligned stored crop) lets a new model re-embed it; returns its id."""
-        emb = _check_embedding(embedding)
-        model_version = _check_model_version(model_version)
-        png = None if crop is None else _encode_crop(_check_crop(crop))
+        emb = check_embedding(embedding)
+        model_version = check_model_version(model_version)
+        png = None if crop is None else encode_crop(check_crop(crop))
         with self._write() as conn:
             pid, _ = self._active(conn, person_id)
             cur = conn.execute("INSERT INTO rejections(person_id, crop, embedding, model_version, created) "
-                               "VALUES (?, ?, ?, ?, ?)", (pid, png, _emb_bytes(emb), model_version, self.clock()))
+                               "VALUES (?, ?, ?, ?, ?)", (pid, png, embedding_bytes(emb), model_version, self.clock()))
         return _new_id(cur)
 
     def rejection_count(self, person_id: int) -> int:
@@ -834,17 +383,17 @@ class Gallery:
             except GalleryError as exc:
                 raise GalleryError(f"The backup holds a name that cannot be used ({exc}); "
                                    f"nothing was imported.") from None
-            if _name_key(name) in seen:
-                raise GalleryError(f"The backup names {seen[_name_key(name)]!r} twice; it may be damaged.")
-            seen[_name_key(name)] = name
+            if name_key(name) in seen:
+                raise GalleryError(f"The backup names {seen[name_key(name)]!r} twice; it may be damaged.")
+            seen[name_key(name)] = name
             samples = []
             for smp in person.samples:
                 try:
                     if len(smp.embedding) == 0 or len(smp.embedding) % 4:
                         raise ValueError("embedding size")
-                    _check_embedding(_emb_array(smp.embedding))
-                    _check_model_version(smp.model_version)
-                    _decode_crop(smp.png)
+                    check_embedding(embedding_array(smp.embedding))
+                    check_model_version(smp.model_version)
+                    decode_crop(smp.png)
                 except (ValueError, GalleryError):
                     raise GalleryError(f"A photo of {name} in the backup is damaged; nothing was imported.") from None
                 samples.append(smp)
@@ -854,19 +403,19 @@ class Gallery:
         merged: list[str] = []
         n_added = n_skipped = 0
         with self._write() as conn:
-            existing = {_name_key(n): (int(pid), n)  # DESC: the oldest wins, as in _taken_by
+            existing = {name_key(n): (int(pid), n)  # DESC: the oldest wins, as in _taken_by
                         for pid, n in conn.execute("SELECT id, name FROM people WHERE deleted IS NULL "
                                                    "ORDER BY id DESC")}
             freed = False
-            clashes = [(name, existing[_name_key(name)][1]) for name, _, _ in checked
-                       if _name_key(name) in existing]
+            clashes = [(name, existing[name_key(name)][1]) for name, _, _ in checked
+                       if name_key(name) in existing]
             if clashes and not merge:
                 listed = ", ".join(other for _, other in clashes[:5]) + (" …" if len(clashes) > 5 else "")
                 raise GalleryError(f"{len(clashes)} of the people in the backup are already enrolled "
                                    f"({listed}). Nothing was imported; import with --merge to add their "
                                    f"photos to the people already here.")
             for name, created, samples in checked:
-                taken = existing.get(_name_key(name))
+                taken = existing.get(name_key(name))
                 if taken is None:
                     freed = self._free_name(conn, name) or freed
                     cur = conn.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, created))
@@ -900,7 +449,7 @@ class Gallery:
     @staticmethod
     def _sample(row) -> Sample:
         sid, pid, crop, emb, mv, source, created, quality, note, main = row
-        return Sample(int(sid), int(pid), _decode_crop(crop), _emb_array(emb), mv, source, float(created or 0.0),
+        return Sample(int(sid), int(pid), decode_crop(crop), embedding_array(emb), mv, source, float(created or 0.0),
                       None if quality is None else float(quality), note, bool(main))
 
     def samples(self, person_id: int | None = None) -> list[Sample]:
@@ -971,7 +520,7 @@ class Gallery:
             row = conn.execute("SELECT s.crop FROM samples s JOIN people p ON p.id = s.person_id "
                                "WHERE s.person_id = ? AND p.deleted IS NULL ORDER BY s.is_main DESC, s.id LIMIT 1",
                                (int(person_id),)).fetchone()
-        return _decode_crop(row[0]) if row else None
+        return decode_crop(row[0]) if row else None
 
     def matcher(self, model_version: str, scorer: CohortScorer | None = None) -> Matcher:
         """A Matcher over the active people's samples embedded by `model_version` (others are
@@ -1017,7 +566,7 @@ class Gallery:
         `Cancelled` between batches) or crash leaves every sample either fully old or fully new.
         `embed_crops` receives (B, H, W, 3) uint8 RGB crops of equal size and returns (B, D).
         """
-        model_version = _check_model_version(model_version)
+        model_version = check_model_version(model_version)
         batch = max(1, int(batch))
         total = self.stale_count(model_version)
         done = 0
@@ -1034,7 +583,7 @@ class Gallery:
                 if not rows:
                     break
                 last_id = int(rows[-1][0])
-                crops = [_decode_crop(r[1]) for r in rows]
+                crops = [decode_crop(r[1]) for r in rows]
                 embs: list[np.ndarray | None] = [None] * len(rows)
                 by_shape: dict[tuple, list[int]] = {}
                 for i, c in enumerate(crops):
@@ -1044,14 +593,14 @@ class Gallery:
                     if out.ndim != 2 or len(out) != len(idx):
                         raise ValueError(f"embed_crops returned shape {out.shape} for {len(idx)} crops")
                     for i, e in zip(idx, out):
-                        embs[i] = _check_embedding(e)
+                        embs[i] = check_embedding(e)
                 with self._write() as conn:
                     for (sid, _, old_version), e in zip(rows, embs):
                         assert e is not None  # every crop was embedded above
                         # Only if untouched since we read it (deleted or refreshed by someone else: skip).
                         cur = conn.execute(f"UPDATE {table} SET embedding = ?, model_version = ? "
                                            "WHERE id = ? AND model_version = ?",
-                                           (_emb_bytes(e), model_version, sid, old_version))
+                                           (embedding_bytes(e), model_version, sid, old_version))
                         done += cur.rowcount
                 progress(min(done, total), total, "Updating the gallery for the new model")
         if done < total:  # some were deleted or refreshed elsewhere meanwhile: still finished

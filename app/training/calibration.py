@@ -103,7 +103,7 @@ def make_cohort(encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DET
     the offset that keeps normalised distances on the scale of plain ones (the median crowd
     distance among the cohort faces themselves)."""
     from app import paths
-    from app.recognition.encoder import cohort_section
+    from app.recognition.model_card import cohort_section
     data = build_crops(cohort_images(lfw_dir), encoder.input_size, detector, workers=workers, progress=progress,
                        cancel=cancel, cache_dir=paths.cache_dir(), box=encoder.crop_box)
     emb = encoder.embed(data["crops"][data["found"] & data["readable"]])

@@ -178,7 +178,7 @@ def never_trained_on(training: dict, kept_out: Callable[[dict], bool], depth: in
         return never_trained_on(training["fine_tuned_from"], kept_out, depth + 1)
     if init in PRETRAINED:  # published weights, trained on other people
         return True
-    from app.recognition.encoder import ModelCard, card_path_for
+    from app.recognition.model_card import ModelCard, card_path_for
     try:
         start = ModelCard.from_file(card_path_for(init))
     except (OneShotError, OSError):
@@ -379,7 +379,8 @@ def check_after_training(weights: str | os.PathLike, card, active_weights: str |
     neither trained on, store the result in the card as `training["held_out_check"]` (written
     beside the weights) and return it. When there is nobody to check on, or cancelling stops it,
     the result says so (`skipped`, `cancelled`); the model is kept either way."""
-    from app.recognition.encoder import Encoder, write_card
+    from app.recognition.encoder import Encoder
+    from app.recognition.model_card import write_card
     active = None
     why = ""
     if active_weights:

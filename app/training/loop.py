@@ -24,21 +24,9 @@ from app.errors import Cancelled, DatasetError
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import FULL_BOX
 from app.recognition.detection import DEFAULT_DETECTOR
-from app.recognition.encoder import (
-    DEFAULT_ARCH,
-    Encoder,
-    FaceEnsemble,
-    FaceNet,
-    MobileFaceNet,
-    ModelCard,
-    bf16_native,
-    build_net,
-    crop_box_of,
-    resolve_device,
-    save_model,
-    to_tensor,
-    write_card,
-)
+from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
+from app.recognition.model_card import ModelCard, crop_box_of, write_card
+from app.recognition.networks import DEFAULT_ARCH, FaceEnsemble, FaceNet, MobileFaceNet, build_net
 from app.store.atomic import atomic_write
 from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
 from app.training.calibration import (

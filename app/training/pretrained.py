@@ -3,7 +3,7 @@
 A student trained from scratch on the few thousand labelled people here stays far below the
 teachers however it is distilled (docs/experiments.md); one that starts from a network already
 trained on many people only has to be moved into the teacher's geometry and the gallery's 128
-dimensions. Faceplugin's file is a MobileFaceNet (app.recognition.encoder.MobileFaceNet) with its batch norms
+dimensions. Faceplugin's file is a MobileFaceNet (app.recognition.networks.MobileFaceNet) with its batch norms
 folded into the convolutions, so its weights are copied layer for layer.
 
 Reading an ONNX file's weights needs the `onnx` package (training only; not in the bundle).
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from app.errors import ModelError
-from app.recognition.encoder import MobileFaceNet
+from app.recognition.networks import MobileFaceNet
 
 # Faceplugin's pixel scaling, (p - 127) / 128; the app feeds (p - 127.5) / 127.5, folded into the
 # first convolution so the copied network computes exactly what the original does.

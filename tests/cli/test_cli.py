@@ -139,7 +139,9 @@ def test_train_input_size_sets_the_crop_size(capsys, shared, tmp_path):
 
 
 def test_combine_refuses_models_that_do_not_fit_in_one_line(capsys, tmp_path):
-    from app.recognition.encoder import FaceNet, ModelCard, save_model
+    from app.recognition.encoder import save_model
+    from app.recognition.model_card import ModelCard
+    from app.recognition.networks import FaceNet
     small = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
     a = save_model(FaceNet(**small).eval(), ModelCard(arch=small), tmp_path / "a.pt")
     b = save_model(FaceNet(**dict(small, dim=64)).eval(), ModelCard(arch=dict(small, dim=64)), tmp_path / "b.pt")
@@ -154,7 +156,8 @@ def test_combine_refuses_models_that_do_not_fit_in_one_line(capsys, tmp_path):
 def test_faces_enrolled_under_another_model_are_re_embedded_before_use(capsys, samples_dir, yunet_path, tmp_path):
     import shutil
 
-    from app.recognition.encoder import card_path_for, shipped_weights
+    from app.recognition.encoder import shipped_weights
+    from app.recognition.model_card import card_path_for
     det = ["--detector-model", str(yunet_path)]
     run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
     other = tmp_path / "other.pt"  # the same weights under another version: a model switch
@@ -190,7 +193,8 @@ def _small_tree(root, lfw, multi=8, single=6):
 def test_evaluate_open_set_and_calibrate_open_set_on_a_small_tree(capsys, shared, tmp_path, yunet_path):
     import shutil
 
-    from app.recognition.encoder import ModelCard, shipped_weights
+    from app.recognition.encoder import shipped_weights
+    from app.recognition.model_card import ModelCard
     from app.recognition.open_set import OpenSetRule
     lfw = shared / "datasets" / "lfw"
     tree = _small_tree(tmp_path / "tree", lfw)
@@ -389,14 +393,17 @@ def _tiny_model(path):
     """A small random encoder saved with its card (a τ that calibrate must replace)."""
     import torch
 
-    from app.recognition.encoder import FaceNet, ModelCard, save_model
+    from app.recognition.encoder import save_model
+    from app.recognition.model_card import ModelCard
+    from app.recognition.networks import FaceNet
     small = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
     torch.manual_seed(0)
     return save_model(FaceNet(**small).eval(), ModelCard(arch=small, version="tiny", tau=1.99), path)
 
 
 def test_calibrate_writes_the_tau_training_calibrate_finds(capsys, tiny_lfw, yunet_path, tmp_path):
-    from app.recognition.encoder import Encoder, ModelCard
+    from app.recognition.encoder import Encoder
+    from app.recognition.model_card import ModelCard
     from app.training.loop import calibrate
     weights = _tiny_model(tmp_path / "m.pt")
     code, out, err = run(capsys, "calibrate", "--weights", str(weights), "--lfw", str(tiny_lfw.root), "--only", "tau")
@@ -412,7 +419,7 @@ def test_calibrate_writes_the_tau_training_calibrate_finds(capsys, tiny_lfw, yun
 
 
 def test_evaluate_verification_on_a_tiny_lfw(capsys, tiny_lfw, yunet_path, tmp_path):
-    from app.recognition.encoder import ModelCard
+    from app.recognition.model_card import ModelCard
     weights = _tiny_model(tmp_path / "m.pt")
     det = ["--weights", str(weights), "--detector-model", str(yunet_path)]
     code, out, err = run(capsys, "evaluate", "verification", "--lfw", str(tiny_lfw.root), "--json", "--write-card", *det)

@@ -156,7 +156,8 @@ def test_awkward_names_and_paths_round_trip_verbatim(capsys, tmp_path, monkeypat
 
 
 def _broken_weights(kind: str, tmp_path: Path) -> Path:
-    from app.recognition.encoder import card_path_for, shipped_weights
+    from app.recognition.encoder import shipped_weights
+    from app.recognition.model_card import card_path_for
     w = tmp_path / "mine.pt"
     if kind == "missing":
         return w

@@ -18,7 +18,9 @@ import pytest
 import torch
 
 from app import paths
-from app.recognition.encoder import FaceNet, ModelCard, save_model
+from app.recognition.encoder import save_model
+from app.recognition.model_card import ModelCard
+from app.recognition.networks import FaceNet
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "compare_face_recognition.py"

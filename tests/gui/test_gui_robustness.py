@@ -117,7 +117,8 @@ def test_unusable_saved_model_is_reported_and_the_shipped_model_used(qtbot, make
                                                                     weights, tmp_path, damage):
     import shutil
 
-    from app.recognition.encoder import Encoder, card_path_for, shipped_weights
+    from app.recognition.encoder import Encoder, shipped_weights
+    from app.recognition.model_card import card_path_for
 
     if weights != shipped_weights():
         pytest.skip("needs the shipped model to fall back to")

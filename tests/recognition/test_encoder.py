@@ -5,19 +5,9 @@ import pytest
 import torch
 
 from app.errors import ModelError
-from app.recognition.encoder import (
-    Encoder,
-    FaceEnsemble,
-    FaceNet,
-    ModelCard,
-    bf16_native,
-    build_net,
-    card_path_for,
-    member_arch,
-    resolve_device,
-    save_model,
-    shipped_weights,
-)
+from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, shipped_weights
+from app.recognition.model_card import ModelCard, card_path_for
+from app.recognition.networks import FaceEnsemble, FaceNet, build_net, member_arch
 
 SMALL = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
 
@@ -251,7 +241,7 @@ def test_bf16_is_used_only_where_the_card_allows_it_and_the_cpu_has_it(tmp_path)
 
 
 def test_combine_saves_trained_models_as_one_ensemble(tmp_path):
-    from app.recognition.encoder import combine_models
+    from app.training.combine import combine_models
     nets, paths_ = [], []
     for seed in (1, 2):
         torch.manual_seed(seed)
@@ -361,7 +351,7 @@ def test_open_set_table_in_the_card_is_the_rule_and_a_damaged_one_is_a_clear_err
 
 
 def test_cohort_in_the_card_round_trips_and_a_damaged_one_is_a_clear_error(saved):
-    from app.recognition.encoder import cohort_section
+    from app.recognition.model_card import cohort_section
     path, _ = saved
     rng = np.random.default_rng(0)
     c = rng.standard_normal((30, 128)).astype(np.float32)

@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 import torch
 
-from app.recognition.encoder import Encoder, FaceNet, ModelCard, card_path_for, save_model, write_card
+from app.recognition.encoder import Encoder, save_model
+from app.recognition.model_card import ModelCard, card_path_for, write_card
+from app.recognition.networks import FaceNet
 from app.store import atomic, settings
 from app.store.atomic import atomic_write
 

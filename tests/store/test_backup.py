@@ -220,7 +220,9 @@ def test_name_clash_refused_unless_merging_and_merging_twice_adds_nothing(tmp_pa
 def test_import_reembeds_samples_of_another_model(tmp_path, source):
     """Samples made by other models are re-embedded from their crops by the active encoder."""
     from app.live.pipeline import Engine
-    from app.recognition.encoder import Encoder, FaceNet, ModelCard, save_model
+    from app.recognition.encoder import Encoder, save_model
+    from app.recognition.model_card import ModelCard
+    from app.recognition.networks import FaceNet
 
     torch.manual_seed(0)
     small = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}

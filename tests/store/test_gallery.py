@@ -13,7 +13,9 @@ import pytest
 
 from app.errors import Cancelled, GalleryError
 from app.progress import CancelToken
-from app.store.gallery import FILENAME, SCHEMA_VERSION, Gallery, validate_name
+from app.store.database import FILENAME, SCHEMA_VERSION
+from app.store.gallery import Gallery
+from app.store.records import validate_name
 
 V1, V2 = "enc-v1", "enc-v2"
 
@@ -443,7 +445,7 @@ def near(e: np.ndarray, seed: int, by: float) -> np.ndarray:
 
 
 def test_format_1_gallery_is_upgraded_in_place_and_keeps_everyone(db):
-    from app.store.gallery import _SCHEMA
+    from app.store.database import _SCHEMA
     conn = sqlite3.connect(db, isolation_level=None)
     conn.executescript(_SCHEMA)                           # exactly the format-1 tables
     conn.execute("INSERT INTO meta VALUES ('schema_version', 1), ('change_counter', 7)")
@@ -653,7 +655,7 @@ def test_rejections_with_a_crop_are_re_embedded_for_a_new_model(db):
 
 
 def test_add_samples_is_all_or_nothing(db):
-    from app.store.gallery import NewSample
+    from app.store.records import NewSample
     with Gallery(db) as g:
         ann = g.enroll("Ann", crop(1), emb(1), V1)
         with pytest.raises(ValueError):

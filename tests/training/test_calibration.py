@@ -106,7 +106,7 @@ def test_table_from_aligned_crops_and_folder_dispatch(shared, shipped, tmp_path)
 
 def test_cohort_is_training_people_outside_the_split_and_a_valid_scorer(shared, shipped, monkeypatch):
     import app.training.calibration as C
-    from app.recognition.encoder import ModelCard, scorer_from_card
+    from app.recognition.model_card import ModelCard, scorer_from_card
     lfw = shared / "datasets" / "lfw"
     monkeypatch.setattr(C, "COHORT_FACES", 60)
     images = C.cohort_images(lfw)

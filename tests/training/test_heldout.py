@@ -110,7 +110,7 @@ def test_window_verdict_uses_the_check_and_says_when_it_is_not_held_out():
 # ---- where the check people come from --------------------------------------------------------------
 
 def test_lfw_validation_people_are_the_check_when_both_models_kept_them_out(shared):
-    from app.recognition.encoder import ModelCard
+    from app.recognition.model_card import ModelCard
     from app.training.calibration import VALIDATION_TAG
     lfw = str(shared / "datasets" / "lfw")
     new = {"data": {"held_out": VALIDATION_TAG}, "config": {"datasets": [lfw], "init_weights": None}}
@@ -149,7 +149,7 @@ def _cfg(datasets, out, **kw):
 
 def test_check_people_are_kept_out_of_training_and_both_models_are_checked_on_them(shared, tmp_path):
     from app import paths
-    from app.recognition.encoder import ModelCard, card_path_for, crop_box_of
+    from app.recognition.model_card import ModelCard, card_path_for, crop_box_of
     from app.training.datasets import build_crops, scan_identity_folders
     from app.training.loop import load_training_data, train
     celeba = sorted(p for p in (shared / "datasets" / "celeba_faces").iterdir() if p.is_dir())

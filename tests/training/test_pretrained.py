@@ -8,7 +8,9 @@ from app.errors import ModelError
 from app.imageio import load_image
 from app.recognition.alignment import align
 from app.recognition.detection import create_detector
-from app.recognition.encoder import Encoder, MobileFaceNet, ModelCard, build_net, save_model, to_tensor
+from app.recognition.encoder import Encoder, save_model, to_tensor
+from app.recognition.model_card import ModelCard
+from app.recognition.networks import MobileFaceNet, build_net
 from app.training.pretrained import fit_head, mobilefacenet_from_faceplugin
 
 

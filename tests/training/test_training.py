@@ -23,7 +23,8 @@ def test_calibrate_sets_tau_where_the_devtrain_pairs_are_best_told_apart(tiny_lf
     """training.calibrate, which sets the τ a trained model ships with, on a tiny LFW: τ is the
     accuracy-maximising threshold of the pairsDevTrain.txt distances, computed here afresh."""
     from app import paths
-    from app.recognition.encoder import FaceNet, ModelCard
+    from app.recognition.model_card import ModelCard
+    from app.recognition.networks import FaceNet
     from app.training.datasets import build_crops, lfw_image_path
     from app.training.loop import calibrate
     torch.manual_seed(0)
@@ -125,7 +126,7 @@ def test_blends_join_every_batch_for_the_teacher_terms_only(shared, tmp_path, mo
 
 
 def test_members_train_one_after_another_from_their_own_seeds(shared, tmp_path):
-    from app.recognition.encoder import FaceEnsemble
+    from app.recognition.networks import FaceEnsemble
     res = train(_cfg(shared, tmp_path, members=2))
     assert [(h.member, h.epoch) for h in res.history] == [(1, 1), (1, 2), (2, 3), (2, 4)]
     assert res.card.arch["members"] == 2 and any("mean of 2 networks" in s for s in res.card.training["signals"])
@@ -293,7 +294,7 @@ def test_freeze_is_checked(shared, tmp_path):
 
 
 def test_fine_tune_settings_follow_the_model_being_tuned():
-    from app.recognition.encoder import ModelCard
+    from app.recognition.model_card import ModelCard
     from app.training.loop import FINE_TUNE_LR, MOBILEFACENET_ARCH, MOBILEFACENET_TUNE, fine_tune_settings
     assert fine_tune_settings(ModelCard()) == (FINE_TUNE_LR, 0)  # a card that does not say
     assert fine_tune_settings(ModelCard(training={"config": {"lr": 3e-3, "freeze": 0}})) == (FINE_TUNE_LR, 0)
