@@ -28,6 +28,8 @@ def test_resume_continues_a_cancelled_retrain_after_a_restart(qtbot, make_window
     qtbot.waitUntil(lambda: rt.last_outcome != "", timeout=600_000)
     assert rt.last_outcome == "cancelled", rt.status.text()
     qtbot.waitUntil(lambda: not rt.running, timeout=60_000)
+    # the thread has returned; its `finished` signal (which offers Resume) arrives through the event loop
+    qtbot.waitUntil(rt.resume_button.isEnabled, timeout=10_000)
     ckpt = rt.checkpoint
     assert ckpt is not None and ckpt.suffix == ".ckpt" and not ckpt.with_suffix(".pt").exists()
     assert rt.resume_box.isVisibleTo(rt) and rt.resume_button.isEnabled()
