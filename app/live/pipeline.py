@@ -7,7 +7,7 @@ thread (the detector keeps per-instance state); the gallery connection is opened
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -179,22 +179,23 @@ class Engine:
 
     def recognise(self, rgb: np.ndarray, faces: list[Face]) -> list[Recognition]:
         """Embed and name these faces of the frame. A face too blurred for any name (under
-        `quality.MIN_NAMING_SHARPNESS`) stays Unknown, whoever it is nearest, and gives no
-        embedding, so no track pools it and no recent-faces entry starts from it."""
+        `quality.MIN_NAMING_SHARPNESS`) is not embedded at all: it stays Unknown with nobody
+        nearest (who a featureless face lies nearest to means nothing), no track pools it and no
+        recent-faces entry starts from it, and a blurred crowd costs no encoder time."""
         if not faces:
             return []
-        crops = align_many(rgb, faces, self.encoder.input_size, self.encoder.crop_box)
-        emb = self.encoder.embed(crops)
+        full = align_many(rgb, faces, STORED_CROP)  # sharpness is measured on the full frame
+        sharp = [i for i, crop in enumerate(full) if sharpness(crop) >= MIN_NAMING_SHARPNESS]
         matcher, tau = self._decision()
-        matches = matcher.match(emb, tau)
-        full = (crops if self.encoder.input_size == STORED_CROP and self.encoder.crop_box == FULL_BOX
-                else align_many(rgb, faces, STORED_CROP))  # sharpness is measured on the full frame
-        out = []
-        for f, m, e, crop in zip(faces, matches, emb, full):
-            if sharpness(crop) < MIN_NAMING_SHARPNESS:
-                out.append(Recognition(f, replace(m, name=UNKNOWN, person_id=None), None))
-            else:
-                out.append(Recognition(f, m, e))
+        out = [Recognition(f, Match(UNKNOWN, None, float("inf"), threshold=tau), None) for f in faces]
+        if not sharp:
+            return out
+        chosen = [faces[i] for i in sharp]
+        crops = (full[sharp] if self.encoder.input_size == STORED_CROP and self.encoder.crop_box == FULL_BOX
+                 else align_many(rgb, chosen, self.encoder.input_size, self.encoder.crop_box))
+        emb = self.encoder.embed(crops)
+        for i, f, m, e in zip(sharp, chosen, matcher.match(emb, tau), emb):
+            out[i] = Recognition(f, m, e)
         return out
 
     def identify_photo(self, path: str | os.PathLike) -> list[Recognition]:

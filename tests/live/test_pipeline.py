@@ -121,7 +121,7 @@ def test_enrolment_and_re_embedding_use_the_enrolment_views(engine, samples_dir)
                        atol=1e-6)
 
 
-def test_a_face_too_blurred_for_any_name_stays_unknown_and_gives_no_embedding(engine, samples_dir):
+def test_a_face_too_blurred_for_any_name_stays_unknown_and_is_not_embedded(engine, samples_dir, monkeypatch):
     import cv2
 
     from app.recognition.alignment import align
@@ -131,9 +131,16 @@ def test_a_face_too_blurred_for_any_name_stays_unknown_and_gives_no_embedding(en
     engine.tau = 1.9  # lenient enough that distance alone would name even this face
     sharp_photo = load_image(samples_dir / "obama2.jpg")
     blurred = cv2.GaussianBlur(sharp_photo, (121, 121), 0)
+    face = engine.detect(blurred)[0]
+    by_distance = engine.identify(engine.encoder.embed(align(blurred, face, engine.encoder.input_size)[None]))[0]
+    assert by_distance.name == "Obama"  # by distance alone it would be him
+    embedded: list[int] = []
+    embed = engine.encoder.embed
+    monkeypatch.setattr(engine.encoder, "embed", lambda crops: embedded.append(len(crops)) or embed(crops))
     (clear,) = engine.analyse(sharp_photo)
     (r,) = engine.analyse(blurred)
     assert sharpness(align(blurred, r.face, 112)) < MIN_NAMING_SHARPNESS
     assert clear.match.name == "Obama" and clear.embedding is not None
-    assert r.match.distance < engine.threshold and r.match.nearest == "Obama"  # by distance it would be him
-    assert r.match.name == "Unknown" and r.match.person_id is None and r.embedding is None
+    assert embedded == [1]  # the sharp photo's face only: the featureless one never reached the encoder
+    assert r.match.name == "Unknown" and r.match.person_id is None and r.match.nearest is None
+    assert r.embedding is None
