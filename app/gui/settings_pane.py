@@ -466,6 +466,7 @@ class RetrainSection(QGroupBox):
         return [self.folders.item(i).text() for i in range(self.folders.count())]
 
     def set_current_model(self, info: EngineInfo, previous_available: bool) -> None:
+        new_model = self.current_info is None or self.current_info.encoder != info.encoder
         self.current_info = info
         self.rollback_button.setEnabled(previous_available)
         members = (info.training.get("config") or {}).get("members", 1)
@@ -475,6 +476,12 @@ class RetrainSection(QGroupBox):
                                   "The active model averages several networks: a retrained model starts afresh")
         if not self.running:
             self.before_label.setText("Current model:\n" + format_figures(model_figures(info)))
+            from app.training.teachers import model_teacher
+            own = model_teacher(info.training)
+            if new_model and own is not None and self.teacher.findData(own) >= 0:
+                # a newly active model: offer its own teacher (model_teacher says why); a choice the
+                # user made stays while the same model is active
+                self.teacher.setCurrentIndex(self.teacher.findData(own))
 
     def make_config(self):
         from app import paths

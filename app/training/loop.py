@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from app import paths
 from app.errors import Cancelled, DatasetError
 from app.progress import CancelToken, ProgressFn, no_progress
-from app.recognition.alignment import FULL_BOX
+from app.recognition.alignment import FULL_BOX, recrop
 from app.recognition.detection import DEFAULT_DETECTOR
 from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
 from app.recognition.model_card import ModelCard, crop_box_of, write_card
@@ -294,6 +294,14 @@ class Projection:
     def __call__(self, t: torch.Tensor) -> torch.Tensor:
         return F.normalize((t - self.mean) @ self.basis, dim=1)
 
+    def align_to(self, teacher: torch.Tensor, student: torch.Tensor) -> None:
+        """Turn the projected space (an orthogonal map, so no distance changes) onto a student's
+        own embeddings of the same faces (orthogonal Procrustes). Why: principal directions refitted
+        on other faces come out in another order and sign than the ones a model was trained on, so
+        a fine-tune would otherwise be pulled towards a rotated copy of its own space."""
+        u, _, vt = torch.linalg.svd(self(teacher).double().T @ student.double())
+        self.basis = (self.basis.double() @ (u @ vt)).float()
+
 
 def fit_projections(teachers: list[tuple[OnnxTeacher, float]], crops: np.ndarray, unlabelled: np.ndarray | None,
                     dim: int, seed: int, progress: ProgressFn = no_progress) -> list[Projection]:
@@ -417,6 +425,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     box = crop_box_of(cfg.arch)
     projections = fit_projections(online, crops, unlabelled, int(cfg.arch.get("dim", 128)), cfg.seed,
                                   progress) if online else []
+    if start is not None and online:  # a fine-tune: the targets in the active model's own space
+        _align_projections(start, online, projections, crops, cfg.seed)
     if pretrained:
         if not online:
             raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
@@ -654,6 +664,16 @@ def _fit_pretrained_head(net: MobileFaceNet, teacher: OnnxTeacher, project: "Pro
     pick = np.sort(rng.choice(len(crops), min(PROJECTION_SAMPLE, len(crops)), replace=False))
     x = to_tensor(crops[pick])
     fit_head(net, x, project(torch.from_numpy(teacher.embed_crops(crops[pick]))))
+
+
+def _align_projections(start: Encoder, online: list[tuple[OnnxTeacher, float]], projections: list["Projection"],
+                       crops: np.ndarray, seed: int) -> None:
+    """`Projection.align_to` the model being fine-tuned, on PROJECTION_SAMPLE clean training faces."""
+    rng = np.random.default_rng(seed + 2)
+    pick = np.sort(rng.choice(len(crops), min(PROJECTION_SAMPLE, len(crops)), replace=False))
+    student = torch.from_numpy(start.embed(recrop(crops[pick], start.input_size, start.crop_box)))
+    for (teacher, _), project in zip(online, projections):
+        project.align_to(torch.from_numpy(teacher.embed_crops(crops[pick])), student)
 
 
 def _find_lfw(roots: list[str]) -> str | None:

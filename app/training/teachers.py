@@ -107,6 +107,20 @@ def available_teachers() -> list[str]:
     return [n for n in SPECS if runtime_available(n) and find_teacher_model(n) is not None]
 
 
+def model_teacher(training: dict) -> str | None:
+    """The ONNX teacher a model was made with (its card's `training` section), else None.
+
+    Why Retrain starts from it: a fine-tune pulls the active model's 128-d space onto its
+    teacher's projected one; the same teacher keeps the geometry the model already has, another
+    one moves every distance (docs/experiments.md: a head refitted onto EdgeFace's space lost
+    3 points of rank-1 against Faceplugin's own)."""
+    for t in training.get("teachers") or []:
+        name = t.get("name") if isinstance(t, dict) else None
+        if name in SPECS:
+            return str(name)
+    return None
+
+
 class OnnxTeacher:
     """One ONNX teacher, loaded and checked. `embed` is called from the training loop, every step."""
 

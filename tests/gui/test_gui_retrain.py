@@ -176,3 +176,24 @@ def test_retrain_checks_both_models_on_people_neither_trained_on(qtbot, make_win
     assert rt.verdict[0] == "uncalibrated"
     assert "On 5 people neither model trained on" in rt.status.text()
     assert heldout.figures_sentence(result) in rt.status.text()
+
+
+def test_retrain_offers_the_active_models_own_teacher_and_keeps_a_users_choice(qtbot, make_window, samples_dir):
+    from dataclasses import replace
+
+    from app.training.teachers import model_teacher
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
+    qtbot.waitUntil(lambda: win.info is not None, timeout=30_000)
+    rt = win.settings_pane.retrain
+    own = model_teacher(win.info.training)
+    assert own is not None and rt.teacher.currentData() == own  # the shipped model names its teacher
+    other = next(n for n in ("edgeface", "faceplugin") if n != own and rt.teacher.findData(n) >= 0)
+    made_with_other = replace(win.info, encoder="encoder-other", training={"teachers": [{"name": other}]})
+    rt.set_current_model(made_with_other, False)
+    assert rt.teacher.currentData() == other  # another model became active: its teacher
+    rt.teacher.setCurrentIndex(rt.teacher.findData(None))
+    rt.set_current_model(replace(made_with_other, tau=made_with_other.tau + 0.01), False)
+    assert rt.teacher.currentData() is None  # the same model, new facts (τ): the user's choice stays
+    rt.set_current_model(replace(win.info, training={}), False)
+    assert rt.teacher.currentData() is None  # a card that names no teacher changes nothing
+

@@ -88,3 +88,11 @@ def test_without_onnxruntime_only_the_cv2_teacher_is_offered(shared, monkeypatch
     assert available_teachers() == ["faceplugin"]
     with pytest.raises(ModelError, match="onnxruntime"):
         OnnxTeacher("edgeface")
+
+
+def test_model_teacher_reads_the_first_onnx_teacher_of_a_card():
+    from app.training.teachers import model_teacher
+    assert model_teacher({}) is None
+    assert model_teacher({"teachers": [{"name": "dlib"}, {"name": "edgeface"}]}) == "edgeface"
+    assert model_teacher({"teachers": [{"name": "faceplugin"}, {"name": "edgeface"}]}) == "faceplugin"
+    assert model_teacher({"teachers": ["edgeface"]}) is None  # not a card's entry

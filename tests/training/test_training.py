@@ -302,3 +302,36 @@ def test_fine_tune_settings_follow_the_model_being_tuned():
     assert fine_tune_settings(ModelCard(training={"config": {"lr": "x", "freeze": -1}})) == (FINE_TUNE_LR, 0)
     mfn = ModelCard(arch=dict(MOBILEFACENET_ARCH), training={"config": {"lr": 3e-3, "freeze": 0}})
     assert fine_tune_settings(mfn) == MOBILEFACENET_TUNE
+
+
+def test_projection_turned_onto_a_student_recovers_the_rotation_between_them():
+    from app.training.loop import Projection
+    rng = np.random.default_rng(0)
+    teacher = torch.from_numpy(rng.normal(size=(300, 16)).astype(np.float32))
+    project = Projection(teacher.numpy(), 4)
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    turn = torch.from_numpy(q.astype(np.float32))       # the student's space: the projected one, turned
+    student = project(teacher) @ turn
+    assert (project(teacher) - student).norm(dim=1).mean() > 0.5
+    project.align_to(teacher, student)
+    assert torch.allclose(project(teacher), student, atol=1e-4)
+    assert torch.allclose(project.basis.T @ project.basis, torch.eye(4), atol=1e-5)  # still orthonormal
+
+
+def test_a_fine_tune_distils_in_the_space_of_the_model_it_tunes(shared, tmp_path, monkeypatch):
+    import app.training.loop as training
+    from app import paths
+    shipped = str(paths.shipped_models_dir() / "encoder.pt")
+
+    def first_distill(**kw):
+        out = tmp_path / str(len(kw))
+        out.mkdir()
+        cfg = _cfg(shared, out, epochs=1, distill=1.0, max_images=48, p=2, k=4,
+                   teachers=[["faceplugin", 1.0]], init_weights=shipped, freeze=8, lr=1e-9, arch={})
+        return train(cfg).history[0].distill_loss
+
+    aligned = first_distill()
+    monkeypatch.setattr(training, "_align_projections", lambda *a: None)
+    unaligned = first_distill(x=1)
+    # turned onto the model's own embeddings, the teacher's targets are where the model already is
+    assert aligned < 0.5 * unaligned, (aligned, unaligned)
