@@ -579,7 +579,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         "data": info, "epochs_run": len(history), "seconds": round(time.time() - t_start, 1),
         "device": str(device), "precision": "bf16 autocast" if bf16 else "fp32",
         "final_loss": history[-1].loss if history else None,
-        "signals": ["triplet" if cfg.loss.startswith("triplet") else "contrastive"]
+        "signals": _signals_of_no_step(cfg, online, pretrained) if not history else
+                   ["triplet" if cfg.loss.startswith("triplet") else "contrastive"]
                    + ([f"distillation (dlib ResNet teacher, weight {cfg.distill * dlib_weight:g})", "relational distances"]
                       if teacher is not None else [])
                    + [f"online distillation of every augmented view from {t.name} (weight {cfg.distill * w / weight_sum:g}, "
@@ -664,6 +665,15 @@ def _fit_pretrained_head(net: MobileFaceNet, teacher: OnnxTeacher, project: "Pro
     pick = np.sort(rng.choice(len(crops), min(PROJECTION_SAMPLE, len(crops)), replace=False))
     x = to_tensor(crops[pick])
     fit_head(net, x, project(torch.from_numpy(teacher.embed_crops(crops[pick]))))
+
+
+def _signals_of_no_step(cfg: TrainConfig, online: list[tuple[OnnxTeacher, float]], pretrained: bool) -> list[str]:
+    """What a model made without a single training step (`--epochs 0`) learned from: no loss ran,
+    so the card must not list one."""
+    if pretrained and online:
+        return [f"no training step: {cfg.init_weights}'s network as published, its 128-d head the least-squares "
+                f"map onto {online[0][0].name}'s embeddings projected on their top 128 principal directions"]
+    return ["no training step: the starting network as it was"]
 
 
 def _align_projections(start: Encoder, online: list[tuple[OnnxTeacher, float]], projections: list["Projection"],

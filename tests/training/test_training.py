@@ -335,3 +335,24 @@ def test_a_fine_tune_distils_in_the_space_of_the_model_it_tunes(shared, tmp_path
     unaligned = first_distill(x=1)
     # turned onto the model's own embeddings, the teacher's targets are where the model already is
     assert aligned < 0.5 * unaligned, (aligned, unaligned)
+
+
+def test_the_published_network_with_its_own_teachers_head_and_no_step_keeps_that_geometry(shared, tmp_path):
+    """The shipped recipe (`--init faceplugin --teacher faceplugin --epochs 0`): the 128-d head is
+    the least-squares map onto Faceplugin's own projected embeddings, so distances between faces
+    stay Faceplugin's; the card says no loss ran."""
+    from app.training.teachers import OnnxTeacher
+    cfg = _cfg(shared, tmp_path, epochs=0, distill=1.0, max_images=600, teachers=[["faceplugin", 1.0]],
+               init_weights="faceplugin", arch={})
+    res = train(cfg)
+    assert res.history == [] and res.card.training["signals"][0].startswith("no training step")
+    assert not any("triplet" in s for s in res.card.training["signals"])
+    from app.training.datasets import build_crops, scan_identity_folders
+    paths_ = scan_identity_folders([shared / "datasets" / "celeba_faces"]).paths
+    crops = build_crops(paths_[-60:], 112, "yunet", None, workers=1)["crops"]  # faces it was not fitted on
+    ours = Encoder.load(res.path, "cpu").embed(crops)
+    theirs = OnnxTeacher("faceplugin").embed_crops(crops)
+    d_ours = np.linalg.norm(ours[:, None] - ours[None], axis=2)[np.triu_indices(len(crops), 1)]
+    d_theirs = np.linalg.norm(theirs[:, None] - theirs[None], axis=2)[np.triu_indices(len(crops), 1)]
+    r = np.corrcoef(d_ours, d_theirs)[0, 1]
+    assert r > 0.99, r  # who is near whom: the teacher's own answer (the EdgeFace-distilled model before: 0.977)
