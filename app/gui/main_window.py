@@ -273,7 +273,7 @@ class MainWindow(QMainWindow):
                          f"</small></p>")
             licences = model_licences(info.training)
             if licences:
-                parts.append("<p><b>Made from these networks, whose licences it carries:</b></p><ul>")
+                parts.append("<p><b>Made from these networks and data, whose licences it carries:</b></p><ul>")
                 parts += [f"<li>{html.escape(what)}: {html.escape(licence)}</li>" for what, licence in licences]
                 parts.append("</ul>")
             else:

@@ -72,6 +72,9 @@ def test_help_about_and_keyboard_shortcuts(qtbot, make_window, samples_dir, weig
     licences = [t["licence"] for t in card.get("training", {}).get("teachers", []) if t.get("licence")]
     for licence in licences:
         assert html.escape(licence) in text
+    terms = card.get("training", {}).get("data_terms")
+    if terms:  # the shipped card: the photos its head and calibration came from, and their terms
+        assert html.escape(terms["licence"]) in text and "non-commercial" in terms["licence"]
     assert 'href="file://' in text and "README.md" in text and ">README</a>" in text
     assert dlg.label.height() >= dlg.label.heightForWidth(dlg.label.width())  # nothing cut off
     dlg.close()
