@@ -303,9 +303,9 @@ class Projection:
         self.basis = (self.basis.double() @ (u @ vt)).float()
 
 
-def fit_projections(teachers: list[tuple[OnnxTeacher, float]], crops: np.ndarray, unlabelled: np.ndarray | None,
-                    dim: int, seed: int, progress: ProgressFn = no_progress) -> list[Projection]:
-    """One `Projection` per teacher from its embeddings of up to PROJECTION_SAMPLE clean faces."""
+def projection_sample(crops: np.ndarray, unlabelled: np.ndarray | None, seed: int) -> np.ndarray:
+    """Up to PROJECTION_SAMPLE clean faces, labelled and unlabelled alike, that fix the teachers'
+    128-d projections (and, for a fine-tune, turn them onto the model being tuned)."""
     rng = np.random.default_rng(seed)
     extra = 0 if unlabelled is None else len(unlabelled)
     pick = np.sort(rng.choice(len(crops) + extra, min(PROJECTION_SAMPLE, len(crops) + extra), replace=False))
@@ -313,11 +313,18 @@ def fit_projections(teachers: list[tuple[OnnxTeacher, float]], crops: np.ndarray
     sample = crops[pick[pick < len(crops)]]
     if unlabelled is not None and extra:
         sample = np.concatenate([sample, unlabelled[pick[pick >= len(crops)] - len(crops)]])
-    out = []
+    return sample
+
+
+def fit_projections(teachers: list[tuple[OnnxTeacher, float]], sample: np.ndarray, dim: int,
+                    progress: ProgressFn = no_progress) -> tuple[list[Projection], list[np.ndarray]]:
+    """One `Projection` per teacher from its embeddings of `sample`; those embeddings too."""
+    out, seen = [], []
     for i, (teacher, _) in enumerate(teachers):
         progress(i, len(teachers), f"{teacher.name}: fitting the 128-d projection")
-        out.append(Projection(teacher.embed_crops(sample), dim))
-    return out
+        seen.append(teacher.embed_crops(sample))
+        out.append(Projection(seen[-1], dim))
+    return out, seen
 
 
 def held_out_people(cfg: TrainConfig) -> set[str]:
@@ -423,10 +430,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     if unlabelled is not None:
         info["unlabelled_images"] = len(unlabelled)
     box = crop_box_of(cfg.arch)
-    projections = fit_projections(online, crops, unlabelled, int(cfg.arch.get("dim", 128)), cfg.seed,
-                                  progress) if online else []
-    if start is not None and online:  # a fine-tune: the targets in the active model's own space
-        _align_projections(start, online, projections, crops, cfg.seed)
+    projections: list[Projection] = []
+    if online:
+        sample = projection_sample(crops, unlabelled, cfg.seed)
+        projections, seen = fit_projections(online, sample, int(cfg.arch.get("dim", 128)), progress)
+        if start is not None:  # a fine-tune: the targets in the active model's own space
+            _align_projections(start, projections, seen, sample)
     if pretrained:
         if not online:
             raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
@@ -676,14 +685,13 @@ def _signals_of_no_step(cfg: TrainConfig, online: list[tuple[OnnxTeacher, float]
     return ["no training step: the starting network as it was"]
 
 
-def _align_projections(start: Encoder, online: list[tuple[OnnxTeacher, float]], projections: list["Projection"],
-                       crops: np.ndarray, seed: int) -> None:
-    """`Projection.align_to` the model being fine-tuned, on PROJECTION_SAMPLE clean training faces."""
-    rng = np.random.default_rng(seed + 2)
-    pick = np.sort(rng.choice(len(crops), min(PROJECTION_SAMPLE, len(crops)), replace=False))
-    student = torch.from_numpy(start.embed(recrop(crops[pick], start.input_size, start.crop_box)))
-    for (teacher, _), project in zip(online, projections):
-        project.align_to(torch.from_numpy(teacher.embed_crops(crops[pick])), student)
+def _align_projections(start: Encoder, projections: list["Projection"], seen: list[np.ndarray],
+                       sample: np.ndarray) -> None:
+    """`Projection.align_to` the model being fine-tuned, on the faces the projections were fitted on
+    (`seen`: each teacher's embeddings of `sample`)."""
+    student = torch.from_numpy(start.embed(recrop(sample, start.input_size, start.crop_box)))
+    for project, teacher in zip(projections, seen):
+        project.align_to(torch.from_numpy(teacher), student)
 
 
 def _find_lfw(roots: list[str]) -> str | None:
