@@ -23,6 +23,7 @@ import numpy as np
 
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.detection import Face
+from app.recognition.matching import Match
 from app.store.records import DeletedPerson, Person, Sample
 
 if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
@@ -292,6 +293,10 @@ class Library:
     def recent_this_is(self, keys: str | Sequence[str], person_id: int) -> Sample:
         """"This is …": the recent face's best frame becomes one of their photos."""
         return self.recent_faces().this_is(self._engine, keys, person_id)
+
+    def recent_matches_now(self) -> dict[str, Match]:
+        """Unknown recent faces the gallery would name now, by group key (`RecentFaces.matches_now`)."""
+        return self.recent_faces().matches_now(self._engine)
 
     def recent_new_person(self, keys: str | Sequence[str], name: str) -> Person:
         """"New person…" (NameTakenError when the name is someone else's)."""

@@ -83,13 +83,22 @@ class RecentRow:
     quality: float
     rejected: tuple[str, ...]  # people said "Not …" for it
     members: tuple[MemberRow, ...]
+    now: str | None = None     # an unknown face the gallery would name now (after "This is …")
+    now_distance: float = float("inf")
+
+    @property
+    def wrong_name(self) -> str | None:
+        """The name "Not …" would take back: the one given, else the one it would get now."""
+        return self.label if self.label != UNKNOWN else self.now
 
 
 def _rows(library) -> list[RecentRow]:
     """The view as rows (runs in the worker thread)."""
     out = []
+    now = library.recent_matches_now()
     for g in library.recent_faces().view():
         best = g.best
+        m = now.get(g.key)
         q = best.quality
         out.append(RecentRow(
             key=g.key, keys=g.keys, crop=best.crop, label=g.label, unknown=g.unknown,
@@ -98,7 +107,8 @@ def _rows(library) -> list[RecentRow]:
             addable=q.ok, reason=q.reason, quality=q.score,
             rejected=tuple(sorted({n for m in g.members for n in m.rejected_names})),
             members=tuple(MemberRow(m.key, m.track_id, m.first_frame, m.last_frame, m.frames,
-                                    m.quality.side_px, m.quality.ok) for m in g.members)))
+                                    m.quality.side_px, m.quality.ok) for m in g.members),
+            now=None if m is None else m.name, now_distance=float("inf") if m is None else m.distance))
     return out
 
 
@@ -129,6 +139,14 @@ def brief_reason(reason: str) -> str:
     return ", ".join(parts) or reason
 
 
+def pulled_in_text(n: int, name: str) -> str:
+    """What to say when a face just added makes other recent faces match that person."""
+    if n <= 0:
+        return ""
+    faces = "1 other recent face now matches" if n == 1 else f"{n} other recent faces now match"
+    return f" {faces} {name}: check them."
+
+
 def seen_text(count: int) -> str:
     return "once" if count == 1 else "twice" if count == 2 else f"{count} times"
 
@@ -141,7 +159,9 @@ def row_text(r: RecentRow, now: float | None = None) -> str:
         head = UNKNOWN + (f" · seen {r.count} times" if r.count > 1 else "")  # "2 times": the count shows
     else:
         head = r.label
-    if r.unknown or r.label == UNKNOWN:
+    if r.now:
+        second = f"{when} · now matches {r.now}, {distance_text(r.now_distance)}"
+    elif r.unknown or r.label == UNKNOWN:
         second = f"{when} · nearest {r.nearest}, {distance_text(r.distance)}" if r.nearest else when
     else:
         second = f"{when} · distance {distance_text(r.distance)}"
@@ -160,6 +180,9 @@ def row_tooltip(r: RecentRow, now: float | None = None) -> str:
         parts.append(f"Named {r.label} (distance {distance_text(r.distance)}).")
     elif r.nearest:
         parts.append(f"Nearest enrolled person: {r.nearest} (distance {distance_text(r.distance)}).")
+    if r.now:
+        parts.append(f"Would now be named {r.now} (distance {distance_text(r.now_distance)}): "
+                     f"if this is someone else, say Not {r.now}.")
     if not r.added:
         parts.append(f"Best face: quality {r.quality:.2f}" + (f"; cannot be added: {r.reason}." if not r.addable
                                                               else ", good enough to add."))
@@ -400,8 +423,8 @@ class RecentFacesPanel(QWidget):
             a.triggered.connect(lambda _=False, p=pid, n=name: self.this_is_selected(p, n))
         self.new_button.setEnabled(can_add)
         self.new_button.setToolTip(why or "Enrol this face as someone new.")
-        label = r.label if r is not None else UNKNOWN
-        named = r is not None and label != UNKNOWN
+        label = (r.wrong_name if r is not None else None) or UNKNOWN
+        named = label != UNKNOWN
         self.not_button.setText(f"Not {label}" if named else "Not …")
         self.not_button.setEnabled(named)
         self.not_button.setToolTip(f"{label} is wrong for this face: it will no longer be named so."
@@ -472,8 +495,10 @@ class RecentFacesPanel(QWidget):
         if r is None:
             return
         keys = r.keys
-        self._submit(lambda library: library.recent_this_is(keys, person_id),
-                     lambda smp: self._changed(f"Added this face to {name}'s photos."), "This is …")
+        self._submit(lambda library: (library.recent_this_is(keys, person_id),
+                                      sum(m.person_id == person_id for m in library.recent_matches_now().values()))[1],
+                     lambda n: self._changed(f"Added this face to {name}'s photos." + pulled_in_text(n, name)),
+                     "This is …")
 
     def new_person_selected(self) -> None:
         r = self.selected_row()
@@ -487,7 +512,8 @@ class RecentFacesPanel(QWidget):
         def job(library):
             from app.errors import NameTakenError
             try:
-                return library.recent_new_person(keys, name)
+                person = library.recent_new_person(keys, name)
+                return person, sum(m.person_id == person.id for m in library.recent_matches_now().values())
             except NameTakenError as exc:
                 return exc  # answered here, on the GUI thread: add to them instead?
 
@@ -499,15 +525,16 @@ class RecentFacesPanel(QWidget):
                                  lambda _: self._changed(f"Added this face to {value.name}'s photos."),
                                  "New person")
                 return
-            self._changed(f"Enrolled {value.name}.")
+            person, pulled = value
+            self._changed(f"Enrolled {person.name}." + pulled_in_text(pulled, person.name))
 
         self._submit(job, done, "New person")
 
     def not_selected(self) -> None:
         r = self.selected_row()
-        if r is None or r.label == UNKNOWN:
+        if r is None or r.wrong_name is None:
             return
-        keys, name = r.keys, r.label
+        keys, name = r.keys, r.wrong_name
 
         self._submit(lambda library: library.recent_not(keys, name),
                      lambda n: self._changed(f"{name} will no longer be named for this face.", people=False),

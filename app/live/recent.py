@@ -47,7 +47,7 @@ from app import paths
 from app.errors import GalleryError, QualityError
 from app.recognition.alignment import align
 from app.recognition.detection import Face
-from app.recognition.matching import UNKNOWN, CohortScorer
+from app.recognition.matching import UNKNOWN, CohortScorer, Match
 from app.recognition.quality import Quality, assess
 
 if TYPE_CHECKING:  # the engine is only called, never imported at run time (it pulls in torch)
@@ -598,6 +598,23 @@ class RecentFaces:
             out.append(RecentGroup(min(c, key=lambda f: (f.first_seen, f.key)).key, members, True))
         out += [RecentGroup(f.key, (f,), False) for f in alone]
         return sorted(out, key=lambda g: (-g.last_seen, g.key))
+
+    def matches_now(self, engine: "Engine") -> dict[str, Match]:
+        """Who the gallery would name each unknown group now, by group key (groups it names only).
+
+        Why: a face added to someone ("This is …") can pull other faces seen recently under τ
+        for them, strangers too (on the Hamilton clip, a blurred audience face for Alex's
+        profile). Listing those lets the user say "Not …" before the camera sees them again."""
+        version = engine.encoder.version
+        keys, pooled = [], []
+        for g in self.view():
+            embs = [m.embedding for m in g.members if m.model_version == version]
+            if g.unknown and embs:
+                keys.append(g.key)
+                pooled.append(_unit(np.sum(embs, axis=0)))
+        if not keys:
+            return {}
+        return {k: m for k, m in zip(keys, engine.identify(np.stack(pooled))) if m.known}
 
     def get(self, key: str) -> RecentFace:
         with self._lock:

@@ -136,10 +136,10 @@ def test_this_is_alex_names_his_profile_on_the_next_play(qtbot, make_window, sam
 
 @pytest.mark.acceptance
 @pytest.mark.xfail(strict=True, reason=(
-    "unmet with the shipped encoder: once his profile crop is one of Alex's photos, one face of the "
-    "audience (at the left edge, frames 212-214) falls under τ to it (1.152-1.155 against 1.165) and is "
-    "called Alex for 3 frames; faces too blurred for any name are not embedded at all "
-    "(quality.MIN_NAMING_SHARPNESS); the test prints the counts"))
+    "unmet with the shipped encoder when the user only says 'This is Alex': his profile frame as a photo "
+    "pulls one audience face (at the left edge, frames 211-213) under τ (1.152-1.155 against 1.165), called "
+    "Alex for 3 frames; Recent faces lists it as 'now matches Alex' and 'Not Alex' clears it (the next "
+    "test); benchmarks/profile_neighbours.py and docs/open_set.md say why no rule was changed"))
 def test_after_this_is_alex_nobody_else_is_called_alex(qtbot, make_window, samples_dir):
     win, clip = setup_lin_and_alex(qtbot, make_window, samples_dir)
     play(qtbot, win, clip)
@@ -152,6 +152,46 @@ def test_after_this_is_alex_nobody_else_is_called_alex(qtbot, make_window, sampl
     print(f"\nafter 'This is {ALEX}': others called Alex {dict(others)}; the audience: {dict(audience)}")
     assert not others, f"faces other than Alex called Alex: {dict(others)}"
     assert set(audience) == {"Unknown"}, dict(audience)
+
+
+@pytest.mark.acceptance
+def test_faces_this_is_alex_pulls_in_are_listed_and_not_alex_clears_them(qtbot, make_window, samples_dir):
+    """The test above with the review the app asks for: after "This is Alex", Recent faces lists
+    the unknown faces that now match him; the user says "Not Alex" for those that are someone
+    else (the audience), and on the next play nobody but Alex is called Alex."""
+    win, clip = setup_lin_and_alex(qtbot, make_window, samples_dir)
+    play(qtbot, win, clip)
+    panel = show_recent(qtbot, win)
+    assert not any(r.now for r in panel.rows)  # his frontal photo alone pulls in nobody
+    group = next(r for r in panel.rows if r.addable and any(alex_profile(m) for m in r.members))
+    messages: list[str] = []
+    panel.message.connect(messages.append)
+    this_is_alex(qtbot, win, group.key)
+    qtbot.waitUntil(lambda: any(r.now == ALEX for r in panel.rows), timeout=30_000)
+    pulled = [r for r in panel.rows if r.now == ALEX]
+    audience = [r for r in pulled if r.members[0].first_frame >= 211]
+    spans = [(r.members[0].first_frame, r.members[0].last_frame, round(r.now_distance, 3)) for r in pulled]
+    print(f"\nnow matching {ALEX}: {spans}; messages {messages}")
+    assert audience and all(r.unknown for r in pulled)
+    n = len(pulled)
+    said = f"{n} other recent face{'s' if n > 1 else ''} now match{'es' if n == 1 else ''} {ALEX}"
+    assert any(said in m for m in messages), messages
+    for r in audience:  # the user looks at each thumbnail: these are not Alex
+        assert f"now matches {ALEX}" in item_text(panel, r.key)
+        click_row(qtbot, panel, r.key)
+        assert panel.not_button.isEnabled() and panel.not_button.text() == f"Not {ALEX}"
+        qtbot.mouseClick(panel.not_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda key=r.key: panel.row_for(key) is not None and panel.row_for(key).now is None
+                        and ALEX in panel.row_for(key).rejected, timeout=30_000)
+    again = play(qtbot, win, clip)
+    others = others_called(again, ALEX)
+    crowd = Counter(lab.name for r in again if r.index >= 211 for lab in r.labels)
+    after = alex_frames(again)
+    print(f"after 'Not {ALEX}' for them: others called Alex {dict(others)}; the audience {dict(crowd)}; "
+          f"his profile {dict(after)}")
+    assert not others, f"faces other than Alex called Alex: {dict(others)}"
+    assert set(crowd) == {"Unknown"}, dict(crowd)
+    assert after[ALEX] / max(1, sum(after.values())) >= 0.8, dict(after)
 
 
 @pytest.mark.acceptance

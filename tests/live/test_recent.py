@@ -82,6 +82,9 @@ class FakeEngine:
     def pair_threshold(self, n: int = 1) -> float:
         return 0.5
 
+    def identify(self, embeddings: np.ndarray) -> list[Match]:
+        return self.gallery.matcher(V).match(embeddings, 0.5)
+
 
 # ---- the quality gate ----------------------------------------------------------------------
 
@@ -285,6 +288,27 @@ def test_not_person_stops_that_match(gallery):
     assert after.unknown and after.rejected == (ann.id,)
     feed(rf, 1, look_alike, frames=1, name="Ann", t0=1.0)             # the live label lags: ignored
     assert rf.get(key).name == UNKNOWN
+
+
+def test_matches_now_lists_the_unknown_faces_a_new_photo_pulls_in(gallery):
+    eng = FakeEngine(gallery)
+    ann = gallery.enroll("Ann", sharp_crop(99), unit(99), V)
+    rf = RecentFaces(clock=Clock(0.0))
+    rf.configure(V, 0.5)
+    profile_photo = eng.embed_stored_crops(sharp_crop(11)[None])[0]  # what "This is Ann" will store
+    profile = feed(rf, 1, profile_photo, crop_seed=11)
+    # a blurred stranger near that view (listed alone: too blurred to group), and someone far off
+    stranger = feed(rf, 2, near(profile_photo, 3, 0.35), crop=BLURRED)
+    far = feed(rf, 3, unit(3), crop_seed=31)
+    assert rf.matches_now(eng) == {}  # nobody near Ann's one photo yet
+    rf.this_is(eng, profile, ann.id)
+    now = rf.matches_now(eng)
+    assert set(now) == {stranger} and now[stranger].person_id == ann.id and now[stranger].distance < 0.5
+    assert far not in now and profile not in now  # far from her; and added, so no longer to review
+    rf.not_person(eng, stranger, ann.id)
+    assert rf.matches_now(eng) == {}  # "Not Ann" for it: it no longer matches her
+    rf.ignore(far)
+    assert rf.matches_now(eng) == {}
 
 
 def test_ignore_hides_and_forget_person_leaves_no_trace(gallery):
