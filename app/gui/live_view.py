@@ -4,12 +4,25 @@ missing or failing. In "pick" mode (enrol from snapshot) a click chooses a face.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.gui.label_layout import place_labels
+
+
+def label_width(fm: QFontMetricsF, text: str) -> float:
+    """Whole pixels the text needs: Qt lays text out with fractional advances, so a width rounded
+    down (QFontMetrics' int advance) cuts "Unknown" to "Unkno…" at some font sizes."""
+    return float(math.ceil(fm.horizontalAdvance(text)))
+
+
+def fitted_text(fm: QFontMetricsF, text: str, width: float) -> str:
+    """The text as drawn in `width` pixels: whole when it fits, else cut with "…"."""
+    return text if label_width(fm, text) <= width else fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 KNOWN_COLOUR = QColor(40, 200, 90)
 UNKNOWN_COLOUR = QColor(255, 140, 0)
@@ -105,6 +118,7 @@ class ImageWithBoxes(QWidget):
             font.setBold(True)
             p.setFont(font)
             fm = p.fontMetrics()
+            fmf = QFontMetricsF(font, p.device())
             faces: list[tuple[int, QColor, QRectF]] = []
             texts: list[str] = []
             sizes: list[tuple[float, float]] = []
@@ -118,7 +132,7 @@ class ImageWithBoxes(QWidget):
                 if text:
                     faces.append((i, c, r))
                     texts.append(text)
-                    sizes.append((fm.horizontalAdvance(text) + 8, fm.height() + 4))
+                    sizes.append((label_width(fmf, text) + 8, fm.height() + 4))
             # labels inside the picture and clear of each other (label_layout.place_labels)
             picture = (ox, oy, w * s, h * s)
             rects = place_labels([(r.x(), r.y(), r.width(), r.height()) for _, _, r in faces], sizes, picture)
@@ -126,7 +140,7 @@ class ImageWithBoxes(QWidget):
             for (_, c, _), text, (lx, ly, lw, lh) in zip(faces, texts, rects):
                 p.fillRect(QRectF(lx, ly, lw, lh), c)
                 p.setPen(QColor(0, 0, 0))
-                shown = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(lw - 8))
+                shown = fitted_text(fmf, text, lw - 8)
                 p.drawText(QPointF(lx + 4, ly + lh - fm.descent() - 2), shown)
         else:
             self.label_rects = []

@@ -1,0 +1,32 @@
+"""The live view's name labels: a label as wide as its text shows all of it, at every font size
+the view uses (Qt lays text out with fractional advances, so a width rounded down cut "Unknown"
+to "Unkno…" and "Alex Lacamoire" to "Alex Lacamoi…")."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QApplication
+
+from app.gui.live_view import fitted_text, label_width
+
+TEXTS = ("Unknown", "Alex Lacamoire", "Lin-Manuel Miranda", "Unknown — nearest: Alex Lacamoire, 1.38")
+
+
+@pytest.mark.parametrize("points", [8.0, 9.0, 10.0, 11.0, 12.0, 12.5, 13.0, 14.0])
+def test_a_label_as_wide_as_its_text_shows_it_whole(qtbot, points):
+    font = QFont(QApplication.font())
+    font.setPointSizeF(points)
+    font.setBold(True)
+    fm = QFontMetricsF(font)
+    for text in TEXTS:
+        assert fitted_text(fm, text, label_width(fm, text)) == text
+
+
+def test_a_narrower_label_is_cut_with_an_ellipsis(qtbot):
+    font = QFont(QApplication.font())
+    font.setBold(True)
+    fm = QFontMetricsF(font)
+    text = "Lin-Manuel Miranda"
+    shown = fitted_text(fm, text, label_width(fm, text) / 2)
+    assert shown.endswith("…") and len(shown) < len(text) and text.startswith(shown[:-1])
