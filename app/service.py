@@ -211,8 +211,11 @@ class Library:
         return self._gallery.find(name)
 
     def rename(self, person_id: int, new_name: str) -> Person:
-        """`NameTakenError` (naming who has it) when the name is someone else's."""
-        return self._gallery.rename(person_id, new_name)
+        """`NameTakenError` (naming who has it) when the name is someone else's; the recent
+        faces show the new name."""
+        person = self._gallery.rename(person_id, new_name)
+        self._sync_recent()
+        return person
 
     def merge(self, from_id: int, into_id: int) -> Person:
         """Every photo of `from_id` goes to `into_id`; the recent faces forget `from_id`."""
@@ -302,14 +305,10 @@ class Library:
         """"New person…" (NameTakenError when the name is someone else's)."""
         return self.recent_faces().new_person(self._engine, keys, name)
 
-    def recent_not(self, keys: str | Sequence[str], name: str) -> int:
-        """"Not …": this face is not `name` (GalleryError when they are no longer enrolled)."""
-        from app.errors import GalleryError
-        rf = self.recent_faces()
-        person = self.find(name)
-        if person is None:
-            raise GalleryError(f"{name} is no longer enrolled.")
-        return rf.not_person(self._engine, keys, person.id)
+    def recent_not(self, keys: str | Sequence[str], person_id: int) -> int:
+        """"Not …": this face is not person `person_id` (GalleryError when they are no longer
+        enrolled)."""
+        return self.recent_faces().not_person(self._engine, keys, person_id)
 
     # ---- backups and exports -----------------------------------------------------------------
     def export_gallery(self, path: str | os.PathLike) -> ExportSummary:

@@ -50,7 +50,9 @@ def test_enrol_list_rename_and_page(lib, samples_dir):
     with pytest.raises(NameTakenError) as err:
         lib.rename(biden.id, "Obama")
     assert err.value.person_id == obama.id
+    synced = lib.fake_recent.synced
     assert lib.rename(biden.id, "Joe Biden").name == "Joe Biden"
+    assert lib.fake_recent.synced == synced + 1  # the recent faces show the new name
     assert lib.find("Joe Biden").id == biden.id and lib.find("Biden") is None
     page = lib.person_page(obama.id)
     assert isinstance(page, PersonPage) and page.name == "Obama" and page.others == ((biden.id, "Joe Biden"),)

@@ -83,13 +83,28 @@ class RecentRow:
     quality: float
     rejected: tuple[str, ...]  # people said "Not …" for it
     members: tuple[MemberRow, ...]
+    label_id: int | None = None  # who `label` is (gallery id)
     now: str | None = None     # an unknown face the gallery would name now (after "This is …")
+    now_id: int | None = None
     now_distance: float = float("inf")
 
     @property
     def wrong_name(self) -> str | None:
         """The name "Not …" would take back: the one given, else the one it would get now."""
-        return self.label if self.label != UNKNOWN else self.now
+        return self.wrong[1] if self.wrong else None
+
+    @property
+    def wrong(self) -> tuple[int, str] | None:
+        """(id, name) of whom "Not …" would take back, or None."""
+        if self.label != UNKNOWN:
+            return None if self.label_id is None else (self.label_id, self.label)
+        return None if self.now is None or self.now_id is None else (self.now_id, self.now)
+
+
+def _id_of(library, name: str) -> int | None:
+    """An entry named before ids were kept (an older stored file): who has that name now."""
+    person = library.find(name)
+    return None if person is None else person.id
 
 
 def _rows(library) -> list[RecentRow]:
@@ -98,7 +113,7 @@ def _rows(library) -> list[RecentRow]:
     now = library.recent_matches_now()
     for g in library.recent_faces().view():
         best = g.best
-        m = now.get(g.key)
+        match = now.get(g.key)
         q = best.quality
         out.append(RecentRow(
             key=g.key, keys=g.keys, crop=best.crop, label=g.label, unknown=g.unknown,
@@ -108,7 +123,9 @@ def _rows(library) -> list[RecentRow]:
             rejected=tuple(sorted({n for m in g.members for n in m.rejected_names})),
             members=tuple(MemberRow(m.key, m.track_id, m.first_frame, m.last_frame, m.frames,
                                     m.quality.side_px, m.quality.ok) for m in g.members),
-            now=None if m is None else m.name, now_distance=float("inf") if m is None else m.distance))
+            label_id=g.label_id if g.label_id is not None or g.label == UNKNOWN else _id_of(library, g.label),
+            now=None if match is None else match.name, now_id=None if match is None else match.person_id,
+            now_distance=float("inf") if match is None else match.distance))
     return out
 
 
@@ -532,11 +549,11 @@ class RecentFacesPanel(QWidget):
 
     def not_selected(self) -> None:
         r = self.selected_row()
-        if r is None or r.wrong_name is None:
+        if r is None or r.wrong is None:
             return
-        keys, name = r.keys, r.wrong_name
+        keys, (person_id, name) = r.keys, r.wrong
 
-        self._submit(lambda library: library.recent_not(keys, name),
+        self._submit(lambda library: library.recent_not(keys, person_id),
                      lambda n: self._changed(f"{name} will no longer be named for this face.", people=False),
                      "Not …")
 

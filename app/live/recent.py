@@ -93,6 +93,7 @@ class RecentFace:
     first_frame: int | None = None   # source frame numbers (videos: where to look)
     last_frame: int | None = None
     _pool: np.ndarray | None = field(default=None, repr=False)  # sum of the unit embeddings
+    named_id: int | None = None      # who the live view named it (gallery id; None: Unknown)
 
     @property
     def unknown(self) -> bool:
@@ -103,6 +104,11 @@ class RecentFace:
     def label(self) -> str:
         """What to show: the person it was added to, else the name given."""
         return self.person_name if self.status == ADDED and self.person_name else self.name
+
+    @property
+    def label_id(self) -> int | None:
+        """The gallery id of whoever `label` names (None: Unknown, or named before ids were kept)."""
+        return self.person_id if self.status == ADDED else self.named_id
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +148,10 @@ class RecentGroup:
     @property
     def label(self) -> str:
         return self.best.label
+
+    @property
+    def label_id(self) -> int | None:
+        return self.best.label_id
 
     @property
     def distance(self) -> float:
@@ -286,7 +296,7 @@ class RecentStore:
                     "model_version": f.model_version, "status": f.status, "person_id": f.person_id,
                     "person_name": f.person_name, "rejected": list(f.rejected),
                     "rejected_names": list(f.rejected_names), "first_frame": f.first_frame,
-                    "last_frame": f.last_frame,
+                    "last_frame": f.last_frame, "named_id": f.named_id,
                     "quality": {"ok": q.ok, "reasons": list(q.reasons), "side_px": q.side_px,
                                 "sharpness": q.sharpness, "yaw": q.yaw, "pitch": q.pitch}}
             pool = None if f._pool is None else f._pool.astype("<f4").tobytes()
@@ -321,7 +331,8 @@ class RecentStore:
                     np.frombuffer(emb, "<f4").astype(np.float32), str(m["model_version"]), str(m["status"]),
                     m["person_id"], m["person_name"], tuple(int(x) for x in m["rejected"]),
                     tuple(str(x) for x in m.get("rejected_names", ())), m["first_frame"], m["last_frame"],
-                    None if pool is None else np.frombuffer(pool, "<f4").astype(np.float32)))
+                    None if pool is None else np.frombuffer(pool, "<f4").astype(np.float32),
+                    named_id=None if m.get("named_id") is None else int(m["named_id"])))
             except (ValueError, KeyError, TypeError):
                 bad.append(key)
         if bad:
@@ -422,12 +433,14 @@ class RecentFaces:
         for rec, lab in zip(recognitions, labels):
             crop = align(rgb, rec.face, STORED_CROP)
             self.observe(lab.track_id, rec.face, crop, rec.embedding, lab.name, lab.distance, lab.nearest,
-                         model_version, when=when, frame_index=frame_index, stream=stream)
+                         model_version, when=when, frame_index=frame_index, stream=stream,
+                         person_id=getattr(lab, "person_id", None))
 
     def observe(self, track_id: int, face: Face, crop: np.ndarray, embedding: np.ndarray, name: str,
                 distance: float, nearest: str | None, model_version: str, when: float | None = None,
-                frame_index: int | None = None, stream: object = None) -> str:
-        """One face of one track in one frame; returns its entry's key."""
+                frame_index: int | None = None, stream: object = None, person_id: int | None = None) -> str:
+        """One face of one track in one frame; returns its entry's key. `person_id`: who `name`
+        is in the gallery (the live label's id), so a rename does not split or lose the entry."""
         now = self.clock() if when is None else float(when)
         q = assess(face, crop)
         e = None if embedding is None else _unit(embedding)  # None: not embedded this frame (live.analysis)
@@ -438,7 +451,9 @@ class RecentFaces:
             if entry is None and e is None:
                 return ""  # nothing to start an entry from; the track's next embedded frame will
             if entry is not None and (entry.model_version != model_version or (
-                    entry.name != UNKNOWN and name != UNKNOWN and name != entry.name)):
+                    entry.name != UNKNOWN and name != UNKNOWN
+                    and (person_id != entry.named_id if person_id is not None and entry.named_id is not None
+                         else name != entry.name))):
                 # Another model, or the tracker jumped to someone else: a new entry from here.
                 self._finish(entry)
                 entry = None
@@ -457,7 +472,9 @@ class RecentFaces:
             entry.frames += 1
             entry.last_seen = now
             entry.last_frame = frame_index
-            entry.name = UNKNOWN if name in entry.rejected_names else name
+            rejected = (person_id is not None and person_id in entry.rejected) or name in entry.rejected_names
+            entry.name = UNKNOWN if rejected else name  # the live label may lag a "Not …" by a few frames
+            entry.named_id = None if rejected or name == UNKNOWN or person_id is None else int(person_id)
             if e is not None or nearest is not None:
                 # a frame not embedded (live.analysis carries a settled track's name) says
                 # nothing new about who an Unknown face is nearest to: the last answer stays
@@ -694,8 +711,8 @@ class RecentFaces:
             for f in live:
                 f.rejected = tuple(sorted(set(f.rejected) | {person.id}))
                 f.rejected_names = tuple(sorted(set(f.rejected_names) | {person.name}))
-                if f.name == person.name or (f.status == ADDED and f.person_id == person.id):
-                    f.name, f.status, f.person_id, f.person_name = UNKNOWN, NEW, None, None
+                if f.named_id == person.id or f.name == person.name or (f.status == ADDED and f.person_id == person.id):
+                    f.name, f.status, f.person_id, f.person_name, f.named_id = UNKNOWN, NEW, None, None, None
             self._groups = None
             self._save(live)
         return len(members)
@@ -731,7 +748,7 @@ class RecentFaces:
         trace here), and that person from the others' "Not …" lists; returns how many dropped."""
         with self._lock:
             gone = [k for k, f in self._entries.items()
-                    if (person_id is not None and f.person_id == int(person_id))
+                    if (person_id is not None and int(person_id) in (f.person_id, f.named_id))
                     or (name is not None and name != UNKNOWN and name in (f.name, f.person_name))]
             if person_id is not None:
                 changed = [f for k, f in self._entries.items() if k not in gone and int(person_id) in f.rejected]
@@ -742,22 +759,36 @@ class RecentFaces:
             return len(gone)
 
     def sync_people(self, gallery: "Gallery") -> int:
-        """After people were deleted (or merged away): drop the entries of anyone no longer
-        enrolled; returns how many. Renamed people keep their added entries (by id)."""
+        """After people were renamed, deleted or merged away: drop the entries of anyone no
+        longer enrolled (returns how many) and show everyone else under their name now. Entries
+        are matched by gallery id; only ones named before ids were kept go by name."""
         active = {p.id: p.name for p in gallery.people()}
         names = set(active.values())
         with self._lock:
             stale = [f for f in self._entries.values()
                      if (f.person_id is not None and f.person_id not in active)
-                     or (f.person_id is None and f.name != UNKNOWN and f.name not in names)]
-            ids = {f.person_id for f in stale if f.person_id is not None}
+                     or (f.named_id is not None and f.named_id not in active)
+                     or (f.person_id is None and f.named_id is None and f.name != UNKNOWN and f.name not in names)]
+            ids = {pid for f in stale for pid in (f.person_id, f.named_id) if pid is not None}
             n = 0
             for pid in ids:
                 n += self.forget_person(pid)
             leftover = [f.key for f in stale if f.key in self._entries]
             self._drop(leftover)
+            changed = []
             for f in self._entries.values():
+                before = (f.name, f.person_name, f.rejected, f.rejected_names)
+                if f.person_id is not None:
+                    f.person_name = active[f.person_id]
+                if f.named_id is not None:
+                    f.name = active[f.named_id]
                 f.rejected = tuple(r for r in f.rejected if r in active)
+                f.rejected_names = tuple(sorted({active[r] for r in f.rejected}))
+                if (f.name, f.person_name, f.rejected, f.rejected_names) != before:
+                    changed.append(f)
+            if changed:
+                self._groups = None
+                self._save(changed)
             return n + len(leftover)
 
 

@@ -138,12 +138,12 @@ def test_average_linkage_does_not_chain_like_single_linkage():
 
 def feed(rf: RecentFaces, track: int, e: np.ndarray, frames: int = 3, name: str = UNKNOWN, t0: float = 0.0,
          crop_seed: int | None = None, crop=None, side: float = 100.0, distance: float = 0.9,
-         nearest: str | None = None) -> str:
+         nearest: str | None = None, person_id: int | None = None) -> str:
     key = None
     for i in range(frames):
         c = crop if crop is not None else sharp_crop(track * 100 + i if crop_seed is None else crop_seed)
         key = rf.observe(track, face(side), c, near(e, track * 10 + i, 0.05), name, distance, nearest, V,
-                         when=t0 + 0.1 * i, frame_index=i)
+                         when=t0 + 0.1 * i, frame_index=i, person_id=person_id)
     return key
 
 
@@ -288,6 +288,39 @@ def test_not_person_stops_that_match(gallery):
     assert after.unknown and after.rejected == (ann.id,)
     feed(rf, 1, look_alike, frames=1, name="Ann", t0=1.0)             # the live label lags: ignored
     assert rf.get(key).name == UNKNOWN
+
+
+def test_a_renamed_person_keeps_their_recent_faces_under_the_new_name(tmp_path, gallery):
+    eng = FakeEngine(gallery)
+    ann = gallery.enroll("Ann", sharp_crop(99), unit(99), V)
+    bob = gallery.enroll("Bob", sharp_crop(98), unit(98), V)
+    clock = Clock(0.0)
+    rf = RecentFaces(RecentStore(tmp_path / STORE_FILENAME, retention_s=3600, clock=clock), clock=clock)
+    rf.configure(V, 0.5)
+    named = feed(rf, 1, unit(99), name="Ann", nearest="Ann", distance=0.1, person_id=ann.id)
+    added = feed(rf, 2, unit(2))
+    rf.this_is(eng, added, ann.id)
+    wrong = feed(rf, 3, unit(3), name="Bob", nearest="Bob", distance=0.4, person_id=bob.id)
+    gallery.rename(ann.id, "Anna")
+    gallery.rename(bob.id, "Ann")  # the old name, now someone else's
+    assert rf.sync_people(gallery) == 0  # nobody was deleted: nothing is dropped
+    assert {k: (rf.get(k).label, rf.get(k).label_id) for k in (named, added, wrong)} == {
+        named: ("Anna", ann.id), added: ("Anna", ann.id), wrong: ("Ann", bob.id)}
+    # the live label goes on under the new name: the same entry, not a new one
+    assert feed(rf, 1, unit(99), frames=1, name="Anna", nearest="Anna", distance=0.1, t0=1.0,
+                person_id=ann.id) == named
+    # "Not …" goes by id: the face called "Ann" (Bob, renamed) is not him
+    rf.not_person(eng, wrong, bob.id)
+    assert rf.get(wrong).unknown and rf.get(wrong).rejected == (bob.id,)
+    assert feed(rf, 3, unit(3), frames=1, name="Ann", t0=1.0, person_id=bob.id) == wrong
+    assert rf.get(wrong).name == UNKNOWN  # the live label lagging the "Not …" is ignored
+    rf.close()
+    # and all of it survives a restart
+    again = RecentFaces(RecentStore(tmp_path / STORE_FILENAME, retention_s=3600, clock=clock), clock=clock)
+    assert {k: again.get(k).label_id for k in (named, added, wrong)} == {named: ann.id, added: ann.id, wrong: None}
+    gallery.delete(ann.id)
+    assert again.sync_people(gallery) == 2 and {e.key for e in again.entries()} == {wrong}
+    again.close()
 
 
 def test_matches_now_lists_the_unknown_faces_a_new_photo_pulls_in(gallery):
