@@ -358,10 +358,11 @@ class RecentFacesPanel(QWidget):
         return cached[1]
 
     def visible_rows(self) -> list[RecentRow]:
-        """The rows listed, most recent first, but the faces one can act on before those too poor
-        to add (which only say why)."""
+        """The rows listed, most recent first, but the faces a new photo now matches before all
+        (they need a look) and the faces one can act on before those too poor to add (which only
+        say why)."""
         rows = [r for r in self.rows if r.unknown or not self.unknown_only.isChecked()]
-        return sorted(rows, key=lambda r: (r.unknown and not r.addable, -r.last_seen, r.key))
+        return sorted(rows, key=lambda r: (r.now is None, r.unknown and not r.addable, -r.last_seen, r.key))
 
     def _show(self, rows: list[RecentRow]) -> None:
         selected = self.selected_key()

@@ -173,6 +173,8 @@ def test_faces_this_is_alex_pulls_in_are_listed_and_not_alex_clears_them(qtbot, 
     spans = [(r.members[0].first_frame, r.members[0].last_frame, round(r.now_distance, 3)) for r in pulled]
     print(f"\nnow matching {ALEX}: {spans}; messages {messages}")
     assert audience and all(r.unknown for r in pulled)
+    listed = [panel.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.list.count())]
+    assert set(listed[:len(pulled)]) == {r.key for r in pulled}  # listed first, where they are seen
     n = len(pulled)
     said = f"{n} other recent face{'s' if n > 1 else ''} now match{'es' if n == 1 else ''} {ALEX}"
     assert any(said in m for m in messages), messages
