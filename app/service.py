@@ -301,6 +301,11 @@ class Library:
         """Unknown recent faces the gallery would name now, by group key (`RecentFaces.matches_now`)."""
         return self.recent_faces().matches_now(self._engine)
 
+    def recent_pulled_in(self, person_id: int) -> int:
+        """How many unknown recent faces (groups) the gallery would now name `person_id`: after a
+        face was added to them, the ones to look at."""
+        return sum(m.person_id == person_id for m in self.recent_matches_now().values())
+
     def recent_new_person(self, keys: str | Sequence[str], name: str) -> Person:
         """"New person…" (NameTakenError when the name is someone else's)."""
         return self.recent_faces().new_person(self._engine, keys, name)

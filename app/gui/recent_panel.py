@@ -513,9 +513,11 @@ class RecentFacesPanel(QWidget):
         if r is None:
             return
         keys = r.keys
-        self._submit(lambda library: (library.recent_this_is(keys, person_id),
-                                      sum(m.person_id == person_id for m in library.recent_matches_now().values()))[1],
-                     lambda n: self._changed(f"Added this face to {name}'s photos." + pulled_in_text(n, name)),
+        def job(library) -> int:
+            library.recent_this_is(keys, person_id)
+            return library.recent_pulled_in(person_id)
+
+        self._submit(job, lambda n: self._changed(f"Added this face to {name}'s photos." + pulled_in_text(n, name)),
                      "This is …")
 
     def new_person_selected(self) -> None:
@@ -531,7 +533,7 @@ class RecentFacesPanel(QWidget):
             from app.errors import NameTakenError
             try:
                 person = library.recent_new_person(keys, name)
-                return person, sum(m.person_id == person.id for m in library.recent_matches_now().values())
+                return person, library.recent_pulled_in(person.id)
             except NameTakenError as exc:
                 return exc  # answered here, on the GUI thread: add to them instead?
 
