@@ -1,0 +1,31 @@
+"""benchmarks/profile_neighbours.py, whose table docs/open_set.md quotes: it replays the Recent
+faces "This is Alex" step without the GUI and measures who lies near the added frame."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_added_profile_frame_is_nearer_his_own_frames_than_any_audience_face(shared, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("profile_neighbours", ROOT / "benchmarks" / "profile_neighbours.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(sys, "argv", ["profile_neighbours.py"])
+    mod.main()
+    out = capsys.readouterr().out
+    rows = {cells[0]: cells[1:] for line in out.splitlines() if line.startswith("| ")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert "ours" in rows and "ours, normalised" in rows, out
+    for name in ("ours", "ours, normalised"):
+        farthest = float(rows[name][0].split("/")[1])
+        nearest_audience = float(rows[name][2].split()[0])
+        assert farthest < nearest_audience, (name, rows[name])  # a threshold exists between them
+        assert rows[name][3].startswith("0 of "), rows[name]
+    # with τ for 3 photos, every frame of his profile is under it
+    under = re.search(r"under τ: his (\d+) of (\d+), audience (\d+)", rows["ours, normalised"][3])
+    assert under and int(under[1]) == int(under[2]) > 0, rows["ours, normalised"]
