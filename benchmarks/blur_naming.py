@@ -44,14 +44,6 @@ GALLERY, DRAWS, SEED = 100, 20, 0
 GALLERY_SIGMAS = (0.0, 1.0)  # blur of the enrolment photos (most still pass the add gate)
 
 
-def central_face(det, rgb: np.ndarray):
-    faces = det.detect(rgb)
-    if not faces:
-        return None
-    cy, cx = rgb.shape[0] / 2, rgb.shape[1] / 2
-    return min(faces, key=lambda f: abs(f.box[0] + f.box[2] / 2 - cx) + abs(f.box[1] + f.box[3] / 2 - cy))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None)
@@ -68,7 +60,7 @@ def main() -> None:
     photos, faces, owners = [], [], []
     for p, o in zip(image_paths, names):
         rgb = load_image(p)
-        f = central_face(det, rgb)  # found on the sharp photo: blur stands for focus, not for detection
+        f = det.detect_central(rgb)  # found on the sharp photo: blur stands for focus, not for detection
         if f is not None:
             photos.append(rgb)
             faces.append(f)

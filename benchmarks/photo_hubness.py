@@ -48,11 +48,9 @@ def main() -> None:
     crops, turn, sharp, owners = [], [], [], []
     for p, o in zip(image_paths, names):
         rgb = load_image(p)
-        faces = det.detect(rgb)
-        if not faces:
+        f = det.detect_central(rgb)
+        if f is None:
             continue
-        cy, cx = rgb.shape[0] / 2, rgb.shape[1] / 2
-        f = min(faces, key=lambda f: abs(f.box[0] + f.box[2] / 2 - cx) + abs(f.box[1] + f.box[3] / 2 - cy))
         crops.append(align_many(rgb, [f], enc.input_size, enc.crop_box)[0])
         yaw, _ = pose(f.landmarks)
         turn.append(abs((0.5 if yaw is None else yaw) - 0.5))
