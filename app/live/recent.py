@@ -434,7 +434,7 @@ class RecentFaces:
             crop = align(rgb, rec.face, STORED_CROP)
             self.observe(lab.track_id, rec.face, crop, rec.embedding, lab.name, lab.distance, lab.nearest,
                          model_version, when=when, frame_index=frame_index, stream=stream,
-                         person_id=getattr(lab, "person_id", None))
+                         person_id=lab.person_id)
 
     def observe(self, track_id: int, face: Face, crop: np.ndarray, embedding: np.ndarray, name: str,
                 distance: float, nearest: str | None, model_version: str, when: float | None = None,
