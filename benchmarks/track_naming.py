@@ -32,13 +32,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import paths  # noqa: E402
-from app.imageio import load_image  # noqa: E402
 from app.live.tracking import Detection, Tracker  # noqa: E402
-from app.recognition.alignment import align_many  # noqa: E402
-from app.recognition.detection import create_detector  # noqa: E402
 from app.recognition.encoder import Encoder  # noqa: E402
 from app.recognition.matching import Match, Matcher  # noqa: E402
 from app.training.calibration import validation_images, validation_people  # noqa: E402
+from app.training.datasets import build_crops  # noqa: E402
 
 FRAMES = 8                  # analysed frames per pseudo-track (the vote's history is 5)
 MIN_PHOTOS = 4              # a pseudo-track shows each of 4+ photos of a person and its mirror image
@@ -69,12 +67,11 @@ class Tally:
     stranger_frames: int = 0
     stranger_frames_named: int = 0
     enrolled: int = 0          # enrolled people's tracks
-    right_by_frame: np.ndarray = field(default=None)  # type: ignore[assignment]  # named rightly, per frame
     wrong_frames: int = 0      # enrolled people's frames given someone else's name
+    right_by_frame: np.ndarray = field(init=False)  # enrolled people's tracks named rightly, per frame
 
     def __post_init__(self) -> None:
-        if self.right_by_frame is None:
-            self.right_by_frame = np.zeros(self.frames)
+        self.right_by_frame = np.zeros(self.frames)
 
     def add(self, who: int | None, shown: list[int | None]) -> None:
         """One track's shown ids; `who`: its person's id in the gallery, None for a stranger."""
@@ -108,17 +105,12 @@ def main() -> None:
     rule, scorer = enc.open_set_rule, enc.scorer
     if rule is None:
         sys.exit("this model has no open-set rule")
-    det = create_detector("yunet")
     multi, _ = validation_people(lfw)
     image_paths, names = validation_images(lfw)
-    crops, owners = [], []
-    for p, o in zip(image_paths, names):
-        rgb = load_image(p)
-        f = det.detect_central(rgb)
-        if f is not None:
-            crops.append(align_many(rgb, [f], enc.input_size, enc.crop_box)[0])
-            owners.append(o)
-    stack = np.stack(crops)
+    built = build_crops(list(image_paths), enc.input_size, "yunet", cache_dir=paths.cache_dir(), box=enc.crop_box)
+    found = built["found"].astype(bool)  # the face nearest the centre; photos without one are left out
+    stack = built["crops"][found]
+    owners = [o for o, f in zip(names, found) if f]
     live, enrolment = enc.embed(stack), enc.embed_enrolment(stack)
     mirrored = enc.embed(np.ascontiguousarray(stack[:, :, ::-1]))  # the other half-turn of the head
     n_faces = len(owners)
