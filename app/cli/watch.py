@@ -73,7 +73,7 @@ def cmd_watch(args) -> int:
                 else:  # as the app's live view: settled faces carry their name over (app.live.analysis)
                     labels = analyser(frame.rgb, when=None if live.is_live else frame.timestamp,
                                       frame_index=frame.index).labels
-                    tau = engine.threshold
+                    tau = engine.track_threshold
                     faces = [(lab.box, lab.name, lab.distance, lab.track_id, lab.nearest, tau) for lab in labels]
                 ms = (time.perf_counter() - t0) * 1000
                 if args.json:

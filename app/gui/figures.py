@@ -44,16 +44,23 @@ def open_set_rule(open_set: dict | None) -> OpenSetRule | None:
         return None
 
 
-def open_set_text(calibration: dict, rule: OpenSetRule | None, tau: float, enrolled: int) -> str:
+def open_set_text(calibration: dict, rule: OpenSetRule | None, tau: float, enrolled: int,
+                  automatic: bool = False) -> str:
     """What τ means for the gallery enrolled now, in the pane's words: strangers named (from the
-    card's open-set table, measured on faces the model never trained on) and enrolled people's
-    faces missed (from the calibration pairs). Empty parts are said to be unknown."""
+    card's open-set table, measured on faces the model never trained on), strangers' live tracks
+    named where the card measured them (`automatic`: the rule's own τ for tracks, else `tau`), and
+    enrolled people's faces missed (from the calibration pairs). Empty parts are said to be unknown."""
     n = max(1, int(enrolled))
     who = f"{enrolled} enrolled photo{'s' if enrolled != 1 else ''}" if enrolled else "the first person enrolled"
     if rule is not None:
         named = rule.strangers_named(tau, n)
         strangers = (f"With {who}, about {_percent(named)} of strangers' faces would be given a name "
                      f"(measured on {rule.source or 'faces this model never trained on'}).")
+        live = rule.track_threshold(n) if automatic else tau
+        tracks = rule.tracks_named(live, n)
+        if tracks is not None:
+            strangers += (f" The live view matches a face again on every frame, so it names a tracked face "
+                          f"under τ {live:.3f}: about {_percent(tracks)} of strangers' tracks.")
     else:
         strangers = ("This model has no open-set calibration: how many strangers get a name is "
                      "unknown, and grows with the number of people enrolled.")

@@ -216,7 +216,7 @@ class ThresholdSection(QGroupBox):
     def _show(self, tau: float) -> None:
         self.value_label.setText(f"{tau:.3f}")
         self.histogram.set_tau(tau)
-        self.rates_label.setText(open_set_text(self.calibration, self.rule, tau, self.enrolled))
+        self.rates_label.setText(open_set_text(self.calibration, self.rule, tau, self.enrolled, self.automatic))
         if self.automatic:
             self.mode_label.setText("Automatic: τ follows the number of people enrolled.")
         else:

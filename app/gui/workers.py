@@ -162,7 +162,7 @@ class FrameResult:
     latency_ms: float
     timestamp: float = 0.0
     faces: list = field(default_factory=list)  # app.recognition.detection.Face, same order as labels
-    tau: float = float("nan")                    # the threshold this frame was named with
+    tau: float = float("nan")                    # the threshold this frame's tracks were named with
 
 
 @dataclass
@@ -350,7 +350,7 @@ class InferenceWorker(QThread):
                 self.frames_analysed += 1
                 self.result.emit(FrameResult(item.index, item.rgb, labels, fps, (now - t0) * 1000.0,
                                              item.timestamp, [r.face for r in recs],
-                                             float(engine.threshold)))
+                                             float(engine.track_threshold)))
         finally:
             try:
                 engine.close()

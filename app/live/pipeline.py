@@ -116,14 +116,21 @@ class Engine:
                 "device": self.encoder.device.type, "tau": self.threshold, "rule": self.rule_text()}
 
     # ---- the decision ----------------------------------------------------------------------
-    def _decision(self) -> tuple[Matcher, float]:
-        """The matcher and the τ faces are named with now (see `open_set.threshold_for`)."""
+    def _decision(self, track: bool = False) -> tuple[Matcher, float]:
+        """The matcher and the τ faces (or live tracks' templates) are named with now (see
+        `open_set.threshold_for`)."""
         m = self.matcher
-        return m, threshold_for(m, self.encoder.open_set_rule, self.encoder.tau, self.tau)
+        return m, threshold_for(m, self.encoder.open_set_rule, self.encoder.tau, self.tau, track)
 
     @property
     def threshold(self) -> float:
         return self._decision()[1]
+
+    @property
+    def track_threshold(self) -> float:
+        """τ for a live track's pooled template: stricter than a photo's, since a stranger in view
+        is matched again on every analysed frame (`OpenSetRule.track_threshold`)."""
+        return self._decision(track=True)[1]
 
     def pair_threshold(self, n: int = 1) -> float:
         """τ for telling whether a face is one of `n` others (grouping unknown faces): the user's
@@ -142,7 +149,9 @@ class Engine:
         if rule is None:
             return f"τ {self.encoder.tau:.3f} (one-to-one; this model has no open-set calibration)"
         matcher, tau = self._decision()
-        return (f"τ {tau:.3f}: about {100 * rule.target:g}% of strangers named "
+        track_tau = self.track_threshold
+        tracks = f"; {track_tau:.3f} for a face tracked live" if track_tau < tau else ""
+        return (f"τ {tau:.3f}{tracks}: about {100 * rule.target:g}% of strangers named "
                 f"with {len(matcher)} photos enrolled")
 
     # ---- matching ------------------------------------------------------------------------
@@ -156,9 +165,10 @@ class Engine:
         return self._matcher
 
     def identify(self, embeddings: np.ndarray) -> list[Match]:
-        """Who each row is (person id and name, or Unknown; distance; nearest person), by the
-        current rule; what the live tracker calls with its pooled templates (`tracking.Identify`)."""
-        matcher, tau = self._decision()
+        """Who each row, a live track's pooled template, is (person id and name, or Unknown;
+        distance; nearest person), by the current rule for tracks; what the live tracker calls
+        (`tracking.Identify`)."""
+        matcher, tau = self._decision(track=True)
         return matcher.match(embeddings, tau)
 
     def embed_faces(self, rgb: np.ndarray, faces: list[Face]) -> np.ndarray:

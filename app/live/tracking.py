@@ -39,6 +39,8 @@ Box = tuple[float, float, float, float]  # x, y, w, h
 # (`Engine.identify`).
 Identify = Callable[[np.ndarray], Sequence[Match]]
 K = TypeVar("K", bound=Hashable)
+# A track may be named from its MIN_FRAMES-th analysed frame on; its template pools the last POOL.
+MIN_FRAMES, POOL = 2, 30
 
 
 def iou(a: Box, b: Box) -> float:
@@ -134,8 +136,8 @@ class Labelled:
 
 
 class Tracker:
-    def __init__(self, history: int = 5, max_missed: int = 3, min_iou: float = 0.3, pool: int = 30,
-                 min_frames: int = 2):
+    def __init__(self, history: int = 5, max_missed: int = 3, min_iou: float = 0.3, pool: int = POOL,
+                 min_frames: int = MIN_FRAMES):
         """`min_frames`: a track is named only once its template pools this many analysed frames
         (one frame alone is too little evidence to name someone in an open set)."""
         self.history = history

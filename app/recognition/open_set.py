@@ -13,6 +13,11 @@ gallery of N of them with probability 1 − C(M_s − k_s, N) / C(M_s, N). Avera
 keeps the correlation between one stranger's distances (a "hub" face near many people), which an
 independence formula would miss.
 
+The live view decides again on every analysed frame of a track, so a stranger in view has many
+chances to be named: a second table (`track_table`), from pseudo-tracks of the same background
+people, holds the share of strangers' *tracks* named, and `OpenSetRule.track_threshold` reads from
+it the τ that keeps that share at the target too.
+
 Qt-free and numpy-only: the engine, `evaluate open-set` and the settings pane all read the same
 `OpenSetRule`, and `threshold_for` with `Matcher.match` is the one decision the app, `watch`
 and the evaluation make.
@@ -74,6 +79,25 @@ def named_rates(within: np.ndarray, candidates: np.ndarray, sizes: Sequence[int]
     return out
 
 
+def _within(d: np.ndarray, same: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(within, candidates) of a block of strangers: `d` (B, M) their distances to the M enrolled
+    faces, `same` (B, M) which of those are the stranger's own person (never a candidate)."""
+    d = np.where(same, np.inf, d)
+    d.sort(axis=1)
+    within = np.stack([np.searchsorted(row, grid, side="left") for row in d])  # strictly below τ
+    return within, d.shape[1] - same.sum(axis=1)
+
+
+def _distances(live: np.ndarray, enrolled: np.ndarray, scorer: CohortScorer | None,
+               crowd_enr: np.ndarray | None) -> np.ndarray:
+    """L2 distances of unit rows, cohort-normalised as the matcher does when `scorer` is given."""
+    sims = live @ enrolled.T
+    d = np.sqrt(np.maximum(2.0 - 2.0 * sims.astype(np.float64), 0.0))
+    if scorer is not None:
+        d = scorer.adjust(d, scorer.crowd(live), scorer.crowd(enrolled) if crowd_enr is None else crowd_enr)
+    return d
+
+
 def background_table(live: np.ndarray, enrolled: np.ndarray, labels: Sequence | None = None,
                      grid: Sequence[float] = GRID, sizes: Sequence[int] = SIZES,
                      scorer: CohortScorer | None = None) -> np.ndarray:
@@ -93,19 +117,40 @@ def background_table(live: np.ndarray, enrolled: np.ndarray, labels: Sequence | 
     g = np.asarray(grid, dtype=np.float64)
     within = np.empty((m, len(g)), dtype=np.int64)
     cand = np.empty(m, dtype=np.int64)
-    if scorer is not None:
-        crowd_live, crowd_enr = scorer.crowd(live), scorer.crowd(enr)
+    crowd_enr = None if scorer is None else scorer.crowd(enr)
     for lo in range(0, m, 512):
-        sims = live[lo:lo + 512] @ enr.T
-        d = np.sqrt(np.maximum(2.0 - 2.0 * sims.astype(np.float64), 0.0))
-        if scorer is not None:
-            d = scorer.adjust(d, crowd_live[lo:lo + 512], crowd_enr)
-        same = lab[lo:lo + 512, None] == lab[None, :]
-        d[same] = np.inf
-        d.sort(axis=1)
-        cand[lo:lo + 512] = m - same.sum(axis=1)
-        for j, row in enumerate(d):
-            within[lo + j] = np.searchsorted(row, g, side="left")  # strictly below τ
+        d = _distances(live[lo:lo + 512], enr, scorer, crowd_enr)
+        within[lo:lo + 512], cand[lo:lo + 512] = _within(d, lab[lo:lo + 512, None] == lab[None, :], g)
+    return named_rates(within, cand, sizes)
+
+
+def track_table(templates: np.ndarray, owners: Sequence | np.ndarray, enrolled: np.ndarray,
+                labels: Sequence | np.ndarray,
+                grid: Sequence[float] = GRID, sizes: Sequence[int] = SIZES,
+                scorer: CohortScorer | None = None) -> np.ndarray:
+    """Strangers-named rates for live *tracks*: the live view decides again on every analysed
+    frame, so a stranger in view has as many chances as frames. `templates` (T, K, D): each
+    stranger's track as the pooled templates it is matched with on the K frames that may name it
+    (`live.tracking.Tracker`: from its `min_frames`-th frame on); `owners` (T,): whose track it is;
+    `enrolled` (M, D) with `labels` (M,): the candidates, as in `background_table`. A candidate
+    names the track if any of its templates lies under τ of it. (The tracker's vote can only hide
+    such a name, so the rates err on the safe side.)"""
+    tpl = np.asarray(templates, dtype=np.float32)
+    enr = np.asarray(enrolled, dtype=np.float32)
+    own, lab = np.asarray(owners), np.asarray(labels)
+    if tpl.ndim != 3 or enr.ndim != 2 or tpl.shape[2] != enr.shape[1] or len(own) != len(tpl) or len(lab) != len(enr):
+        raise ValueError(f"templates must be (T, K, D) with T owners and enrolled (M, D) with M labels, got "
+                         f"{tpl.shape} for {len(own)} owners and {enr.shape} for {len(lab)} labels")
+    t, k, dim = tpl.shape
+    g = np.asarray(grid, dtype=np.float64)
+    within = np.empty((t, len(g)), dtype=np.int64)
+    cand = np.empty(t, dtype=np.int64)
+    crowd_enr = None if scorer is None else scorer.crowd(enr)
+    step = max(1, 512 // max(k, 1))
+    for lo in range(0, t, step):
+        block = tpl[lo:lo + step]
+        d = _distances(block.reshape(-1, dim), enr, scorer, crowd_enr).reshape(len(block), k, -1).min(axis=1)
+        within[lo:lo + step], cand[lo:lo + step] = _within(d, own[lo:lo + step, None] == lab[None, :], g)
     return named_rates(within, cand, sizes)
 
 
@@ -118,6 +163,9 @@ class OpenSetRule:
     rates: np.ndarray    # (S, G) strangers named, non-decreasing along each row
     target: float = DEFAULT_TARGET
     source: str = ""
+    # Strangers' live tracks named (`track_table`), on the same grid and sizes; None: not measured
+    # (a background without names), and tracks are held to the faces' τ.
+    track_rates: np.ndarray | None = None
 
     @classmethod
     def from_card(cls, section: dict[str, Any] | None) -> "OpenSetRule | None":
@@ -129,44 +177,67 @@ class OpenSetRule:
             sizes = np.asarray(section["sizes"], dtype=np.float64)
             rates = np.asarray(section["rates"], dtype=np.float64)
             target = float(section.get("target", DEFAULT_TARGET))
+            tracks = section.get("track_rates")
+            track_rates = None if tracks is None else np.asarray(tracks, dtype=np.float64)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"open_set section is damaged: {exc}") from None
         if (grid.ndim != 1 or sizes.ndim != 1 or rates.shape != (len(sizes), len(grid)) or len(grid) < 2
                 or np.any(np.diff(grid) <= 0) or np.any(np.diff(sizes) <= 0) or sizes[0] < 1
-                or not np.all(np.isfinite(rates)) or not 0 < target < 1):
+                or not np.all(np.isfinite(rates)) or not 0 < target < 1
+                or (track_rates is not None and (track_rates.shape != rates.shape
+                                                 or not np.all(np.isfinite(track_rates))))):
             raise ValueError("open_set section is damaged: inconsistent grid, sizes or rates")
-        # Each row must be a CDF-like curve; enforce it so interpolation never runs backwards.
-        rates = np.clip(np.maximum.accumulate(rates, axis=1), 0.0, 1.0)
-        return cls(grid, sizes, rates, target, str(section.get("source", "")))
+        return cls(grid, sizes, _curves(rates), target, str(section.get("source", "")),
+                   None if track_rates is None else _curves(track_rates))
 
     def to_card(self) -> dict[str, Any]:
-        return {"grid": [round(float(x), 4) for x in self.grid], "sizes": [int(x) for x in self.sizes],
-                "rates": [[float(f"{x:.4g}") for x in row] for row in self.rates],
-                "target": self.target, "source": self.source}
+        out = {"grid": [round(float(x), 4) for x in self.grid], "sizes": [int(x) for x in self.sizes],
+               "rates": card_rates(self.rates), "target": self.target, "source": self.source}
+        if self.track_rates is not None:
+            out["track_rates"] = card_rates(self.track_rates)
+        return out
 
-    def _row(self, n: int) -> np.ndarray:
+    def _row(self, n: int, rates: np.ndarray | None = None) -> np.ndarray:
         """Rates at gallery size n: log-size interpolation inside the table; beyond its largest
         size, galleries are treated as independent blocks of that size (1 − (1 − p)^(n/N))."""
+        rates = self.rates if rates is None else rates
         n = max(1, int(n))
         s = self.sizes
         if n >= s[-1]:
-            return 1.0 - (1.0 - self.rates[-1]) ** (n / s[-1])
+            return 1.0 - (1.0 - rates[-1]) ** (n / s[-1])
         j = int(np.searchsorted(s, n, side="right"))
         if j == 0:
-            return self.rates[0]
+            return rates[0]
         lo, hi = math.log(s[j - 1]), math.log(s[j])
         w = (math.log(n) - lo) / (hi - lo)
-        return (1 - w) * self.rates[j - 1] + w * self.rates[j]
+        return (1 - w) * rates[j - 1] + w * rates[j]
 
     def strangers_named(self, tau: float, n: int) -> float:
         """Estimated share of strangers' faces given a name at τ with n samples enrolled."""
         return float(np.interp(tau, self.grid, self._row(n)))
 
+    def tracks_named(self, tau: float, n: int) -> float | None:
+        """Estimated share of strangers' live tracks given a name at τ (None: not measured)."""
+        if self.track_rates is None:
+            return None
+        return float(np.interp(tau, self.grid, self._row(n, self.track_rates)))
+
     def threshold(self, n: int, target: float | None = None) -> float:
         """The largest τ at which at most `target` of strangers are named with n samples
         enrolled (linear between grid points; the grid's first τ if even that names too many)."""
+        return self._threshold_on(self._row(n), target)
+
+    def track_threshold(self, n: int, target: float | None = None) -> float:
+        """τ for a live track's pooled template: the largest τ at which at most `target` of
+        strangers' *tracks* are named, never above the faces' `threshold` (the faces' τ where the
+        card has no track table)."""
+        face = self.threshold(n, target)
+        if self.track_rates is None:
+            return face
+        return min(face, self._threshold_on(self._row(n, self.track_rates), target))
+
+    def _threshold_on(self, row: np.ndarray, target: float | None) -> float:
         t = self.target if target is None else float(target)
-        row = self._row(n)
         ok = np.nonzero(row <= t)[0]
         if len(ok) == 0:
             return float(self.grid[0])
@@ -179,12 +250,24 @@ class OpenSetRule:
 
 
 def threshold_for(matcher: Matcher, rule: OpenSetRule | None, fallback_tau: float,
-                  tau: float | None = None) -> float:
+                  tau: float | None = None, track: bool = False) -> float:
     """The τ a decision uses: the user's fixed `tau` if set, else the rule's τ for the gallery's
-    size (samples enrolled), else the model's one-to-one τ (a card without an open-set table)."""
+    size (samples enrolled; for a live `track`'s template, the rule's τ for tracks), else the
+    model's one-to-one τ (a card without an open-set table)."""
     if tau is not None:
         return float(tau)
     if rule is None:
         return float(fallback_tau)
-    return rule.threshold(len(matcher))
+    n = len(matcher)
+    return rule.track_threshold(n) if track else rule.threshold(n)
+
+
+def _curves(rates: np.ndarray) -> np.ndarray:
+    """Each row made a CDF-like curve, so interpolation never runs backwards."""
+    return np.clip(np.maximum.accumulate(rates, axis=1), 0.0, 1.0)
+
+
+def card_rates(rates: np.ndarray) -> list[list[float]]:
+    """Rates as the card stores them (4 significant digits)."""
+    return [[float(f"{x:.4g}") for x in row] for row in rates]
 

@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from app.errors import DatasetError
+from app.live.tracking import MIN_FRAMES, POOL
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import recrop
 from app.recognition.detection import DEFAULT_DETECTOR
-from app.recognition.open_set import DEFAULT_TARGET, GRID, SIZES, OpenSetRule, background_table
+from app.recognition.open_set import DEFAULT_TARGET, GRID, SIZES, OpenSetRule, background_table, card_rates, track_table
 from app.training.datasets import aligned_files, build_crops, lfw_image_path, read_aligned, scan_identity_folders
 
 # The validation people: drawn from LFW's peopleDevTrain.txt with this seed (benchmarks/
@@ -77,6 +78,42 @@ def validation_images(lfw_dir: str | os.PathLike, people: set[str] | None = None
 
 
 COHORT_FACES, COHORT_K, COHORT_SEED = 2000, 20, 0
+# Pseudo-tracks for the live-track table: each person with TRACK_MIN_PHOTOS+ faces, seen in
+# TRACK_ORDERS random orders of TRACK_FRAMES views (their faces and the mirror images, the other
+# half-turn of the head), one view per analysed frame.
+TRACK_FRAMES, TRACK_ORDERS, TRACK_MIN_PHOTOS, TRACK_SEED = 8, 10, 4, 0
+
+
+def pseudo_tracks(live: np.ndarray, mirrored: np.ndarray, labels, frames: int = TRACK_FRAMES,
+                  orders: int = TRACK_ORDERS, min_photos: int = TRACK_MIN_PHOTOS, first: int = MIN_FRAMES,
+                  seed: int = TRACK_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """(templates (T, frames − first + 1, D), owners (T,)): tracks of people with `min_photos` or
+    more faces, each view a different photo or mirror image, pooled as `live.tracking.Tracker`
+    pools them (the re-normalised mean of the views so far), from the `first` frame that may name
+    a track on. Views change faster than between a video's frames: the worst case for a stranger
+    who gets a chance on every frame. (T = 0 when nobody has enough faces.)"""
+    live, mirrored = np.asarray(live, dtype=np.float32), np.asarray(mirrored, dtype=np.float32)
+    if live.shape != mirrored.shape or frames > min(2 * min_photos, POOL) or not 1 <= first <= frames:
+        raise ValueError(f"pseudo-tracks need live and mirrored embeddings of one shape and "
+                         f"{first} <= frames <= {min(2 * min_photos, POOL)}, got {live.shape}, {mirrored.shape}, "
+                         f"frames {frames}")
+    views = np.concatenate([live, mirrored])
+    lab = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    templates, owners = [], []
+    for person in sorted(set(lab.tolist())):
+        rows = np.nonzero(lab == person)[0]
+        if len(rows) < min_photos:
+            continue
+        both = np.concatenate([rows, rows + len(live)])
+        for _ in range(orders):
+            pooled = np.cumsum(views[rng.permutation(both)[:frames]], axis=0)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            templates.append(pooled[first - 1:])
+            owners.append(person)
+    if not templates:
+        return np.zeros((0, frames - first + 1, live.shape[1]), dtype=np.float32), np.asarray([], dtype=lab.dtype)
+    return np.stack(templates), np.asarray(owners)
 
 
 def cohort_images(lfw_dir: str | os.PathLike) -> list[str]:
@@ -117,23 +154,76 @@ def make_cohort(encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DET
 
 def _table(encoder, crops: np.ndarray, labels, source: str, progress: ProgressFn,
            cancel: CancelToken | None) -> dict:
-    if cancel is not None:
-        cancel.raise_if_cancelled()
-    progress(0, 3, f"embedding {len(crops)} faces as live faces")
+    """The `open_set` section: faces' table; with `labels`, the live-track table too (a background
+    without names has no tracks of one person, and the tracks are held to the faces' τ)."""
+    steps = 4 if labels is not None else 3
+    step = _stepper(steps, progress, cancel)
+    step(0, f"embedding {len(crops)} faces as live faces")
     live = encoder.embed(crops)
-    if cancel is not None:
-        cancel.raise_if_cancelled()
-    progress(1, 3, "embedding them as enrolment photos")
+    step(1, "embedding them as enrolment photos")
     enrolled = encoder.embed_enrolment(crops)
-    if cancel is not None:
-        cancel.raise_if_cancelled()
-    progress(2, 3, "strangers-named table")
+    step(2, "strangers-named table")
     people = len(set(labels)) if labels is not None else len(crops)
     sizes = [n for n in SIZES if n < people]  # a gallery is drawn from the other people
     rates = background_table(live, enrolled, labels=labels, grid=GRID, sizes=sizes, scorer=encoder.scorer)
     rule = OpenSetRule(np.asarray(GRID), np.asarray(sizes, dtype=np.float64), rates, DEFAULT_TARGET, source)
-    progress(3, 3, "open-set calibration done")
-    return {**rule.to_card(), "faces": int(len(crops))}
+    out = {**rule.to_card(), "faces": int(len(crops))}
+    if labels is not None:
+        step(3, "live tracks: embedding the mirror images")
+        out.update(_tracks(encoder, crops, live, enrolled, labels, GRID, sizes))
+    progress(steps, steps, "open-set calibration done")
+    return out
+
+
+def _stepper(steps: int, progress: ProgressFn, cancel: CancelToken | None):
+    def step(i: int, what: str) -> None:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        progress(i, steps, what)
+    return step
+
+
+def _tracks(encoder, crops: np.ndarray, live: np.ndarray, enrolled: np.ndarray, labels, grid, sizes) -> dict:
+    """The section's live-track part (`track_rates`, `tracks`); empty when nobody has enough
+    photos for a pseudo-track."""
+    mirrored = encoder.embed(np.ascontiguousarray(crops[:, :, ::-1]))
+    templates, owners = pseudo_tracks(live, mirrored, labels)
+    if not len(templates):
+        return {}
+    rates = track_table(templates, owners, enrolled, labels, grid, sizes, encoder.scorer)
+    return {"track_rates": card_rates(rates),
+            "tracks": {"count": int(len(templates)), "people": len(set(owners.tolist())),
+                       "frames": TRACK_FRAMES, "first_named": MIN_FRAMES}}
+
+
+def add_track_table(encoder, section: dict, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DETECTOR,
+                    workers: int = 2, progress: ProgressFn = no_progress,
+                    cancel: CancelToken | None = None) -> dict:
+    """`section` (a card's `open_set`, calibrated on the validation people) with the live-track
+    table measured on the same people and added, its faces' table and the cohort unchanged: for a
+    model calibrated before tracks were measured."""
+    from app import paths
+    rule = OpenSetRule.from_card(section)
+    if rule is None:
+        raise DatasetError("This model has no open-set table to add the live-track table to.")
+    image_paths, owners = validation_images(lfw_dir)
+    if not image_paths:
+        raise DatasetError(f"{lfw_dir} has no protocol/peopleDevTrain.txt to draw the validation people from.")
+    data = build_crops(list(image_paths), encoder.input_size, detector, workers=workers, progress=progress,
+                       cancel=cancel, cache_dir=paths.cache_dir(), box=encoder.crop_box)
+    keep = data["found"] & data["readable"]
+    crops, labels = data["crops"][keep], np.asarray(owners)[keep]
+    step = _stepper(3, progress, cancel)
+    step(0, f"embedding {len(crops)} faces as live faces")
+    live = encoder.embed(crops)
+    step(1, "embedding them as enrolment photos")
+    enrolled = encoder.embed_enrolment(crops)
+    step(2, "live tracks: embedding the mirror images")
+    tracks = _tracks(encoder, crops, live, enrolled, labels, rule.grid, rule.sizes.astype(int).tolist())
+    progress(3, 3, "live-track table done")
+    if not tracks:
+        raise DatasetError(f"None of the validation people has {TRACK_MIN_PHOTOS} photos for a live track.")
+    return {**section, **tracks}
 
 
 def calibrate_on_people(encoder, image_paths: list[str], owners: list[str], source: str,

@@ -31,6 +31,7 @@ from app.store.atomic import atomic_write
 from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
 from app.training.calibration import (
     VALIDATION_TAG,
+    add_track_table,
     calibrate_on_validation_people,
     calibrate_open_set,
     make_cohort,
@@ -741,9 +742,15 @@ def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None
     """Recompute τ and the histograms of a saved model (from `lfw_dir`'s pairsDevTrain.txt, unless
     `tau` is False) and its open-set table (from `background`, see `app.training.calibration`; None: kept
     as it is), and rewrite its card atomically. `background` may be
-    "validation": the validation people of `lfw_dir`, for a model trained without them."""
+    "validation": the validation people of `lfw_dir`, for a model trained without them, or
+    "validation-tracks": only the live-track table added on them, all else kept."""
     encoder = Encoder.load(weights, "cpu")
-    if background == "validation":  # the cohort too: LFW's training people outside the split
+    if background == "validation-tracks":
+        if lfw_dir is None:
+            raise DatasetError("The validation people are drawn from LFW: give the LFW folder.")
+        encoder.card.open_set = add_track_table(encoder, encoder.card.open_set, lfw_dir, detector,
+                                                progress=progress, cancel=cancel)
+    elif background == "validation":  # the cohort too: LFW's training people outside the split
         if lfw_dir is None:
             raise DatasetError("The validation people are drawn from LFW: give the LFW folder.")
         encoder.card.cohort = make_cohort(encoder, lfw_dir, detector, progress=progress, cancel=cancel)

@@ -219,6 +219,16 @@ def test_evaluate_open_set_and_calibrate_open_set_on_a_small_tree(capsys, shared
     assert code == 0 and "open-set table from 14 people of tree" in out
     rule = OpenSetRule.from_card(ModelCard.from_file(tmp_path / "m.json").open_set)
     assert rule.source == "14 people of tree" and rule.threshold(1) > rule.threshold(10)
+    # the 5 of them with 4+ photos give live tracks, held to a τ no looser than the faces'
+    tracks = ModelCard.from_file(tmp_path / "m.json").open_set["tracks"]
+    assert 3 <= tracks["people"] <= 5 and tracks["count"] == 10 * tracks["people"] and "live tracks" in out
+    assert all(rule.track_threshold(n) <= rule.threshold(n) for n in (1, 5, 10))
+    # the live-track table alone is measured on the validation people only: a background is refused
+    before = (tmp_path / "m.json").read_bytes()
+    code, _, err = run(capsys, "calibrate", "--weights", str(tmp_path / "m.pt"), "--only", "tracks",
+                       "--background", str(tree), *det)
+    assert code == 2 and "validation people" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "m.json").read_bytes() == before
     # a model not trained without the validation people has no honest default background
     card = ModelCard.from_file(tmp_path / "m.json")
     if (card.training.get("data") or {}).get("held_out") is None:
@@ -416,6 +426,10 @@ def test_calibrate_writes_the_tau_training_calibrate_finds(capsys, tiny_lfw, yun
     # the open-set part needs background faces this model never saw: refused in one line
     code, _, err = run(capsys, "calibrate", "--weights", str(weights), "--lfw", str(tiny_lfw.root))
     assert code == 2 and "--background" in err and len(err.strip().splitlines()) == 1
+    # and so does the live-track table (measured on the validation people it was not trained without)
+    code, _, err = run(capsys, "calibrate", "--weights", str(weights), "--lfw", str(tiny_lfw.root), "--only", "tracks")
+    assert code == 2 and "validation people" in err and len(err.strip().splitlines()) == 1
+    assert ModelCard.from_file(tmp_path / "m.json").open_set == card.open_set
 
 
 def test_evaluate_verification_on_a_tiny_lfw(capsys, tiny_lfw, yunet_path, tmp_path):

@@ -39,6 +39,23 @@ def test_pane_estimates_follow_the_gallery_and_the_slider(qtbot):
     assert pane.automatic and abs(pane.tau - 0.6) < 0.006 and moved == [0.8]
 
 
+def test_pane_says_what_the_live_view_names_tracks_with(qtbot):
+    from app.gui.settings_pane import ThresholdSection
+
+    # strangers' tracks named at τ 0.4 / 0.6 / 0.8 with 1 photo: 0 / 2% / 5% → 1% at τ 0.5
+    tracks = {**OPEN_SET, "track_rates": [[0.0, 0.02, 0.05], [0.01, 0.1, 0.3]]}
+    pane = ThresholdSection()
+    qtbot.addWidget(pane)
+    pane.set_model(1.0, CALIBRATION, None, tracks, enrolled=1)
+    text = pane.rates_label.text()
+    assert abs(pane.tau - 0.6) < 0.006                             # the slider shows the faces' τ
+    assert "tracked face under τ 0.500: about 1.0% of strangers' tracks" in text
+    pane.slider.setValue(160)  # a fixed τ 0.8 holds for tracks too: 5% of strangers' tracks
+    assert "tracked face under τ 0.800: about 5.0% of strangers' tracks" in pane.rates_label.text()
+    pane.set_model(1.0, CALIBRATION, None, OPEN_SET, enrolled=1)  # a card without tracks says nothing of them
+    assert "tracks" not in pane.rates_label.text()
+
+
 def test_pane_without_an_open_set_table_says_so(qtbot):
     from app.gui.settings_pane import ThresholdSection
 

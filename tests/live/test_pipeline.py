@@ -144,3 +144,22 @@ def test_a_face_too_blurred_for_any_name_stays_unknown_and_is_not_embedded(engin
     assert embedded == [1]  # the sharp photo's face only: the featureless one never reached the encoder
     assert r.match.name == "Unknown" and r.match.person_id is None and r.match.nearest is None
     assert r.embedding is None
+
+
+def test_live_tracks_are_named_under_the_rules_tau_for_tracks(engine, samples_dir):
+    """Photos are decided under the faces' τ; the tracker's pooled templates (`identify`) under the
+    card's τ for tracks, which is stricter; a τ the user fixed holds for both."""
+    from app.recognition.open_set import threshold_for
+    engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    rule = engine.encoder.open_set_rule
+    assert rule is not None and rule.track_rates is not None   # the shipped card measures tracks
+    face, track = engine.threshold, engine.track_threshold
+    assert face == pytest.approx(rule.threshold(1)) and track == pytest.approx(rule.track_threshold(1)) and track < face
+    (rec,) = engine.identify_photo(samples_dir / "obama2.jpg")
+    assert rec.match.threshold == pytest.approx(face)
+    (m,) = engine.identify(rec.embedding[None])
+    assert m.threshold == pytest.approx(track) and m.name == "Barack Obama"
+    assert f"{track:.3f} for a face tracked live" in engine.rule_text()
+    engine.tau = 0.9
+    assert engine.identify(rec.embedding[None])[0].threshold == 0.9 == threshold_for(engine.matcher, rule, 1.0, 0.9, True)
+    assert "tracked" not in engine.rule_text()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.recognition.matching import Matcher
-from app.recognition.open_set import DEFAULT_TARGET, OpenSetRule, background_table, named_rates, threshold_for
+from app.recognition.open_set import DEFAULT_TARGET, OpenSetRule, background_table, named_rates, threshold_for, track_table
 
 
 def _at(*degrees: float) -> np.ndarray:
@@ -46,6 +46,27 @@ def test_background_table_by_hand():
     assert t[0, 0] == 0.0
 
 
+def test_track_table_by_hand():
+    # Candidates at 0°, 90°, 180° (people a, b, c). A stranger's track whose two templates lie at
+    # 10° and 60°: its nearest template to each candidate is 10° to 0° (2 sin 5° = 0.174), 60° to
+    # 90° (2 sin 15° = 0.518) and 60° to 180° (2 sin 60° = 1.732).
+    #   τ 0.3: 1 of 3 candidates → N=1: 1/3, N=2: 1 - C(2,2)/C(3,2) = 2/3.
+    #   τ 0.6: 2 of 3 → N=1: 2/3, N=2: 1.  (Its 10° frame alone: 1 of 3 → 1/3.)
+    enrolled, labels = _at(0, 90, 180), ["a", "b", "c"]
+    track = _at(10, 60)[None]
+    t = track_table(track, ["s"], enrolled, labels, grid=[0.3, 0.6], sizes=[1, 2])
+    assert t[:, 0] == pytest.approx([1 / 3, 2 / 3])
+    assert t[:, 1] == pytest.approx([2 / 3, 1.0])
+    one_frame = track_table(track[:, :1], ["s"], enrolled, labels, grid=[0.6], sizes=[1])
+    assert one_frame[0, 0] == pytest.approx(1 / 3)
+    # A track of person a is no stranger to a's photo: its candidates are b and c (1.414, 2.0 from
+    # a track at 0°), so it is named by nobody at τ 0.6, and the mean over the two tracks halves.
+    both = track_table(np.concatenate([track, _at(0, 0)[None]]), ["s", "a"], enrolled, labels, grid=[0.6], sizes=[1])
+    assert both[0, 0] == pytest.approx((2 / 3 + 0) / 2)
+    with pytest.raises(ValueError):
+        track_table(_at(10, 60), ["s"], enrolled, labels)  # not (T, K, D)
+
+
 def _rule() -> OpenSetRule:
     # strangers named at τ = 0.4, 0.6, 0.8: with 1 enrolled 0, 0.01, 0.03; with 100: 0, 0.05, 0.2
     return OpenSetRule(np.array([0.4, 0.6, 0.8]), np.array([1.0, 100.0]),
@@ -69,6 +90,28 @@ def test_rule_threshold_and_estimates_by_hand():
     assert OpenSetRule(np.array([0.4, 0.6]), np.array([1.0]), np.array([[0.2, 0.5]])).threshold(1) == 0.4
 
 
+def _track_rule() -> OpenSetRule:
+    # strangers' tracks named at τ = 0.4, 0.6, 0.8: with 1 enrolled 0, 0.02, 0.05; with 100: 0.01, 0.1, 0.3
+    r = _rule()
+    return OpenSetRule(r.grid, r.sizes, r.rates, r.target, track_rates=np.array([[0.0, 0.02, 0.05],
+                                                                                  [0.01, 0.1, 0.3]]))
+
+
+def test_track_threshold_by_hand_and_never_above_the_faces():
+    rule = _track_rule()
+    assert rule.track_threshold(1) == pytest.approx(0.5)     # halfway from 0 (0.4) to 0.02 (0.6)
+    assert rule.threshold(1) == pytest.approx(0.6)           # the faces' τ is unchanged
+    assert rule.track_threshold(100) == pytest.approx(0.4)   # 0.01 already at 0.4
+    assert rule.tracks_named(0.6, 1) == pytest.approx(0.02)
+    assert rule.tracks_named(0.5, 1) == pytest.approx(0.01)
+    # A track table looser than the faces' never raises τ above theirs.
+    loose = OpenSetRule(rule.grid, rule.sizes, rule.rates, rule.target, track_rates=np.zeros((2, 3)))
+    assert loose.track_threshold(1) == pytest.approx(loose.threshold(1))
+    # Without a track table, tracks are held to the faces' τ and their rate is not known.
+    plain = _rule()
+    assert plain.track_threshold(10) == plain.threshold(10) and plain.tracks_named(0.6, 1) is None
+
+
 def test_rule_card_round_trip_and_damage():
     rule = _rule()
     again = OpenSetRule.from_card(rule.to_card())
@@ -81,6 +124,11 @@ def test_rule_card_round_trip_and_damage():
             OpenSetRule.from_card({**bad, **change})
     with pytest.raises(ValueError):
         OpenSetRule.from_card({"grid": [0.4]})
+    tracks = OpenSetRule.from_card(_track_rule().to_card())
+    assert tracks.track_threshold(1) == pytest.approx(0.5) and "track_rates" not in rule.to_card()
+    for damage in ([[0.0, 0.1]], [[0.0, float("inf"), 0.1], [0, 0, 0]], "none"):
+        with pytest.raises(ValueError):
+            OpenSetRule.from_card({**_track_rule().to_card(), "track_rates": damage})
 
 
 def test_threshold_for_precedence():
@@ -89,6 +137,11 @@ def test_threshold_for_precedence():
     assert threshold_for(m, rule, 1.1, tau=0.9) == 0.9          # a τ the user fixed wins
     assert threshold_for(m, rule, 1.1) == pytest.approx(rule.threshold(2))  # 2 samples enrolled
     assert threshold_for(m, None, 1.1) == 1.1                   # no table: the one-to-one τ
+    tracks = _track_rule()
+    assert threshold_for(m, tracks, 1.1, track=True) == pytest.approx(tracks.track_threshold(2))
+    assert threshold_for(m, tracks, 1.1, track=True) < threshold_for(m, tracks, 1.1)
+    assert threshold_for(m, tracks, 1.1, tau=0.9, track=True) == 0.9  # the user's τ holds for tracks too
+    assert threshold_for(m, None, 1.1, track=True) == 1.1
 
 
 def test_default_keeps_strangers_near_the_target_at_every_gallery_size():

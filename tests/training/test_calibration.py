@@ -16,6 +16,7 @@ from app.training.calibration import (
     calibrate_on_aligned,
     calibrate_on_people,
     calibrate_open_set,
+    pseudo_tracks,
     validation_images,
     validation_people,
 )
@@ -84,8 +85,35 @@ def test_table_from_labelled_photos_is_a_rule_that_tightens_with_the_gallery(sha
     loose = OpenSetRule.from_card(calibrate_on_people(shipped, image_paths, [str(i) for i in range(len(owners))],
                                                       "unlabelled"))
     assert loose.threshold(10) < rule.threshold(10)
+    # the live-track table: the people with 4+ faces found, 10 orders each; none without names
+    found = {o: owners.count(o) for o in people}  # photos per person (every face is found, above)
+    trackable = [o for o, c in found.items() if c >= 4]
+    assert section["tracks"]["people"] == len(trackable) >= 3 and section["tracks"]["count"] == 10 * len(trackable)
+    assert rule.track_rates is not None and rule.track_rates.shape == rule.rates.shape
+    assert all(rule.track_threshold(n) <= rule.threshold(n) for n in (1, 3, 10, 30))
+    assert loose.track_rates is None and "tracks" not in loose.to_card()  # one face per "person": no track
     with pytest.raises(DatasetError):
         calibrate_on_people(shipped, image_paths[:4], ["a", "a", "b", "b"], "two people")
+
+
+def test_pseudo_tracks_pool_distinct_views_as_the_tracker_does():
+    # Person p's 4 faces and their mirror images are 8 orthogonal views; q has 3 faces (too few).
+    eye = np.eye(16, dtype=np.float32)
+    live, mirrored = eye[[0, 1, 2, 3, 8, 9, 10]], eye[[4, 5, 6, 7, 11, 12, 13]]
+    labels = ["p"] * 4 + ["q"] * 3
+    templates, owners = pseudo_tracks(live, mirrored, labels, frames=8, orders=3, first=2, seed=1)
+    assert templates.shape == (3, 7, 16) and owners.tolist() == ["p"] * 3
+    for track in templates:
+        # frame k (from 2 on) pools k distinct views of p, each weighing 1/√k, each frame adding one
+        support = [set(np.nonzero(t > 0)[0].tolist()) for t in track]
+        assert [len(x) for x in support] == list(range(2, 9))
+        assert all(a < b for a, b in zip(support, support[1:])) and support[-1] == set(range(8))
+        assert np.allclose(track[np.arange(7)].max(axis=1), 1 / np.sqrt(np.arange(2, 9)))
+    assert len({tuple(np.argsort(-t[0])[:2]) for t in templates}) > 1  # orders differ
+    none, who = pseudo_tracks(live[4:], mirrored[4:], labels[4:])
+    assert none.shape[0] == 0 and len(who) == 0
+    with pytest.raises(ValueError):
+        pseudo_tracks(live, mirrored, labels, frames=9)  # more frames than 4 photos have views
 
 
 def test_table_from_aligned_crops_and_folder_dispatch(shared, shipped, tmp_path):
