@@ -10,7 +10,12 @@ his enrolment photo, and from every face of the audience (frames 211-274, strang
 audience faces lie nearer the added frame than his own frames do, no threshold on that network's
 distance names his profile and nobody else.
 
-    python benchmarks/profile_neighbours.py [--weights W]
+With `--tracks`, the clip is then played once more for each τ the live view could use (the faces'
+τ for 3 photos, and the card's τ for tracks, `OpenSetRule.track_threshold`), as the app plays it,
+and every track of the audience whose pooled template comes near Alex is listed frame by frame:
+its pooled distance and the name shown.
+
+    python benchmarks/profile_neighbours.py [--weights W] [--tracks]
 """
 
 from __future__ import annotations
@@ -49,9 +54,29 @@ def frames(clip: Path):
         i += 1
 
 
+def audience_tracks(engine, clip: Path, tau: float, alex_id: int, margin: float = 0.03) -> dict[int, list]:
+    """One play of the clip with τ fixed at `tau`: for each audience track (frames 211 on) whose
+    pooled template was ever within `margin` over τ of Alex, (frame, pooled distance, name shown)
+    per analysed frame where it was embedded."""
+    engine.tau = tau
+    analyser = LiveAnalyser(engine, LiveLabeller(engine.identify))
+    seen: dict[int, list] = {}
+    near: set[int] = set()
+    for i, rgb in frames(clip):
+        for lab in analyser(rgb, frame_index=i).labels:
+            if i < 211:
+                continue
+            seen.setdefault(lab.track_id, []).append((i, lab.distance, lab.name))
+            if lab.nearest == ALEX and lab.distance < tau + margin or lab.person_id == alex_id:
+                near.add(lab.track_id)
+    engine.tau = None
+    return {t: [row for row in seen[t] if np.isfinite(row[1])] for t in sorted(near)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--tracks", action="store_true", help="also replay the clip and list the audience tracks near Alex")
     args = ap.parse_args()
     shared = paths.shared_dir()
     if shared is None:
@@ -123,6 +148,14 @@ def main() -> None:
         print(f"| {name} | {np.median(d_prof):.3f} / {d_prof.max():.3f} | {d_photo:.3f} | {d_aud[j]:.3f} "
               f"({audience[j][0]}) | {int((d_aud < d_prof.max()).sum())} of {len(d_aud)} |")
     print("\nplain L2 distances between each network's unit embeddings; ours without its cohort normalisation")
+    if args.tracks:
+        for what, t in (("the faces' τ for 3 photos", tau), ("the τ for tracks", engine.track_threshold)):
+            near = audience_tracks(engine, clip, t, alex.id)
+            print(f"\nreplayed under {what} ({t:.3f}): {len(near)} audience track(s) near {ALEX}")
+            for track, rows in near.items():
+                named = [i for i, _, name in rows if name == ALEX]
+                print(f"track {track}: frames {rows[0][0]}-{rows[-1][0]}, shown as {ALEX} on {len(named)} frame(s) "
+                      f"{named}; pooled distances " + " ".join(f"{i}:{d:.3f}" for i, d, _ in rows))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def test_the_added_profile_frame_is_nearer_his_own_frames_than_any_audience_face
     spec = importlib.util.spec_from_file_location("profile_neighbours", ROOT / "benchmarks" / "profile_neighbours.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    monkeypatch.setattr(sys, "argv", ["profile_neighbours.py"])
+    monkeypatch.setattr(sys, "argv", ["profile_neighbours.py", "--tracks"])
     mod.main()
     out = capsys.readouterr().out
     rows = {cells[0]: cells[1:] for line in out.splitlines() if line.startswith("| ")
@@ -29,3 +29,19 @@ def test_the_added_profile_frame_is_nearer_his_own_frames_than_any_audience_face
     # with τ for 3 photos, every frame of his profile is under it
     under = re.search(r"under τ: his (\d+) of (\d+), audience (\d+)", rows["ours, normalised"][3])
     assert under and int(under[1]) == int(under[2]) > 0, rows["ours, normalised"]
+    # --tracks: every audience track near Alex, replayed under each τ; a frame is shown as Alex only
+    # with its pooled distance under that τ, and under the τ for tracks none is (the acceptance)
+    blocks = re.findall(r"replayed under (the faces' τ for 3 photos|the τ for tracks) \(([\d.]+)\): (\d+) audience "
+                        r"track\(s\)[^\n]*\n((?:track .*\n?)*)", out)
+    assert [b[0] for b in blocks] == ["the faces' τ for 3 photos", "the τ for tracks"], out
+    taus = [float(b[1]) for b in blocks]
+    assert taus[1] < taus[0]
+    for (what, tau, count, lines), t in zip(blocks, taus):
+        tracks = [ln for ln in lines.splitlines() if ln.startswith("track ")]
+        assert len(tracks) == int(count)
+        for ln in tracks:
+            shown = [int(x) for x in re.search(r"\[([\d, ]*)\]", ln)[1].split(",") if x.strip()]
+            pooled = {int(i): float(d) for i, d in re.findall(r"(\d+):([\d.]+)", ln.split("pooled distances")[1])}
+            assert all(pooled[i] < t for i in shown), ln
+            if what == "the τ for tracks":
+                assert not shown, ln
