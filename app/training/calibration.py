@@ -158,10 +158,7 @@ def _table(encoder, crops: np.ndarray, labels, source: str, progress: ProgressFn
     without names has no tracks of one person, and the tracks are held to the faces' τ)."""
     steps = 4 if labels is not None else 3
     step = _stepper(steps, progress, cancel)
-    step(0, f"embedding {len(crops)} faces as live faces")
-    live = encoder.embed(crops)
-    step(1, "embedding them as enrolment photos")
-    enrolled = encoder.embed_enrolment(crops)
+    live, enrolled = _embed_both(encoder, crops, step)
     step(2, "strangers-named table")
     people = len(set(labels)) if labels is not None else len(crops)
     sizes = [n for n in SIZES if n < people]  # a gallery is drawn from the other people
@@ -183,6 +180,34 @@ def _stepper(steps: int, progress: ProgressFn, cancel: CancelToken | None):
     return step
 
 
+def _embed_both(encoder, crops: np.ndarray, step) -> tuple[np.ndarray, np.ndarray]:
+    """The faces embedded as live faces and as enrolment photos, exactly as the app does (steps 0, 1)."""
+    step(0, f"embedding {len(crops)} faces as live faces")
+    live = encoder.embed(crops)
+    step(1, "embedding them as enrolment photos")
+    return live, encoder.embed_enrolment(crops)
+
+
+def _labelled_crops(encoder, image_paths: list[str], owners: list[str], detector: str, workers: int,
+                    cache_dir: str | os.PathLike | None, progress: ProgressFn,
+                    cancel: CancelToken | None) -> tuple[np.ndarray, np.ndarray]:
+    """(crops, owners) of the photos whose face the detector finds (detected and aligned as the app
+    does; a missed one is left out, as the app would not see it)."""
+    from app import paths
+    data = build_crops(list(image_paths), encoder.input_size, detector, workers=workers, progress=progress,
+                       cancel=cancel, cache_dir=cache_dir or paths.cache_dir(), box=encoder.crop_box)
+    keep = data["found"] & data["readable"]
+    return data["crops"][keep], np.asarray(owners)[keep]
+
+
+def _validation_photos(lfw_dir: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """`validation_images` of `lfw_dir`, or a DatasetError saying why there are none."""
+    image_paths, owners = validation_images(lfw_dir)
+    if not image_paths:
+        raise DatasetError(f"{lfw_dir} has no protocol/peopleDevTrain.txt to draw the validation people from.")
+    return image_paths, owners
+
+
 def _tracks(encoder, crops: np.ndarray, live: np.ndarray, enrolled: np.ndarray, labels, grid, sizes) -> dict:
     """The section's live-track part (`track_rates`, `tracks`); empty when nobody has enough
     photos for a pseudo-track."""
@@ -202,22 +227,12 @@ def add_track_table(encoder, section: dict, lfw_dir: str | os.PathLike, detector
     """`section` (a card's `open_set`, calibrated on the validation people) with the live-track
     table measured on the same people and added, its faces' table and the cohort unchanged: for a
     model calibrated before tracks were measured."""
-    from app import paths
     rule = OpenSetRule.from_card(section)
     if rule is None:
         raise DatasetError("This model has no open-set table to add the live-track table to.")
-    image_paths, owners = validation_images(lfw_dir)
-    if not image_paths:
-        raise DatasetError(f"{lfw_dir} has no protocol/peopleDevTrain.txt to draw the validation people from.")
-    data = build_crops(list(image_paths), encoder.input_size, detector, workers=workers, progress=progress,
-                       cancel=cancel, cache_dir=paths.cache_dir(), box=encoder.crop_box)
-    keep = data["found"] & data["readable"]
-    crops, labels = data["crops"][keep], np.asarray(owners)[keep]
+    crops, labels = _labelled_crops(encoder, *_validation_photos(lfw_dir), detector, workers, None, progress, cancel)
     step = _stepper(3, progress, cancel)
-    step(0, f"embedding {len(crops)} faces as live faces")
-    live = encoder.embed(crops)
-    step(1, "embedding them as enrolment photos")
-    enrolled = encoder.embed_enrolment(crops)
+    live, enrolled = _embed_both(encoder, crops, step)
     step(2, "live tracks: embedding the mirror images")
     tracks = _tracks(encoder, crops, live, enrolled, labels, rule.grid, rule.sizes.astype(int).tolist())
     progress(3, 3, "live-track table done")
@@ -229,16 +244,11 @@ def add_track_table(encoder, section: dict, lfw_dir: str | os.PathLike, detector
 def calibrate_on_people(encoder, image_paths: list[str], owners: list[str], source: str,
                         detector: str = DEFAULT_DETECTOR, workers: int = 2, cache_dir: str | os.PathLike | None = None,
                         progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> dict:
-    """The card's `open_set` section from labelled photos (detected and aligned as the app does;
-    a photo whose face the detector misses is left out, as the app would not see it)."""
-    from app import paths
+    """The card's `open_set` section from labelled photos (`_labelled_crops`)."""
     if len(set(owners)) < 3:
         raise DatasetError("The open-set calibration needs photos of at least three people.")
-    data = build_crops(list(image_paths), encoder.input_size, detector, workers=workers, progress=progress,
-                       cancel=cancel, cache_dir=cache_dir or paths.cache_dir(), box=encoder.crop_box)
-    keep = data["found"] & data["readable"]
-    labels = np.asarray(owners)[keep]
-    return _table(encoder, data["crops"][keep], labels, source, progress, cancel)
+    crops, labels = _labelled_crops(encoder, image_paths, owners, detector, workers, cache_dir, progress, cancel)
+    return _table(encoder, crops, labels, source, progress, cancel)
 
 
 def calibrate_on_aligned(encoder, folder: str | os.PathLike, count: int = FLAT_FACES,
@@ -278,9 +288,7 @@ def calibrate_on_validation_people(encoder, lfw_dir: str | os.PathLike, detector
                                    progress: ProgressFn = no_progress,
                                    cancel: CancelToken | None = None) -> dict:
     """The table from the validation people, for a model trained without them."""
-    image_paths, owners = validation_images(lfw_dir)
-    if not image_paths:
-        raise DatasetError(f"{lfw_dir} has no protocol/peopleDevTrain.txt to draw the validation people from.")
+    image_paths, owners = _validation_photos(lfw_dir)
     source = f"{len(set(owners))} people this model never trained on, LFW's validation split"
     return calibrate_on_people(encoder, image_paths, owners, source, detector, workers, cache_dir,
                                progress, cancel)
