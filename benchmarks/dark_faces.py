@@ -1,0 +1,220 @@
+"""Does YuNet's retry on a contrast-normalised copy find the faces it misses in the dark?
+
+Each LFW photo of the chosen people is rendered darker (brightness scaled by k after a gamma) or
+flatter (contrast squeezed towards grey), as an unlit room or a cheap webcam in dim light gives it.
+The face found on the untouched photo (nearest the centre) is the truth; a face counts as found
+when the detector's face nearest the centre overlaps it (IoU >= 0.5). Each rendering is detected
+without and with `YuNetDetector.retry_dark`, so the table says how many faces the retry gives
+back and whether it adds faces that are not the one in the photo. `--clip` runs the sample video
+frame by frame at the live view's size, both ways, and lists every frame where the retry ran
+and what it found there: the check that it adds no false faces on real video.
+
+    python benchmarks/dark_faces.py [--people validation|devtest] [--limit N] [--sweep] [--clip] [--json]
+
+Parameters (the gates DARK_MEAN / FLAT_STD, CLAHE's clip limit and tiles) are chosen with
+`--people validation --sweep` (training people); `--people devtest` is for the figures once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import paths  # noqa: E402
+from app.evaluation.protocols import read_people_counts  # noqa: E402
+from app.imageio import load_image  # noqa: E402
+from app.recognition import detection  # noqa: E402
+from app.recognition.detection import Face, YuNetDetector  # noqa: E402
+from app.training.calibration import validation_people  # noqa: E402
+
+# (name, kind, a, b): dark = 255·k·(x/255)^γ with (k, γ); flat = grey + s·(x − grey) with (s, grey)
+RENDERINGS = [("dim", "dark", 0.35, 1.6), ("dark", "dark", 0.18, 2.0), ("very dark", "dark", 0.09, 2.4),
+              ("near black", "dark", 0.05, 2.6), ("flat", "flat", 0.12, 110.0), ("dark flat", "flat", 0.12, 40.0)]
+
+
+def render(rgb: np.ndarray, kind: str, a: float, b: float) -> np.ndarray:
+    x = rgb.astype(np.float32)
+    if kind == "dark":
+        out = 255.0 * a * (x / 255.0) ** b
+    else:
+        out = b + a * (x - b)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def iou(a: Face, b: Face) -> float:
+    ax, ay, aw, ah = a.box
+    bx, by, bw, bh = b.box
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = w * h
+    return inter / (aw * ah + bw * bh - inter) if inter > 0 else 0.0
+
+
+def image_list(lfw: Path, people: str, limit: int | None) -> list[Path]:
+    if people == "validation":
+        multi, single = validation_people(lfw)
+        names = sorted(multi | single)
+    else:
+        names = [n for n, _ in read_people_counts(lfw / "protocol" / "peopleDevTest.txt")]
+    files = [f for n in names for f in sorted((lfw / "images" / n).glob("*.jpg"))]
+    if limit and len(files) > limit:
+        rng = np.random.default_rng(0)
+        files = [files[i] for i in sorted(rng.choice(len(files), limit, replace=False))]
+    return files
+
+
+def set_params(dark_mean: float, flat_std: float, clip: float, tiles: int) -> None:
+    detection.DARK_MEAN, detection.FLAT_STD = dark_mean, flat_std
+    detection.CLAHE_CLIP, detection.CLAHE_TILES = clip, tiles
+
+
+def tally(det: YuNetDetector, truths: list[tuple[np.ndarray, Face]], kind: str, a: float, b: float) -> dict:
+    """Found (right face), wrong (a face, not the photo's) and missed, on one rendering."""
+    found = wrong = 0
+    det.retries = detection.RetryCount()
+    for rgb, truth in truths:
+        face = det.detect_central(render(rgb, kind, a, b))
+        if face is None:
+            continue
+        if iou(face, truth) >= 0.5:
+            found += 1
+        else:
+            wrong += 1
+    n = len(truths)
+    return {"faces": n, "found": found, "wrong": wrong, "missed": n - found - wrong,
+            "found_share": found / n if n else None, "retries": det.retries.tried}
+
+
+def photos_table(yunet: Path, files: list[Path]) -> dict:
+    plain = YuNetDetector(yunet, retry_dark=False)
+    truths = []
+    for f in files:
+        rgb = load_image(f)
+        face = plain.detect_central(rgb)
+        if face is not None:
+            truths.append((rgb, face))
+    retry = YuNetDetector(yunet, retry_dark=True)
+    rows = {}
+    for name, kind, a, b in RENDERINGS:
+        rows[name] = {"plain": tally(plain, truths, kind, a, b), "retry": tally(retry, truths, kind, a, b)}
+    return {"images": len(files), "faces_on_originals": len(truths), "renderings": rows}
+
+
+def sweep(yunet: Path, files: list[Path]) -> list[dict]:
+    """Each CLAHE setting's faces found over all renderings (the gates open, so every miss is retried)."""
+    plain = YuNetDetector(yunet, retry_dark=False)
+    truths = [(rgb, face) for rgb in (load_image(f) for f in files) if (face := plain.detect_central(rgb)) is not None]
+    out = []
+    for clip, tiles in itertools.product([1.5, 3.0, 6.0], [2, 4, 8]):
+        set_params(256.0, 256.0, clip, tiles)
+        det = YuNetDetector(yunet, retry_dark=True)
+        rows = {name: tally(det, truths, kind, a, b) for name, kind, a, b in RENDERINGS}
+        out.append({"clip": clip, "tiles": tiles, "found": sum(r["found"] for r in rows.values()),
+                    "wrong": sum(r["wrong"] for r in rows.values())})
+    return out
+
+
+def gate_stats(yunet: Path, files: list[Path]) -> dict:
+    """Mean and std of luminance of the renderings the retry rescues: where the gates should lie."""
+    plain = YuNetDetector(yunet, retry_dark=False)
+    set_params(256.0, 256.0, detection.CLAHE_CLIP, detection.CLAHE_TILES)
+    rescued_mean, rescued_std = [], []
+    for f in files:
+        rgb = load_image(f)
+        if plain.detect_central(rgb) is None:
+            continue
+        for _, kind, a, b in RENDERINGS:
+            img = render(rgb, kind, a, b)
+            if plain.detect(img):
+                continue
+            bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+            if plain.detect(cv2.cvtColor(detection.contrast_normalised(bgr), cv2.COLOR_BGR2RGB)):
+                grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+                rescued_mean.append(float(grey.mean()))
+                rescued_std.append(float(grey.std()))
+    q = [50, 90, 95, 99]
+    return {"rescued": len(rescued_mean),
+            "mean_percentiles": dict(zip(map(str, q), np.percentile(rescued_mean, q).round(1).tolist())) if rescued_mean else {},
+            "std_percentiles": dict(zip(map(str, q), np.percentile(rescued_std, q).round(1).tolist())) if rescued_std else {}}
+
+
+def clip_table(yunet: Path, max_side: int = 480) -> dict:
+    """The sample clip at the live view's detection size: faces per frame both ways."""
+    from app.live.sources import open_source
+    clip = paths.shared_dir() / "datasets" / "samples" / "short_hamilton_clip.mp4"  # type: ignore[operator]
+    plain, retry = YuNetDetector(yunet, retry_dark=False), YuNetDetector(yunet, retry_dark=True)
+    frames = faces_plain = faces_retry = 0
+    changed = []
+    with open_source(str(clip)) as src:
+        while (frame := src.read()) is not None:
+            a, b = plain.detect_shrunk(frame.rgb, max_side), retry.detect_shrunk(frame.rgb, max_side)
+            faces_plain += len(a)
+            faces_retry += len(b)
+            if len(a) != len(b):
+                changed.append({"frame": frames, "plain": len(a), "retry": len(b),
+                                "boxes": [[round(v) for v in f.box] for f in b]})
+            frames += 1
+    return {"frames": frames, "faces_plain": faces_plain, "faces_retry": faces_retry,
+            "frames_retried": retry.retries.tried, "frames_retry_found": retry.retries.found, "changed": changed}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--people", choices=["validation", "devtest"], default="validation")
+    ap.add_argument("--limit", type=int, default=None, help="a random sample of this many photos")
+    ap.add_argument("--sweep", action="store_true", help="CLAHE settings and the rescued frames' light (validation)")
+    ap.add_argument("--clip", action="store_true", help="also the sample clip, frame by frame")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    yunet = paths.find_yunet()
+    lfw = Path(paths.lfw_dir(must_exist=True) or "")
+    if yunet is None:
+        raise SystemExit("YuNet not found")
+    files = image_list(lfw, args.people, args.limit)
+    out: dict = {"people": args.people, "params": {"dark_mean": detection.DARK_MEAN, "flat_std": detection.FLAT_STD,
+                                                   "clahe_clip": detection.CLAHE_CLIP, "clahe_tiles": detection.CLAHE_TILES}}
+    if args.sweep:
+        if args.people != "validation":
+            raise SystemExit("--sweep chooses parameters: validation people only")
+        out["sweep"] = sweep(yunet, files)
+        out["gates"] = gate_stats(yunet, files)
+    else:
+        out["photos"] = photos_table(yunet, files)
+    if args.clip:
+        out["clip"] = clip_table(yunet)
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print_tables(out)
+    return out
+
+
+def print_tables(out: dict) -> None:
+    if "sweep" in out:
+        for row in sorted(out["sweep"], key=lambda r: -r["found"]):
+            print(f"clip {row['clip']:>4} tiles {row['tiles']}: found {row['found']}, wrong {row['wrong']}")
+        print("rescued renderings' luminance:", out["gates"])
+    if "photos" in out:
+        p = out["photos"]
+        print(f"{out['people']}: {p['faces_on_originals']} faces on {p['images']} photos")
+        print("| rendering | found, no retry | found, retry | wrong faces (no retry / retry) | retries |")
+        print("|---|---|---|---|---|")
+        for name, r in p["renderings"].items():
+            print(f"| {name} | {r['plain']['found_share']:.3f} | {r['retry']['found_share']:.3f} | "
+                  f"{r['plain']['wrong']} / {r['retry']['wrong']} | {r['retry']['retries']} |")
+    if "clip" in out:
+        c = out["clip"]
+        print(f"clip: {c['frames']} frames, faces {c['faces_plain']} without retry, {c['faces_retry']} with; "
+              f"retry ran on {c['frames_retried']} frames, found a face on {c['frames_retry_found']}; changed: {c['changed']}")
+
+
+if __name__ == "__main__":
+    main()
