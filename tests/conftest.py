@@ -44,10 +44,11 @@ def samples_dir(shared) -> Path:
 
 
 @pytest.fixture
-def yunet_path(shared) -> Path:
-    path = shared / "models" / paths.YUNET_FILENAME
+def yunet_path() -> Path:
+    """The YuNet copy shipped in models/ (the one the app finds first on a fresh install)."""
+    path = paths.shipped_yunet()
     if not path.is_file():
-        _missing(str(path))
+        pytest.fail(f"{path} is missing: the repository ships YuNet in models/")
     return path
 
 

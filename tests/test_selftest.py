@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from app import bundle_manifest as manifest
+from app import paths
 from app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +105,8 @@ def test_bundle_data_files_exist_and_go_where_the_app_looks():
         assert Path(src).is_file(), src
         assert not Path(dest).is_absolute() and ".." not in Path(dest).parts, dest
     placed = {f"{dest}/{Path(src).name}" for src, dest in pairs}
-    assert {"models/encoder.pt", "models/encoder.json", "cv2/data/haarcascade_frontalface_default.xml"} <= placed
+    assert {"models/encoder.pt", "models/encoder.json", f"models/{paths.YUNET_FILENAME}", "models/YUNET_LICENSE",
+            "cv2/data/haarcascade_frontalface_default.xml"} <= placed
     shipped = {f"resources/{p.relative_to(ROOT / 'resources').as_posix()}"
                for p in (ROOT / "resources").rglob("*") if p.is_file()}
     assert shipped and shipped <= placed
@@ -117,7 +119,8 @@ def test_bundle_data_files_exist_and_go_where_the_app_looks():
 def test_bundle_data_files_fail_loudly_for_a_tree_without_models(tmp_path):
     (tmp_path / "resources").mkdir()
     missing = [src for src, _ in manifest.data_files(tmp_path) if not Path(src).is_file()]
-    assert {Path(m).name for m in missing} == {"encoder.pt", "encoder.json"}
+    assert {Path(m).name for m in missing} == {"encoder.pt", "encoder.json", paths.YUNET_FILENAME,
+                                                "YUNET_LICENSE"}
 
 
 def _imported_top_modules() -> set[str]:

@@ -112,7 +112,8 @@ class Engine:
         self.gallery.close()
 
     def describe(self) -> dict:
-        return {"detector": self.detector.name, "encoder": self.encoder.version,
+        return {"detector": self.detector.name, "detector_note": self.detector.note,
+                "encoder": self.encoder.version,
                 "device": self.encoder.device.type, "tau": self.threshold, "rule": self.rule_text()}
 
     # ---- the decision ----------------------------------------------------------------------
