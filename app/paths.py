@@ -93,14 +93,11 @@ def shipped_models_dir() -> Path:
 
 
 def shared_dir() -> Path | None:
-    """`$ONESHOT_SHARED`, else `../shared` beside the repository; None when absent."""
+    """`$ONESHOT_SHARED` when set (only it: pointing it at a missing folder hides ../shared, as
+    on a fresh install), else `../shared` beside the repository; None when absent."""
     env = os.environ.get("ONESHOT_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates.append(resource_root().parent / "shared")
-    for cand in candidates:
-        if cand.is_dir():
-            return cand
-    return None
+    cand = Path(env) if env else resource_root().parent / "shared"
+    return cand if cand.is_dir() else None
 
 
 def lfw_dir(given: str | os.PathLike | None = None, *, must_exist: bool = False) -> str | None:

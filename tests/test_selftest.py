@@ -22,8 +22,8 @@ from app.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _self_test(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+def _self_test(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **env_vars)
     return subprocess.run([sys.executable, "-m", "app", "--self-test", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -34,13 +34,15 @@ def _data_files() -> list[Path]:
 
 
 @pytest.mark.parametrize("detector", ["yunet", "haar"])
-def test_self_test_passes_on_a_real_face(detector, samples_dir, yunet_path):
+def test_self_test_passes_on_a_real_face(detector, samples_dir, yunet_path, tmp_path):
+    """YuNet without --detector-model and without ../shared: the copy shipped in models/."""
     before = _data_files()
-    extra = ["--detector-model", str(yunet_path)] if detector == "yunet" else []
-    proc = _self_test(str(samples_dir / "obama.jpg"), "--detector", detector, *extra)
+    proc = _self_test(str(samples_dir / "obama.jpg"), "--detector", detector,
+                      ONESHOT_SHARED=str(tmp_path / "no-shared"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert f"detector {detector} (" in out
+    assert (f"detector yunet ({yunet_path})" if detector == "yunet" else "detector haar (") in out
+    assert ("Haar chosen: more faces missed" in out) == (detector == "haar")
     faces = re.search(r"(\d+) face\(s\) in obama\.jpg", out)
     assert faces and int(faces.group(1)) >= 1, out
     assert "identified 'Self Test' at distance" in out
@@ -51,6 +53,16 @@ def test_self_test_passes_on_a_real_face(detector, samples_dir, yunet_path):
     assert "Traceback" not in proc.stderr
     # it worked in a temporary folder of its own: the user's data folder is untouched
     assert _data_files() == before
+
+
+def test_self_test_says_haar_fallback_when_the_yunet_file_is_missing(samples_dir, tmp_path):
+    missing = tmp_path / "hidden.onnx"
+    proc = _self_test(str(samples_dir / "obama.jpg"), ONESHOT_YUNET=str(missing),
+                      ONESHOT_SHARED=str(tmp_path / "no-shared"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "detector haar (" in proc.stdout
+    assert f"self-test: Haar fallback: more faces missed; YuNet file missing at {missing}\n" in proc.stdout
+    assert "status bar: 'detector haar – Haar fallback: more faces missed; YuNet file missing'" in proc.stdout
 
 
 def _assert_one_line_failure(proc: subprocess.CompletedProcess, *words: str) -> None:
