@@ -179,7 +179,8 @@ class Library:
         eng = self._engine
         card = eng.encoder.card
         return EngineInfo(
-            detector=eng.detector.name, detector_note=eng.detector.note, encoder=eng.encoder.version, device=eng.encoder.device.type,
+            detector=eng.detector.name, detector_note=eng.detector.note, encoder=eng.encoder.version,
+            device=eng.encoder.device.type,
             tau=float(eng.threshold), rule=eng.rule_text(), calibrated_tau=float(card.tau),
             model_path=str(eng.encoder.path) if eng.encoder.path else None, shipped=is_shipped(eng.encoder.path),
             enrolled_samples=len(eng.matcher), stale_samples=self.stale_count(), warnings=tuple(eng.warnings),

@@ -852,8 +852,9 @@ class MainWindow(QMainWindow):
         """Once, on an install without YuNet: "download", "locate" or "" (not now)."""
         box = QMessageBox(QMessageBox.Icon.Information, "OneShot Face",
                           "Faces are being found with OpenCV's Haar cascade, because the YuNet detector "
-                          "file (230 KB) that comes with the program is missing or damaged. Haar misses many faces (turned, small or "
-                          "tightly cropped ones) and sometimes boxes things that are not faces.", parent=self)
+                          "file (230 KB) that comes with the program is missing or damaged. Haar misses "
+                          "many faces (turned, small or tightly cropped ones) and sometimes boxes things "
+                          "that are not faces.", parent=self)
         download = box.addButton("Download YuNet", QMessageBox.ButtonRole.AcceptRole)
         locate = box.addButton("Locate file…", QMessageBox.ButtonRole.ActionRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)

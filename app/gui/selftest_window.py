@@ -18,7 +18,6 @@ def check_main_window(detector: str | None, model_path: Path | None, weights: st
     `SelfTestFailure` otherwise."""
     from app.gui.main_window import MainWindow
     from app.selftest import SELF_TEST_NAME, SelfTestFailure
-
     from app.store import settings as app_settings
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "oneshot-face"])
     # the self-test's data folder is temporary: a window on Haar must not stop to offer YuNet
