@@ -44,11 +44,21 @@ def cmd_evaluate(args) -> int:
         from app.recognition.open_set import threshold_for
         enrol_paths = make_embed_paths(encoder, _detector(args), args.detector_model, enrolment=True)
         rule = encoder.open_set_rule
+        adapt = None
+        if rule is not None and args.tau is None:
+            import numpy as np
+
+            from app.recognition.open_set import domain_shift, impostor_distances
+
+            def adapt(tau: float, enrolled: np.ndarray, seen: np.ndarray | None) -> float:
+                imp = impostor_distances(enrolled, np.arange(len(enrolled)), seen, None, encoder.scorer)
+                return tau - domain_shift(rule, imp).delta
         result = evaluate_open_set(lfw_dir=None if args.folder else lfw, folder=args.folder,
                                    embed_paths=embed_paths, embed_enrolment_paths=enrol_paths,
                                    decide_threshold=lambda m: threshold_for(m, rule, encoder.tau, args.tau),
                                    cancel=cancel, draws=args.draws or OPEN_SET_DRAWS,
-                                   seed=OPEN_SET_SEED if args.seed is None else args.seed, scorer=encoder.scorer)
+                                   seed=OPEN_SET_SEED if args.seed is None else args.seed, scorer=encoder.scorer,
+                                   adapt=adapt)
         result["rule"] = (f"fixed tau {args.tau}" if args.tau is not None else
                           "open-set table" if rule is not None else f"one-to-one tau {encoder.tau:.4f}")
         result["scoring"] = "cohort-normalised" if encoder.scorer is not None else "plain distance"
