@@ -48,11 +48,13 @@ def cmd_evaluate(args) -> int:
         if rule is not None and args.tau is None:
             import numpy as np
 
-            from app.recognition.open_set import domain_shift, impostor_distances
+            from app.recognition.open_set import domain_shift, impostor_distances, seen_threshold
 
             def adapt(tau: float, enrolled: np.ndarray, seen: np.ndarray | None) -> float:
                 imp = impostor_distances(enrolled, np.arange(len(enrolled)), seen, None, encoder.scorer)
-                return tau - domain_shift(rule, imp).delta
+                shifted = tau - domain_shift(rule, imp).delta
+                direct = None if seen is None else seen_threshold(seen, enrolled, encoder.scorer)
+                return shifted if direct is None else min(shifted, direct)
         result = evaluate_open_set(lfw_dir=None if args.folder else lfw, folder=args.folder,
                                    embed_paths=embed_paths, embed_enrolment_paths=enrol_paths,
                                    decide_threshold=lambda m: threshold_for(m, rule, encoder.tau, args.tau),

@@ -346,3 +346,16 @@ def adapted_threshold(rule: OpenSetRule, n: int, shift: DomainShift | None, trac
     if shift is None:
         return base
     return min(base, base - shift.delta)
+
+
+def seen_threshold(seen: np.ndarray, enrolled: np.ndarray, scorer: CohortScorer | None = None,
+                   target: float = DEFAULT_TARGET) -> float | None:
+    """τ read directly from faces the camera has seen that stayed Unknown, for *this* gallery:
+    the `target` quantile (lower) of each seen face's distance to its nearest enrolled sample, so
+    that at most `target` of such faces would have been named. Few faces put it at their nearest
+    one, a stricter τ than the true quantile more often than not (tightening may follow little
+    evidence; callers only ever take it as a lower bound with the table's τ). None: no faces."""
+    if seen is None or len(seen) == 0 or len(enrolled) == 0:
+        return None
+    d = _distances(np.asarray(seen, dtype=np.float32), np.asarray(enrolled, dtype=np.float32), scorer, None)
+    return float(np.quantile(d.min(axis=1), target, method="lower"))

@@ -14,6 +14,7 @@ from app.recognition.open_set import (
     background_table,
     domain_shift,
     impostor_distances,
+    seen_threshold,
     named_rates,
     threshold_for,
     track_table,
@@ -229,3 +230,15 @@ def test_impostor_pairs_never_pair_one_track_or_one_person_with_itself():
     assert np.all(d > 0) and np.allclose(d, math.sqrt(2))
     # without track ids, seen faces are only paired with the enrolled ones
     assert len(impostor_distances(enrolled, ids, seen)) == 2 + 9
+
+
+def test_seen_threshold_by_hand_is_the_nearest_seen_face_when_few():
+    e = np.eye(3, dtype=np.float32)[:2]                      # enrolled along x and y
+    a = np.array([[math.cos(0.3), math.sin(0.3), 0.0]])      # 2 sin 0.15 from x
+    b = np.array([[0.0, 0.0, 1.0]])                          # sqrt 2 from both
+    seen = np.concatenate([a, b]).astype(np.float32)
+    assert seen_threshold(seen, e) == pytest.approx(2 * math.sin(0.15), abs=1e-6)
+    # 1% of 200 faces: the 2nd nearest (lower), so one face alone cannot set it
+    many = np.concatenate([a, a * 0 + seen[1:2].repeat(199, 0)]).astype(np.float32)
+    assert seen_threshold(many, e) == pytest.approx(math.sqrt(2), abs=1e-6)
+    assert seen_threshold(np.zeros((0, 3)), e) is None
