@@ -14,8 +14,8 @@ from app.recognition.open_set import (
     background_table,
     domain_shift,
     impostor_distances,
-    seen_threshold,
     named_rates,
+    seen_threshold,
     threshold_for,
     track_table,
 )
