@@ -45,10 +45,12 @@ import numpy as np
 
 from app import paths
 from app.errors import GalleryError, QualityError
+from app.recognition import scoring
 from app.recognition.alignment import align
 from app.recognition.detection import Face
-from app.recognition.matching import UNKNOWN, CohortScorer, Match
+from app.recognition.matching import UNKNOWN, Match
 from app.recognition.quality import Quality, assess
+from app.recognition.scoring import CohortScorer
 
 if TYPE_CHECKING:  # the engine is only called, never imported at run time (it pulls in torch)
     from app.live.pipeline import Engine
@@ -599,10 +601,8 @@ class RecentFaces:
         others = [f for f in unknown if f not in same_model]
         if same_model and self._threshold is not None:  # (same_model is empty without one)
             x = np.stack([f.embedding for f in same_model])
-            d = np.sqrt(np.maximum(2.0 - 2.0 * (x @ x.T).astype(np.float64), 0.0))
-            if self._scorer is not None and self._scorer.dim == x.shape[1]:
-                crowd = self._scorer.crowd(x)
-                d = self._scorer.adjust(d, crowd, crowd)
+            scorer = self._scorer if self._scorer is not None and self._scorer.dim == x.shape[1] else None
+            d = scoring.scores(x, x, scorer)
             # Each track is compared with the n - 1 others, as a face with a gallery of that size:
             # τ for that size keeps false merges as rare as false names.
             tau = self._threshold(max(1, len(same_model) - 1))
