@@ -300,7 +300,8 @@ class RecentStore:
                     "rejected_names": list(f.rejected_names), "first_frame": f.first_frame,
                     "last_frame": f.last_frame, "named_id": f.named_id,
                     "quality": {"ok": q.ok, "reasons": list(q.reasons), "side_px": q.side_px,
-                                "sharpness": q.sharpness, "yaw": q.yaw, "pitch": q.pitch}}
+                                "sharpness": q.sharpness, "yaw": q.yaw, "pitch": q.pitch,
+                                "brightness": q.brightness}}
             pool = None if f._pool is None else f._pool.astype("<f4").tobytes()
             rows.append((f.key, f.last_seen, json.dumps(meta), png.tobytes(),
                          f.embedding.astype("<f4").tobytes(), pool))
@@ -329,7 +330,7 @@ class RecentStore:
                     str(m["name"]), float("inf") if m["distance"] is None else float(m["distance"]), m["nearest"],
                     cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
                     Quality(bool(q["ok"]), tuple(q["reasons"]), float(q["side_px"]), float(q["sharpness"]),
-                            q["yaw"], q["pitch"]),
+                            q["yaw"], q["pitch"], q.get("brightness")),
                     np.frombuffer(emb, "<f4").astype(np.float32), str(m["model_version"]), str(m["status"]),
                     m["person_id"], m["person_name"], tuple(int(x) for x in m["rejected"]),
                     tuple(str(x) for x in m.get("rejected_names", ())), m["first_frame"], m["last_frame"],
