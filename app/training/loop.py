@@ -50,6 +50,7 @@ from app.training.datasets import (
 )
 from app.training.heldout import CheckPeople, choose_check_people, name_counts
 from app.training.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss
+from app.training.pretrained import PRETRAINED  # noqa: F401 (re-exported for benchmarks)
 from app.training.teachers import FRAME, OnnxTeacher, load_teachers, parse_teachers
 from app.training.teachers import SPECS as ONLINE_TEACHERS
 
@@ -62,8 +63,6 @@ AUGMENTS = ("basic", "strong")
 CALIBRATING = "calibrating"  # how the progress messages of the calibration after the epochs begin
 FINE_TUNE_LR = 1e-3  # the app's Retrain from the active model: a third of a fresh run's, not to wipe it out
 PROJECTION_SAMPLE = 4096  # clean faces whose teacher embeddings fix the 128-d projection
-# --init NAME: a published network to start from (app.training.pretrained), instead of a saved encoder
-PRETRAINED = ("faceplugin",)
 MOBILEFACENET_ARCH: dict[str, Any] = {"net": "mobilefacenet", "input_size": 112, "dim": 128}
 # its fine-tuning: learning rate and leading layers kept (the shipped recipe's, docs/model.md)
 MOBILEFACENET_TUNE = (2e-4, 8)
