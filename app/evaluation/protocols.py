@@ -24,7 +24,8 @@ import numpy as np
 
 from app.errors import DatasetError, ModelError
 from app.progress import CancelToken, ProgressFn, no_progress
-from app.recognition.matching import CohortScorer, Matcher
+from app.recognition.matching import Matcher
+from app.recognition.scoring import CohortScorer, pair_distances
 from app.training.datasets import lfw_image_path, read_pairs, scan_identity_folders
 
 # Image paths → (embeddings (N, D) float32 L2-normalised, found (N,) bool: the detector found a
@@ -199,25 +200,6 @@ def far_label(far_target: float) -> str:
     return f"{mant}e{int(exp)}"
 
 
-def _nearest(queries: np.ndarray, gallery: np.ndarray, chunk: int = 2048,
-             cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Index of and Euclidean distance to each query's nearest gallery vector, in chunks so a
-    large folder never builds one huge distance matrix. Ties go to the lowest gallery index."""
-    idx = np.empty(len(queries), dtype=np.int64)
-    dist = np.empty(len(queries), dtype=np.float64)
-    g = gallery.astype(np.float64)
-    g2 = np.einsum("ij,ij->i", g, g)
-    for lo in range(0, len(queries), chunk):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        q = queries[lo:lo + chunk].astype(np.float64)
-        sq = np.einsum("ij,ij->i", q, q)[:, None] + g2[None, :] - 2.0 * q @ g.T
-        j = np.argmin(sq, axis=1)
-        idx[lo:lo + chunk] = j
-        dist[lo:lo + chunk] = np.sqrt(np.maximum(sq[np.arange(len(q)), j], 0.0))
-    return idx, dist
-
-
 def _as_matrix(x: np.ndarray, name: str, dim: int | None = None) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim == 1 and a.size == 0 and dim is not None:
@@ -234,7 +216,7 @@ def one_shot_identification(gallery_emb: np.ndarray, gallery_labels: Sequence | 
                             cancel: CancelToken | None = None, scorer: CohortScorer | None = None,
                             per_probe: bool = False) -> dict:
     """Open-set identification as the app does it: each probe goes to its nearest gallery
-    embedding (Euclidean), and is reported only if that distance is below a threshold.
+    embedding by the app's score (`Matcher.nearest`), and is reported only if that distance is below a threshold.
 
     - `oneshot_rank1`: fraction of known probes (people who are in the gallery) whose nearest
       gallery embedding carries their label: closed-set, threshold-free.
@@ -259,16 +241,13 @@ def one_shot_identification(gallery_emb: np.ndarray, gallery_labels: Sequence | 
         raise ValueError("Each gallery and probe embedding needs exactly one label.")
     if len(p) == 0:
         raise ValueError("Identification needs at least one known probe.")
-    if scorer is None:
-        def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _nearest(q, g, cancel=cancel)
-    else:
-        matcher = Matcher(g, np.arange(len(g)), {i: str(i) for i in range(len(g))}, scorer)
+    # The live rule itself (`Matcher`, with the model's scorer), so evaluated and live decisions agree.
+    matcher = Matcher(g, np.arange(len(g)), {i: str(i) for i in range(len(g))}, scorer)
 
-        def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            return matcher.nearest(q)
+    def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        return matcher.nearest(q)
     nn, dist = nearest(p)
     correct = gl[nn] == pl
     dir_value: float | None = None
@@ -481,7 +460,7 @@ def _pair_distances(pairs: Sequence[Pair], lfw_dir: str | os.PathLike, emb: np.n
                     index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     a = np.array([index[lfw_image_path(lfw_dir, p[0], p[1])] for p in pairs], dtype=np.int64)
     b = np.array([index[lfw_image_path(lfw_dir, p[2], p[3])] for p in pairs], dtype=np.int64)
-    d = np.linalg.norm(emb[a].astype(np.float64) - emb[b].astype(np.float64), axis=1)
+    d = pair_distances(emb[a], emb[b])
     return d, np.array([p[4] for p in pairs], dtype=bool)
 
 

@@ -31,7 +31,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from app.recognition.matching import CohortScorer, Matcher
+from app.recognition import scoring
+from app.recognition.matching import Matcher
+from app.recognition.scoring import CohortScorer
 
 # Share of strangers' faces that may get a name at the default setting.
 DEFAULT_TARGET = 0.01
@@ -91,11 +93,7 @@ def _within(d: np.ndarray, same: np.ndarray, grid: np.ndarray) -> tuple[np.ndarr
 def _distances(live: np.ndarray, enrolled: np.ndarray, scorer: CohortScorer | None,
                crowd_enr: np.ndarray | None) -> np.ndarray:
     """L2 distances of unit rows, cohort-normalised as the matcher does when `scorer` is given."""
-    sims = live @ enrolled.T
-    d = np.sqrt(np.maximum(2.0 - 2.0 * sims.astype(np.float64), 0.0))
-    if scorer is not None:
-        d = scorer.adjust(d, scorer.crowd(live), scorer.crowd(enrolled) if crowd_enr is None else crowd_enr)
-    return d
+    return scoring.scores(live, enrolled, scorer, crowd_enr)
 
 
 def background_table(live: np.ndarray, enrolled: np.ndarray, labels: Sequence | None = None,
