@@ -4,11 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export QT_API := pyside6
 
-# ../shared (datasets, YuNet) for the bundle's self-test; $ONESHOT_SHARED overrides it.
+# ../shared (the sample photo) for the bundle's self-test; $ONESHOT_SHARED overrides it.
 SHARED ?= $(or $(ONESHOT_SHARED),../shared)
 BUNDLE_EXE := dist/oneshot-face/oneshot-face
 SELF_TEST_PHOTO ?= $(SHARED)/datasets/samples/obama.jpg
-YUNET_MODEL ?= $(SHARED)/models/face_detection_yunet_2026may.onnx
+YUNET_FILE := face_detection_yunet_2026may.onnx
 
 .PHONY: run test venv bundle bundle-check clean compare
 
@@ -41,18 +41,26 @@ bundle: $(VENV)/.bundle-installed
 	$(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN build.spec
 	@du -sh dist/oneshot-face
 
-# Builds the bundle, then runs its --self-test headless with YuNet and with Haar, in a temporary
-# data folder; fails if the run wrote anything inside dist/oneshot-face.
+# Builds the bundle, then runs its --self-test headless in a temporary data folder, as a fresh
+# install would (no ../shared, an empty home): it must find its own YuNet copy (models/ inside the
+# bundle); with that copy hidden ($ONESHOT_YUNET at a missing file) it must say "Haar fallback";
+# and Haar chosen by name. Fails if a run wrote anything inside dist/oneshot-face.
 bundle-check: bundle
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	find dist/oneshot-face | sort > "$$tmp/before" && \
-	export ONESHOT_DATA_DIR="$$tmp/data" ONESHOT_CACHE_DIR="$$tmp/cache" QT_QPA_PLATFORM=offscreen && \
-	$(BUNDLE_EXE) --self-test "$(SELF_TEST_PHOTO)" --detector yunet --detector-model "$(YUNET_MODEL)" && \
-	$(BUNDLE_EXE) --self-test "$(SELF_TEST_PHOTO)" --detector haar && \
+	mkdir -p "$$tmp/home" && cp "$(SELF_TEST_PHOTO)" "$$tmp/photo.jpg" && \
+	export ONESHOT_DATA_DIR="$$tmp/data" ONESHOT_CACHE_DIR="$$tmp/cache" QT_QPA_PLATFORM=offscreen \
+		ONESHOT_SHARED="$$tmp/no-shared" HOME="$$tmp/home" XDG_DATA_HOME="$$tmp/home/.local/share" \
+		XDG_CACHE_HOME="$$tmp/home/.cache" XDG_CONFIG_HOME="$$tmp/home/.config" && \
+	$(BUNDLE_EXE) --self-test "$$tmp/photo.jpg" > "$$tmp/fresh.log" && cat "$$tmp/fresh.log" && \
+	grep -q "detector yunet ($(abspath dist/oneshot-face)/.*/$(YUNET_FILE))" "$$tmp/fresh.log" && \
+	ONESHOT_YUNET="$$tmp/missing.onnx" $(BUNDLE_EXE) --self-test "$$tmp/photo.jpg" > "$$tmp/haar.log" && cat "$$tmp/haar.log" && \
+	grep -q "Haar fallback: more faces missed; YuNet file missing at $$tmp/missing.onnx" "$$tmp/haar.log" && \
+	$(BUNDLE_EXE) --self-test "$$tmp/photo.jpg" --detector haar && \
 	find dist/oneshot-face | sort > "$$tmp/after" && \
 	diff "$$tmp/before" "$$tmp/after" && \
 	test -z "$$(find dist/oneshot-face -newer "$$tmp/before")" || \
-	{ echo "bundle-check: the self-test failed or wrote inside dist/oneshot-face" >&2; exit 1; }
+	{ echo "bundle-check: the self-test failed, did not use the bundle's own YuNet (or hid a Haar fallback), or wrote inside dist/oneshot-face" >&2; exit 1; }
 
 # Side by side with face_recognition (dlib): full LFW protocols + the clip, ~15-25 min on 2 cores.
 # face_recognition goes in with --no-deps: its package imports only PIL, numpy, dlib and

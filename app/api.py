@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.imageio import load_image
+from app.recognition import scoring
 from app.recognition.alignment import FULL_BOX, align_many
 from app.recognition.detection import Detector, Face, create_detector
 
@@ -110,14 +111,9 @@ def compare(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     an (N,) or (M,) array, or an (N, M) array. On the scale of `threshold()` (cohort-normalised
     when the model has a cohort, else plain L2 distance between the unit vectors)."""
     A, B = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    qa, qb = np.atleast_2d(A), np.atleast_2d(B)
-    qa = qa / np.maximum(np.linalg.norm(qa, axis=1, keepdims=True), 1e-12)
-    qb = qb / np.maximum(np.linalg.norm(qb, axis=1, keepdims=True), 1e-12)
-    d = np.sqrt(np.maximum(2.0 - 2.0 * (qa.astype(np.float64) @ qb.T.astype(np.float64)), 0.0))
     with _lock:
         scorer = _get_encoder().scorer
-    if scorer is not None:
-        d = scorer.adjust(d, scorer.crowd(qa), scorer.crowd(qb))
+    d = scoring.scores(scoring.unit_rows(np.atleast_2d(A)), scoring.unit_rows(np.atleast_2d(B)), scorer)
     if A.ndim == 1 and B.ndim == 1:
         return float(d[0, 0])
     if A.ndim == 1:

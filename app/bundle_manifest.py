@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NAME = "oneshot-face"
 ENTRY_SCRIPT = "app/__main__.py"
 
-SHIPPED_MODEL_FILES = ("models/encoder.pt", "models/encoder.json")
+SHIPPED_MODEL_FILES = ("models/encoder.pt", "models/encoder.json",
+                       "models/face_detection_yunet_2026may.onnx", "models/YUNET_LICENSE")
 RESOURCES_DIR = "resources"
 
 # Python packages the app never imports at run time (some are installed for tests or the teacher).

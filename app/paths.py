@@ -2,7 +2,8 @@
 
 Environment variables override every default so tests and users can redirect them:
 `ONESHOT_DATA_DIR` (gallery, settings, downloaded models), `ONESHOT_SHARED` (datasets and
-YuNet for development), `ONESHOT_YUNET` (the detector file).
+YuNet for development), `ONESHOT_YUNET` (the detector file; the program ships its own copy in
+`models/`, see `find_yunet`).
 """
 
 from __future__ import annotations
@@ -92,14 +93,11 @@ def shipped_models_dir() -> Path:
 
 
 def shared_dir() -> Path | None:
-    """`$ONESHOT_SHARED`, else `../shared` beside the repository; None when absent."""
+    """`$ONESHOT_SHARED` when set (only it: pointing it at a missing folder hides ../shared, as
+    on a fresh install), else `../shared` beside the repository; None when absent."""
     env = os.environ.get("ONESHOT_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates.append(resource_root().parent / "shared")
-    for cand in candidates:
-        if cand.is_dir():
-            return cand
-    return None
+    cand = Path(env) if env else resource_root().parent / "shared"
+    return cand if cand.is_dir() else None
 
 
 def lfw_dir(given: str | os.PathLike | None = None, *, must_exist: bool = False) -> str | None:
@@ -116,8 +114,16 @@ def lfw_dir(given: str | os.PathLike | None = None, *, must_exist: bool = False)
     return str(found)
 
 
+def shipped_yunet() -> Path:
+    """Where the YuNet file shipped with the program lives (models/ in the repository or bundle)."""
+    return shipped_models_dir() / YUNET_FILENAME
+
+
 def find_yunet(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The YuNet ONNX file: explicit path, `$ONESHOT_YUNET`, the user's model folder, ../shared."""
+    """The YuNet ONNX file to use, first found of: the explicit path, `$ONESHOT_YUNET` (both as
+    given, even if missing, so a wrong path is reported rather than passed over), the user's
+    model folder (a newer copy from `fetch-models` or Settings' Locate), the copy shipped in
+    `models/`, then ../shared (development). None when there is none: Haar is the last resort."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("ONESHOT_YUNET")
@@ -126,7 +132,28 @@ def find_yunet(explicit: str | os.PathLike | None = None) -> Path | None:
     user = user_models_dir(create=False) / YUNET_FILENAME
     if user.is_file():
         return user
+    if shipped_yunet().is_file():
+        return shipped_yunet()
     shared = shared_dir()
     if shared is not None and (shared / "models" / YUNET_FILENAME).is_file():
         return shared / "models" / YUNET_FILENAME
     return None
+
+
+def check_shipped_yunet(path: str | os.PathLike) -> None:
+    """Refuse a damaged shipped YuNet copy (its SHA-256 is not YUNET_SHA256) in one clear line,
+    so a broken install is named instead of failing later inside OpenCV. Other copies were
+    checked when they were fetched or installed (app.fetch)."""
+    import hashlib
+
+    from app.errors import ModelError
+    p = Path(path)
+    try:
+        if p.resolve() != shipped_yunet().resolve():
+            return
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    except OSError:
+        return  # unreadable: the detector's own loading reports it
+    if digest != YUNET_SHA256:
+        raise ModelError(f"YuNet file damaged at {p} (its SHA-256 is not the expected one); "
+                         "reinstall the program or run `oneshot-face fetch-models`.")

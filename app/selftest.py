@@ -120,6 +120,8 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
             from app.recognition.detection import haar_cascade_path
             where = haar_cascade_path()
         say(f"detector {engine.detector.name} ({where}); OpenCV {cv2.__version__}")
+        if engine.detector.note:
+            say(engine.detector.note)
         say(f"device {enc.device.type}; torch {torch.__version__}")
 
         rgb = load_image(photo)

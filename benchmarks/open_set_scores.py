@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from app import paths  # noqa: E402
 from app.evaluation.protocols import threshold_at_far  # noqa: E402
 from app.recognition.encoder import Encoder  # noqa: E402
+from app.recognition.scoring import distance_from_similarity, normalise  # noqa: E402
 from app.training.calibration import validation_images, validation_people  # noqa: E402
 from app.training.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 
@@ -39,7 +40,7 @@ COHORT, K, SEED = 2000, 20, 0
 
 
 def dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(2.0 - 2.0 * (a.astype(np.float64) @ b.astype(np.float64).T), 0.0))
+    return distance_from_similarity(a.astype(np.float64) @ b.astype(np.float64).T)
 
 
 def cohort_mean(x: np.ndarray, cohort: np.ndarray) -> np.ndarray:
@@ -90,7 +91,7 @@ def main() -> None:
             order = np.argsort(d, axis=1)
             d1 = d[np.arange(len(d)), order[:, 0]]
             right = people[drawn][order[:, 0]] == owners
-            dn = d - 0.5 * (mu_live[:, None] + mu_enrol[drawn][None, :])
+            dn = normalise(d, mu_live[:, None], mu_enrol[drawn][None, :], 0.0)
             jn = np.argmin(dn, axis=1)
             variants = {  # score, and whether the person it names is right
                 "nearest": (d1, right),

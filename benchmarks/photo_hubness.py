@@ -28,6 +28,7 @@ from app.recognition.alignment import align, align_many  # noqa: E402
 from app.recognition.detection import create_detector  # noqa: E402
 from app.recognition.encoder import Encoder  # noqa: E402
 from app.recognition.quality import pose, sharpness  # noqa: E402
+from app.recognition.scoring import scores  # noqa: E402
 from app.training.calibration import validation_images  # noqa: E402
 
 YAW_BINS = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, float("inf")))
@@ -59,8 +60,7 @@ def main() -> None:
     x = np.stack(crops)
     own, turn_a, sharp_a = np.asarray(owners), np.asarray(turn), np.asarray(sharp)
     live, photo = enc.embed(x), enc.embed_enrolment(x)
-    d = np.sqrt(np.maximum(2.0 - 2.0 * (live @ photo.T).astype(np.float64), 0.0))
-    d = scorer.adjust(d, scorer.crowd(live), scorer.crowd(photo))
+    d = scores(live, photo, scorer)
     same = own[:, None] == own[None, :]
     d[same] = np.inf
     strangers = (~same).sum(axis=0)

@@ -44,11 +44,31 @@ def samples_dir(shared) -> Path:
 
 
 @pytest.fixture
-def yunet_path(shared) -> Path:
-    path = shared / "models" / paths.YUNET_FILENAME
+def yunet_path() -> Path:
+    """The YuNet copy shipped in models/ (the one the app finds first on a fresh install)."""
+    path = paths.shipped_yunet()
     if not path.is_file():
-        _missing(str(path))
+        pytest.fail(f"{path} is missing: the repository ships YuNet in models/")
     return path
+
+
+@pytest.fixture
+def fresh_install(monkeypatch, tmp_path):
+    """As a fresh copy of the program: no ../shared (ONESHOT_SHARED at a missing folder), an
+    empty home and data folders, no $ONESHOT_YUNET. Ask for data fixtures (samples_dir) before
+    this one; what the test needs from them is read before the folder is hidden or copied."""
+    home = tmp_path / "fresh-home"
+    home.mkdir()
+    monkeypatch.setenv("ONESHOT_SHARED", str(tmp_path / "no-shared"))
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (("XDG_DATA_HOME", ".local/share"), ("XDG_CACHE_HOME", ".cache"),
+                     ("XDG_CONFIG_HOME", ".config")):
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("ONESHOT_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("ONESHOT_CACHE_DIR", str(home / "cache"))
+    monkeypatch.delenv("ONESHOT_YUNET", raising=False)
+    assert paths.shared_dir() is None
+    return home
 
 
 @dataclass(frozen=True)

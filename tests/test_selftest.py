@@ -16,13 +16,14 @@ import pytest
 from PIL import Image
 
 from app import bundle_manifest as manifest
+from app import paths
 from app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _self_test(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+def _self_test(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **env_vars)
     return subprocess.run([sys.executable, "-m", "app", "--self-test", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -33,13 +34,15 @@ def _data_files() -> list[Path]:
 
 
 @pytest.mark.parametrize("detector", ["yunet", "haar"])
-def test_self_test_passes_on_a_real_face(detector, samples_dir, yunet_path):
+def test_self_test_passes_on_a_real_face(detector, samples_dir, yunet_path, tmp_path):
+    """YuNet without --detector-model and without ../shared: the copy shipped in models/."""
     before = _data_files()
-    extra = ["--detector-model", str(yunet_path)] if detector == "yunet" else []
-    proc = _self_test(str(samples_dir / "obama.jpg"), "--detector", detector, *extra)
+    proc = _self_test(str(samples_dir / "obama.jpg"), "--detector", detector,
+                      ONESHOT_SHARED=str(tmp_path / "no-shared"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert f"detector {detector} (" in out
+    assert (f"detector yunet ({yunet_path})" if detector == "yunet" else "detector haar (") in out
+    assert ("Haar chosen: more faces missed" in out) == (detector == "haar")
     faces = re.search(r"(\d+) face\(s\) in obama\.jpg", out)
     assert faces and int(faces.group(1)) >= 1, out
     assert "identified 'Self Test' at distance" in out
@@ -50,6 +53,16 @@ def test_self_test_passes_on_a_real_face(detector, samples_dir, yunet_path):
     assert "Traceback" not in proc.stderr
     # it worked in a temporary folder of its own: the user's data folder is untouched
     assert _data_files() == before
+
+
+def test_self_test_says_haar_fallback_when_the_yunet_file_is_missing(samples_dir, tmp_path):
+    missing = tmp_path / "hidden.onnx"
+    proc = _self_test(str(samples_dir / "obama.jpg"), ONESHOT_YUNET=str(missing),
+                      ONESHOT_SHARED=str(tmp_path / "no-shared"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "detector haar (" in proc.stdout
+    assert f"self-test: Haar fallback: more faces missed; YuNet file missing at {missing}\n" in proc.stdout
+    assert "status bar: 'detector haar – Haar fallback: more faces missed; YuNet file missing'" in proc.stdout
 
 
 def _assert_one_line_failure(proc: subprocess.CompletedProcess, *words: str) -> None:
@@ -104,7 +117,8 @@ def test_bundle_data_files_exist_and_go_where_the_app_looks():
         assert Path(src).is_file(), src
         assert not Path(dest).is_absolute() and ".." not in Path(dest).parts, dest
     placed = {f"{dest}/{Path(src).name}" for src, dest in pairs}
-    assert {"models/encoder.pt", "models/encoder.json", "cv2/data/haarcascade_frontalface_default.xml"} <= placed
+    assert {"models/encoder.pt", "models/encoder.json", f"models/{paths.YUNET_FILENAME}", "models/YUNET_LICENSE",
+            "cv2/data/haarcascade_frontalface_default.xml"} <= placed
     shipped = {f"resources/{p.relative_to(ROOT / 'resources').as_posix()}"
                for p in (ROOT / "resources").rglob("*") if p.is_file()}
     assert shipped and shipped <= placed
@@ -117,7 +131,8 @@ def test_bundle_data_files_exist_and_go_where_the_app_looks():
 def test_bundle_data_files_fail_loudly_for_a_tree_without_models(tmp_path):
     (tmp_path / "resources").mkdir()
     missing = [src for src, _ in manifest.data_files(tmp_path) if not Path(src).is_file()]
-    assert {Path(m).name for m in missing} == {"encoder.pt", "encoder.json"}
+    assert {Path(m).name for m in missing} == {"encoder.pt", "encoder.json", paths.YUNET_FILENAME,
+                                                "YUNET_LICENSE"}
 
 
 def _imported_top_modules() -> set[str]:

@@ -9,6 +9,7 @@ import sys
 
 from app.errors import OneShotError
 from app.progress import console_progress
+from app.text import plural as _plural  # noqa: F401 (people and watch import it from here)
 
 
 def _common(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -60,8 +61,6 @@ def _face_json(box, name: str, distance: float, track: int | None = None, neares
     return out
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _lfw_dir(given: str | None) -> str:

@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tau", type=float, default=None,
                    help="open-set: decide with this fixed τ instead of the model's rule (as the app with a chosen τ)")
     p.add_argument("--draws", type=int, default=None, help="open-set: random galleries per size (default 20)")
+    p.add_argument("--shift", default=None, choices=["grey", "lowres", "blur", "sidelight", "jpeg"],
+                   help="open-set/identification: the aligned faces rendered as another camera")
     p.add_argument("--seed", type=int, default=None, help="open-set: seed of the gallery draws (default 0)")
     _common(p)
     p.set_defaults(func=cmd_evaluate)
@@ -33,7 +35,7 @@ def cmd_evaluate(args) -> int:
     lfw = None if args.folder else _lfw_dir(args.lfw)
     encoder = Encoder.load(args.weights, args.device)
     embed_paths = make_embed_paths(encoder, _detector(args), args.detector_model,
-                                   progress=console_progress("embedding "))
+                                   progress=console_progress("embedding "), shift=args.shift)
     cancel = CancelToken()
     if args.protocol == "verification":
         if lfw is None:
@@ -42,22 +44,38 @@ def cmd_evaluate(args) -> int:
     elif args.protocol == "open-set":
         from app.evaluation.protocols import OPEN_SET_DRAWS, OPEN_SET_SEED, evaluate_open_set
         from app.recognition.open_set import threshold_for
-        enrol_paths = make_embed_paths(encoder, _detector(args), args.detector_model, enrolment=True)
+        enrol_paths = make_embed_paths(encoder, _detector(args), args.detector_model, enrolment=True,
+                                       shift=args.shift)
         rule = encoder.open_set_rule
+        adapt = None
+        if rule is not None and args.tau is None:
+            import numpy as np
+
+            from app.recognition.open_set import domain_shift, impostor_distances, seen_threshold
+
+            def adapt(tau: float, enrolled: np.ndarray, seen: np.ndarray | None) -> float:
+                imp = impostor_distances(enrolled, np.arange(len(enrolled)), seen, None, encoder.scorer)
+                shifted = tau - domain_shift(rule, imp).delta
+                direct = None if seen is None else seen_threshold(seen, enrolled, encoder.scorer)
+                return shifted if direct is None else min(shifted, direct)
         result = evaluate_open_set(lfw_dir=None if args.folder else lfw, folder=args.folder,
                                    embed_paths=embed_paths, embed_enrolment_paths=enrol_paths,
                                    decide_threshold=lambda m: threshold_for(m, rule, encoder.tau, args.tau),
                                    cancel=cancel, draws=args.draws or OPEN_SET_DRAWS,
-                                   seed=OPEN_SET_SEED if args.seed is None else args.seed, scorer=encoder.scorer)
+                                   seed=OPEN_SET_SEED if args.seed is None else args.seed, scorer=encoder.scorer,
+                                   adapt=adapt)
         result["rule"] = (f"fixed tau {args.tau}" if args.tau is not None else
                           "open-set table" if rule is not None else f"one-to-one tau {encoder.tau:.4f}")
         result["scoring"] = "cohort-normalised" if encoder.scorer is not None else "plain distance"
     else:  # enrolment images embedded as the app enrols them, probes as live faces
-        enrol_paths = make_embed_paths(encoder, _detector(args), args.detector_model, enrolment=True)
+        enrol_paths = make_embed_paths(encoder, _detector(args), args.detector_model, enrolment=True,
+                                       shift=args.shift)
         result = evaluate_identification(lfw_dir=None if args.folder else lfw, folder=args.folder,
                                          embed_paths=embed_paths, cancel=cancel,
                                          embed_enrolment_paths=enrol_paths)
     result = {"model": encoder.version, "detector": _detector(args), **result}
+    if args.shift is not None:
+        result["shift"] = args.shift
     if args.write_card and encoder.path is not None:
         from app.recognition.model_card import ModelCard, write_card
         card = ModelCard.from_file(card_path_for(encoder.path))

@@ -19,14 +19,19 @@ from app.training.datasets import build_crops
 
 
 def make_embed_paths(encoder: Encoder, detector: str = DEFAULT_DETECTOR, detector_model: str | None = None,
-                     progress: ProgressFn = no_progress, workers: int = 2, enrolment: bool = False
-                     ) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
-    """Live embedding (`Encoder.embed`), or with `enrolment` the gallery's (`embed_enrolment`)."""
+                     progress: ProgressFn = no_progress, workers: int = 2, enrolment: bool = False,
+                     shift: str | None = None) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
+    """Live embedding (`Encoder.embed`), or with `enrolment` the gallery's (`embed_enrolment`);
+    with `shift`, the crops rendered as another camera first (`evaluation.shifts`)."""
     embed = encoder.embed_enrolment if enrolment else encoder.embed
 
     def embed_paths(image_paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
         data = build_crops(list(image_paths), encoder.input_size, detector, detector_model,
                            workers=workers, progress=progress, cache_dir=paths.cache_dir(),
                            box=encoder.crop_box)
-        return embed(data["crops"]), data["found"]
+        crops = data["crops"]
+        if shift is not None:
+            from app.evaluation.shifts import render
+            crops = render(crops, shift)
+        return embed(crops), data["found"]
     return embed_paths

@@ -24,7 +24,8 @@ import numpy as np
 
 from app.errors import DatasetError, ModelError
 from app.progress import CancelToken, ProgressFn, no_progress
-from app.recognition.matching import CohortScorer, Matcher
+from app.recognition.matching import Matcher
+from app.recognition.scoring import CohortScorer, pair_distances
 from app.training.datasets import lfw_image_path, read_pairs, scan_identity_folders
 
 # Image paths → (embeddings (N, D) float32 L2-normalised, found (N,) bool: the detector found a
@@ -199,25 +200,6 @@ def far_label(far_target: float) -> str:
     return f"{mant}e{int(exp)}"
 
 
-def _nearest(queries: np.ndarray, gallery: np.ndarray, chunk: int = 2048,
-             cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Index of and Euclidean distance to each query's nearest gallery vector, in chunks so a
-    large folder never builds one huge distance matrix. Ties go to the lowest gallery index."""
-    idx = np.empty(len(queries), dtype=np.int64)
-    dist = np.empty(len(queries), dtype=np.float64)
-    g = gallery.astype(np.float64)
-    g2 = np.einsum("ij,ij->i", g, g)
-    for lo in range(0, len(queries), chunk):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        q = queries[lo:lo + chunk].astype(np.float64)
-        sq = np.einsum("ij,ij->i", q, q)[:, None] + g2[None, :] - 2.0 * q @ g.T
-        j = np.argmin(sq, axis=1)
-        idx[lo:lo + chunk] = j
-        dist[lo:lo + chunk] = np.sqrt(np.maximum(sq[np.arange(len(q)), j], 0.0))
-    return idx, dist
-
-
 def _as_matrix(x: np.ndarray, name: str, dim: int | None = None) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim == 1 and a.size == 0 and dim is not None:
@@ -234,7 +216,7 @@ def one_shot_identification(gallery_emb: np.ndarray, gallery_labels: Sequence | 
                             cancel: CancelToken | None = None, scorer: CohortScorer | None = None,
                             per_probe: bool = False) -> dict:
     """Open-set identification as the app does it: each probe goes to its nearest gallery
-    embedding (Euclidean), and is reported only if that distance is below a threshold.
+    embedding by the app's score (`Matcher.nearest`), and is reported only if that distance is below a threshold.
 
     - `oneshot_rank1`: fraction of known probes (people who are in the gallery) whose nearest
       gallery embedding carries their label: closed-set, threshold-free.
@@ -259,16 +241,13 @@ def one_shot_identification(gallery_emb: np.ndarray, gallery_labels: Sequence | 
         raise ValueError("Each gallery and probe embedding needs exactly one label.")
     if len(p) == 0:
         raise ValueError("Identification needs at least one known probe.")
-    if scorer is None:
-        def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _nearest(q, g, cancel=cancel)
-    else:
-        matcher = Matcher(g, np.arange(len(g)), {i: str(i) for i in range(len(g))}, scorer)
+    # The live rule itself (`Matcher`, with the model's scorer), so evaluated and live decisions agree.
+    matcher = Matcher(g, np.arange(len(g)), {i: str(i) for i in range(len(g))}, scorer)
 
-        def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            return matcher.nearest(q)
+    def nearest(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        return matcher.nearest(q)
     nn, dist = nearest(p)
     correct = gl[nn] == pl
     dir_value: float | None = None
@@ -481,7 +460,7 @@ def _pair_distances(pairs: Sequence[Pair], lfw_dir: str | os.PathLike, emb: np.n
                     index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     a = np.array([index[lfw_image_path(lfw_dir, p[0], p[1])] for p in pairs], dtype=np.int64)
     b = np.array([index[lfw_image_path(lfw_dir, p[2], p[3])] for p in pairs], dtype=np.int64)
-    d = np.linalg.norm(emb[a].astype(np.float64) - emb[b].astype(np.float64), axis=1)
+    d = pair_distances(emb[a], emb[b])
     return d, np.array([p[4] for p in pairs], dtype=bool)
 
 
@@ -605,6 +584,9 @@ def evaluate_identification(lfw_dir: str | os.PathLike | None = None,
 OPEN_SET_SIZES = (10, 100)  # gallery sizes drawn at random; everyone with >= 2 images is added
 OPEN_SET_DRAWS = 20         # random galleries per small size (one for everyone)
 OPEN_SET_SEED = 0
+OPEN_SET_SEEN_SHARE = 0.5   # of the people not enrolled in a draw: shown unlabelled, never scored
+# (shipped τ, enrolled embeddings, unlabelled seen faces or None) -> the τ the adapted app uses
+AdaptThreshold = Callable[[float, np.ndarray, "np.ndarray | None"], float]
 
 
 def open_set_identification(enrol_emb: np.ndarray, people: Sequence[str], probe_emb: np.ndarray,
@@ -612,7 +594,8 @@ def open_set_identification(enrol_emb: np.ndarray, people: Sequence[str], probe_
                             first_live_emb: np.ndarray, decide_threshold: Callable[[Matcher], float],
                             sizes: Sequence[int] = OPEN_SET_SIZES, draws: int = OPEN_SET_DRAWS,
                             seed: int = OPEN_SET_SEED, far_target: float = REPORT_FAR,
-                            cancel: CancelToken | None = None, scorer: CohortScorer | None = None) -> dict:
+                            cancel: CancelToken | None = None, scorer: CohortScorer | None = None,
+                            adapt: AdaptThreshold | None = None, seen_share: float = OPEN_SET_SEEN_SHARE) -> dict:
     """Open-set identification with galleries of several sizes, decided as the app decides.
 
     `enrol_emb[i]` is person `people[i]` enrolled from their first image (as the app enrols),
@@ -627,6 +610,14 @@ def open_set_identification(enrol_emb: np.ndarray, people: Sequence[str], probe_
     given any name), `tpir_at_fpir_1e-2_N` (right and accepted when τ is set per draw so that
     at most 1% of that draw's strangers are named), `threshold_default_N` (mean τ over draws),
     `known_probes_N`, `strangers_N`, `draws_N`; and `sizes`.
+
+    With `adapt(tau, enrolled, seen)` (the app's domain adaptation, `open_set.adapted_threshold`),
+    each draw models what the app would have: of the people not drawn, a `seen_share` (drawn at
+    random, apart from the galleries' draws) are "faces the camera has seen" — all their images
+    handed to `adapt` as unlabelled faces, never scored — and only the remaining people are scored
+    as strangers. `fpir/tpir_at_default_N` are then the shipped table's on those strangers,
+    `..._enrolled_N` the adaptation from the enrolled photos alone and `..._adapted_N` from the
+    enrolled photos and the seen faces. No scored stranger's image informs the τ that scores it.
     """
     e = _as_matrix(enrol_emb, "enrol_emb")
     dim = e.shape[1]
@@ -646,11 +637,16 @@ def open_set_identification(enrol_emb: np.ndarray, people: Sequence[str], probe_
     total = len(people)
     wanted = sorted({int(n) for n in sizes if 0 < int(n) < total} | {total})
     rng = np.random.default_rng(seed)
+    seen_rng = np.random.default_rng(seed + 1)
     far_key = far_label(far_target)
     out: dict = {"sizes": wanted}
+    if adapt is not None:
+        out["seen_share"] = seen_share
     for n in wanted:
         tp = fp = tp_far = known = strangers = 0
         taus = []
+        a_hits: dict[str, list[int]] = {"enrolled": [0, 0], "adapted": [0, 0]}  # right names, strangers named
+        a_taus: dict[str, list[float]] = {"enrolled": [], "adapted": []}
         for _ in range(1 if n == total else draws):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -662,9 +658,26 @@ def open_set_identification(enrol_emb: np.ndarray, people: Sequence[str], probe_
             taus.append(tau)
             k = inside[owner]
             q_known, q_owner = p[k], owner[k]
-            q_strange = np.concatenate([s, p[~k], f[~inside]])
+            scored = ~inside
+            seen_faces = None
+            if adapt is not None:
+                outside = np.nonzero(~inside)[0]
+                m_seen = int(round(len(outside) * seen_share))
+                seen_people = seen_rng.choice(outside, m_seen, replace=False) if m_seen else outside[:0]
+                is_seen = np.zeros(total, dtype=bool)
+                is_seen[seen_people] = True
+                scored = ~inside & ~is_seen
+                seen_faces = np.concatenate([p[is_seen[owner]], f[is_seen]])
+            q_strange = np.concatenate([s, p[scored[owner]], f[scored]])
             if len(q_known) == 0 or len(q_strange) == 0:
                 continue
+            if adapt is not None:
+                for key, seen_arg in (("enrolled", None), ("adapted", seen_faces)):
+                    t_a = float(adapt(tau, e[drawn], seen_arg))
+                    a_hits[key][0] += sum(m.person_id == o for m, o in zip(matcher.match(q_known, t_a),
+                                                                            q_owner.tolist()))
+                    a_hits[key][1] += sum(m.known for m in matcher.match(q_strange, t_a))
+                    a_taus[key].append(t_a)
             # the app's decision at its default: accepted and right / strangers accepted
             tp += sum(m.person_id == o for m, o in zip(matcher.match(q_known, tau), q_owner.tolist()))
             fp += sum(m.known for m in matcher.match(q_strange, tau))
@@ -682,6 +695,11 @@ def open_set_identification(enrol_emb: np.ndarray, people: Sequence[str], probe_
         out[f"known_probes_{n}"] = known
         out[f"strangers_{n}"] = strangers
         out[f"draws_{n}"] = len(taus)
+        if adapt is not None:
+            for key, (a_tp, a_fp) in a_hits.items():
+                out[f"tpir_at_default_{key}_{n}"] = a_tp / known if known else None
+                out[f"fpir_at_default_{key}_{n}"] = a_fp / strangers if strangers else None
+                out[f"threshold_default_{key}_{n}"] = float(np.mean(a_taus[key])) if a_taus[key] else None
     return out
 
 
@@ -691,7 +709,8 @@ def evaluate_open_set(lfw_dir: str | os.PathLike | None = None, folder: str | os
                       decide_threshold: Callable[[Matcher], float] | None = None,
                       progress: ProgressFn = no_progress, cancel: CancelToken | None = None,
                       sizes: Sequence[int] = OPEN_SET_SIZES, draws: int = OPEN_SET_DRAWS,
-                      seed: int = OPEN_SET_SEED, scorer: CohortScorer | None = None) -> dict:
+                      seed: int = OPEN_SET_SEED, scorer: CohortScorer | None = None,
+                      adapt: AdaptThreshold | None = None) -> dict:
     """`open_set_identification` on the DevTest people of LFW or on a folder-per-person tree (the
     same splits as `evaluate_identification`): every image is embedded as a live face, and the
     first image of each person with two or more also as the app enrols it."""
@@ -722,7 +741,7 @@ def evaluate_open_set(lfw_dir: str | os.PathLike | None = None, folder: str | os
 
     result = open_set_identification(enrol, split.gallery_labels, rows(split.probe_paths), split.probe_labels,
                                      rows(split.unknown_paths), rows(split.gallery_paths), decide_threshold,
-                                     sizes, draws, seed, cancel=cancel, scorer=scorer)
+                                     sizes, draws, seed, cancel=cancel, scorer=scorer, adapt=adapt)
     result.update({"enrolled_people": len(split.gallery_paths), "known_probes": len(split.probe_paths),
                    "single_image_strangers": len(split.unknown_paths), "images": len(live_paths),
                    "missed_detections": int((~found).sum()), "seed": seed})

@@ -13,6 +13,7 @@ import numpy as np
 
 from app.recognition.open_set import OpenSetRule
 from app.service import EngineInfo
+from app.text import plural  # noqa: F401 (re-exported: the panes import it from here)
 
 if TYPE_CHECKING:  # the encoder pulls in torch
     from app.recognition.encoder import ModelCard
@@ -172,9 +173,6 @@ def format_figures(fig: dict) -> str:
     return "\n".join(lines)
 
 
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """"1 person", "2 people", "0 photos": the count and the right form of the word."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 _VERSION_TIME = re.compile(r"-(\d{9,11})$")

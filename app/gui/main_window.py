@@ -382,7 +382,10 @@ class MainWindow(QMainWindow):
         if self._pending_options is not None:  # a choice made while the engine was down: it works
             self._pending_options[0]()
             self._pending_options = None
-        self.detector_label.setText(f"detector {info.detector}")
+        # Haar says why in words (fallback: the YuNet file's path in full in the tooltip)
+        note = info.detector_note
+        self.detector_label.setText(f"detector {info.detector}" + (f" – {note.split(' at ')[0]}" if note else ""))
+        self.detector_label.setToolTip(note)
         self.encoder_label.setText(f"model: {model_label(info.encoder, info.shipped)}")
         self.encoder_label.setToolTip(f"{info.encoder}\n{info.model_path or ''}".strip())
         self.device_label.setText(f"device {info.device.upper()}")
@@ -401,7 +404,6 @@ class MainWindow(QMainWindow):
             self.show_message(" ".join(info.warnings))
         self.engine_ready.emit(info)
         if info.detector == "haar" and self.options.detector is None:  # automatic, and no YuNet file
-            self.detector_label.setText("detector haar (YuNet missing)")
             if not self.settings.extra.get("yunet_offered"):
                 self.settings.extra["yunet_offered"] = True
                 self.save_settings()
@@ -850,8 +852,9 @@ class MainWindow(QMainWindow):
         """Once, on an install without YuNet: "download", "locate" or "" (not now)."""
         box = QMessageBox(QMessageBox.Icon.Information, "OneShot Face",
                           "Faces are being found with OpenCV's Haar cascade, because the YuNet detector "
-                          "file (230 KB) is not installed. Haar misses many faces (turned, small or "
-                          "tightly cropped ones) and sometimes boxes things that are not faces.", parent=self)
+                          "file (230 KB) that comes with the program is missing or damaged. Haar misses "
+                          "many faces (turned, small or tightly cropped ones) and sometimes boxes things "
+                          "that are not faces.", parent=self)
         download = box.addButton("Download YuNet", QMessageBox.ButtonRole.AcceptRole)
         locate = box.addButton("Locate file…", QMessageBox.ButtonRole.ActionRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)

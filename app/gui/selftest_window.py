@@ -18,8 +18,12 @@ def check_main_window(detector: str | None, model_path: Path | None, weights: st
     `SelfTestFailure` otherwise."""
     from app.gui.main_window import MainWindow
     from app.selftest import SELF_TEST_NAME, SelfTestFailure
-
+    from app.store import settings as app_settings
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "oneshot-face"])
+    # the self-test's data folder is temporary: a window on Haar must not stop to offer YuNet
+    saved = app_settings.load()
+    saved.extra["yunet_offered"] = True
+    app_settings.save(saved)
     win = MainWindow(start_source=False, detector=detector, detector_model=model_path,
                      weights=weights, device=device)
     try:
@@ -38,7 +42,8 @@ def check_main_window(detector: str | None, model_path: Path | None, weights: st
         if win.grab().isNull():
             raise SelfTestFailure("the main window could not be drawn offscreen.")
         say(f"main window built on Qt platform {QApplication.platformName()!r} (PySide6 {pyside_version}): "
-            f"engine {win.info.detector}/{win.info.device}, People list {win.people.names()}")
+            f"engine {win.info.detector}/{win.info.device}, People list {win.people.names()}; "
+            f"status bar: {win.detector_label.text()!r}")
     finally:
         win.close()  # stops and waits for the window's threads, saves its settings (temporary)
         if not win.all_threads_stopped():

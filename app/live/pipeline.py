@@ -10,7 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from app.errors import MultipleFacesError, NoFaceError, SourceError
@@ -60,30 +59,9 @@ class EnrolCandidate:
     face: Face
     crop: np.ndarray
     embedding: np.ndarray
-    warnings: tuple[str, ...]
+    warnings: tuple[str, ...]  # the quality gate's reasons (`quality.reasons`), shown as warnings
     nearest: Match  # who it already resembles (known if under τ)
     quality: Quality | None = None  # the gate (app.recognition.quality): `people add` and recent faces refuse poor ones
-
-
-def quality_warnings(rgb: np.ndarray, face: Face) -> list[str]:
-    """Why a face may enrol badly: small, blurred, dark, or cut off at the edge."""
-    out = []
-    x, y, w, h = face.box
-    if min(w, h) < 48:
-        out.append(f"the face is small ({int(min(w, h))} px); a closer photo recognises better")
-    H, W = rgb.shape[:2]
-    if x < 0 or y < 0 or x + w > W or y + h > H:
-        out.append("the face is cut off at the edge of the photo")
-    x0, y0 = max(0, int(x)), max(0, int(y))
-    patch = rgb[y0:int(y + h), x0:int(x + w)]
-    if patch.size:
-        grey = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY)
-        grey = cv2.resize(grey, (96, 96), interpolation=cv2.INTER_AREA)
-        if cv2.Laplacian(grey, cv2.CV_64F).var() < 30:
-            out.append("the face looks blurred")
-        if grey.mean() < 50:
-            out.append("the face is dark")
-    return out
 
 
 class Engine:
@@ -112,7 +90,8 @@ class Engine:
         self.gallery.close()
 
     def describe(self) -> dict:
-        return {"detector": self.detector.name, "encoder": self.encoder.version,
+        return {"detector": self.detector.name, "detector_note": self.detector.note,
+                "encoder": self.encoder.version,
                 "device": self.encoder.device.type, "tau": self.threshold, "rule": self.rule_text()}
 
     # ---- the decision ----------------------------------------------------------------------
@@ -234,7 +213,8 @@ class Engine:
         crop = align(rgb, face, STORED_CROP)
         matcher, tau = self._decision()
         nearest = matcher.match(emb[None], tau)[0]
-        return EnrolCandidate(face, crop, emb, tuple(quality_warnings(rgb, face)), nearest, assess(face, crop))
+        quality = assess(face, crop, rgb.shape)  # the one gate; enrolling from a photo only warns
+        return EnrolCandidate(face, crop, emb, quality.reasons, nearest, quality)
 
     def enroll(self, name: str, candidate: EnrolCandidate, source: str | None = None,
                add_to_existing: bool = False) -> Person:

@@ -45,10 +45,12 @@ import numpy as np
 
 from app import paths
 from app.errors import GalleryError, QualityError
+from app.recognition import scoring
 from app.recognition.alignment import align
 from app.recognition.detection import Face
-from app.recognition.matching import UNKNOWN, CohortScorer, Match
+from app.recognition.matching import UNKNOWN, Match
 from app.recognition.quality import Quality, assess
+from app.recognition.scoring import CohortScorer
 
 if TYPE_CHECKING:  # the engine is only called, never imported at run time (it pulls in torch)
     from app.live.pipeline import Engine
@@ -298,7 +300,8 @@ class RecentStore:
                     "rejected_names": list(f.rejected_names), "first_frame": f.first_frame,
                     "last_frame": f.last_frame, "named_id": f.named_id,
                     "quality": {"ok": q.ok, "reasons": list(q.reasons), "side_px": q.side_px,
-                                "sharpness": q.sharpness, "yaw": q.yaw, "pitch": q.pitch}}
+                                "sharpness": q.sharpness, "yaw": q.yaw, "pitch": q.pitch,
+                                "brightness": q.brightness}}
             pool = None if f._pool is None else f._pool.astype("<f4").tobytes()
             rows.append((f.key, f.last_seen, json.dumps(meta), png.tobytes(),
                          f.embedding.astype("<f4").tobytes(), pool))
@@ -327,7 +330,7 @@ class RecentStore:
                     str(m["name"]), float("inf") if m["distance"] is None else float(m["distance"]), m["nearest"],
                     cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
                     Quality(bool(q["ok"]), tuple(q["reasons"]), float(q["side_px"]), float(q["sharpness"]),
-                            q["yaw"], q["pitch"]),
+                            q["yaw"], q["pitch"], q.get("brightness")),
                     np.frombuffer(emb, "<f4").astype(np.float32), str(m["model_version"]), str(m["status"]),
                     m["person_id"], m["person_name"], tuple(int(x) for x in m["rejected"]),
                     tuple(str(x) for x in m.get("rejected_names", ())), m["first_frame"], m["last_frame"],
@@ -599,10 +602,8 @@ class RecentFaces:
         others = [f for f in unknown if f not in same_model]
         if same_model and self._threshold is not None:  # (same_model is empty without one)
             x = np.stack([f.embedding for f in same_model])
-            d = np.sqrt(np.maximum(2.0 - 2.0 * (x @ x.T).astype(np.float64), 0.0))
-            if self._scorer is not None and self._scorer.dim == x.shape[1]:
-                crowd = self._scorer.crowd(x)
-                d = self._scorer.adjust(d, crowd, crowd)
+            scorer = self._scorer if self._scorer is not None and self._scorer.dim == x.shape[1] else None
+            d = scoring.scores(x, x, scorer)
             # Each track is compared with the n - 1 others, as a face with a gallery of that size:
             # τ for that size keeps false merges as rare as false names.
             tau = self._threshold(max(1, len(same_model) - 1))

@@ -1,7 +1,7 @@
 """Face detection behind one interface: YuNet (boxes + 5 landmarks) or OpenCV's Haar cascade.
 
-YuNet is used whenever its ONNX file is found (see `paths.find_yunet`); Haar is the fallback
-that needs no download. Images are RGB uint8 arrays throughout the core.
+YuNet is used whenever its ONNX file is found (see `paths.find_yunet`; the program ships one in
+`models/`); Haar is the last resort, and says so (`Detector.note`). Images are RGB uint8 arrays throughout the core.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ class Detector:
     """Common interface. `detect` returns faces ordered left to right, so "face N" is stable."""
 
     name: str = "detector"
+    # Why this detector, in words, when it is the weaker one (Haar): the status bar, identify
+    # --json, watch's first line and the self-test show it. Empty for YuNet.
+    note: str = ""
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         raise NotImplementedError
@@ -127,6 +130,7 @@ class YuNetDetector(Detector):
         path = Path(model_path)
         if not path.is_file():
             raise ModelError(f"YuNet model not found at {path}. Run `oneshot-face fetch-models`.")
+        paths.check_shipped_yunet(path)
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold,
                                                   nms_threshold, 5000)
@@ -171,8 +175,10 @@ class HaarDetector(Detector):
 
     name = "haar"
 
-    def __init__(self, cascade_path: str | os.PathLike | None = None, min_size: int = 20):
+    def __init__(self, cascade_path: str | os.PathLike | None = None, min_size: int = 20,
+                 note: str = ""):
         path = Path(cascade_path) if cascade_path else haar_cascade_path()
+        self.note = note
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise ModelError(f"Haar cascade could not be loaded from {path}.")
@@ -205,16 +211,30 @@ def haar_cascade_path() -> Path:
     raise ModelError("OpenCV's Haar cascade file is missing from this installation.")
 
 
+HAAR_CHOSEN = "Haar chosen: more faces missed than with YuNet"
+
+
+def haar_fallback_note(reason: str) -> str:
+    return f"Haar fallback: more faces missed; {reason}"
+
+
 def create_detector(kind: str | None = None, model_path: str | os.PathLike | None = None) -> Detector:
-    """`kind` is "yunet", "haar" or None (YuNet if its file is found, else Haar)."""
+    """`kind` is "yunet", "haar" or None (YuNet, whose file ships with the program; Haar only as
+    the last resort, with a `note` that says why)."""
     if kind not in (None, "auto", *DETECTORS):
         raise ValueError(f"unknown detector {kind!r}")
     if kind == "haar":
-        return HaarDetector()
+        return HaarDetector(note=HAAR_CHOSEN)
     found = paths.find_yunet(model_path)
     if found is not None and (found.is_file() or kind == "yunet"):
-        return YuNetDetector(found)
+        if kind == "yunet":
+            return YuNetDetector(found)
+        try:
+            return YuNetDetector(found)
+        except ModelError as exc:  # damaged: Haar, saying so
+            return HaarDetector(note=haar_fallback_note(str(exc)))
     if kind == "yunet":
         raise ModelError("YuNet model not found. Give --detector-model, set ONESHOT_YUNET, "
                          "or run `oneshot-face fetch-models`.")
-    return HaarDetector()
+    where = found if found is not None else paths.shipped_yunet()
+    return HaarDetector(note=haar_fallback_note(f"YuNet file missing at {where}"))

@@ -1,8 +1,9 @@
-"""Who is this face? The nearest enrolled sample, by L2 distance between unit embeddings.
+"""Who is this face? The nearest enrolled sample, by the score of `scoring` (L2 distance between
+unit embeddings, cohort-normalised when the model has a cohort).
 
 Qt-free and stateless after construction, so the engine can rebuild a `Matcher` whenever the
-gallery changes and share it with any thread. For unit vectors |a - b|² = 2 - 2 a·b, so one float32
-matrix product against the whole gallery gives every distance: 100,000 x 128 costs a few ms per
+gallery changes and share it with any thread. One float32 matrix product of cosine similarities
+against the whole gallery gives every distance (`scoring.distance_from_similarity`): 100,000 x 128 costs a few ms per
 query, with no index to keep in sync.
 """
 
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-UNKNOWN = "Unknown"
+from app.recognition.scoring import CHUNK_ELEMENTS as _CHUNK_ELEMENTS
+from app.recognition.scoring import CohortScorer
+from app.recognition.scoring import distance_from_similarity as _distance
+from app.recognition.scoring import unit_rows as _unit_rows
 
-# Largest distance matrix built at once (elements): many queries against a huge gallery are
-# processed in chunks so memory stays around 32 MB whatever the sizes.
-_CHUNK_ELEMENTS = 8_000_000
-# Up to this many queries (a live frame's faces) are scored without multi-threaded BLAS.
-_FEW = 16
+__all__ = ["UNKNOWN", "CohortScorer", "Match", "Matcher"]  # CohortScorer lives in scoring
+
+UNKNOWN = "Unknown"
 
 
 @dataclass(frozen=True)
@@ -36,62 +38,6 @@ class Match:
     @property
     def known(self) -> bool:
         return self.person_id is not None
-
-
-class CohortScorer:
-    """Cohort normalisation: a pair's L2 distance minus half the sum of how near each face lies
-    to the crowd (the mean distance to its `k` nearest faces of a fixed cohort of other people),
-    plus a constant that keeps the result on the scale of a distance.
-
-    Why: some faces (blurred, turned, plain) are near everybody, so a stranger's such face falls
-    under τ for someone in a large gallery; measured against the crowd, it is only as near to
-    the enrolled person as it is to anyone (adaptive score normalisation, as in speaker
-    verification's AS-norm). It changes which faces clear τ, not just where τ sits.
-    """
-
-    def __init__(self, cohort: np.ndarray, k: int = 20, offset: float = 0.0) -> None:
-        c = np.asarray(cohort, dtype=np.float32)
-        if c.ndim != 2 or len(c) < k or k < 1:
-            raise ValueError(f"a cohort of at least k={k} faces is needed, got shape {c.shape}")
-        self.cohort = _unit_rows(c)
-        self.k = int(k)
-        self.offset = float(offset)
-
-    @property
-    def dim(self) -> int:
-        return self.cohort.shape[1]
-
-    def crowd(self, x: np.ndarray) -> np.ndarray:
-        """Each row's mean distance to its k nearest cohort faces (float64)."""
-        x = _unit_rows(np.asarray(x, dtype=np.float32))
-        if len(x) == 0:
-            return np.zeros(0)
-        out = np.empty(len(x))
-        step = max(1, _CHUNK_ELEMENTS // len(self.cohort))
-        for lo in range(0, len(x), step):
-            chunk = x[lo:lo + step]
-            # The few faces of a live frame: einsum's own single-threaded loop, not BLAS, whose
-            # worker threads keep spinning after a call and take the cores from the encoder
-            # (measured: 24 → 18 ms a frame end to end with the pipeline's own matmuls).
-            sims = np.einsum("ij,kj->ik", chunk, self.cohort) if len(chunk) <= _FEW else chunk @ self.cohort.T
-            top = -np.partition(-sims, self.k - 1, axis=1)[:, :self.k].astype(np.float64)
-            out[lo:lo + step] = np.sqrt(np.maximum(2.0 - 2.0 * top, 0.0)).mean(axis=1)
-        return out
-
-    def adjust(self, d: np.ndarray, crowd_q: np.ndarray, crowd_g: np.ndarray) -> np.ndarray:
-        """Normalised distances from plain ones, (M, N) with the rows' and columns' crowd means."""
-        return d - 0.5 * (crowd_q[:, None] + crowd_g[None, :]) + self.offset
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), so 2 - 2 a·b really is |a - b|² even if
-    a caller hands in slightly unnormalised vectors."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if x.size == 0:
-        return x
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    np.maximum(norms, np.float32(1e-12), out=norms)
-    return x / norms
 
 
 class Matcher:
@@ -202,12 +148,10 @@ class Matcher:
             rows = np.arange(len(sims))
             if self.scorer is None:
                 best = np.argmax(sims, axis=1)
-                top = sims[rows, best]
-                sq = np.maximum(np.float32(2) - np.float32(2) * top, np.float32(0))
-                dist[lo:lo + step] = raw[lo:lo + step] = np.sqrt(sq)
+                dist[lo:lo + step] = raw[lo:lo + step] = _distance(sims[rows, best], np.float32)
             else:
                 assert crowd_q is not None and self._crowd is not None  # both made with the scorer
-                d = np.sqrt(np.maximum(2.0 - 2.0 * sims.astype(np.float64), 0.0))
+                d = _distance(sims)
                 adj = self.scorer.adjust(d, crowd_q[lo:lo + step], self._crowd)
                 best = np.argmin(adj, axis=1)
                 dist[lo:lo + step] = adj[rows, best]
@@ -227,8 +171,8 @@ class Matcher:
         step = max(1, _CHUNK_ELEMENTS // (n + len(rej)))
         for lo in range(0, m, step):
             chunk = q[lo:lo + step]
-            d = np.sqrt(np.maximum(2.0 - 2.0 * (chunk @ self._emb.T).astype(np.float64), 0.0))
-            rd = np.sqrt(np.maximum(2.0 - 2.0 * (chunk @ rej.T).astype(np.float64), 0.0))
+            d = _distance(chunk @ self._emb.T)
+            rd = _distance(chunk @ rej.T)
             if self.scorer is None:
                 adj, radj = d.copy(), rd
             else:
@@ -286,10 +230,10 @@ class Matcher:
         if self.scorer is None:
             sims = (self._emb @ q[0])[self._order]
             best = np.maximum.reduceat(sims, self._starts)
-            dist = np.sqrt(np.maximum(np.float32(2) - np.float32(2) * best, np.float32(0))).astype(np.float64)
+            dist = _distance(best, np.float32).astype(np.float64)
         else:
             assert self._crowd is not None  # made with the scorer
-            d = np.sqrt(np.maximum(2.0 - 2.0 * (self._emb @ q[0]).astype(np.float64), 0.0))
+            d = _distance(self._emb @ q[0])
             adj = self.scorer.adjust(d[None, :], self.scorer.crowd(q), self._crowd)[0][self._order]
             dist = np.minimum.reduceat(adj, self._starts)
         order = np.lexsort((self._people, dist))[:k]

@@ -31,7 +31,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from app.recognition.matching import CohortScorer, Matcher
+from app.recognition import scoring
+from app.recognition.matching import Matcher
+from app.recognition.scoring import CohortScorer
 
 # Share of strangers' faces that may get a name at the default setting.
 DEFAULT_TARGET = 0.01
@@ -91,11 +93,7 @@ def _within(d: np.ndarray, same: np.ndarray, grid: np.ndarray) -> tuple[np.ndarr
 def _distances(live: np.ndarray, enrolled: np.ndarray, scorer: CohortScorer | None,
                crowd_enr: np.ndarray | None) -> np.ndarray:
     """L2 distances of unit rows, cohort-normalised as the matcher does when `scorer` is given."""
-    sims = live @ enrolled.T
-    d = np.sqrt(np.maximum(2.0 - 2.0 * sims.astype(np.float64), 0.0))
-    if scorer is not None:
-        d = scorer.adjust(d, scorer.crowd(live), scorer.crowd(enrolled) if crowd_enr is None else crowd_enr)
-    return d
+    return scoring.scores(live, enrolled, scorer, crowd_enr)
 
 
 def background_table(live: np.ndarray, enrolled: np.ndarray, labels: Sequence | None = None,
@@ -271,3 +269,91 @@ def card_rates(rates: np.ndarray) -> list[list[float]]:
     """Rates as the card stores them (4 significant digits)."""
     return [[float(f"{x:.4g}") for x in row] for row in rates]
 
+
+
+# ---- adapting τ to the domain the app is used in ---------------------------------------------
+
+# The impostor quantile at which the domain is compared with the validation people: low enough to
+# describe the tail that τ lives in, high enough that a few hundred in-domain pairs estimate it
+# (chosen on umist, see docs/open_set.md).
+DOMAIN_QUANTILE = 0.01
+
+
+def impostor_distances(enrolled: np.ndarray, enrolled_ids: Sequence | np.ndarray,
+                       seen: np.ndarray | None = None, seen_tracks: Sequence | np.ndarray | None = None,
+                       scorer: CohortScorer | None = None) -> np.ndarray:
+    """In-domain impostor distances, on the scale τ is compared with: enrolled faces of different
+    people against each other, and faces seen by the camera that stayed Unknown against every
+    enrolled face and against seen faces of *other* tracks (one track is one person: never its own
+    impostor; seen faces without track ids are only paired with the enrolled ones)."""
+    e = np.asarray(enrolled, dtype=np.float32).reshape(len(enrolled), -1) if len(enrolled) else None
+    ids = np.asarray(enrolled_ids)
+    parts: list[np.ndarray] = []
+    if e is not None and len(e) >= 2:
+        d = _distances(e, e, scorer, None)
+        iu = np.triu_indices(len(e), 1)
+        parts.append(d[iu][ids[iu[0]] != ids[iu[1]]])
+    if seen is not None and len(seen):
+        s = np.asarray(seen, dtype=np.float32)
+        if e is not None:
+            parts.append(_distances(s, e, scorer, None).ravel())
+        if seen_tracks is not None and len(s) >= 2:
+            tr = np.asarray(seen_tracks)
+            d = _distances(s, s, scorer, None)
+            iu = np.triu_indices(len(s), 1)
+            parts.append(d[iu][tr[iu[0]] != tr[iu[1]]])
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class DomainShift:
+    """How much stricter the domain makes τ: `delta` ≥ 0 is subtracted from the table's τ(N).
+
+    Why a shift and only a tightening: faces from one camera, one light, one resolution lie closer
+    to each other than the validation people's photos, so the table's τ lets far more of the
+    domain's strangers through; comparing a low quantile of the domain's impostor distances with
+    the same quantile of the validation people's (the table's N = 1 row) says how much closer.
+    Evidence that the domain is *less* alike never loosens τ (a handful of faces must never name
+    more strangers than the shipped table would)."""
+
+    delta: float
+    pairs: int
+    domain_quantile: float | None
+    table_quantile: float | None
+
+    @property
+    def stricter(self) -> bool:
+        return self.delta > 0
+
+
+def domain_shift(rule: OpenSetRule, impostors: np.ndarray, quantile: float = DOMAIN_QUANTILE) -> DomainShift:
+    """The tightening the domain's impostor distances ask for (0 when they are no nearer than the
+    validation people's, or when there are none)."""
+    d = np.asarray(impostors, dtype=np.float64).ravel()
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return DomainShift(0.0, 0, None, None)
+    table_q = rule._threshold_on(rule.rates[0], quantile)
+    dom_q = float(np.quantile(d, quantile))
+    return DomainShift(max(0.0, table_q - dom_q), len(d), dom_q, table_q)
+
+
+def adapted_threshold(rule: OpenSetRule, n: int, shift: DomainShift | None, track: bool = False) -> float:
+    """τ(N) of the table made stricter by the domain's shift (never looser)."""
+    base = rule.track_threshold(n) if track else rule.threshold(n)
+    if shift is None:
+        return base
+    return min(base, base - shift.delta)
+
+
+def seen_threshold(seen: np.ndarray, enrolled: np.ndarray, scorer: CohortScorer | None = None,
+                   target: float = DEFAULT_TARGET) -> float | None:
+    """τ read directly from faces the camera has seen that stayed Unknown, for *this* gallery:
+    the `target` quantile (lower) of each seen face's distance to its nearest enrolled sample, so
+    that at most `target` of such faces would have been named. Few faces put it at their nearest
+    one, a stricter τ than the true quantile more often than not (tightening may follow little
+    evidence; callers only ever take it as a lower bound with the table's τ). None: no faces."""
+    if seen is None or len(seen) == 0 or len(enrolled) == 0:
+        return None
+    d = _distances(np.asarray(seen, dtype=np.float32), np.asarray(enrolled, dtype=np.float32), scorer, None)
+    return float(np.quantile(d.min(axis=1), target, method="lower"))

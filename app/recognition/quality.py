@@ -1,8 +1,12 @@
-"""Is a face good enough to add to someone's photos? Size, blur and pose, with the reason why not.
+"""Is a face good enough to add to someone's photos? Size, blur, light, framing and pose, with the
+reason why not: the one quality gate of the app.
 
 Qt-free and model-free: it looks at the detected face (box, five landmarks) and at the aligned
-crop the gallery stores, so enrolment, `people add` and the recent-faces view gate faces alike
-and a refused face says what is wrong with it.
+crop the gallery stores. Enrolment (its warnings, `enrol`'s and the dialog's), `people add`, the
+recent-faces view and its export, and anything that learns from tracks all call `assess`, so a
+face is "too blurred" everywhere or nowhere; one set of limits, one list of reasons (the limits
+are stated in docs/robustness.md). Enrolment from a chosen photo shows the reasons as warnings
+and lets the user go on; adding from Recent faces and `people add` refuse.
 
 Why these measures, and where the limits come from (measured on ../shared/datasets/samples and
 every tenth frame of its Hamilton clip, YuNet, the 112 px stored crop):
@@ -15,6 +19,8 @@ every tenth frame of its Hamilton clip, YuNet, the 112 px stored crop):
   a half-turned head, below 0 in profile, where the nose passes the far eye) and between the
   eyes and the mouth (about 0.55 level; outside 0.25-0.8 the head is tipped up or down).
   Detectors without landmarks (Haar) get no pose verdict rather than a made-up one.
+- light: the mean grey level of the inner face; under 50 (of 255) the face is mostly shadow.
+- framing: a detected box that runs past the image's edge (only when the image size is known).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from app.recognition.detection import Face
 
 MIN_SIDE_PX = 40
 MIN_SHARPNESS = 50.0
+MIN_BRIGHTNESS = 50.0  # mean grey level (0-255) of the inner face
 # Under this a face has no detail left between eyes and mouth, and its embedding lies near
 # everybody's: it is never named, whoever it is nearest. The clip's out-of-focus audience measures
 # 1-5 (one such face was called Alex once his profile was a photo of his); the smallest face the
@@ -53,6 +60,7 @@ class Quality:
     sharpness: float               # variance of the Laplacian of the inner face
     yaw: float | None = None       # nose between the eyes, 0.5 frontal; None without landmarks
     pitch: float | None = None     # nose between eyes and mouth; None without landmarks
+    brightness: float | None = None  # mean grey level of the inner face; None: not measured (old records)
 
     @property
     def reason(self) -> str:
@@ -76,13 +84,25 @@ class Quality:
         return self.reason or "good"
 
 
-def sharpness(crop: np.ndarray) -> float:
-    """Variance of the Laplacian of the inner face of an aligned crop (any size, resized to 112)."""
+def _inner_grey(crop: np.ndarray) -> np.ndarray:
+    """The inner face (eyes to mouth) of an aligned crop in grey, on the 112 px frame."""
     c = np.asarray(crop)
     grey = cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) if c.ndim == 3 else c
     if grey.shape[:2] != (_MEASURE_SIZE, _MEASURE_SIZE):
         grey = cv2.resize(grey, (_MEASURE_SIZE, _MEASURE_SIZE), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(grey[_INNER], cv2.CV_64F).var())
+    return grey[_INNER]
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of the inner face of an aligned crop (any size, resized to 112)."""
+    return float(cv2.Laplacian(_inner_grey(crop), cv2.CV_64F).var())
+
+
+def cut_off(box: tuple[float, float, float, float] | np.ndarray, image_shape: tuple[int, ...]) -> bool:
+    """Whether a detected box (x, y, w, h) runs past the edge of an image of `image_shape`."""
+    x, y, w, h = (float(v) for v in box)
+    height, width = image_shape[:2]
+    return x < 0 or y < 0 or x + w > width or y + h > height
 
 
 def pose(landmarks: np.ndarray | None) -> tuple[float | None, float | None]:
@@ -101,18 +121,25 @@ def pose(landmarks: np.ndarray | None) -> tuple[float | None, float | None]:
     return yaw, pitch
 
 
-def assess(face: Face, crop: np.ndarray) -> Quality:
-    """The gate: `face` as detected, `crop` its aligned crop (the gallery's stored crop)."""
+def assess(face: Face, crop: np.ndarray, image_shape: tuple[int, ...] | None = None) -> Quality:
+    """The gate: `face` as detected, `crop` its aligned crop (the gallery's stored crop), and
+    `image_shape` the shape of the image it was found in, when known (for "cut off")."""
     side = float(min(face.box[2], face.box[3]))
-    sharp = sharpness(crop)
+    inner = _inner_grey(crop)
+    sharp = float(cv2.Laplacian(inner, cv2.CV_64F).var())
+    light = float(inner.mean())
     yaw, pitch = pose(face.landmarks)
     reasons = []
     if side < MIN_SIDE_PX:
         reasons.append(f"the face is too small ({side:.0f} px; at least {MIN_SIDE_PX} px needed)")
+    if image_shape is not None and cut_off(face.box, image_shape):
+        reasons.append("the face is cut off at the edge of the photo")
     if sharp < MIN_SHARPNESS:
         reasons.append(f"the face is blurred (sharpness {sharp:.0f}; at least {MIN_SHARPNESS:.0f} needed)")
+    if light < MIN_BRIGHTNESS:
+        reasons.append("the face is dark")
     if yaw is not None and not (YAW_RANGE[0] <= yaw <= YAW_RANGE[1]):
         reasons.append("the face is turned to the side")
     if pitch is not None and not (PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]):
         reasons.append("the head is tipped up or down")
-    return Quality(not reasons, tuple(reasons), side, sharp, yaw, pitch)
+    return Quality(not reasons, tuple(reasons), side, sharp, yaw, pitch, light)

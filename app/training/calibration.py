@@ -28,6 +28,7 @@ from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import recrop
 from app.recognition.detection import DEFAULT_DETECTOR
 from app.recognition.open_set import DEFAULT_TARGET, GRID, SIZES, OpenSetRule, background_table, card_rates, track_table
+from app.recognition.scoring import crowd_of_top
 from app.training.datasets import aligned_files, build_crops, lfw_image_path, read_aligned, scan_identity_folders
 
 # The validation people: drawn from LFW's peopleDevTrain.txt with this seed (benchmarks/
@@ -146,8 +147,7 @@ def make_cohort(encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DET
     emb = encoder.embed(data["crops"][data["found"] & data["readable"]])
     sims = emb.astype(np.float64) @ emb.astype(np.float64).T
     np.fill_diagonal(sims, -np.inf)  # a face is not its own crowd
-    top = -np.partition(-sims, COHORT_K - 1, axis=1)[:, :COHORT_K]
-    offset = float(np.median(np.sqrt(np.maximum(2.0 - 2.0 * top, 0.0)).mean(axis=1)))
+    offset = float(np.median(crowd_of_top(-np.partition(-sims, COHORT_K - 1, axis=1)[:, :COHORT_K])))
     return cohort_section(emb, COHORT_K, offset, f"{len(emb)} faces of LFW training people outside the "
                                                  f"validation split")
 

@@ -42,6 +42,7 @@ from app.errors import Cancelled, OneShotError
 from app.evaluation.protocols import IdentificationSplit, far_label, one_shot_identification
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.detection import DEFAULT_DETECTOR
+from app.text import plural
 from app.training.calibration import VALIDATION_TAG, validation_images, validation_people
 from app.training.datasets import ImageList, build_crops, read_people_file, scan_identity_folders
 
@@ -168,7 +169,7 @@ def never_trained_on(training: dict, kept_out: Callable[[dict], bool], depth: in
     """Whether the model whose card's training section this is, and every model it was
     fine-tuned from, kept the check people out (`kept_out` judges one run). A start that cannot
     be looked up (a model file since deleted) counts as having trained on them."""
-    from app.training.loop import PRETRAINED  # training imports this module
+    from app.training.pretrained import PRETRAINED  # lazily: it pulls in torch
     if depth > 10 or not isinstance(training, dict) or not kept_out(training):
         return False
     init = (training.get("config") or {}).get("init_weights")
@@ -454,5 +455,3 @@ def held_out_verdict(check: dict | None) -> tuple[str, str] | None:
     return word, text
 
 
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"

@@ -27,6 +27,7 @@ from app.recognition.detection import DEFAULT_DETECTOR
 from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
 from app.recognition.model_card import ModelCard, crop_box_of, write_card
 from app.recognition.networks import DEFAULT_ARCH, FaceEnsemble, FaceNet, MobileFaceNet, build_net
+from app.recognition.scoring import normalise, pair_distances
 from app.store.atomic import atomic_write
 from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
 from app.training.calibration import (
@@ -49,6 +50,7 @@ from app.training.datasets import (
 )
 from app.training.heldout import CheckPeople, choose_check_people, name_counts
 from app.training.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss
+from app.training.pretrained import PRETRAINED  # noqa: F401 (re-exported for benchmarks)
 from app.training.teachers import FRAME, OnnxTeacher, load_teachers, parse_teachers
 from app.training.teachers import SPECS as ONLINE_TEACHERS
 
@@ -61,8 +63,6 @@ AUGMENTS = ("basic", "strong")
 CALIBRATING = "calibrating"  # how the progress messages of the calibration after the epochs begin
 FINE_TUNE_LR = 1e-3  # the app's Retrain from the active model: a third of a fresh run's, not to wipe it out
 PROJECTION_SAMPLE = 4096  # clean faces whose teacher embeddings fix the 128-d projection
-# --init NAME: a published network to start from (app.training.pretrained), instead of a saved encoder
-PRETRAINED = ("faceplugin",)
 MOBILEFACENET_ARCH: dict[str, Any] = {"net": "mobilefacenet", "input_size": 112, "dim": 128}
 # its fine-tuning: learning rate and leading layers kept (the shipped recipe's, docs/model.md)
 MOBILEFACENET_TUNE = (2e-4, 8)
@@ -721,10 +721,10 @@ def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = DEFA
     pos = {p: i for i, p in enumerate(uniq)}
     ia = [pos[lfw_image_path(lfw_dir, a, i1)] for a, i1, *_ in pairs]
     ib = [pos[lfw_image_path(lfw_dir, b, i2)] for _, _, b, i2, _ in pairs]
-    d = np.linalg.norm(emb[ia] - emb[ib], axis=1)
+    d = pair_distances(emb[ia], emb[ib])
     if encoder.scorer is not None:  # the distances the matcher compares with τ
         crowd = encoder.scorer.crowd(emb)
-        d = d - 0.5 * (crowd[ia] + crowd[ib]) + encoder.scorer.offset
+        d = normalise(d, crowd[ia], crowd[ib], encoder.scorer.offset)
     same = np.array([s for *_, s in pairs])
     tau = float(best_threshold(d, same))
     bins = np.linspace(0.0, 2.0, 81)

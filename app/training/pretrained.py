@@ -20,6 +20,9 @@ from torch import nn
 from app.errors import ModelError
 from app.recognition.networks import MobileFaceNet
 
+# --init NAME: a published network to start from, instead of a saved encoder
+PRETRAINED = ("faceplugin",)
+
 # Faceplugin's pixel scaling, (p - 127) / 128; the app feeds (p - 127.5) / 127.5, folded into the
 # first convolution so the copied network computes exactly what the original does.
 _MEAN, _STD = 127.0, 128.0

@@ -47,6 +47,31 @@ def test_two_people_refused_then_chosen(capsys, samples_dir, yunet_path):
     assert code == 0
 
 
+def test_a_fresh_install_identifies_with_the_shipped_yunet(capsys, samples_dir, tmp_path, request):
+    """No ../shared, an empty home, no --detector-model: identify --json reports YuNet (the copy
+    in models/); with that file hidden it reports Haar and says why, as does watch's first line."""
+    photo = tmp_path / "obama.jpg"
+    photo.write_bytes((samples_dir / "obama.jpg").read_bytes())
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes((samples_dir / "short_hamilton_clip.mp4").read_bytes())
+    request.getfixturevalue("fresh_install")
+    code, out, _ = run(capsys, "identify", str(photo), "--json")
+    result = json.loads(out)
+    assert code == 0 and result["detector"] == "yunet" and result["detector_note"] == ""
+    assert len(result["faces"]) == 1
+    code, _, err = run(capsys, "watch", "--source", str(clip), "--json", "--max-frames", "1")
+    assert code == 0 and "detector: yunet," in err and "Haar" not in err
+
+    hidden = tmp_path / "hidden" / "face_detection_yunet_2026may.onnx"
+    request.getfixturevalue("monkeypatch").setenv("ONESHOT_YUNET", str(hidden))
+    code, out, _ = run(capsys, "identify", str(photo), "--json")
+    result = json.loads(out)
+    note = f"Haar fallback: more faces missed; YuNet file missing at {hidden}"
+    assert code == 0 and result["detector"] == "haar" and result["detector_note"] == note
+    code, _, err = run(capsys, "watch", "--source", str(clip), "--json", "--max-frames", "1")
+    assert code == 0 and err.splitlines()[0].startswith("detector: haar,") and note in err.splitlines()[0]
+
+
 def test_watch_json_over_clip(capsys, samples_dir, yunet_path):
     det = ["--detector-model", str(yunet_path)]
     run(capsys, "enroll", "Lin-Manuel Miranda", str(samples_dir / "lin-manuel-miranda.png"), *det)

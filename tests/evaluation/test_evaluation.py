@@ -595,3 +595,34 @@ def test_open_set_identification_decides_with_the_models_scorer():
     r = open_set_identification(enrol, ["A", "B", "C"], probes, ["A", "A", "B", "C"], stranger, enrol,
                                 lambda m: 0.8 - math.sqrt(2), sizes=(), scorer=scorer)
     assert r["fpir_at_default_3"] == 0.0
+
+
+def test_open_set_adaptation_sees_unscored_people_only_and_is_reported_both_ways():
+    # Four people at 0°, 90°, 180°, 270°, each with one probe 5° on. Size 1 (four people drawn in
+    # turn, one draw each with draws=4): of the three not drawn, seen_share 2/3 → two are "seen",
+    # one is scored. The adapt callback records what it is shown.
+    enrol = _deg(0, 90, 180, 270)
+    probes, owners = _deg(5, 95, 185, 275), ["A", "B", "C", "D"]
+    calls = []
+
+    def adapt(tau, enrolled, seen_faces):
+        calls.append((len(enrolled), None if seen_faces is None else seen_faces.copy()))
+        return tau - (0.5 if seen_faces is not None else 0.25)
+
+    r = open_set_identification(enrol, list("ABCD"), probes, owners, _deg(), enrol, lambda m: 1.0,
+                                sizes=(1,), draws=4, adapt=adapt, seen_share=2 / 3)
+    # Each draw: one stranger person scored, 2 images (probe + first image): 4 draws → 8.
+    assert r["strangers_1"] == 8 and r["known_probes_1"] == 4
+    # The adaptation is asked twice a draw: enrolled photos alone, then with the seen faces (the
+    # everyone-enrolled gallery has no strangers and is skipped).
+    with_seen = [s for _, s in calls if s is not None]
+    assert len(calls) == 2 * 4 and len(with_seen) == 4
+    assert all(len(s) == 4 for s in with_seen)          # two seen people x (probe + first image)
+    assert r["threshold_default_1"] == 1.0
+    assert r["threshold_default_enrolled_1"] == pytest.approx(0.75)
+    assert r["threshold_default_adapted_1"] == pytest.approx(0.5)
+    # τ 1.0 names the scored stranger 90° away (distance 1.414 > 1.0: no) — all strangers are
+    # ≥ 85° from any enrolled face (≥ 1.35), so nobody is named at any of the three τ.
+    assert r["fpir_at_default_1"] == r["fpir_at_default_enrolled_1"] == r["fpir_at_default_adapted_1"] == 0.0
+    # Probes 5° from their own (0.087) are accepted at every τ.
+    assert r["tpir_at_default_adapted_1"] == 1.0

@@ -41,9 +41,12 @@ def test_no_face_in_blank_image(yunet_path):
     assert YuNetDetector(yunet_path).detect(np.full((240, 320, 3), 128, np.uint8)) == []
 
 
-def test_fallback_to_haar_when_yunet_missing(tmp_path, monkeypatch):
+def test_fallback_to_haar_when_yunet_missing(tmp_path, monkeypatch, yunet_path):
     monkeypatch.setenv("ONESHOT_YUNET", str(tmp_path / "missing.onnx"))
-    assert create_detector(None).name == "haar"
+    det = create_detector(None)
+    assert det.name == "haar"
+    assert det.note == f"Haar fallback: more faces missed; YuNet file missing at {tmp_path / 'missing.onnx'}"
+    assert create_detector("haar").note.startswith("Haar chosen") and create_detector(None, yunet_path).note == ""
     with pytest.raises(ModelError, match="not found"):
         create_detector("yunet")
 

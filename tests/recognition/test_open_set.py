@@ -7,7 +7,18 @@ import numpy as np
 import pytest
 
 from app.recognition.matching import Matcher
-from app.recognition.open_set import DEFAULT_TARGET, OpenSetRule, background_table, named_rates, threshold_for, track_table
+from app.recognition.open_set import (
+    DEFAULT_TARGET,
+    OpenSetRule,
+    adapted_threshold,
+    background_table,
+    domain_shift,
+    impostor_distances,
+    named_rates,
+    seen_threshold,
+    threshold_for,
+    track_table,
+)
 
 
 def _at(*degrees: float) -> np.ndarray:
@@ -186,3 +197,48 @@ def test_background_table_uses_the_matchers_normalised_distances():
     shifted = background_table(x3, x3, grid=[1.5 + 1 - math.sqrt(2), 2.3 + 1 - math.sqrt(2)], sizes=[1, 2],
                                scorer=far)
     assert shifted == pytest.approx(plain)
+
+
+def test_domain_shift_by_hand_tightens_by_the_quantile_gap():
+    rule = _rule()  # one enrolled face: 1% of strangers named at τ 0.6
+    imp = np.linspace(0.4, 1.4, 101)  # the domain's 1% quantile: 0.41
+    shift = domain_shift(rule, imp, quantile=0.01)
+    assert shift.table_quantile == pytest.approx(0.6)
+    assert shift.domain_quantile == pytest.approx(0.41)
+    assert shift.delta == pytest.approx(0.19) and shift.stricter and shift.pairs == 101
+    assert adapted_threshold(rule, 10, shift) == pytest.approx(rule.threshold(10) - 0.19)
+
+
+def test_domain_that_looks_less_alike_or_a_tiny_sample_never_loosens_tau():
+    rule = _rule()
+    for imp in (np.full(500, 1.6), np.array([1.5, 1.7]), np.zeros(0)):
+        shift = domain_shift(rule, imp, quantile=0.01)
+        assert shift.delta == 0.0 and not shift.stricter
+        for n in (1, 10, 100):
+            assert adapted_threshold(rule, n, shift) == rule.threshold(n)
+            assert adapted_threshold(rule, n, shift, track=True) == rule.track_threshold(n)
+
+
+def test_impostor_pairs_never_pair_one_track_or_one_person_with_itself():
+    e = np.eye(4, dtype=np.float32)
+    enrolled, ids = e[[0, 0, 1]], [7, 7, 8]          # two photos of person 7, one of 8
+    seen = e[[2, 2, 3]]                                # track 1 twice (the same face), track 2 once
+    d = impostor_distances(enrolled, ids, seen, [1, 1, 2])
+    # enrolled: the 7-8 pairs only (2); seen x enrolled (9); seen x seen across tracks (2), not the
+    # track-1 pair at distance 0
+    assert len(d) == 2 + 9 + 2
+    assert np.all(d > 0) and np.allclose(d, math.sqrt(2))
+    # without track ids, seen faces are only paired with the enrolled ones
+    assert len(impostor_distances(enrolled, ids, seen)) == 2 + 9
+
+
+def test_seen_threshold_by_hand_is_the_nearest_seen_face_when_few():
+    e = np.eye(3, dtype=np.float32)[:2]                      # enrolled along x and y
+    a = np.array([[math.cos(0.3), math.sin(0.3), 0.0]])      # 2 sin 0.15 from x
+    b = np.array([[0.0, 0.0, 1.0]])                          # sqrt 2 from both
+    seen = np.concatenate([a, b]).astype(np.float32)
+    assert seen_threshold(seen, e) == pytest.approx(2 * math.sin(0.15), abs=1e-6)
+    # 1% of 200 faces: the 2nd nearest (lower), so one face alone cannot set it
+    many = np.concatenate([a, a * 0 + seen[1:2].repeat(199, 0)]).astype(np.float32)
+    assert seen_threshold(many, e) == pytest.approx(math.sqrt(2), abs=1e-6)
+    assert seen_threshold(np.zeros((0, 3)), e) is None

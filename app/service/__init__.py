@@ -105,6 +105,7 @@ class EngineInfo:
     shipped: bool                  # the model shipped with the program, not one the user trained
     enrolled_samples: int          # photos the matcher holds for this model
     stale_samples: int             # photos embedded by another model (not matched until re-embedded)
+    detector_note: str = ""        # why Haar, in words ("Haar fallback: … YuNet file missing at …")
     warnings: tuple[str, ...] = ()  # e.g. the asked-for weights were unusable: the shipped model is used
     calibration: dict[str, Any] = field(default_factory=dict)
     open_set: dict[str, Any] = field(default_factory=dict)
@@ -178,7 +179,8 @@ class Library:
         eng = self._engine
         card = eng.encoder.card
         return EngineInfo(
-            detector=eng.detector.name, encoder=eng.encoder.version, device=eng.encoder.device.type,
+            detector=eng.detector.name, detector_note=eng.detector.note, encoder=eng.encoder.version,
+            device=eng.encoder.device.type,
             tau=float(eng.threshold), rule=eng.rule_text(), calibrated_tau=float(card.tau),
             model_path=str(eng.encoder.path) if eng.encoder.path else None, shipped=is_shipped(eng.encoder.path),
             enrolled_samples=len(eng.matcher), stale_samples=self.stale_count(), warnings=tuple(eng.warnings),
