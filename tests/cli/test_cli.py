@@ -505,6 +505,10 @@ def test_bench_prints_every_figure(capsys, samples_dir, yunet_path, tmp_path, mo
                 "match_ms_1k", "match_ms_100k", "e2e_fps", "peak_rss_mb"):
         assert isinstance(r[key], float) and r[key] > 0, (key, r[key])
     assert r["e2e_frames"] == 12 and 0 <= r["e2e_named_faces"]
+    # the clip is lit normally: the dark-frame retry never runs; darkened, it does
+    assert r["e2e_detector_retry"] == {"frames": 12, "retried": 0, "found": 0, "retried_share": 0.0}
+    dark = r["detector_retry_dark_clip"]
+    assert dark["frames"] == 12 and 0 < dark["retried"] <= 12 and 0 <= dark["found"] <= dark["retried"]
     assert r["embed_setup"]["networks"] >= 1 and r["embed_setup"]["precision"] in ("bf16", "fp32")
     assert "busy" not in r
 
