@@ -303,7 +303,7 @@ class RetrainSection(QGroupBox):
     inputs_changed = Signal()          # the folders or the epochs changed (the window remembers them)
 
     def __init__(self, parent=None):
-        super().__init__("Retrain the encoder", parent)
+        super().__init__("Retrain the face model", parent)
         self.worker = None
         # set by the window: fn(on_folder, on_error), runs on the engine
         self.export_people: Callable[[Callable[[str], None], Callable[[str], None]], None] | None = None
