@@ -60,7 +60,7 @@ class ImageWithBoxes(QWidget):
         # (box, text, colour)
         self._boxes: list[tuple[tuple[float, float, float, float], str, QColor]] = []
         self.message = ""
-        self.hint = ""  # a band at the top (the first-run help), under any message
+        self.hint = ""  # a band at the top (the first-run help); a message goes below it
         self.paused = False
         self.selected: int | None = None
         self.clickable = False
@@ -167,7 +167,7 @@ class ImageWithBoxes(QWidget):
             p.fillRect(badge, QColor(0, 0, 0, 190))
             p.setPen(QColor(255, 210, 80))
             p.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
-        if self.hint and not self.message:
+        if self.hint:
             font = QFont(self.font())
             font.setPointSize(11)
             p.setFont(font)

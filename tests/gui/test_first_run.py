@@ -34,3 +34,13 @@ def test_the_live_view_says_how_to_enrol_until_someone_is(qtbot, make_window, sa
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.names() == [], timeout=30_000)
     assert win.view.hint == FIRST_RUN_TEXT
+
+
+def test_without_a_source_the_words_show_with_the_message(qtbot, make_window, samples_dir):
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
+    qtbot.waitUntil(lambda: win.people.loaded, timeout=30_000)
+    assert win.view.message.startswith("No source playing") and win.view.hint == FIRST_RUN_TEXT
+    image = win.view.grab().toImage()
+    if os.environ.get("ONESHOT_SHOTS"):
+        image.save(os.path.join(os.environ["ONESHOT_SHOTS"], "first_run_no_source.png"))
+    assert image.pixelColor(20, 14).blue() > 90  # the band, above the message
