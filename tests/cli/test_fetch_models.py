@@ -33,4 +33,5 @@ def test_fetch_models_offline_fails_with_one_clear_line(capsys, monkeypatch, fai
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert err.startswith("oneshot-face: error: Could not download the face detector")
     assert "internet connection" in err and "Traceback" not in err
+    assert "The detector shipped with the app stays in use." in err  # models/ ships YuNet
     assert not list(paths.user_models_dir(create=False).glob("*.onnx*"))  # no half-written file
