@@ -142,9 +142,10 @@ def test_the_gates_are_the_ones_given():
 
 def test_no_new_faces_on_the_sample_clip(samples_dir, yunet_path):
     """Every third frame of the real clip at the live view's size: the same faces with the retry
-    as without (where YuNet found nothing in a normal frame, the retry must not invent a face)."""
+    as without; and every fifteenth also unlit (near black), where the retry's faces must be
+    faces of the lit frame, never one that is not there."""
     plain, retry = YuNetDetector(yunet_path, retry=None), YuNetDetector(yunet_path)
-    frames = 0
+    frames = dark_found = 0
     with open_source(str(samples_dir / "short_hamilton_clip.mp4")) as src:
         while (frame := src.read()) is not None:
             frames += 1
@@ -152,4 +153,10 @@ def test_no_new_faces_on_the_sample_clip(samples_dir, yunet_path):
                 continue
             a, b = plain.detect_shrunk(frame.rgb, 480), retry.detect_shrunk(frame.rgb, 480)
             assert [f.box for f in a] == [f.box for f in b], f"frame {frames}"
-    assert frames > 200
+            if frames % 15 == 0:  # the same frame unlit: what the retry finds there is a face of the frame
+                dark = _darkened(frame.rgb)
+                assert plain.detect_shrunk(dark, 480) == []
+                for f in retry.detect_shrunk(dark, 480):
+                    dark_found += 1
+                    assert max(_overlap(f, t) for t in a) > 0.3, f"frame {frames}: a face that is not there"
+    assert frames > 200 and dark_found > 0 and retry.retries.found == dark_found
