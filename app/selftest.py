@@ -25,16 +25,14 @@ from typing import TYPE_CHECKING, Callable, Iterator, TextIO
 
 import numpy as np
 
+from app.errors import SelfTestFailure as SelfTestFailure  # raised by each step (and the GUI's)
+
 if TYPE_CHECKING:
     from app.recognition.encoder import Encoder
 
 SELF_TEST_NAME = "Self Test"
 _ENV_KEYS = ("ONESHOT_DATA_DIR", "ONESHOT_CACHE_DIR")
 Say = Callable[[str], None]  # prints one step
-
-
-class SelfTestFailure(Exception):
-    """A step that did not give the expected result (the message is shown as is)."""
 
 
 @contextmanager

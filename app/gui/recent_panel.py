@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import plural
 from app.gui.live_view import qimage_from_rgb
-from app.recognition.matching import UNKNOWN
+from app.service.live import UNKNOWN
 
 ADDED = "added"       # app.live.recent.ADDED
 REFRESH_MS = 1000     # how often the tab, while shown, asks for the current view

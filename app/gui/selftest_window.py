@@ -16,9 +16,10 @@ def check_main_window(detector: str | None, model_path: Path | None, weights: st
                       device: str | None, timeout: float, say) -> None:
     """Wait for the window's engine and for the self-test's person in its People list; raise
     `SelfTestFailure` otherwise."""
+    from app.errors import SelfTestFailure
     from app.gui.main_window import MainWindow
-    from app.selftest import SELF_TEST_NAME, SelfTestFailure
-    from app.store import settings as app_settings
+    from app.selftest import SELF_TEST_NAME
+    from app.service import settings as app_settings
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "oneshot-face"])
     # the self-test's data folder is temporary: a window on Haar must not stop to offer YuNet
     saved = app_settings.load()

@@ -24,6 +24,7 @@ import numpy as np
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.detection import Face
 from app.recognition.matching import Match
+from app.recognition.open_set import OpenSetRule as OpenSetRule  # the GUI's figures read a card's rule
 from app.store.records import DeletedPerson, Person, Sample
 
 if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
