@@ -207,4 +207,4 @@ def _gui_step(detector: str | None, model_path: Path | None, weights: str | os.P
     """Build the real main window offscreen (no camera) and wait for its engine and People list."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from app.gui.selftest_window import check_main_window
-    check_main_window(detector, model_path, weights, device, timeout, say)
+    check_main_window(detector, model_path, weights, device, timeout, say, SELF_TEST_NAME)

@@ -64,7 +64,7 @@ def main() -> int:
     teacher = None
     if not args.no_dlib:
         try:
-            from app.training.teacher import DlibTeacher
+            from app.recognition.dlib_teacher import DlibTeacher
             teacher = DlibTeacher()
         except Exception as exc:  # the teacher extra is optional
             print(f"dlib skipped: {exc}", file=sys.stderr)

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 from app.gui.enrol_dialog import EnrolDialog
 from app.gui.figures import model_label, plural
 from app.gui.live_view import LiveView
-from app.gui.people_panel import PeoplePanel, show_error
+from app.gui.messages import show_error
+from app.gui.people_panel import PeoplePanel
 from app.gui.person_dialog import PersonDialog
 from app.gui.recent_panel import RecentFacesPanel
 from app.gui.settings_pane import SettingsPane

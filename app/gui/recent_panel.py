@@ -494,7 +494,7 @@ class RecentFacesPanel(QWidget):
         w.submit(lambda library, progress: job(library), done, lambda m: self._failed(what, m))
 
     def _failed(self, what: str, message: str) -> None:
-        from app.gui.people_panel import show_error
+        from app.gui.messages import show_error
         self.message.emit(message)
         show_error(self, what, message)
         self.refresh()

@@ -825,7 +825,7 @@ def write_review_folder(groups: Sequence[RecentGroup], folder: str | os.PathLike
     """Each unknown group's faces (every track's best crop, best first) as PNG files in
     `folder`/group-NN/face-NN.png, groups in the order first seen, and `folder`/index.json
     describing them (with `info` added); files are 0600. Returns the index."""
-    from app.store.atomic import atomic_write
+    from app.atomic import atomic_write
     root = Path(folder)
     ordered = sorted(groups, key=lambda g: (g.first_seen, g.key))
     index: dict = {**(info or {}), "groups": []}

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app import __version__
+from app.atomic import atomic_write
 from app.errors import GalleryError
-from app.store.atomic import atomic_write
 from app.store.gallery import Gallery
 from app.store.records import RawPerson, RawSample, RestoreReport
 

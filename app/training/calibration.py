@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from app.errors import DatasetError
+from app.evaluation.datasets import aligned_files, build_crops, lfw_image_path, read_aligned, scan_identity_folders
 from app.live.tracking import MIN_FRAMES, POOL
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import recrop
 from app.recognition.detection import DEFAULT_DETECTOR
 from app.recognition.open_set import DEFAULT_TARGET, GRID, SIZES, OpenSetRule, background_table, card_rates, track_table
 from app.recognition.scoring import crowd_of_top
-from app.training.datasets import aligned_files, build_crops, lfw_image_path, read_aligned, scan_identity_folders
 
 # The validation people: drawn from LFW's peopleDevTrain.txt with this seed (benchmarks/
 # validation_split.py chose recipes on them before; the draw is unchanged).
@@ -120,7 +120,7 @@ def pseudo_tracks(live: np.ndarray, mirrored: np.ndarray, labels, frames: int = 
 def cohort_images(lfw_dir: str | os.PathLike) -> list[str]:
     """The cohort's photos: COHORT_FACES images of LFW DevTrain people outside the validation
     draw (so they are never strangers or enrolled people of any check, nor DevTest people)."""
-    from app.training.datasets import read_people_file
+    from app.evaluation.datasets import read_people_file
     lfw = Path(lfw_dir)
     devtrain = lfw / "protocol" / "peopleDevTrain.txt"
     if not devtrain.is_file():

@@ -20,25 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from app import paths
+from app.atomic import atomic_write
 from app.errors import Cancelled, DatasetError
-from app.progress import CancelToken, ProgressFn, no_progress
-from app.recognition.alignment import FULL_BOX, recrop
-from app.recognition.detection import DEFAULT_DETECTOR
-from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
-from app.recognition.model_card import ModelCard, crop_box_of, write_card
-from app.recognition.networks import DEFAULT_ARCH, FaceEnsemble, FaceNet, MobileFaceNet, build_net
-from app.recognition.scoring import normalise, pair_distances
-from app.store.atomic import atomic_write
-from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
-from app.training.calibration import (
-    VALIDATION_TAG,
-    add_track_table,
-    calibrate_on_validation_people,
-    calibrate_open_set,
-    make_cohort,
-    validation_people,
-)
-from app.training.datasets import (
+from app.evaluation.datasets import (
     aligned_files,
     build_crops,
     build_mixes,
@@ -47,6 +31,22 @@ from app.training.datasets import (
     read_pairs,
     read_people_file,
     scan_identity_folders,
+)
+from app.progress import CancelToken, ProgressFn, no_progress
+from app.recognition.alignment import FULL_BOX, recrop
+from app.recognition.detection import DEFAULT_DETECTOR
+from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
+from app.recognition.model_card import ModelCard, crop_box_of, write_card
+from app.recognition.networks import DEFAULT_ARCH, FaceEnsemble, FaceNet, MobileFaceNet, build_net
+from app.recognition.scoring import normalise, pair_distances
+from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
+from app.training.calibration import (
+    VALIDATION_TAG,
+    add_track_table,
+    calibrate_on_validation_people,
+    calibrate_open_set,
+    make_cohort,
+    validation_people,
 )
 from app.training.heldout import CheckPeople, choose_check_people, name_counts
 from app.training.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss

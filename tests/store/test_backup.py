@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from app import atomic
 from app.cli import main
 from app.errors import GalleryError
-from app.store import atomic, backup
+from app.store import backup
 from app.store.backup import FORMAT_VERSION, export_gallery, import_gallery
 from app.store.gallery import Gallery
 
