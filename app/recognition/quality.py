@@ -21,6 +21,9 @@ every tenth frame of its Hamilton clip, YuNet, the 112 px stored crop):
   Detectors without landmarks (Haar) get no pose verdict rather than a made-up one.
 - light: the mean grey level of the inner face; under 50 (of 255) the face is mostly shadow.
 - framing: a detected box that runs past the image's edge (only when the image size is known).
+
+Light and framing only warn: they are among the reasons shown, but never refuse a face by
+themselves (`ok` stays true), as before the two gates were one; size, blur and pose refuse.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ _INNER = (slice(28, 100), slice(20, 92))  # eyes to mouth on the 112 px ArcFace 
 
 @dataclass(frozen=True)
 class Quality:
-    """The verdict on one face: `ok`, and when not, the `reasons` in words fit to show."""
+    """The verdict on one face: `ok` (not refused), and the `reasons` in words fit to show
+    (warnings too: a dark or cut-off face is `ok` with a reason)."""
 
     ok: bool
     reasons: tuple[str, ...]
@@ -64,7 +68,7 @@ class Quality:
 
     @property
     def reason(self) -> str:
-        """One line: why the face is refused, or "" when it is fine."""
+        """One line: what is wrong with the face, or "" when nothing is."""
         return "; ".join(self.reasons)
 
     @property
@@ -130,16 +134,21 @@ def assess(face: Face, crop: np.ndarray, image_shape: tuple[int, ...] | None = N
     light = float(inner.mean())
     yaw, pitch = pose(face.landmarks)
     reasons = []
+    refused = False  # light and framing alone only warn (see the module docstring)
     if side < MIN_SIDE_PX:
         reasons.append(f"the face is too small ({side:.0f} px; at least {MIN_SIDE_PX} px needed)")
+        refused = True
     if image_shape is not None and cut_off(face.box, image_shape):
         reasons.append("the face is cut off at the edge of the photo")
     if sharp < MIN_SHARPNESS:
         reasons.append(f"the face is blurred (sharpness {sharp:.0f}; at least {MIN_SHARPNESS:.0f} needed)")
+        refused = True
     if light < MIN_BRIGHTNESS:
         reasons.append("the face is dark")
     if yaw is not None and not (YAW_RANGE[0] <= yaw <= YAW_RANGE[1]):
         reasons.append("the face is turned to the side")
+        refused = True
     if pitch is not None and not (PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]):
         reasons.append("the head is tipped up or down")
-    return Quality(not reasons, tuple(reasons), side, sharp, yaw, pitch, light)
+        refused = True
+    return Quality(not refused, tuple(reasons), side, sharp, yaw, pitch, light)

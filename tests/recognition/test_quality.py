@@ -32,9 +32,12 @@ def test_one_gate_one_list_of_reasons():
     assert good.ok and good.reasons == () and good.brightness == 130.0
     dark = assess(_face(), _checker(0, 90))                 # mean 45 < 50, still sharp
     assert dark.brightness == 45.0 < MIN_BRIGHTNESS and dark.reasons == ("the face is dark",)
+    assert dark.ok                                          # light alone warns, never refuses
     flat = assess(_face(side=MIN_SIDE_PX - 1), np.full((112, 112, 3), 128, np.uint8), (300, 300, 3))
     assert flat.reasons == (f"the face is too small ({MIN_SIDE_PX - 1} px; at least {MIN_SIDE_PX} px needed)",
                             f"the face is blurred (sharpness 0; at least {MIN_SHARPNESS:.0f} needed)")
     edge = assess(_face(x=250.0), _checker(60, 200), (300, 300, 3))
-    assert not edge.ok and edge.reasons == ("the face is cut off at the edge of the photo",)
+    assert edge.ok and edge.reasons == ("the face is cut off at the edge of the photo",)  # warns only
+    edge_blurred = assess(_face(x=250.0), np.full((112, 112, 3), 128, np.uint8), (300, 300, 3))
+    assert not edge_blurred.ok and edge_blurred.reasons[0] == "the face is cut off at the edge of the photo"
     assert assess(_face(x=250.0), _checker(60, 200)).ok     # no image: framing is not judged
