@@ -139,7 +139,7 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
             raise SelfTestFailure(f"the encoder gives a grey square the face's embedding (distance {spread:.2e}).")
         say(f"embedded face {index}: {cand.embedding.shape[0]}-d, norm {norm:.4f}; "
             f"distance to a grey square {spread:.3f}")
-        person = engine.enroll(SELF_TEST_NAME, cand, source=photo.name)
+        person = engine.enrol(SELF_TEST_NAME, cand, source=photo.name)
         say(f"enrolled {person.name!r} in a temporary gallery ({len(engine.gallery.people())} person)")
 
         recs = engine.identify_photo(photo)

@@ -238,7 +238,7 @@ def clip_ours(clip: Path, weights: str | None, max_frames: int | None, recheck_e
                                gallery_path=Path(tmp) / "gallery.sqlite3")
         try:
             for name, photo in PEOPLE:
-                engine.enroll_photo(name, samples / photo)
+                engine.enrol_photo(name, samples / photo)
             engine.analyse(_first_frame(clip))  # warm-up, untimed, as for theirs
             live = LiveAnalyser(engine, recheck_every=RECHECK_EVERY if recheck_every is None else recheck_every,
                                 detect_side=side if isinstance(side, int) else None)

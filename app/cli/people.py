@@ -73,6 +73,31 @@ def _photos_json(person, samples, rejections: int) -> dict:
                         "size": list(s.crop.shape[:2])} for i, s in enumerate(samples, 1)]}
 
 
+def _print_list(people, as_json: bool) -> None:
+    """`people list`: everyone enrolled and how many photos each has."""
+    if as_json:
+        print(json.dumps([{"name": p.name, "photos": p.sample_count} for p in people], ensure_ascii=False))
+    elif not people:
+        print("Nobody is enrolled yet.")
+    for p in ([] if as_json else people):
+        print(f"{p.name}\t{_plural(p.sample_count, 'photo')}")
+
+
+def _print_show(person, info: dict, as_json: bool) -> None:
+    """`people show`: a person's photos, numbered as the other actions take them."""
+    if as_json:
+        print(json.dumps(info, ensure_ascii=False))
+        return
+    print(f"{person.name}: {_plural(len(info['photos']), 'photo')}, enrolled {_when(person.created)}")
+    for ph in info["photos"]:
+        q = "quality -" if ph["quality"] is None else f"quality {ph['quality']:.2f} ({ph['quality_note']})"
+        print(f"  {ph['number']:>2} {'*' if ph['main'] else ' '} added {_when(ph['added'])}  {q}  "
+              f"{ph['source'] or '-'}")
+    print("  (* main photo)")
+    if info["rejections"]:
+        print(f"  {_plural(info['rejections'], 'face')} marked as not {person.name}")
+
+
 def cmd_people(args) -> int:
     from app.errors import GalleryError, NameTakenError
     from app.service.people import PeopleBook
@@ -93,27 +118,11 @@ def cmd_people(args) -> int:
             return person, samples[_photo_number(number, person, len(samples)) - 1]
 
         if args.action == "list":
-            people = book.people()
-            if args.json:
-                print(json.dumps([{"name": p.name, "photos": p.sample_count} for p in people], ensure_ascii=False))
-            elif not people:
-                print("Nobody is enrolled yet.")
-            for p in ([] if args.json else people):
-                print(f"{p.name}\t{_plural(p.sample_count, 'photo')}")
+            _print_list(book.people(), args.json)
         elif args.action == "show":
             person = lookup(a[0])
-            info = _photos_json(person, book.samples(person.id), book.rejection_count(person.id))
-            if args.json:
-                print(json.dumps(info, ensure_ascii=False))
-            else:
-                print(f"{person.name}: {_plural(len(info['photos']), 'photo')}, enrolled {_when(person.created)}")
-                for ph in info["photos"]:
-                    q = "quality -" if ph["quality"] is None else f"quality {ph['quality']:.2f} ({ph['quality_note']})"
-                    print(f"  {ph['number']:>2} {'*' if ph['main'] else ' '} added {_when(ph['added'])}  {q}  "
-                          f"{ph['source'] or '-'}")
-                print("  (* main photo)")
-                if info["rejections"]:
-                    print(f"  {_plural(info['rejections'], 'face')} marked as not {person.name}")
+            _print_show(person, _photos_json(person, book.samples(person.id), book.rejection_count(person.id)),
+                        args.json)
         elif args.action == "remove-photo":
             person, smp = numbered(a[0], a[1])
             after = book.remove_photo(smp.id)
@@ -179,7 +188,7 @@ def _add_photos(args) -> int:
     name, photos = args.args[0], args.args[1:]
     with PeopleBook() as book:  # refuse an unknown name before loading any model
         if book.find(name) is None:
-            raise OneShotError(f"Nobody called {name!r} is enrolled; enrol them first (oneshot-face enroll).")
+            raise OneShotError(f"Nobody called {name!r} is enrolled; enrol them first (oneshot-face enrol).")
     engine = _engine(args)
     library = Library(engine)
     try:

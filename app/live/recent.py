@@ -690,7 +690,7 @@ class RecentFaces:
             members = self._members(keys)
             best = self.best_addable(members)
         q = best.quality
-        person = engine.gallery.enroll(name, best.crop, self._embed(engine, best), engine.encoder.version,
+        person = engine.gallery.enrol(name, best.crop, self._embed(engine, best), engine.encoder.version,
                                        source=SOURCE, quality=q.score, quality_note=q.note)
         with self._lock:
             self._mark_added(members, person.id, person.name)

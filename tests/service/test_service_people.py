@@ -25,9 +25,9 @@ def emb(seed: int) -> np.ndarray:
 def db(tmp_path):
     path = tmp_path / "g.sqlite3"
     with Gallery(path) as g:
-        bob = g.enroll("Bob", crop(1), emb(1), V1, source="bob.jpg")
+        bob = g.enrol("Bob", crop(1), emb(1), V1, source="bob.jpg")
         g.add_sample(bob.id, crop(2), emb(2), V1, source="bob2.jpg")
-        g.enroll("Ann", crop(3), emb(3), V1, source="ann.jpg")
+        g.enrol("Ann", crop(3), emb(3), V1, source="ann.jpg")
     return path
 
 
