@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QKeySequence
@@ -60,8 +60,8 @@ class MenusMixin(QMainWindow):
     settings_pane: SettingsPane
     side: QTabWidget
     # the slots the commands call (MainWindow's and the other mixins')
-    enrol_from_snapshot: Callable[[], object]
-    open_enrol_photo_dialog: Callable[[], object]
+    enrol_from_snapshot: Callable[..., Any]
+    open_enrol_photo_dialog: Callable[..., Any]
     export_gallery: Callable[[], None]
     import_gallery: Callable[[], None]
     toggle_pause: Callable[[], None]

@@ -169,7 +169,7 @@ def trained_without_validation_people(card: ModelCard) -> bool:
 def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None, detector: str,
                    progress: ProgressFn = no_progress, **kwargs: Any) -> ModelCard:
     """Recompute the model's τ and/or open-set table and write them to its card."""
-    from app.training.loop import calibrate_card as calibrate
+    from app.training.calibration import calibrate_card as calibrate
     return calibrate(weights, lfw_dir, detector, progress=progress, **kwargs)
 
 
