@@ -95,7 +95,7 @@ def run(umist: Path, people: int | None = None, weights: str | None = None) -> d
         engine = Engine.create(weights=weights, gallery_path=Path(tmp) / "g.sqlite3")
         try:
             for person in enrolled:
-                engine.enroll_photo(person.name, person / ENROL_VIEW)
+                engine.enrol_photo(person.name, person / ENROL_VIEW)
             for person in folders:
                 live = LiveAnalyser(engine)  # each person's video is its own stream
                 for path in sequence(person):
