@@ -170,12 +170,45 @@ class ImageWithBoxes(QWidget):
 
 
 class LiveView(ImageWithBoxes):
-    """Shows FrameResults: names with distances, colours for known/unknown."""
+    """Shows FrameResults: names with distances, colours for known/unknown. A hint (how to enrol,
+    while nobody is) is drawn over the picture in a panel of its own, under the source messages."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.last_result = None
+        self.hint = ""
+        self.hint_rect: tuple[float, float, float, float] | None = None  # as last drawn
         self.set_message("Starting…")
+
+    def set_hint(self, text: str) -> None:
+        self.hint = text
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        # a source message on an empty view says what matters more (the camera is not there)
+        if not self.hint or (self._image is None and self.message):
+            self.hint_rect = None
+            return
+        p = QPainter(self)
+        font = QFont(self.font())
+        font.setPointSizeF(max(9.0, min(13.0, self.height() / 45)))
+        p.setFont(font)
+        bottom = 70 if (self.message and self._image is not None) else 0  # the message band
+        area = QRectF(self.rect()).adjusted(16, 16, -16, -16 - bottom)
+        width = min(area.width(), 640.0)
+        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap)
+        text = p.fontMetrics().boundingRect(0, 0, int(width) - 32, 10_000, flags, self.hint)
+        h = min(area.height(), text.height() + 28.0)
+        box = QRectF(area.x() + (area.width() - width) / 2, area.y() + (area.height() - h) / 2, width, h)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(0, 0, 0, 200))
+        p.drawRoundedRect(box, 8, 8)
+        p.setPen(QColor(255, 255, 255))
+        p.drawText(box.adjusted(16, 14, -16, -14), flags, self.hint)
+        p.end()
+        self.hint_rect = (box.x(), box.y(), box.width(), box.height())
 
     def clear(self) -> None:
         """No picture and no names (the source is gone)."""

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.gui import first_run
 from app.gui.enrol_dialog import EnrolDialog
 from app.gui.figures import model_label, model_licences, plural
 from app.gui.live_view import LiveView
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         self._person_dialogs: list[PersonDialog] = []
         self._build_ui()
         self._build_actions()
+        first_run.install(self)  # with nobody enrolled the live view says how to enrol
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
