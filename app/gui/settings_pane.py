@@ -70,6 +70,16 @@ def teacher_choices() -> list[tuple[str, str | None]]:
     return out
 
 
+def summary_label(sentence: str) -> QLabel:
+    """The one sentence at the top of a section that says what it is for, to someone new."""
+    label = QLabel(sentence)
+    label.setWordWrap(True)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
 class HistogramWidget(QWidget):
     """Same-person (green) and different-person (red) distance histograms and a τ line."""
 
@@ -140,8 +150,10 @@ class ThresholdSection(QGroupBox):
         self.enrolled = 0           # samples in the gallery: the automatic τ depends on it
         self.automatic = True       # τ follows the model's open-set rule (no fixed τ chosen)
         lay = QVBoxLayout(self)
-        intro = QLabel("A face is named when its distance to an enrolled person is under τ. "
-                       "Lower τ: fewer strangers named, more \"Unknown\". By default τ is set "
+        self.summary = summary_label("τ decides how alike a face must be to someone enrolled to be given "
+                                     "their name; any other face is shown as Unknown.")
+        lay.addWidget(self.summary)
+        intro = QLabel("Lower τ: fewer strangers named, more \"Unknown\". By default τ is set "
                        "for the number of people enrolled, so that about 1% of strangers get a name.")
         intro.setWordWrap(True)
         lay.addWidget(intro)
@@ -299,6 +311,10 @@ class RetrainSection(QGroupBox):
         self.verdict: tuple[str, str] = ("", "")
         self.last_outcome = ""     # "done", "cancelled", "failed"
         lay = QVBoxLayout(self)
+        self.summary = summary_label("Retraining teaches the face model from your own folders of photos so it "
+                                     "tells such faces apart better; the model in use changes only when you "
+                                     "activate the new one.")
+        lay.addWidget(self.summary)
         intro = QLabel("Dataset folders (one sub-folder of photos per person):")
         intro.setWordWrap(True)
         lay.addWidget(intro)
