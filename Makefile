@@ -10,7 +10,7 @@ BUNDLE_EXE := dist/oneshot-face/oneshot-face
 SELF_TEST_PHOTO ?= $(SHARED)/datasets/samples/obama.jpg
 YUNET_FILE := face_detection_yunet_2026may.onnx
 
-.PHONY: run test venv bundle bundle-check clean compare
+.PHONY: run test venv bundle bundle-check clean compare screenshot
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ run: venv
 # Lint (ruff: errors, style, import order), type-check (mypy, settings in pyproject.toml), the test suite, then the stand-alone bundle is built and self-tested (CI runs exactly this).
 # Like the tests that need ../shared, the bundle check is skipped without it, except on CI.
 test: venv
-	$(VENV)/bin/ruff check app tests benchmarks
+	$(VENV)/bin/ruff check app tests benchmarks scripts
 	$(VENV)/bin/mypy app
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
 	@if [ -d "$(SHARED)" ] || [ -n "$$CI" ]; then $(MAKE) --no-print-directory bundle-check; \
@@ -70,6 +70,11 @@ compare: venv
 	$(PY) -m pip install --quiet --no-deps face_recognition==1.3.0
 	$(PY) benchmarks/compare_face_recognition.py --json --out-md benchmarks/results.md \
 		--out-json benchmarks/results.json $(COMPARE_ARGS)
+
+# The README's picture from the real window (offscreen; the sample clip of $(SHARED) as camera,
+# its two people enrolled from their photos); redo it after each UI change.
+screenshot: venv
+	QT_QPA_PLATFORM=offscreen ONESHOT_SHARED="$(SHARED)" $(PY) scripts/screenshot.py --out resources/screenshot.png
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
