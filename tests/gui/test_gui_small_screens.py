@@ -132,3 +132,95 @@ def test_walk_through_the_window_at_laptop_sizes(qtbot, make_window, samples_dir
         fits(qtbot, box, size, tmp_path / f"{attr}.png")
         qtbot.keyClick(box, Qt.Key.Key_Escape)
         qtbot.waitUntil(lambda b=box: not b.isVisible(), timeout=5_000)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_walk_recent_faces_merge_retrain_and_backup_at_laptop_sizes(qtbot, make_window, samples_dir, tiny_lfw,
+                                                                    monkeypatch, tmp_path, size):
+    """The rest of a newcomer's first session: enrol from Recent faces, merge two people from a
+    person's page, start and cancel a Retrain run on a tiny folder, export and import."""
+    import shutil
+
+    from gui_helpers import ALEX, click_row, enrol_from_photo, play, show_recent
+
+    from app.gui import main_window
+
+    camera = tmp_path / "camera"  # a folder of photos as the camera: each face seen once
+    camera.mkdir()
+    shutil.copy(samples_dir / "alex-lacamoire.png", camera / "1.png")
+    win = make_window(camera, loop=False, process_all_frames=True, start_source=False)
+    monkeypatch.setattr(win, "confirm_quit_training", lambda: True)  # a failure mid-run must not hang at close
+    win.resize(*size)
+    qtbot.waitUntil(lambda: (win.width(), win.height()) == size, timeout=5_000)
+    play(qtbot, win, camera)
+
+    # Recent faces ▸ New person…
+    panel = show_recent(qtbot, win)
+    check(win, size)
+    assert [r.label for r in panel.rows] == ["Unknown"]
+    click_row(qtbot, panel, panel.rows[0].key)
+    panel.ask_name = lambda: ALEX
+    qtbot.mouseClick(panel.new_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.people.names() == [ALEX], timeout=30_000)
+    check(win, size)
+
+    # a second photo enrolled under another name, then merged from that person's page
+    enrol_from_photo(qtbot, win, samples_dir / "alex-lacamoire.png", "Alex L")
+    people = win.people
+    qtbot.waitUntil(lambda: people.row_by_name("Alex L") is not None, timeout=30_000)
+    page = win.open_person(people.row_by_name("Alex L").id)
+    qtbot.waitUntil(lambda: page.page is not None, timeout=30_000)
+    fits(qtbot, page, size, tmp_path / "person-page.png")
+    page.ask_new_name = lambda current: ALEX
+    asked = []
+    page.confirm_merge = lambda name, into: asked.append((name, into)) or True
+    qtbot.mouseClick(page.rename_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: people.names() == [ALEX] and people.row_by_name(ALEX).samples == 2, timeout=30_000)
+    assert asked == [("Alex L", ALEX)]
+    qtbot.keyClick(page, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not page.isVisible(), timeout=5_000)
+    check(win, size)
+
+    # Retrain: start on a tiny folder, then Cancel
+    rt = win.settings_pane.retrain
+    win.side.setCurrentWidget(win.settings_pane)
+    win.settings_pane.setCurrentWidget(win.settings_pane.widget(1))
+    rt.add_folder(tiny_lfw.root / "images")
+    rt.epochs.setValue(1)
+    rt.teacher.setCurrentIndex(rt.teacher.findData(None))
+    rt.calibrate.setChecked(False)
+    rt.device.setCurrentIndex(0)
+    check(win, size)
+    progress = []
+    qtbot.mouseClick(rt.start_button, Qt.MouseButton.LeftButton)
+    rt.worker.progress.connect(lambda d, t, m: progress.append(m))
+    qtbot.waitUntil(lambda: bool(progress) or rt.last_outcome != "", timeout=120_000)
+    assert rt.last_outcome == "", rt.status.text()
+    assert rt.cancel_button.isEnabled() and not rt.start_button.isEnabled()
+    check(win, size)
+    qtbot.mouseClick(rt.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: rt.last_outcome != "" and not rt.running, timeout=120_000)
+    assert rt.last_outcome == "cancelled", rt.status.text()
+    check(win, size)
+    win.grab().save(str(tmp_path / f"retrain-{size[0]}x{size[1]}.png"))
+
+    # File ▸ Export gallery…, everyone deleted, File ▸ Import gallery… brings them back
+    backup = tmp_path / "backup.zip"
+    monkeypatch.setattr(main_window.QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(backup), "")))
+    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(backup), "")))
+    win.export_gallery_action.trigger()
+    qtbot.waitUntil(backup.is_file, timeout=30_000)
+    people.select_id(people.row_by_name(ALEX).id)
+    monkeypatch.setattr(people, "confirm_delete", lambda name: True)
+    win.delete_action.trigger()
+    qtbot.waitUntil(lambda: people.names() == [], timeout=30_000)
+    monkeypatch.setattr(win, "confirm_merge", lambda names: True)
+    messages: list[str] = []
+    win.statusBar().messageChanged.connect(lambda m: m and messages.append(m))
+    win.import_gallery_action.trigger()
+    qtbot.waitUntil(lambda: any(m.startswith("Imported") for m in messages), timeout=60_000)
+    qtbot.waitUntil(lambda: people.names() == [ALEX], timeout=30_000)
+    # the two photos were of one picture (a recent-faces crop of it and the file): the backup
+    # holds both, and the import adds one and says the other was already there
+    assert any(m.startswith("Imported 1 person (1 photo; 1 already there)") for m in messages), messages
+    check(win, size)
