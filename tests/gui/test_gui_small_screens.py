@@ -202,6 +202,8 @@ def test_walk_recent_faces_merge_retrain_and_backup_at_laptop_sizes(qtbot, make_
     qtbot.waitUntil(lambda: rt.last_outcome != "" and not rt.running, timeout=120_000)
     assert rt.last_outcome == "cancelled", rt.status.text()
     check(win, size)
+    # the outcome, a long line with the checkpoint's path, is shown whole once laid out
+    qtbot.waitUntil(lambda: rt.status.height() >= rt.status.heightForWidth(rt.status.width()), timeout=5_000)
     win.grab().save(str(tmp_path / f"retrain-{size[0]}x{size[1]}.png"))
 
     # File ▸ Export gallery…, everyone deleted, File ▸ Import gallery… brings them back
