@@ -26,8 +26,9 @@ run: venv
 # Lint (ruff: errors, style, import order), type-check (mypy, settings in pyproject.toml), the test suite, then the stand-alone bundle is built and self-tested (CI runs exactly this).
 # Like the tests that need ../shared, the bundle check is skipped without it, except on CI.
 test: venv
-	$(VENV)/bin/ruff check app tests benchmarks scripts
+	$(VENV)/bin/ruff check app tests benchmarks
 	$(VENV)/bin/mypy app
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
 	@if [ -d "$(SHARED)" ] || [ -n "$$CI" ]; then $(MAKE) --no-print-directory bundle-check; \
 	else echo "make test: bundle check skipped, $(SHARED) is missing (set ONESHOT_SHARED)"; fi
@@ -71,10 +72,9 @@ compare: venv
 	$(PY) benchmarks/compare_face_recognition.py --json --out-md benchmarks/results.md \
 		--out-json benchmarks/results.json $(COMPARE_ARGS)
 
-# The README's picture from the real window (offscreen; the sample clip of $(SHARED) as camera,
-# its two people enrolled from their photos); redo it after each UI change.
-screenshot: venv
-	QT_QPA_PLATFORM=offscreen ONESHOT_SHARED="$(SHARED)" $(PY) scripts/screenshot.py --out resources/screenshot.png
-
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# The README's picture from the real window (offscreen, the sample clip from ../shared as the camera).
+screenshot: venv
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot.py --out resources/screenshot.png

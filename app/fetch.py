@@ -18,9 +18,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app import paths
+from app.atomic import fsync_dir
 from app.errors import Cancelled, ModelError
 from app.progress import CancelToken, ProgressFn, no_progress
-from app.store.atomic import fsync_dir
 
 # OpenCV Zoo's own location of the detector (git-LFS file; github.com/.../raw/ redirects to it).
 YUNET_URL = (
@@ -157,6 +157,8 @@ def fetch_yunet(dest_dir: Path | None = None, url: str = YUNET_URL,
             else:
                 advice = ("Check the internet connection and try again, or download "
                           f"{dest.name} by hand into {dest_dir}.")
+                if paths.shipped_yunet().is_file():  # an update, not a need: say nothing is lost
+                    advice += " The detector shipped with the app stays in use."
             raise ModelError(f"{failed}: {_reason(exc)}. {advice}") from None
 
         actual = digest.hexdigest()

@@ -231,33 +231,3 @@ def test_fetch_models_command_checks_the_sha_and_refuses_a_wrong_file(server, yu
     assert str(dest).startswith(os.environ["ONESHOT_DATA_DIR"])  # the test's folder, not the user's
     assert main(["fetch-models", "--url", server.add("/gone.onnx", data)]) == 0  # present and right: kept
     assert server.requests == ["/other.onnx", "/yunet.onnx"] and sha256_file(dest) == paths.YUNET_SHA256
-
-
-def _offline_dns(*args, **kwargs):
-    raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-
-
-def _offline_route(*args, **kwargs):
-    raise OSError(101, "Network is unreachable")
-
-
-@pytest.mark.parametrize("where, refuse, reason", [
-    ("getaddrinfo", _offline_dns, "the server name could not be resolved (are you offline?)"),
-    ("create_connection", _offline_route, "Network is unreachable"),
-])
-def test_fetch_models_offline_fails_in_one_clear_line(fresh_install, monkeypatch, capsys, where, refuse, reason):
-    """A fresh install with no network: one line on stderr saying why, what to do, and that the
-    shipped YuNet goes on being used; a non-zero exit and nothing written."""
-    from app.cli import main
-    for var in PROXY_VARS:  # straight to the (refused) network, as an offline machine would
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(socket, where, refuse)
-    assert main(["fetch-models"]) != 0
-    out, err = capsys.readouterr()
-    lines = err.splitlines()
-    assert out == "" and len(lines) == 1, err
-    line = lines[0]
-    assert line.startswith("oneshot-face: error: Could not download the face detector from " + YUNET_URL)
-    assert reason in line and "Check the internet connection" in line
-    assert line.endswith(f"Nothing changed: the YuNet file at {paths.shipped_yunet()} is still used.")
-    assert leftovers(paths.user_models_dir(create=False)) == []

@@ -72,7 +72,7 @@ def e2e_child(source: str, weights: str | None, detector_model: str | None, devi
     samples = Path(source).parent
     engine = Engine.create(DEFAULT_DETECTOR, detector_model, weights, device, gallery_path=Path(tempfile.mkdtemp()) / "g.sqlite3")
     for name, photo in [("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Alex Lacamoire", "alex-lacamoire.png")]:
-        engine.enroll_photo(name, samples / photo, add_to_existing=True)
+        engine.enrol_photo(name, samples / photo, add_to_existing=True)
     from app.live.analysis import LiveAnalyser
     live = LiveAnalyser(engine)  # as the app's live view runs: tracks, settled faces carried over
     startup = None

@@ -31,6 +31,13 @@ SELECTED_COLOUR = QColor(60, 150, 255)
 
 PAUSED_TEXT = "❚❚ Paused: Space to resume"
 
+# Shown over the video while the gallery is empty: a bare video with "Unknown" everywhere does not
+# tell a newcomer what to do next.
+FIRST_RUN_TEXT = ("No one is enrolled yet, so every face is \"Unknown\". To teach the app a face: "
+                  "File ▸ Enrol from snapshot (Ctrl+E) picks a face in this video, "
+                  "File ▸ Enrol from photo (Ctrl+O) uses a picture, or name a face "
+                  "in the Recent faces tab.")
+
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
     rgb = np.ascontiguousarray(rgb)
@@ -53,6 +60,7 @@ class ImageWithBoxes(QWidget):
         # (box, text, colour)
         self._boxes: list[tuple[tuple[float, float, float, float], str, QColor]] = []
         self.message = ""
+        self.hint = ""  # a band at the top (the first-run help); a message goes below it
         self.paused = False
         self.selected: int | None = None
         self.clickable = False
@@ -73,6 +81,10 @@ class ImageWithBoxes(QWidget):
 
     def set_message(self, text: str) -> None:
         self.message = text
+        self.update()
+
+    def set_hint(self, text: str) -> None:
+        self.hint = text
         self.update()
 
     def set_paused(self, paused: bool) -> None:
@@ -157,6 +169,18 @@ class ImageWithBoxes(QWidget):
             p.fillRect(badge, QColor(0, 0, 0, 190))
             p.setPen(QColor(255, 210, 80))
             p.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        if self.hint:
+            font = QFont(self.font())
+            font.setPointSize(11)
+            p.setFont(font)
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            top = 50 if self.paused else 10
+            inner = QRectF(20, top + 8, self.width() - 40, self.height())
+            need = p.fontMetrics().boundingRect(inner.toRect(), int(flags), self.hint).height()
+            band = QRectF(10, top, self.width() - 20, need + 16)
+            p.fillRect(band, QColor(20, 60, 110, 215))
+            p.setPen(QColor(255, 255, 255))
+            p.drawText(band.adjusted(10, 8, -10, -8), flags, self.hint)
         if self.message:
             p.setPen(QColor(255, 255, 255))
             font = QFont(self.font())
@@ -172,45 +196,12 @@ class ImageWithBoxes(QWidget):
 
 
 class LiveView(ImageWithBoxes):
-    """Shows FrameResults: names with distances, colours for known/unknown. A hint (how to enrol,
-    while nobody is) is drawn over the picture in a panel of its own, under the source messages."""
+    """Shows FrameResults: names with distances, colours for known/unknown."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.last_result = None
-        self.hint = ""
-        self.hint_rect: tuple[float, float, float, float] | None = None  # as last drawn
         self.set_message("Starting…")
-
-    def set_hint(self, text: str) -> None:
-        self.hint = text
-        self.update()
-
-    def paintEvent(self, event) -> None:  # noqa: N802
-        super().paintEvent(event)
-        # a source message on an empty view says what matters more (the camera is not there)
-        if not self.hint or (self._image is None and self.message):
-            self.hint_rect = None
-            return
-        p = QPainter(self)
-        font = QFont(self.font())
-        font.setPointSizeF(max(9.0, min(13.0, self.height() / 45)))
-        p.setFont(font)
-        bottom = 70 if (self.message and self._image is not None) else 0  # the message band
-        area = QRectF(self.rect()).adjusted(16, 16, -16, -16 - bottom)
-        width = min(area.width(), 640.0)
-        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap)
-        text = p.fontMetrics().boundingRect(0, 0, int(width) - 32, 10_000, flags, self.hint)
-        h = min(area.height(), text.height() + 28.0)
-        box = QRectF(area.x() + (area.width() - width) / 2, area.y() + (area.height() - h) / 2, width, h)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(0, 0, 0, 200))
-        p.drawRoundedRect(box, 8, 8)
-        p.setPen(QColor(255, 255, 255))
-        p.drawText(box.adjusted(16, 14, -16, -14), flags, self.hint)
-        p.end()
-        self.hint_rect = (box.x(), box.y(), box.width(), box.height())
 
     def clear(self) -> None:
         """No picture and no names (the source is gone)."""

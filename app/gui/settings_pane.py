@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text, verdict
 from app.service import EngineInfo
-from app.store.settings import RETRAIN_EPOCHS, default_folder
+from app.service.settings import RETRAIN_EPOCHS, default_folder
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
 TAU_MAX = 2.0           # unit vectors are at most 2 apart
@@ -61,23 +61,13 @@ def teacher_available() -> bool:
 def teacher_choices() -> list[tuple[str, str | None]]:
     """(label, teacher name) for the Retrain pane, best first: the ONNX teachers found on this
     computer, dlib's when installed, and training from labels alone."""
-    from app.training.teachers import available_teachers
+    from app.service.training import available_teachers
     labels = {"edgeface": "EdgeFace-XS (non-commercial licence)", "faceplugin": "Faceplugin (MIT)"}
     out: list[tuple[str, str | None]] = [(labels[n], n) for n in available_teachers()]
     if teacher_available():
         out.append(("dlib ResNet (clean photos only)", "dlib"))
     out.append(("None: learn from the names alone", None))
     return out
-
-
-def summary_label(sentence: str) -> QLabel:
-    """The one sentence at the top of a section that says what it is for, to someone new."""
-    label = QLabel(sentence)
-    label.setWordWrap(True)
-    font = label.font()
-    font.setBold(True)
-    label.setFont(font)
-    return label
 
 
 class HistogramWidget(QWidget):
@@ -139,6 +129,19 @@ class HistogramWidget(QWidget):
         p.end()
 
 
+# One plain sentence at the top of each section: what it does for the user, before the details.
+ABOUT_THRESHOLD = ("How sure the app must be before it puts a name on a face: move the slider left "
+                   "if strangers get names, right if people you enrolled stay \"Unknown\".")
+ABOUT_RETRAIN = ("Teach the face model from your own photos so it tells your people apart better; "
+                 "you compare it with the current model before using it, and can go back.")
+
+
+def about_label(text: str) -> QLabel:
+    label = QLabel(f"<b>{text}</b>")
+    label.setWordWrap(True)
+    return label
+
+
 class ThresholdSection(QGroupBox):
     tau_changed = Signal(float)
 
@@ -150,10 +153,10 @@ class ThresholdSection(QGroupBox):
         self.enrolled = 0           # samples in the gallery: the automatic τ depends on it
         self.automatic = True       # τ follows the model's open-set rule (no fixed τ chosen)
         lay = QVBoxLayout(self)
-        self.summary = summary_label("τ decides how alike a face must be to someone enrolled to be given "
-                                     "their name; any other face is shown as Unknown.")
-        lay.addWidget(self.summary)
-        intro = QLabel("Lower τ: fewer strangers named, more \"Unknown\". By default τ is set "
+        self.about = about_label(ABOUT_THRESHOLD)
+        lay.addWidget(self.about)
+        intro = QLabel("A face is named when its distance to an enrolled person is under τ. "
+                       "Lower τ: fewer strangers named, more \"Unknown\". By default τ is set "
                        "for the number of people enrolled, so that about 1% of strangers get a name.")
         intro.setWordWrap(True)
         lay.addWidget(intro)
@@ -300,7 +303,7 @@ class RetrainSection(QGroupBox):
     inputs_changed = Signal()          # the folders or the epochs changed (the window remembers them)
 
     def __init__(self, parent=None):
-        super().__init__("Retrain the encoder", parent)
+        super().__init__("Retrain the face model", parent)
         self.worker = None
         # set by the window: fn(on_folder, on_error), runs on the engine
         self.export_people: Callable[[Callable[[str], None], Callable[[str], None]], None] | None = None
@@ -311,10 +314,8 @@ class RetrainSection(QGroupBox):
         self.verdict: tuple[str, str] = ("", "")
         self.last_outcome = ""     # "done", "cancelled", "failed"
         lay = QVBoxLayout(self)
-        self.summary = summary_label("Retraining teaches the face model from your own folders of photos so it "
-                                     "tells such faces apart better; the model in use changes only when you "
-                                     "activate the new one.")
-        lay.addWidget(self.summary)
+        self.about = about_label(ABOUT_RETRAIN)
+        lay.addWidget(self.about)
         intro = QLabel("Dataset folders (one sub-folder of photos per person):")
         intro.setWordWrap(True)
         lay.addWidget(intro)
@@ -497,7 +498,7 @@ class RetrainSection(QGroupBox):
                                   "The active model averages several networks: a retrained model starts afresh")
         if not self.running:
             self.before_label.setText("Current model:\n" + format_figures(model_figures(info)))
-            from app.training.teachers import model_teacher
+            from app.service.training import model_teacher
             own = model_teacher(info.training)
             if new_model and own is not None and self.teacher.findData(own) >= 0:
                 # a newly active model: offer its own teacher (model_teacher says why); a choice the
@@ -505,30 +506,13 @@ class RetrainSection(QGroupBox):
                 self.teacher.setCurrentIndex(self.teacher.findData(own))
 
     def make_config(self):
-        from app import paths
-        from app.recognition.model_card import ModelCard
-        from app.training.heldout import CHECK_SHARE
-        from app.training.loop import DEFAULT_DISTILL, TrainConfig, fine_tune_settings
-
-        out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
-        teacher = self.teacher.currentData()
+        from app.service.training import retrain_config
         tune = self.fine_tune.isEnabled() and self.fine_tune.isChecked() and self.members.value() == 1
-        # a fine-tune keeps the active model's own rate and frozen layers (no disk read: from its card's info)
-        info = self.current_info
-        active = ModelCard(arch=dict(info.arch) if info else {}, training=dict(info.training) if info else {})
-        tune_lr, tune_freeze = fine_tune_settings(active)
-        return TrainConfig(datasets=self.folder_list(), out=str(out), epochs=self.epochs.value(),
-                           members=self.members.value(),
-                           device=self.device.currentData(),
-                           distill=DEFAULT_DISTILL if teacher else 0.0,
-                           teachers=[[teacher, 1.0]] if teacher else [],
-                           augment="strong" if teacher not in (None, "dlib") else "basic",
-                           init_weights=info.model_path if tune and info else None,
-                           lr=tune_lr if tune else TrainConfig.lr, freeze=tune_freeze if tune else 0,
-                           max_images=self.max_images.value() or None,
-                           calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
-                           check_share=CHECK_SHARE,  # people kept out to compare the models on
-                           workers=1)
+        return retrain_config(self.folder_list(), epochs=self.epochs.value(), members=self.members.value(),
+                              device=self.device.currentData(), teacher=self.teacher.currentData(),
+                              fine_tune=tune, active=self.current_info,
+                              max_images=self.max_images.value() or None,
+                              calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None)
 
     # ---- running ----------------------------------------------------------------------------
     @property
@@ -659,11 +643,8 @@ class RetrainSection(QGroupBox):
     def _finished(self, result) -> None:
         self.result = result
         card = result.card
-        from app.training.loop import checkpoint_path
-        try:  # the model is saved: its checkpoint can no longer be resumed, only take room
-            checkpoint_path(result.path).unlink(missing_ok=True)
-        except OSError:
-            pass
+        from app.service.training import forget_checkpoint
+        forget_checkpoint(result.path)  # the model is saved: its checkpoint can no longer be resumed
         self._ended("done", f"Training finished: {result.path}")
         self.progress.setRange(0, 1)
         self.progress.setValue(1)

@@ -265,8 +265,8 @@ def test_evaluate_folder_reads_the_photo_types_watch_reads(capsys, shared, tmp_p
     """.pgm (and the other types `watch` opens) count as photos for evaluate and train too."""
     import cv2
 
+    from app.evaluation.datasets import IMAGE_EXTS, scan_identity_folders
     from app.live.sources import IMAGE_EXTENSIONS
-    from app.training.datasets import IMAGE_EXTS, scan_identity_folders
     assert IMAGE_EXTS == IMAGE_EXTENSIONS and ".pgm" in IMAGE_EXTS
     lfw = shared / "datasets" / "lfw" / "images"
     tree = tmp_path / "pgm"
@@ -546,7 +546,8 @@ def test_cli_choices_and_commands_match_the_core():
     assert detection.DEFAULT_DETECTOR in detection.DETECTORS
     assert training.TrainConfig.detector == detection.DEFAULT_DETECTOR
     # each command is its own module under app/cli/, whose register() names the function it runs
-    commands = _subparser("").choices
+    commands = dict(_subparser("").choices)
+    assert commands.pop("enroll") is commands["enrol"]  # the alias is the same command
     assert len(commands) == len(COMMAND_MODULES)
     for name, parser in commands.items():
         assert parser.get_default("func").__module__ == "app.cli." + name.replace("-", "_"), name
@@ -562,3 +563,16 @@ def test_lfw_dir_given_else_shared(tmp_path, monkeypatch):
     (lfw / "protocol").mkdir(parents=True)
     (lfw / "protocol" / "pairsDevTrain.txt").write_text("")
     assert paths.lfw_dir(must_exist=True) == str(lfw)
+
+
+def test_enrol_and_its_alias_enroll_are_one_command(capsys, samples_dir, yunet_path):
+    det = ["--detector-model", str(yunet_path)]
+    code, out, _ = run(capsys, "enrol", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
+    assert code == 0 and "Enrolled Barack Obama (1 photo)." in out
+    code, out, _ = run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama2.jpg"), "--add", *det)
+    assert code == 0 and "Enrolled Barack Obama (2 photos)." in out
+    code, out, _ = run(capsys, "people", "list", "--json")
+    assert json.loads(out) == [{"name": "Barack Obama", "photos": 2}]
+    from app.cli import build_parser
+    help_text = build_parser().format_help()
+    assert "enrol (enroll)" in help_text
