@@ -321,6 +321,9 @@ class RetrainSection(QGroupBox):
         lay.addWidget(intro)
         self.folders = QListWidget()
         self.folders.setMaximumHeight(80)
+        # a long path is shortened in the middle (whole in its tooltip): no sideways scrolling
+        self.folders.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.folders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         lay.addWidget(self.folders)
         row = QHBoxLayout()
         add = QPushButton("Add folder…")
@@ -459,6 +462,7 @@ class RetrainSection(QGroupBox):
         if str(path) in self.folder_list():
             return
         self.folders.addItem(str(path))
+        self.folders.item(self.folders.count() - 1).setToolTip(str(path))
         self.inputs_changed.emit()
 
     def _remove_selected_folders(self) -> None:
@@ -474,6 +478,7 @@ class RetrainSection(QGroupBox):
             for f in folders:
                 if f not in self.folder_list():
                     self.folders.addItem(f)
+                    self.folders.item(self.folders.count() - 1).setToolTip(f)
             if epochs:
                 self.epochs.setValue(int(epochs))
         finally:
