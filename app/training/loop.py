@@ -35,7 +35,7 @@ from app.recognition.alignment import FULL_BOX, recrop
 from app.recognition.detection import DEFAULT_DETECTOR
 from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
 from app.recognition.model_card import ModelCard, crop_box_of
-from app.recognition.networks import DEFAULT_ARCH, FaceEnsemble, FaceNet, MobileFaceNet, build_net
+from app.recognition.networks import DEFAULT_ARCH, FaceNet, MobileFaceNet, build_net
 from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
 from app.training.calibration import (  # noqa: F401 (calibrate, calibrate_card: re-exported)
     VALIDATION_TAG,
@@ -429,6 +429,258 @@ def _new_card(cfg: TrainConfig, arch: dict, info: dict, history: list[EpochStats
     return card
 
 
+@dataclass
+class _Teachers:
+    """The distillation targets: the ONNX teachers that embed every view, their projections to the
+    student's space, and the weights of those and of the dlib teacher (each share of the total)."""
+    online: list[tuple[OnnxTeacher, float]]
+    weight_sum: float
+    dlib_weight: float
+    projections: list[Projection] = field(default_factory=list)
+
+
+@dataclass
+class _Data:
+    """The training people's crops and what rides with them (dlib targets, blends, unlabelled faces),
+    and the tensors every batch indexes."""
+    crops: np.ndarray
+    labels: np.ndarray
+    teacher: np.ndarray | None
+    info: dict
+    mixes: dict | None
+    unlabelled: np.ndarray | None
+    labels_t: torch.Tensor = field(init=False)
+    teacher_t: torch.Tensor | None = field(init=False)
+    mix_t: torch.Tensor | None = None
+    mix_pairs: np.ndarray | None = None
+    mix_lam: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        self.teacher_t = torch.from_numpy(centre_teacher(self.teacher)) if self.teacher is not None else None
+        if self.mixes is not None and self.teacher is not None:  # centred on the real faces' mean, like the
+            # targets they sit between (mixes are only made with a teacher)
+            self.mix_t = torch.from_numpy(centre_teacher(self.mixes["teacher"], self.teacher.mean(0, keepdims=True)))
+            self.mix_pairs = self.mixes["pairs"]
+            self.mix_lam = torch.from_numpy(self.mixes["lam"])[:, None, None, None]
+        self.labels_t = torch.from_numpy(self.labels)
+
+
+@dataclass
+class _Run:
+    """What every epoch of one training run reads: the config, data, teachers and schedule, and
+    whom to tell of progress."""
+    cfg: TrainConfig
+    device: torch.device
+    bf16: bool
+    aug: Augment
+    box: Any
+    data: _Data
+    teachers: _Teachers
+    cancel: CancelToken
+    say: ProgressFn
+    on_progress: Callable[[TrainingProgress], None] | None
+    on_epoch: Callable[[EpochStats], None] | None
+    steps_per_epoch: int = field(init=False)
+    total_steps: int = field(init=False)
+    warmup: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        batch_size = self.cfg.p * self.cfg.k + self.cfg.singles
+        self.steps_per_epoch = max(1, math.ceil(len(self.data.crops) / batch_size))
+        self.total_steps = self.cfg.epochs * self.steps_per_epoch
+        self.warmup = max(1, self.total_steps // 20)
+
+
+def _choose_teachers(cfg: TrainConfig) -> _Teachers:
+    """The teachers `cfg` names, loaded (the ONNX ones only when distilling), and their weights."""
+    chosen = parse_teachers([f"{n}:{w}" for n, w in cfg.teachers])
+    if cfg.distill > 0 and not chosen:
+        raise DatasetError("Distillation (--distill above 0) needs a teacher (--teacher).")
+    online = load_teachers(chosen, cfg.teacher_models) if cfg.distill > 0 else []
+    if online and cfg.mix > 0:
+        raise DatasetError("Blends (--mix) are made for the dlib teacher; the ONNX teachers see every "
+                           "augmented view instead.")
+    weight_sum = sum(w for _, w in chosen) or 1.0
+    dlib_weight = sum(w for n, w in chosen if n == "dlib") / weight_sum
+    return _Teachers(online, weight_sum, dlib_weight)
+
+
+def _load_data(cfg: TrainConfig, progress: ProgressFn, cancel: CancelToken) -> _Data:
+    """The training people (the held-out check people left out) and the unlabelled faces."""
+    crops, labels, teacher, info, mixes = load_training_data(cfg, progress, cancel)
+    unlabelled = load_unlabelled(cfg, progress, cancel)
+    if unlabelled is not None:
+        info["unlabelled_images"] = len(unlabelled)
+    return _Data(crops, labels, teacher, info, mixes, unlabelled)
+
+
+def _fit_teachers(cfg: TrainConfig, teachers: _Teachers, data: _Data, start: Encoder | None,
+                  start_net: FaceNet | MobileFaceNet | None, pretrained: bool, progress: ProgressFn) -> None:
+    """Each ONNX teacher's projection to the student's space (a fine-tune's: to the model it tunes),
+    and a published starting network's 128-d head fitted to the first teacher."""
+    if teachers.online:
+        sample = projection_sample(data.crops, data.unlabelled, cfg.seed)
+        teachers.projections, seen = fit_projections(teachers.online, sample, int(cfg.arch.get("dim", 128)), progress)
+        if start is not None:  # a fine-tune: the targets in the active model's own space
+            _align_projections(start, teachers.projections, seen, sample)
+    if pretrained:
+        if not teachers.online:
+            raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
+                               "(--teacher edgeface) to set its 128-d head from.")
+        progress(0, 1, "fitting the student's 128-d head to the teacher")
+        assert isinstance(start_net, MobileFaceNet)  # made from the published network
+        _fit_pretrained_head(start_net, teachers.online[0][0], teachers.projections[0], data.crops, cfg.seed)
+
+
+def _batch(run: _Run, sampler: PKSampler, gen: torch.Generator
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+    """One batch, drawn in a fixed order (people, blends, unlabelled faces, augmentation): the
+    labelled indices, the student's views, the blends drawn and the ONNX teachers' embeddings."""
+    cfg, data = run.cfg, run.data
+    idx = torch.from_numpy(sampler.batch())
+    x = to_tensor(data.crops[idx.numpy()])
+    m = None
+    if data.mixes is not None:
+        assert data.mix_pairs is not None and data.mix_lam is not None
+        m = torch.randint(0, len(data.mix_pairs), (cfg.mix,), generator=gen)
+        a, b = data.mix_pairs[m.numpy()].T
+        lam = data.mix_lam[m]
+        x = torch.cat([x, lam * to_tensor(data.crops[a]) + (1 - lam) * to_tensor(data.crops[b])])
+    if data.unlabelled is not None and cfg.unlabelled_per_batch > 0:
+        u = torch.randint(0, len(data.unlabelled), (cfg.unlabelled_per_batch,), generator=gen)
+        x = torch.cat([x, to_tensor(data.unlabelled[u.numpy()])])
+    views: list[torch.Tensor] = []
+    if run.teachers.online:  # the teachers see the very view the student sees, cut to its frame
+        x = augment(x, gen, run.aug, FULL_BOX)
+        views = [t.embed(x) for t, _ in run.teachers.online]
+        x = student_view(x, cfg.arch["input_size"], run.box)
+    else:
+        x = augment(x, gen, run.aug, run.box)
+    return idx, x, m, views
+
+
+def _losses(run: _Run, net: torch.nn.Module, idx: torch.Tensor, x: torch.Tensor, m: torch.Tensor | None,
+            views: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The metric loss on the labelled faces and the teachers' terms on every view."""
+    cfg, data, teachers = run.cfg, run.data, run.teachers
+    x = x.to(run.device)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=run.bf16):
+        emb_all = net(x)
+    if run.bf16:  # losses in float32, on vectors made unit again after bfloat16 rounding
+        emb_all = F.normalize(emb_all.float(), dim=1)
+    emb = emb_all[:len(idx)]
+    lab = data.labels_t[idx].to(run.device)
+    if cfg.loss == "contrastive":
+        metric = contrastive_loss(emb, lab, margin=1.0)
+    else:
+        metric = triplet_loss(emb, lab, cfg.margin, "hard" if cfg.loss == "triplet-hard" else "semihard")
+    dist = emb.sum() * 0.0
+    if data.teacher_t is not None and cfg.distill > 0:
+        if m is None:
+            t = data.teacher_t[idx]
+        else:
+            assert data.mix_t is not None
+            t = torch.cat([data.teacher_t[idx], data.mix_t[m]])
+        t = t.to(run.device)
+        seen = emb_all[:len(t)]  # dlib knows the labelled photos (and blends) only
+        dist = dist + cfg.distill * teachers.dlib_weight * (distillation_loss(seen, t) + relational_loss(seen, t))
+    for (_, w), project, v in zip(teachers.online, teachers.projections, views):
+        t = project(v).to(run.device)
+        dist = dist + cfg.distill * w / teachers.weight_sum * (distillation_loss(emb_all, t) + relational_loss(emb_all, t))
+    return metric, dist
+
+
+def _run_epoch(run: _Run, net: torch.nn.Module, opt: torch.optim.Optimizer,
+               sched: torch.optim.lr_scheduler.LRScheduler, sampler: PKSampler, gen: torch.Generator,
+               member: int, epoch: int) -> np.ndarray:
+    """One epoch's steps, each told as progress; the sums of (loss, metric, distillation)."""
+    cfg = run.cfg
+    sums = np.zeros(3)
+    for step in range(run.steps_per_epoch):
+        run.cancel.raise_if_cancelled()
+        idx, x, m, views = _batch(run, sampler, gen)
+        metric, dist = _losses(run, net, idx, x, m, views)
+        loss = metric + dist
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        sums += [loss.item(), metric.item(), dist.item()]
+        done_steps = (member * cfg.epochs + epoch) * run.steps_per_epoch + step + 1
+        who = f"member {member + 1}/{cfg.members}, " if cfg.members > 1 else ""
+        running = float(sums[0] / (step + 1))
+        text = f"{who}epoch {epoch + 1}/{cfg.epochs} loss {running:.4f}"
+        run.say(done_steps, cfg.members * run.total_steps, text)
+        if run.on_progress is not None:
+            run.on_progress(TrainingProgress(done_steps, cfg.members * run.total_steps, text, TRAINING,
+                                             epoch + 1, running, member + 1 if cfg.members > 1 else None))
+    return sums
+
+
+def _new_member(run: _Run, start_net: FaceNet | MobileFaceNet | None, member: int
+                ) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, PKSampler,
+                           torch.Generator]:
+    """One member's network, optimiser, schedule, sampler and generator, all from its own seed."""
+    cfg, warmup, total_steps = run.cfg, run.warmup, run.total_steps
+    seed = cfg.seed + member
+    torch.manual_seed(seed)
+    random.seed(seed)
+    net = start_net.train() if start_net is not None else build_net(cfg.arch)
+    # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
+    net = net.to(run.device, memory_format=net.memory_format)  # type: ignore[call-overload]
+    opt = torch.optim.AdamW(_trainable(net, cfg.freeze), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(
+        math.pi * min(1.0, max(0, s - warmup) / max(1, total_steps - warmup))))))
+    return net, opt, sched, PKSampler(run.data.labels, cfg.p, cfg.k, cfg.singles, seed), torch.Generator().manual_seed(seed)
+
+
+def _save_checkpoint(ckpt: Path, cfg: TrainConfig, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                     sched: torch.optim.lr_scheduler.LRScheduler, sampler: PKSampler, gen: torch.Generator,
+                     member: int, epoch: int, done: list[dict], history: list[EpochStats]) -> None:
+    # atomic: a crash or full disk mid-write keeps the previous epoch's checkpoint
+    with atomic_write(ckpt) as f:
+        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "sampler_rng": sampler.rng, "gen": gen.get_state(), "epoch": epoch,
+                    "member": member, "done_members": done,
+                    "history": [asdict(h) for h in history], "config": asdict(cfg)}, f)
+
+
+def _train_members(run: _Run, start_net: FaceNet | MobileFaceNet | None, ckpt: Path, state: dict | None,
+                   history: list[EpochStats], done: list[dict], member: int, start_epoch: int) -> None:
+    """The members one after another, from `member` and `start_epoch` (a resumed checkpoint's
+    `state`), each epoch checkpointed; each finished member's weights join `done`."""
+    cfg = run.cfg
+    epoch = start_epoch
+    try:
+        for member in range(member, cfg.members):
+            net, opt, sched, sampler, gen = _new_member(run, start_net, member)
+            if state is not None and start_epoch > 0:
+                net.load_state_dict(state["net"])
+                opt.load_state_dict(state["opt"])
+                sched.load_state_dict(state["sched"])
+                sampler.rng = state["sampler_rng"]
+                gen.set_state(state["gen"])
+            for epoch in range(start_epoch, cfg.epochs):
+                net.train()
+                t0 = time.time()
+                sums = _run_epoch(run, net, opt, sched, sampler, gen, member, epoch)
+                mean_loss, mean_metric, mean_distill = (sums / run.steps_per_epoch).tolist()
+                stats = EpochStats(member * cfg.epochs + epoch + 1, mean_loss, mean_metric, mean_distill,
+                                   time.time() - t0, member + 1)
+                history.append(stats)
+                if epoch + 1 < cfg.epochs:
+                    _save_checkpoint(ckpt, cfg, net, opt, sched, sampler, gen, member, epoch + 1, done, history)
+                if run.on_epoch:
+                    run.on_epoch(stats)
+            done.append({k: v.detach().cpu() for k, v in net.state_dict().items()})
+            # this member is finished: --resume starts the next
+            _save_checkpoint(ckpt, cfg, net, opt, sched, sampler, gen, member + 1, 0, done, history)
+            start_epoch, state = 0, None
+    except (Cancelled, KeyboardInterrupt):
+        raise Cancelled(f"Training cancelled during epoch {epoch + 1}; checkpoint of {len(history)} "
+                        f"finished epoch(s) kept at {ckpt} (continue with --resume).") from None
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_progress,
           cancel: CancelToken | None = None,
           on_epoch: Callable[[EpochStats], None] | None = None,
@@ -442,6 +694,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     from its own seed, and saved together as one `FaceEnsemble`.
     Cancelling (CancelToken or KeyboardInterrupt) saves a checkpoint of the finished epochs and
     raises `Cancelled`; the output model is only written when training completes.
+    The steps, in order: the start network, the teachers, the data, the teachers' projections, the
+    members' epochs, the card, the calibration.
     """
     if cfg.loss not in LOSSES:
         raise DatasetError(f"Unknown loss {cfg.loss!r}; choose one of {', '.join(LOSSES)}.")
@@ -455,49 +709,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         if on_progress is not None:
             on_progress(TrainingProgress(int(done), int(total), message, PREPARING))
 
-    progress = preparing
     device = resolve_device(cfg.device)
     bf16 = use_bf16(cfg, device)
     start, start_net, pretrained = _start_network(cfg)
     t_data = time.time()
     aug = augmentation(cfg)
-    chosen = parse_teachers([f"{n}:{w}" for n, w in cfg.teachers])
-    if cfg.distill > 0 and not chosen:
-        raise DatasetError("Distillation (--distill above 0) needs a teacher (--teacher).")
-    online = load_teachers(chosen, cfg.teacher_models) if cfg.distill > 0 else []
-    if online and cfg.mix > 0:
-        raise DatasetError("Blends (--mix) are made for the dlib teacher; the ONNX teachers see every "
-                           "augmented view instead.")
-    weight_sum = sum(w for _, w in chosen) or 1.0
-    dlib_weight = sum(w for n, w in chosen if n == "dlib") / weight_sum
-    crops, labels, teacher, info, mixes = load_training_data(cfg, progress, cancel)
-    unlabelled = load_unlabelled(cfg, progress, cancel)
-    if unlabelled is not None:
-        info["unlabelled_images"] = len(unlabelled)
+    teachers = _choose_teachers(cfg)
+    data = _load_data(cfg, preparing, cancel)
     box = crop_box_of(cfg.arch)
-    projections: list[Projection] = []
-    if online:
-        sample = projection_sample(crops, unlabelled, cfg.seed)
-        projections, seen = fit_projections(online, sample, int(cfg.arch.get("dim", 128)), progress)
-        if start is not None:  # a fine-tune: the targets in the active model's own space
-            _align_projections(start, projections, seen, sample)
-    if pretrained:
-        if not online:
-            raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
-                               "(--teacher edgeface) to set its 128-d head from.")
-        progress(0, 1, "fitting the student's 128-d head to the teacher")
-        assert isinstance(start_net, MobileFaceNet)  # made from the published network above
-        _fit_pretrained_head(start_net, online[0][0], projections[0], crops, cfg.seed)
-    batch_size = cfg.p * cfg.k + cfg.singles
-    steps_per_epoch = max(1, math.ceil(len(crops) / batch_size))
-    total_steps = cfg.epochs * steps_per_epoch
-    warmup = max(1, total_steps // 20)
-    teacher_t = torch.from_numpy(centre_teacher(teacher)) if teacher is not None else None
-    if mixes is not None and teacher is not None:  # centred on the real faces' mean, like the targets they sit between
-        # (mixes are only made with a teacher)
-        mix_t = torch.from_numpy(centre_teacher(mixes["teacher"], teacher.mean(0, keepdims=True)))
-        mix_pairs, mix_lam = mixes["pairs"], torch.from_numpy(mixes["lam"])[:, None, None, None]
-    labels_t = torch.from_numpy(labels)
+    _fit_teachers(cfg, teachers, data, start, start_net, pretrained, preparing)
+    run = _Run(cfg, device, bf16, aug, box, data, teachers, cancel, say, on_progress, on_epoch)
     history: list[EpochStats] = []
     done: list[dict] = []  # state dicts of the members already trained
     member, start_epoch = 0, 0
@@ -510,125 +731,27 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         member, start_epoch = state.get("member", 0), state["epoch"]
     t_start = time.time()
     stages = {"data": round(t_start - t_data, 1)}  # crops, unlabelled faces, projections (cached: seconds)
-    net: FaceNet | FaceEnsemble | MobileFaceNet | None = None
-    opt: torch.optim.Optimizer | None = None
-    sched: torch.optim.lr_scheduler.LRScheduler | None = None
-    sampler: PKSampler | None = None
-    gen: torch.Generator | None = None
+    _train_members(run, start_net, ckpt, state, history, done, member, start_epoch)
+    return _card_and_calibration(run, start, pretrained, history, done, ckpt, t_start, stages)
 
-    def save_checkpoint(member: int, epoch: int) -> None:
-        # called only once a member's network, optimiser, schedule, sampler and generator exist
-        assert net is not None and opt is not None and sched is not None and sampler is not None and gen is not None
-        # atomic: a crash or full disk mid-write keeps the previous epoch's checkpoint
-        with atomic_write(ckpt) as f:
-            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "sampler_rng": sampler.rng, "gen": gen.get_state(), "epoch": epoch,
-                        "member": member, "done_members": done,
-                        "history": [asdict(h) for h in history], "config": asdict(cfg)}, f)
 
-    epoch = start_epoch
-    try:
-        for member in range(member, cfg.members):
-            seed = cfg.seed + member
-            torch.manual_seed(seed)
-            random.seed(seed)
-            net = start_net.train() if start_net is not None else build_net(cfg.arch)
-            # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
-            net = net.to(device, memory_format=net.memory_format)  # type: ignore[call-overload]
-            trained = _trainable(net, cfg.freeze)
-            opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(
-                math.pi * min(1.0, max(0, s - warmup) / max(1, total_steps - warmup))))))
-            sampler = PKSampler(labels, cfg.p, cfg.k, cfg.singles, seed)
-            gen = torch.Generator().manual_seed(seed)
-            if state is not None and start_epoch > 0:
-                net.load_state_dict(state["net"])
-                opt.load_state_dict(state["opt"])
-                sched.load_state_dict(state["sched"])
-                sampler.rng = state["sampler_rng"]
-                gen.set_state(state["gen"])
-            for epoch in range(start_epoch, cfg.epochs):
-                net.train()
-                t0 = time.time()
-                sums = np.zeros(3)
-                for step in range(steps_per_epoch):
-                    cancel.raise_if_cancelled()
-                    idx = torch.from_numpy(sampler.batch())
-                    x = to_tensor(crops[idx.numpy()])
-                    if mixes is not None:
-                        m = torch.randint(0, len(mix_pairs), (cfg.mix,), generator=gen)
-                        a, b = mix_pairs[m.numpy()].T
-                        x = torch.cat([x, mix_lam[m] * to_tensor(crops[a]) + (1 - mix_lam[m]) * to_tensor(crops[b])])
-                    if unlabelled is not None and cfg.unlabelled_per_batch > 0:
-                        u = torch.randint(0, len(unlabelled), (cfg.unlabelled_per_batch,), generator=gen)
-                        x = torch.cat([x, to_tensor(unlabelled[u.numpy()])])
-                    if online:  # the teachers see the very view the student sees, cut to its frame
-                        x = augment(x, gen, aug, FULL_BOX)
-                        views = [t.embed(x) for t, _ in online]
-                        x = student_view(x, cfg.arch["input_size"], box)
-                    else:
-                        x = augment(x, gen, aug, box)
-                    x = x.to(device)
-                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                        emb_all = net(x)
-                    if bf16:  # losses in float32, on vectors made unit again after bfloat16 rounding
-                        emb_all = F.normalize(emb_all.float(), dim=1)
-                    emb = emb_all[:len(idx)]
-                    lab = labels_t[idx].to(device)
-                    if cfg.loss == "contrastive":
-                        metric = contrastive_loss(emb, lab, margin=1.0)
-                    else:
-                        metric = triplet_loss(emb, lab, cfg.margin, "hard" if cfg.loss == "triplet-hard" else "semihard")
-                    dist = emb.sum() * 0.0
-                    if teacher_t is not None and cfg.distill > 0:
-                        t = teacher_t[idx] if mixes is None else torch.cat([teacher_t[idx], mix_t[m]])
-                        t = t.to(device)
-                        seen = emb_all[:len(t)]  # dlib knows the labelled photos (and blends) only
-                        dist = dist + cfg.distill * dlib_weight * (distillation_loss(seen, t) + relational_loss(seen, t))
-                    for (_, w), project, t in zip(online, projections, views if online else []):
-                        t = project(t).to(device)
-                        dist = dist + cfg.distill * w / weight_sum * (distillation_loss(emb_all, t)
-                                                                      + relational_loss(emb_all, t))
-                    loss = metric + dist
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    sums += [loss.item(), metric.item(), dist.item()]
-                    done_steps = (member * cfg.epochs + epoch) * steps_per_epoch + step + 1
-                    who = f"member {member + 1}/{cfg.members}, " if cfg.members > 1 else ""
-                    running = float(sums[0] / (step + 1))
-                    text = f"{who}epoch {epoch + 1}/{cfg.epochs} loss {running:.4f}"
-                    say(done_steps, cfg.members * total_steps, text)
-                    if on_progress is not None:
-                        on_progress(TrainingProgress(done_steps, cfg.members * total_steps, text, TRAINING,
-                                                     epoch + 1, running,
-                                                     member + 1 if cfg.members > 1 else None))
-                mean_loss, mean_metric, mean_distill = (sums / steps_per_epoch).tolist()
-                stats = EpochStats(member * cfg.epochs + epoch + 1, mean_loss, mean_metric, mean_distill,
-                                   time.time() - t0, member + 1)
-                history.append(stats)
-                if epoch + 1 < cfg.epochs:
-                    save_checkpoint(member, epoch + 1)
-                if on_epoch:
-                    on_epoch(stats)
-            done.append({k: v.detach().cpu() for k, v in net.state_dict().items()})
-            save_checkpoint(member + 1, 0)  # this member is finished: --resume starts the next
-            start_epoch, state = 0, None
-    except (Cancelled, KeyboardInterrupt):
-        raise Cancelled(f"Training cancelled during epoch {epoch + 1}; checkpoint of {len(history)} "
-                        f"finished epoch(s) kept at {ckpt} (continue with --resume).") from None
-
+def _card_and_calibration(run: _Run, start: Encoder | None, pretrained: bool, history: list[EpochStats],
+                          done: list[dict], ckpt: Path, t_start: float, stages: dict) -> TrainResult:
+    """The trained members as one network, its card, τ calibrated (training.calibration), saved."""
+    cfg, device, say, on_progress = run.cfg, run.device, run.say, run.on_progress
     arch = {**cfg.arch, "members": cfg.members} if cfg.members > 1 else dict(cfg.arch)
     net = build_net(arch)
     for member_net, weights in zip(getattr(net, "members", [net]), done, strict=True):
         member_net.load_state_dict(weights)
     # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
     net = net.to(device, memory_format=net.memory_format).eval()  # type: ignore[call-overload]
-    card = _new_card(cfg, arch, info, history, device, bf16, round(time.time() - t_start, 1), online, teacher,
-                     dlib_weight, weight_sum, unlabelled, mixes, pretrained)
+    data, teachers = run.data, run.teachers
+    card = _new_card(cfg, arch, data.info, history, device, run.bf16, round(time.time() - t_start, 1),
+                     teachers.online, data.teacher, teachers.dlib_weight, teachers.weight_sum, data.unlabelled,
+                     data.mixes, pretrained)
     lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
-    calibration_lfw = _open_set_lfw(cfg, info, start)
+    calibration_lfw = _open_set_lfw(cfg, data.info, start)
+
     def calibrating(done: int, total: int, message: str = "") -> None:
         say(done, total, f"{CALIBRATING}: {message}" if message else CALIBRATING)
         if on_progress is not None:
@@ -636,7 +759,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
 
     try:
         calibrate_trained(net, card, device, lfw, calibration_lfw, cfg.detector, cfg.workers,
-                          progress=calibrating, cancel=cancel)
+                          progress=calibrating, cancel=run.cancel)
     except (Cancelled, KeyboardInterrupt):
         raise Cancelled(f"Cancelled while calibrating; the {len(history)} trained epoch(s) are kept at {ckpt} "
                         "(--resume calibrates and saves the model).") from None

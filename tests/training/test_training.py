@@ -356,3 +356,34 @@ def test_the_published_network_with_its_own_teachers_head_and_no_step_keeps_that
     d_theirs = np.linalg.norm(theirs[:, None] - theirs[None], axis=2)[np.triu_indices(len(crops), 1)]
     r = np.corrcoef(d_ours, d_theirs)[0, 1]
     assert r > 0.99, r  # who is near whom: the teacher's own answer (the EdgeFace-distilled model before: 0.977)
+
+
+# A tiny seeded run (two members, strong augmentation with turns and zooms, fp32) recorded with
+# torch 2.13 on CPU, one thread (the sums' order follows the thread count), before train() was
+# split into its steps: the split must draw the same random numbers in the same order, so the
+# same losses and the same weights come out.
+REFERENCE_LOSSES = [0.11051201820373535, 0.05911486657957236, 0.10923308258255322, 0.07384328606228034]
+REFERENCE_WEIGHTS = "7ae02aed04a4694f830264340e5c19b364366876050ac9da43a6b645a366f842"
+
+
+def _weights_sha256(net: torch.nn.Module) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for name, value in net.state_dict().items():
+        h.update(name.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_a_seeded_run_gives_the_recorded_losses_and_weights(shared, tmp_path):
+    if not torch.__version__.startswith("2.13"):
+        pytest.skip("the reference was recorded with torch 2.13 on CPU")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = train(_cfg(shared, tmp_path, members=2, precision="fp32", augment="strong", rotate=10.0, zoom=0.1))
+    finally:
+        torch.set_num_threads(threads)
+    assert [h.loss for h in res.history] == REFERENCE_LOSSES
+    assert [(h.member, h.epoch) for h in res.history] == [(1, 1), (1, 2), (2, 3), (2, 4)]
+    assert _weights_sha256(Encoder.load(res.path, "cpu").net) == REFERENCE_WEIGHTS
