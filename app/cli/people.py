@@ -25,10 +25,11 @@ PEOPLE_USAGE = {
     "undo-delete": "people undo-delete NAME",
     "export": "people export FILE",
     "import": "people import FILE [--merge]",
+    "forget-camera": "people forget-camera",
 }
 _PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo": (2, 2), "move": (3, 3),
                 "main-photo": (2, 2), "merge": (2, 2), "rename": (2, 2), "delete": (1, 1), "undo-delete": (1, 1),
-                "export": (1, 1), "import": (1, 1)}
+                "export": (1, 1), "import": (1, 1), "forget-camera": (0, 0)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -164,6 +165,11 @@ def cmd_people(args) -> int:
                                    f"{gallery.undo_window_s / 60:g} minutes.")
             p = gallery.undo_delete(deleted.id)
             print(f"Restored {p.name} with {_plural(p.sample_count, 'photo')}.")
+        elif args.action == "forget-camera":
+            from app.live.domain import DomainSample, path_for
+            n = DomainSample(path_for(gallery.path)).reset()
+            print(f"Forgot {_plural(n, 'face')} seen by the camera: τ is the model's table's again "
+                  f"until the camera has seen more.")
         elif args.action == "export":
             from app.store.backup import export_gallery
             done = export_gallery(gallery, a[0])

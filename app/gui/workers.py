@@ -187,6 +187,7 @@ class InferenceWorker(QThread):
     job_done = Signal(int, object)
     job_failed = Signal(int, str)
     job_progress = Signal(int, int, int, str)  # job id, done, total, message
+    domain_changed = Signal(float, str)  # the camera sample changed the automatic τ: delta, in words
 
     def __init__(self, options: EngineOptions, slot: FrameSlot, parent=None, recent=None):
         """`recent`: the previous worker's RecentFaces to carry on with; None: opened in the
@@ -312,6 +313,7 @@ class InferenceWorker(QThread):
             # settled faces carry their name over between re-embeddings (app.live.analysis)
             self.analyser = LiveAnalyser(engine, self.labeller)
             self.ready.emit(self.describe())
+            domain_seen = (engine.domain.version, engine.gallery.version)
             last_done: float | None = None
             fps = 0.0
             while not self._stop.is_set():
@@ -351,6 +353,9 @@ class InferenceWorker(QThread):
                 self.result.emit(FrameResult(item.index, item.rgb, labels, fps, (now - t0) * 1000.0,
                                              item.timestamp, [r.face for r in recs],
                                              float(engine.track_threshold)))
+                if (engine.domain.version, engine.gallery.version) != domain_seen:  # the Threshold pane follows
+                    domain_seen = (engine.domain.version, engine.gallery.version)
+                    self.domain_changed.emit(self.library.domain_delta(), engine.domain_text())
         finally:
             try:
                 engine.close()

@@ -76,3 +76,28 @@ def test_window_pane_counts_the_people_enrolled(qtbot, make_window, samples_dir)
     enrol_from_photo(qtbot, win, samples_dir / "biden.jpg", "Joe Biden")
     qtbot.waitUntil(lambda: pane.enrolled == 2, timeout=30_000)
     assert "2 enrolled photos" in pane.rates_label.text()
+
+
+def test_pane_says_when_the_camera_made_the_automatic_tau_stricter(qtbot):
+    """`set_domain` (from EngineInfo, then the worker's domain_changed): the automatic τ is the
+    table's less the camera's shift, said in the engine's sentence; a fixed τ hides it."""
+    from app.gui.settings_pane import ThresholdSection
+
+    pane = ThresholdSection()
+    qtbot.addWidget(pane)
+    pane.set_model(1.0, CALIBRATION, None, OPEN_SET, enrolled=1)
+    assert abs(pane.tau - 0.6) < 0.006 and pane.domain_label.isHidden()
+    text = "faces from this camera look more alike than the photos it was set on: τ 0.60 → 0.50"
+    pane.set_domain(0.1, text)
+    assert abs(pane.tau - 0.5) < 0.006 and pane.domain_label.text() == text and not pane.domain_label.isHidden()
+    assert "faces this camera has seen" in pane.mode_label.text()
+    pane.set_enrolled(100)  # still the table's τ for the gallery, less the shift
+    assert abs(pane.tau - 0.34) < 0.006
+    pane.slider.setValue(160)  # a fixed τ: the camera does not move it, and the sentence goes
+    assert pane.tau == 0.8 and pane.domain_label.isHidden()
+    pane.set_domain(0.2, text)
+    assert pane.tau == 0.8 and pane.domain_label.isHidden()
+    qtbot.mouseClick(pane.reset_button, Qt.MouseButton.LeftButton)
+    assert abs(pane.tau - 0.24) < 0.006 and not pane.domain_label.isHidden()
+    pane.set_domain(0.0, "")  # forgotten: the table's τ again
+    assert abs(pane.tau - 0.44) < 0.006 and pane.domain_label.isHidden()
