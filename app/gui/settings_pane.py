@@ -204,7 +204,7 @@ class ThresholdSection(QGroupBox):
     def set_domain(self, delta: float, text: str) -> None:
         """The engine's camera sample made the automatic τ stricter by `delta` (said in `text`)."""
         self.domain_delta = max(0.0, float(delta))
-        self.domain_label.setText(text)
+        self.domain_label.setText(text[:1].upper() + text[1:])
         if self.automatic and self.isEnabled():
             self.set_tau(self.automatic_tau(), emit=False)
         self.domain_label.setVisible(self.automatic and bool(text))
@@ -228,7 +228,8 @@ class ThresholdSection(QGroupBox):
     def _show(self, tau: float) -> None:
         self.value_label.setText(f"{tau:.3f}")
         self.histogram.set_tau(tau)
-        self.rates_label.setText(open_set_text(self.calibration, self.rule, tau, self.enrolled, self.automatic))
+        self.rates_label.setText(open_set_text(self.calibration, self.rule, tau, self.enrolled, self.automatic,
+                                                      self.domain_delta))
         if self.automatic:
             self.mode_label.setText("Automatic: τ follows the number of people enrolled"
                                     + (" and the faces this camera has seen." if self.domain_delta else "."))
