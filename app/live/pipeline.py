@@ -21,7 +21,7 @@ from app.recognition.alignment import FULL_BOX, align, align_many, recrop
 from app.recognition.detection import Detector, Face, create_detector
 from app.recognition.encoder import Encoder
 from app.recognition.matching import UNKNOWN, Match, Matcher
-from app.recognition.open_set import DomainShift, adapted_threshold, domain_shift, threshold_for
+from app.recognition.open_set import DomainShift, adapted_threshold, domain_shift, strictest, threshold_for
 from app.recognition.quality import MIN_NAMING_SHARPNESS, Quality, assess, sharpness
 from app.store import backup
 from app.store.backup import ExportSummary
@@ -124,9 +124,13 @@ class Engine:
         m = self.matcher
         key = (self.gallery.version, self.encoder.version, self.domain.version)
         if key != self._shift_key:
-            use_seen = self.domain.model == self.encoder.version
-            sample = self.domain if use_seen else DomainSample()
-            self._shift = domain_shift(rule, sample.impostors(m.embeddings, m.person_ids, self.encoder.scorer))
+            # the enrolled cross pairs alone, and with the camera's faces: the stricter of the two
+            # (many seen faces may dilute a tail the few cross pairs already showed)
+            e, ids, sc = m.embeddings, m.person_ids, self.encoder.scorer
+            shifts = [domain_shift(rule, DomainSample().impostors(e, ids, sc))]
+            if self.domain.model == self.encoder.version and len(self.domain):
+                shifts.append(domain_shift(rule, self.domain.impostors(e, ids, sc)))
+            self._shift = strictest(shifts)
             self._shift_key = key
         return self._shift
 
