@@ -10,7 +10,7 @@ BUNDLE_EXE := dist/oneshot-face/oneshot-face
 SELF_TEST_PHOTO ?= $(SHARED)/datasets/samples/obama.jpg
 YUNET_FILE := face_detection_yunet_2026may.onnx
 
-.PHONY: run test venv bundle bundle-check clean compare
+.PHONY: run test venv bundle bundle-check clean compare screenshot
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,3 +73,7 @@ compare: venv
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# The README's picture from the real window (offscreen, the sample clip from ../shared as the camera).
+screenshot: venv
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshot.py --out resources/screenshot.png

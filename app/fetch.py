@@ -157,6 +157,8 @@ def fetch_yunet(dest_dir: Path | None = None, url: str = YUNET_URL,
             else:
                 advice = ("Check the internet connection and try again, or download "
                           f"{dest.name} by hand into {dest_dir}.")
+                if paths.shipped_yunet().is_file():  # an update, not a need: say nothing is lost
+                    advice += " The detector shipped with the app stays in use."
             raise ModelError(f"{failed}: {_reason(exc)}. {advice}") from None
 
         actual = digest.hexdigest()

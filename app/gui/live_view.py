@@ -31,6 +31,13 @@ SELECTED_COLOUR = QColor(60, 150, 255)
 
 PAUSED_TEXT = "❚❚ Paused: Space to resume"
 
+# Shown over the video while the gallery is empty: a bare video with "Unknown" everywhere does not
+# tell a newcomer what to do next.
+FIRST_RUN_TEXT = ("No one is enrolled yet, so every face is \"Unknown\". To teach the app a face: "
+                  "File ▸ Enrol from snapshot (Ctrl+E) picks a face in this video, "
+                  "File ▸ Enrol from photo (Ctrl+O) uses a picture, or name a face "
+                  "in the Recent faces tab.")
+
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
     rgb = np.ascontiguousarray(rgb)
@@ -53,6 +60,7 @@ class ImageWithBoxes(QWidget):
         # (box, text, colour)
         self._boxes: list[tuple[tuple[float, float, float, float], str, QColor]] = []
         self.message = ""
+        self.hint = ""  # a band at the top (the first-run help); a message goes below it
         self.paused = False
         self.selected: int | None = None
         self.clickable = False
@@ -73,6 +81,10 @@ class ImageWithBoxes(QWidget):
 
     def set_message(self, text: str) -> None:
         self.message = text
+        self.update()
+
+    def set_hint(self, text: str) -> None:
+        self.hint = text
         self.update()
 
     def set_paused(self, paused: bool) -> None:
@@ -155,6 +167,18 @@ class ImageWithBoxes(QWidget):
             p.fillRect(badge, QColor(0, 0, 0, 190))
             p.setPen(QColor(255, 210, 80))
             p.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        if self.hint:
+            font = QFont(self.font())
+            font.setPointSize(11)
+            p.setFont(font)
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            top = 50 if self.paused else 10
+            inner = QRectF(20, top + 8, self.width() - 40, self.height())
+            need = p.fontMetrics().boundingRect(inner.toRect(), int(flags), self.hint).height()
+            band = QRectF(10, top, self.width() - 20, need + 16)
+            p.fillRect(band, QColor(20, 60, 110, 215))
+            p.setPen(QColor(255, 255, 255))
+            p.drawText(band.adjusted(10, 8, -10, -8), flags, self.hint)
         if self.message:
             p.setPen(QColor(255, 255, 255))
             font = QFont(self.font())

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.enrol_dialog import EnrolDialog
 from app.gui.figures import model_label, model_licences, plural
-from app.gui.live_view import LiveView
+from app.gui.live_view import FIRST_RUN_TEXT, LiveView
 from app.gui.people_panel import PeoplePanel, show_error
 from app.gui.person_dialog import PersonDialog
 from app.gui.recent_panel import RecentFacesPanel
@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         self.recent_panel.keep_changed.connect(self.set_keep_recent_faces)
         self.recent_panel.set_keep(self.settings.keep_recent_faces, self.settings.recent_faces_retention_h)
         self.people.listed.connect(self.recent_panel.set_people)
+        self.people.listed.connect(lambda rows: self.view.set_hint("" if rows else FIRST_RUN_TEXT))
         self.settings_pane = SettingsPane()
         self.side = QTabWidget()
         self.side.addTab(self.people, "&People")

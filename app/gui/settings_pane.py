@@ -129,6 +129,19 @@ class HistogramWidget(QWidget):
         p.end()
 
 
+# One plain sentence at the top of each section: what it does for the user, before the details.
+ABOUT_THRESHOLD = ("How sure the app must be before it puts a name on a face: move the slider left "
+                   "if strangers get names, right if people you enrolled stay \"Unknown\".")
+ABOUT_RETRAIN = ("Teach the face model from your own photos so it tells your people apart better; "
+                 "you compare it with the current model before using it, and can go back.")
+
+
+def about_label(text: str) -> QLabel:
+    label = QLabel(f"<b>{text}</b>")
+    label.setWordWrap(True)
+    return label
+
+
 class ThresholdSection(QGroupBox):
     tau_changed = Signal(float)
 
@@ -141,6 +154,8 @@ class ThresholdSection(QGroupBox):
         self.automatic = True       # τ follows the model's open-set rule (no fixed τ chosen)
         self.domain_delta = 0.0     # how much stricter this camera's faces make it (Engine.domain_shift)
         lay = QVBoxLayout(self)
+        self.about = about_label(ABOUT_THRESHOLD)
+        lay.addWidget(self.about)
         intro = QLabel("A face is named when its distance to an enrolled person is under τ. "
                        "Lower τ: fewer strangers named, more \"Unknown\". By default τ is set "
                        "for the number of people enrolled, so that about 1% of strangers get a name.")
@@ -303,7 +318,7 @@ class RetrainSection(QGroupBox):
     inputs_changed = Signal()          # the folders or the epochs changed (the window remembers them)
 
     def __init__(self, parent=None):
-        super().__init__("Retrain the encoder", parent)
+        super().__init__("Retrain the face model", parent)
         self.worker = None
         # set by the window: fn(on_folder, on_error), runs on the engine
         self.export_people: Callable[[Callable[[str], None], Callable[[str], None]], None] | None = None
@@ -314,6 +329,8 @@ class RetrainSection(QGroupBox):
         self.verdict: tuple[str, str] = ("", "")
         self.last_outcome = ""     # "done", "cancelled", "failed"
         lay = QVBoxLayout(self)
+        self.about = about_label(ABOUT_RETRAIN)
+        lay.addWidget(self.about)
         intro = QLabel("Dataset folders (one sub-folder of photos per person):")
         intro.setWordWrap(True)
         lay.addWidget(intro)
