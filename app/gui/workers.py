@@ -313,7 +313,7 @@ class InferenceWorker(QThread):
             # settled faces carry their name over between re-embeddings (app.live.analysis)
             self.analyser = LiveAnalyser(engine, self.labeller)
             self.ready.emit(self.describe())
-            domain_seen = (engine.domain.version, engine.gallery.version)
+            domain_seen = self.library.camera_state()
             last_done: float | None = None
             fps = 0.0
             while not self._stop.is_set():
@@ -353,9 +353,9 @@ class InferenceWorker(QThread):
                 self.result.emit(FrameResult(item.index, item.rgb, labels, fps, (now - t0) * 1000.0,
                                              item.timestamp, [r.face for r in recs],
                                              float(engine.track_threshold)))
-                if (engine.domain.version, engine.gallery.version) != domain_seen:  # the Threshold pane follows
-                    domain_seen = (engine.domain.version, engine.gallery.version)
-                    self.domain_changed.emit(self.library.domain_delta(), engine.domain_text())
+                if self.library.camera_state() != domain_seen:  # the Threshold pane follows
+                    domain_seen = self.library.camera_state()
+                    self.domain_changed.emit(self.library.domain_delta(), self.library.camera_text())
         finally:
             try:
                 engine.close()

@@ -27,6 +27,7 @@ from app.store import backup
 from app.store.backup import ExportSummary
 from app.store.gallery import Gallery
 from app.store.records import NewSample, Person, RestoreReport, Sample
+from app.text import plural
 
 STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
 
@@ -161,16 +162,16 @@ class Engine:
     def domain_text(self) -> str:
         """The same in one sentence."""
         rule = self.encoder.open_set_rule
-        if self.tau is not None or rule is None:
-            return ""
         m = self.matcher
+        if self.tau is not None or rule is None or not len(m):
+            return ""  # a fixed τ is the user's; with nobody enrolled nobody can be named
         shift = self.domain_shift()
         seen = len(self.domain) if self.domain.model == self.encoder.version else 0
         people = len(set(m.person_ids.tolist()))
-        rests = (f"τ rests on LFW validation people, checked against {seen} faces seen by this camera "
-                 f"and your {people} enrolled people")
+        rests = (f"τ rests on LFW validation people, checked against {plural(seen, 'face')} seen by this "
+                 f"camera and your {plural(people, 'enrolled person', 'enrolled people')}")
         pairs = 0 if shift is None else shift.pairs
-        rough = f" (rough estimate: {pairs} face pairs)" if pairs < ROUGH_PAIRS else ""
+        rough = f" (rough estimate: {plural(pairs, 'face pair')})" if pairs < ROUGH_PAIRS else ""
         if shift is None or not shift.stricter:
             return f"{rests}: no stricter τ needed{rough}"
         base = rule.threshold(len(m))

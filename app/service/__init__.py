@@ -354,6 +354,14 @@ class Library:
         shift = self._engine.domain_shift()
         return 0.0 if shift is None else float(shift.delta)
 
+    def camera_state(self) -> tuple[int, int]:
+        """Changes when the camera sample or the gallery does (the Threshold pane follows it)."""
+        return (self._engine.domain.version, self._engine.gallery.version)
+
+    def camera_text(self) -> str:
+        """What the camera did to the automatic τ, in words (`Engine.domain_text`)."""
+        return self._engine.domain_text()
+
     def forget_camera(self) -> int:
         """Forget the faces this camera has seen (`Engine.reset_domain`); how many."""
         return self._engine.reset_domain()

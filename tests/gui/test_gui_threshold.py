@@ -105,3 +105,22 @@ def test_pane_says_when_the_camera_made_the_automatic_tau_stricter(qtbot):
     assert abs(pane.tau - 0.24) < 0.006 and not pane.domain_label.isHidden()
     pane.set_domain(0.0, "")  # forgotten: the table's τ again
     assert abs(pane.tau - 0.44) < 0.006 and pane.domain_label.isHidden()
+
+
+def test_the_pane_follows_the_camera_sample_as_the_live_view_feeds_it(qtbot, make_window, samples_dir):
+    """Through the real window and worker: with someone enrolled, playing the clip feeds the
+    engine's camera sample and the Threshold pane shows the engine's sentence (domain_changed)."""
+    import re
+
+    from gui_helpers import LIN
+    clip = samples_dir / "short_hamilton_clip.mp4"
+    win = make_window(clip, loop=True, start_source=False)
+    pane = win.settings_pane.threshold
+    enrol_from_photo(qtbot, win, samples_dir / "lin-manuel-miranda.png", LIN)
+    win.set_source(str(clip), save=False)
+
+    def seen() -> int:
+        m = re.search(r"checked against (\d+) faces? seen by this camera", pane.domain_label.text())
+        return int(m.group(1)) if m else 0
+    qtbot.waitUntil(lambda: seen() > 0, timeout=120_000)
+    assert "your 1 enrolled person" in pane.domain_label.text()
