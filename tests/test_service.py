@@ -137,10 +137,8 @@ def test_describe_says_what_the_camera_did_to_tau_and_forget_camera_resets_it(li
     eng = lib._engine
     table = eng.encoder.open_set_rule.threshold(1)
     assert lib.describe().domain_delta == 0.0 and "no stricter τ needed" in lib.describe().domain_text
-    e = eng.matcher.embeddings[0]
-    crowd = e + 0.05 * np.random.default_rng(0).normal(size=(10, len(e))).astype(np.float32)
-    crowd /= np.linalg.norm(crowd, axis=1, keepdims=True)
-    for a, b in zip(crowd[::2], crowd[1::2]):  # look-alikes in view together
+    from domain_helpers import lookalike_pairs
+    for a, b in lookalike_pairs(eng.encoder, eng.matcher.embeddings[0], 5):  # look-alikes in view together
         eng.observe_domain([(eng.domain.new_track(), a), (eng.domain.new_track(), b)])
     info = lib.describe()
     assert info.domain_delta > 0 and info.tau == pytest.approx(table - info.domain_delta)

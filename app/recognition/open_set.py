@@ -281,6 +281,9 @@ def card_rates(rates: np.ndarray) -> list[list[float]]:
 DOMAIN_QUANTILE = 0.01
 DOMAIN_QUANTILE_TOP = 0.5
 DOMAIN_QUANTILE_STEPS = 12
+# Impostor pairs the table itself would call one person even in its largest gallery (under
+# τ(largest size)) are taken for one face twice (one person enrolled under two names, a photo of
+# a photo), not as evidence about the domain: one such pair would put τ under the user's own face.
 
 
 def domain_quantiles(pairs: int) -> np.ndarray:
@@ -343,7 +346,7 @@ def domain_shift(rule: OpenSetRule, impostors: np.ndarray,
     (the table's N = 1 row) and the domain's; 0 when they are nowhere nearer, or when there are
     none."""
     d = np.asarray(impostors, dtype=np.float64).ravel()
-    d = d[np.isfinite(d)]
+    d = d[np.isfinite(d) & (d >= rule.threshold(int(rule.sizes[-1])))]
     if len(d) == 0:
         return DomainShift(0.0, 0, None, None)
     qs = domain_quantiles(len(d)) if quantiles is None else np.asarray(quantiles, dtype=np.float64)

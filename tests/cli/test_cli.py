@@ -575,11 +575,12 @@ def test_identify_json_and_watch_say_when_the_camera_made_tau_stricter(capsys, s
     with Gallery() as g:
         (sample,) = g.samples()
         path = path_for(g.path)
+    from domain_helpers import lookalike_pairs
+
+    from app.recognition.encoder import Encoder
     e = sample.embedding / np.linalg.norm(sample.embedding)
-    crowd = e + 0.05 * np.random.default_rng(0).normal(size=(20, len(e))).astype(np.float32)
-    crowd /= np.linalg.norm(crowd, axis=1, keepdims=True)
     domain = DomainSample(path)  # as the live view leaves it: pairs of look-alikes in view together
-    for a, b in zip(crowd[::2], crowd[1::2]):
+    for a, b in lookalike_pairs(Encoder.load(None, "cpu"), e, 10):
         domain.observe(sample.model_version, [(domain.new_track(), a), (domain.new_track(), b)])
     domain.save()
     code, out, _ = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", *det)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from domain_helpers import lookalike_pairs
 
 from app.live import domain as domain_mod
 from app.live.domain import DomainSample, path_for
@@ -107,11 +108,8 @@ def test_faces_like_the_enrolled_make_tau_stricter_and_reset_undoes_it(engine, s
     engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
     table = _table_tau(engine)
     e = engine.matcher.embeddings[0]
-    rng = np.random.default_rng(3)
-    crowd = e + 0.05 * _unit(rng, 20, len(e))
-    for a, b in zip(crowd[::2], crowd[1::2]):  # two people in each frame who look very alike
-        engine.observe_domain([(engine.domain.new_track(), a / np.linalg.norm(a)),
-                               (engine.domain.new_track(), b / np.linalg.norm(b))])
+    for a, b in lookalike_pairs(engine.encoder, e, 10, seed=3):  # two people in each frame who look alike
+        engine.observe_domain([(engine.domain.new_track(), a), (engine.domain.new_track(), b)])
     assert engine.threshold < table
     report = engine.domain_report()
     assert report["stricter"] and f"τ {table:.2f} → {engine.threshold:.2f}" in report["text"]
@@ -125,11 +123,8 @@ def test_a_restart_keeps_the_sample_and_forgetting_the_gallery_forgets_it(yunet_
     eng = Engine.create("yunet", yunet_path, device="cpu", gallery_path=g)
     person, _ = eng.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
     e = eng.matcher.embeddings[0]
-    rng = np.random.default_rng(4)
-    crowd = e + 0.05 * _unit(rng, 12, len(e))
-    for a, b in zip(crowd[::2], crowd[1::2]):  # two look-alikes in each frame
-        eng.observe_domain([(eng.domain.new_track(), a / np.linalg.norm(a)),
-                            (eng.domain.new_track(), b / np.linalg.norm(b))])
+    for a, b in lookalike_pairs(eng.encoder, e, 6, seed=4):  # two look-alikes in each frame
+        eng.observe_domain([(eng.domain.new_track(), a), (eng.domain.new_track(), b)])
     tau = eng.threshold
     assert tau < _table_tau(eng)
     eng.close()
