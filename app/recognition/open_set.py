@@ -345,8 +345,8 @@ def domain_shift(rule: OpenSetRule, impostors: np.ndarray,
     `quantiles` (default `domain_quantiles`), between the validation people's impostor quantile
     (the table's N = 1 row) and the domain's; 0 when they are nowhere nearer, or when there are
     none."""
-    d = np.asarray(impostors, dtype=np.float64).ravel()
-    d = d[np.isfinite(d) & (d >= rule.threshold(int(rule.sizes[-1])))]
+    raw = np.asarray(impostors, dtype=np.float64).ravel()
+    d: np.ndarray = raw[np.isfinite(raw) & (raw >= rule.threshold(int(rule.sizes[-1])))]
     if len(d) == 0:
         return DomainShift(0.0, 0, None, None)
     qs = domain_quantiles(len(d)) if quantiles is None else np.asarray(quantiles, dtype=np.float64)
