@@ -28,6 +28,7 @@ run: venv
 test: venv
 	$(VENV)/bin/ruff check app tests benchmarks
 	$(VENV)/bin/mypy app
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
 	@if [ -d "$(SHARED)" ] || [ -n "$$CI" ]; then $(MAKE) --no-print-directory bundle-check; \
 	else echo "make test: bundle check skipped, $(SHARED) is missing (set ONESHOT_SHARED)"; fi

@@ -56,3 +56,8 @@ class DatasetError(OneShotError):
 
 class Cancelled(OneShotError):
     """Long work stopped at the user's request."""
+
+
+class SelfTestFailure(Exception):
+    """A self-test step that did not give the expected result (the message is shown as is); not a
+    OneShotError: it reports a broken installation, not a user's bad input."""

@@ -18,9 +18,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app import paths
+from app.atomic import fsync_dir
 from app.errors import Cancelled, ModelError
 from app.progress import CancelToken, ProgressFn, no_progress
-from app.store.atomic import fsync_dir
 
 # OpenCV Zoo's own location of the detector (git-LFS file; github.com/.../raw/ redirects to it).
 YUNET_URL = (

@@ -25,16 +25,14 @@ from typing import TYPE_CHECKING, Callable, Iterator, TextIO
 
 import numpy as np
 
+from app.errors import SelfTestFailure as SelfTestFailure  # raised by each step (and the GUI's)
+
 if TYPE_CHECKING:
     from app.recognition.encoder import Encoder
 
 SELF_TEST_NAME = "Self Test"
 _ENV_KEYS = ("ONESHOT_DATA_DIR", "ONESHOT_CACHE_DIR")
 Say = Callable[[str], None]  # prints one step
-
-
-class SelfTestFailure(Exception):
-    """A step that did not give the expected result (the message is shown as is)."""
 
 
 @contextmanager
@@ -141,7 +139,7 @@ def _core_steps(photo: Path, detector: str | None, model_path: Path | None,
             raise SelfTestFailure(f"the encoder gives a grey square the face's embedding (distance {spread:.2e}).")
         say(f"embedded face {index}: {cand.embedding.shape[0]}-d, norm {norm:.4f}; "
             f"distance to a grey square {spread:.3f}")
-        person = engine.enroll(SELF_TEST_NAME, cand, source=photo.name)
+        person = engine.enrol(SELF_TEST_NAME, cand, source=photo.name)
         say(f"enrolled {person.name!r} in a temporary gallery ({len(engine.gallery.people())} person)")
 
         recs = engine.identify_photo(photo)
@@ -209,4 +207,4 @@ def _gui_step(detector: str | None, model_path: Path | None, weights: str | os.P
     """Build the real main window offscreen (no camera) and wait for its engine and People list."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from app.gui.selftest_window import check_main_window
-    check_main_window(detector, model_path, weights, device, timeout, say)
+    check_main_window(detector, model_path, weights, device, timeout, say, SELF_TEST_NAME)

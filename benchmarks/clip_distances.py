@@ -64,7 +64,7 @@ def main() -> int:
     teacher = None
     if not args.no_dlib:
         try:
-            from app.training.teacher import DlibTeacher
+            from app.recognition.dlib_teacher import DlibTeacher
             teacher = DlibTeacher()
         except Exception as exc:  # the teacher extra is optional
             print(f"dlib skipped: {exc}", file=sys.stderr)
@@ -72,7 +72,7 @@ def main() -> int:
     for who, photo in PHOTOS.items():
         rgb = load_image(samples / photo)
         cand = engine.enrol_candidate(rgb)
-        engine.enroll(who, cand)
+        engine.enrol(who, cand)
         ours_ref[who] = cand.embedding
         if teacher is not None:
             dlib_ref[who] = teacher.embed(rgb, cand.face)

@@ -28,7 +28,7 @@ def named_by_frame(samples: Path, weights: str | None, faces_tau: bool) -> tuple
     """{frame: [(name, pooled distance)] of its named faces}, and the τ tracks were named under."""
     engine = Engine.create("yunet", None, weights, "cpu", gallery_path=Path(tempfile.mkdtemp()) / "g.sqlite3")
     for name, photo in PEOPLE:
-        engine.enroll_photo(name, samples / photo, add_to_existing=True)
+        engine.enrol_photo(name, samples / photo, add_to_existing=True)
     if faces_tau:
         engine.tau = engine.threshold  # fixed: identify then uses it for tracks too
     live, out = LiveAnalyser(engine), {}

@@ -12,7 +12,7 @@ photo each, timed from decoding to the label (frames per second).
 face_recognition runs its own pipeline: HOG detector (`face_locations`, upsampled once, the
 default), `face_encodings` (dlib's 5-point alignment and ResNet), Euclidean distance, tolerance
 0.6 on the clip. On LFW the face nearest the image centre is embedded, and where HOG finds no
-face both systems embed the same fallback box (`app.training.datasets.fallback_face`), so a miss is
+face both systems embed the same fallback box (`app.evaluation.datasets.fallback_face`), so a miss is
 handled identically; the counts are reported as `missed_detections`. Its descriptors are not
 normalised (its 0.6 tolerance is on raw descriptors); the protocol sets τ on DevTrain anyway.
 
@@ -78,7 +78,7 @@ def _fr_init() -> None:
 
 def _fr_embed_one(path: str) -> tuple[np.ndarray, bool]:
     """HOG, the face nearest the centre (else the shared fallback box), one 128-d descriptor."""
-    from app.training.datasets import fallback_face
+    from app.evaluation.datasets import fallback_face
     img = _fr.load_image_file(path)
     h, w = img.shape[:2]
     locs = _fr.face_locations(img)  # HOG, number_of_times_to_upsample=1: its defaults
@@ -238,7 +238,7 @@ def clip_ours(clip: Path, weights: str | None, max_frames: int | None, recheck_e
                                gallery_path=Path(tmp) / "gallery.sqlite3")
         try:
             for name, photo in PEOPLE:
-                engine.enroll_photo(name, samples / photo)
+                engine.enrol_photo(name, samples / photo)
             engine.analyse(_first_frame(clip))  # warm-up, untimed, as for theirs
             live = LiveAnalyser(engine, recheck_every=RECHECK_EVERY if recheck_every is None else recheck_every,
                                 detect_side=side if isinstance(side, int) else None)

@@ -43,7 +43,7 @@ def run(engine, folder: str | Path, enrolled: int, seen: int, strangers: int | N
     genuine: list[tuple[int, np.ndarray]] = []
     for person in enr:
         photos = _photos(person)
-        p, _ = engine.enroll_photo(person.name, photos[0])
+        p, _ = engine.enrol_photo(person.name, photos[0])
         for ph in photos[1:]:
             genuine += [(p.id, r.embedding) for r in engine.identify_photo(ph)[:1] if r.embedding is not None]
     for person in see:

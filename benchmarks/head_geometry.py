@@ -31,10 +31,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import paths  # noqa: E402
+from app.evaluation.datasets import aligned_files, build_crops, read_aligned  # noqa: E402
 from app.evaluation.protocols import accuracy, auc, best_threshold, one_shot_identification  # noqa: E402
 from app.recognition.encoder import Encoder, to_tensor  # noqa: E402
 from app.training.calibration import validation_images, validation_people  # noqa: E402
-from app.training.datasets import aligned_files, build_crops, read_aligned  # noqa: E402
 from app.training.pretrained import mobilefacenet_from_faceplugin  # noqa: E402
 from app.training.teachers import OnnxTeacher, find_teacher_model  # noqa: E402
 

@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import paths  # noqa: E402
+from app.evaluation.datasets import build_crops  # noqa: E402
 from app.evaluation.protocols import threshold_at_far  # noqa: E402
 from app.recognition.encoder import Encoder  # noqa: E402
 from app.recognition.matching import Matcher  # noqa: E402
 from app.training.calibration import validation_images, validation_people  # noqa: E402
-from app.training.datasets import build_crops  # noqa: E402
 
 SEED, DRAWS, MIN_IMAGES, KS = 0, 20, 4, (1, 2, 3)
 

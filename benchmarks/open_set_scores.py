@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import paths  # noqa: E402
+from app.evaluation.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 from app.evaluation.protocols import threshold_at_far  # noqa: E402
 from app.recognition.encoder import Encoder  # noqa: E402
 from app.recognition.scoring import distance_from_similarity, normalise  # noqa: E402
 from app.training.calibration import validation_images, validation_people  # noqa: E402
-from app.training.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 
 COHORT, K, SEED = 2000, 20, 0
 

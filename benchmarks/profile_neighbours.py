@@ -85,8 +85,8 @@ def main() -> None:
     clip = samples / "short_hamilton_clip.mp4"
     engine = Engine.create("yunet", None, args.weights, "cpu", gallery_path=Path(tempfile.mkdtemp()) / "g.sqlite3")
     alex_photo = load_image(samples / "alex-lacamoire.png")
-    engine.enroll(LIN, engine.enrol_candidate(load_image(samples / "lin-manuel-miranda.png")))
-    alex = engine.enroll(ALEX, engine.enrol_candidate(alex_photo))
+    engine.enrol(LIN, engine.enrol_candidate(load_image(samples / "lin-manuel-miranda.png")))
+    alex = engine.enrol(ALEX, engine.enrol_candidate(alex_photo))
 
     # The first play with Recent faces, and "This is Alex" on the group of his profile.
     recent = RecentFaces()

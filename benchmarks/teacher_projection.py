@@ -19,8 +19,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import paths  # noqa: E402
+from app.evaluation.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 from app.training.calibration import validation_people  # noqa: E402
-from app.training.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 from app.training.loop import PROJECTION_SAMPLE, Projection  # noqa: E402
 from app.training.teachers import FRAME, OnnxTeacher  # noqa: E402
 

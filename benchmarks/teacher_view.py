@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import paths  # noqa: E402
+from app.evaluation.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 from app.imageio import load_image  # noqa: E402
 from app.recognition.alignment import TEMPLATE_112, similarity_transform  # noqa: E402
 from app.recognition.detection import create_detector  # noqa: E402
-from app.training.datasets import build_crops, read_people_file, scan_identity_folders  # noqa: E402
 
 
 def main() -> int:

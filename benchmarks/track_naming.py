@@ -35,11 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import paths  # noqa: E402
+from app.evaluation.datasets import build_crops, lfw_image_path  # noqa: E402
 from app.live.tracking import Detection, Tracker  # noqa: E402
 from app.recognition.encoder import Encoder  # noqa: E402
 from app.recognition.matching import Match, Matcher  # noqa: E402
 from app.training.calibration import validation_images, validation_people  # noqa: E402
-from app.training.datasets import build_crops, lfw_image_path  # noqa: E402
 
 FRAMES = 8                  # analysed frames per pseudo-track (the vote's history is 5)
 MIN_PHOTOS = 4              # a pseudo-track shows each of 4+ photos of a person and its mirror image

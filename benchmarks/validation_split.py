@@ -124,9 +124,9 @@ def cmd_check(args) -> None:
 def cmd_views(args) -> None:
     import cv2
 
+    from app.evaluation.datasets import build_crops
     from app.evaluation.protocols import folder_identification_split, one_shot_identification
     from app.recognition.encoder import Encoder
-    from app.training.datasets import build_crops
 
     enc = Encoder.load(args.weights, "cpu")
     split = folder_identification_split(tree_dir())

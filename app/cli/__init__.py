@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli import bench, calibrate, combine, enroll, evaluate, fetch_models, identify, people, train, watch
+from app.cli import bench, calibrate, combine, enrol, evaluate, fetch_models, identify, people, train, watch
 from app.cli.common import _common
 from app.errors import Cancelled, OneShotError
 
 # The commands in the order `--help` lists them: a new command is a module with `register(sub)` and a line here.
-COMMAND_MODULES = (enroll, identify, people, watch, train, evaluate, calibrate, combine, fetch_models, bench)
+COMMAND_MODULES = (enrol, identify, people, watch, train, evaluate, calibrate, combine, fetch_models, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args) -> int:
-    from app.evaluation.bench import run_bench
-    result = run_bench(args)
+    from app.service.evaluation import bench
+    result = bench(args)
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return 0

@@ -25,16 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    from app.recognition.encoder import shipped_weights
-    from app.recognition.model_card import ModelCard, card_path_for
-    from app.recognition.open_set import OpenSetRule
-    from app.training.calibration import VALIDATION_TAG
-    from app.training.loop import calibrate_card
-    weights = args.weights or shipped_weights()
-    card = ModelCard.from_file(card_path_for(weights))
+    from app.service import OpenSetRule
+    from app.service import training as service
+    path, card = service.model_card(args.weights)
+    weights = args.weights or path
     do_tau, do_open = args.only not in ("open-set", "tracks"), args.only != "tau"
     background = None
-    held_out = (card.training.get("data") or {}).get("held_out") == VALIDATION_TAG
+    held_out = service.trained_without_validation_people(card)
     if args.only == "tracks":
         if not held_out or args.background:
             raise OneShotError("--only tracks measures the live-track table on LFW's validation people: it needs "
@@ -51,7 +48,7 @@ def cmd_calibrate(args) -> int:
                                "(photos of people it never trained on, a folder per person) or --only tau.")
     do_tau = do_tau or background == "validation"  # a new cohort changes the distances τ is set on
     lfw = _lfw_dir(args.lfw) if do_tau or background == "validation-tracks" else None
-    card = calibrate_card(weights, lfw, _detector(args), progress=console_progress("calibrating "),
+    card = service.calibrate_card(weights, lfw, _detector(args), progress=console_progress("calibrating "),
                           background=background, cancel=CancelToken(), tau=do_tau)
     if do_tau:
         print(f"tau = {card.tau:.4f} written to the model card of {weights}")

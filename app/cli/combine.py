@@ -22,8 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_combine(args) -> int:
     from pathlib import Path
 
-    from app.training.combine import combine_models
-    from app.training.loop import calibrate_card
+    from app.service.training import calibrate_card, combine_models
     try:
         lfw = _lfw_dir(args.lfw)
     except OneShotError as exc:

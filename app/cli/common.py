@@ -23,21 +23,23 @@ def _common(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
 
 def _detector(args) -> str:
     """The detector a command that needs one by name uses: --detector, else the default one."""
-    from app.recognition.detection import DEFAULT_DETECTOR
-    return args.detector or DEFAULT_DETECTOR
+    from app.service.live import default_detector
+    return args.detector or default_detector()
 
 
 def _engine(args, tau: float | None = None):
-    from app.live.pipeline import Engine
-    engine = Engine.create(args.detector, args.detector_model, args.weights, args.device, tau=tau)
+    from app.service import Library
+    from app.service.live import create_engine
+    engine = create_engine(args.detector, args.detector_model, args.weights, args.device, tau=tau)
     for w in engine.warnings:  # e.g. unusable --weights: the shipped model is used instead
         print(f"warning: {w}", file=sys.stderr)
     # Faces enrolled under another model (another --weights, an updated app, a fallback to the
     # shipped model) are not comparable until re-embedded from their stored crops.
-    stale = engine.gallery.stale_count(engine.encoder.version)
+    library = Library(engine)
+    stale = library.stale_count()
     if stale:
-        print(f"Updating {stale} enrolled face(s) for model {engine.encoder.version}.", file=sys.stderr)
-        engine.refresh_gallery(console_progress("re-embedding "))
+        print(f"Updating {stale} enrolled face(s) for model {library.model_version}.", file=sys.stderr)
+        library.refresh(console_progress("re-embedding "))
     return engine
 
 
@@ -48,7 +50,7 @@ def _face_json(box, name: str, distance: float, track: int | None = None, neares
     it was decided with. With a cohort-normalised model, `distance` is the plain L2 distance and
     `score` the normalised one that τ is compared with; otherwise, and for a tracked face (whose
     figures are its pooled template's), the two are the same number."""
-    from app.recognition.matching import UNKNOWN
+    from app.service.live import UNKNOWN
     x, y, w, h = box
     def num(v):
         return None if v is None or not math.isfinite(v) else round(float(v), 4)

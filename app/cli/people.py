@@ -74,9 +74,34 @@ def _photos_json(person, samples, rejections: int) -> dict:
                         "size": list(s.crop.shape[:2])} for i, s in enumerate(samples, 1)]}
 
 
+def _print_list(people, as_json: bool) -> None:
+    """`people list`: everyone enrolled and how many photos each has."""
+    if as_json:
+        print(json.dumps([{"name": p.name, "photos": p.sample_count} for p in people], ensure_ascii=False))
+    elif not people:
+        print("Nobody is enrolled yet.")
+    for p in ([] if as_json else people):
+        print(f"{p.name}\t{_plural(p.sample_count, 'photo')}")
+
+
+def _print_show(person, info: dict, as_json: bool) -> None:
+    """`people show`: a person's photos, numbered as the other actions take them."""
+    if as_json:
+        print(json.dumps(info, ensure_ascii=False))
+        return
+    print(f"{person.name}: {_plural(len(info['photos']), 'photo')}, enrolled {_when(person.created)}")
+    for ph in info["photos"]:
+        q = "quality -" if ph["quality"] is None else f"quality {ph['quality']:.2f} ({ph['quality_note']})"
+        print(f"  {ph['number']:>2} {'*' if ph['main'] else ' '} added {_when(ph['added'])}  {q}  "
+              f"{ph['source'] or '-'}")
+    print("  (* main photo)")
+    if info["rejections"]:
+        print(f"  {_plural(info['rejections'], 'face')} marked as not {person.name}")
+
+
 def cmd_people(args) -> int:
     from app.errors import GalleryError, NameTakenError
-    from app.store.gallery import Gallery
+    from app.service.people import PeopleBook
     lo, hi = _PEOPLE_ARGS[args.action]
     if len(args.args) < lo or (hi is not None and len(args.args) > hi):
         raise GalleryError(f"Usage: oneshot-face {PEOPLE_USAGE[args.action]}")
@@ -85,63 +110,43 @@ def cmd_people(args) -> int:
     if args.action == "add":
         return _add_photos(args)
     a = args.args
-    with Gallery() as gallery:
-        def lookup(name: str):
-            person = gallery.find(name)
-            if person is None:
-                raise GalleryError(f"Nobody called {name!r} is enrolled.")
-            return person
+    with PeopleBook() as book:
+        lookup = book.lookup
 
         def numbered(name: str, number: str):
             person = lookup(name)
-            samples = gallery.samples(person.id)
+            samples = book.samples(person.id)
             return person, samples[_photo_number(number, person, len(samples)) - 1]
 
         if args.action == "list":
-            people = gallery.people()
-            if args.json:
-                print(json.dumps([{"name": p.name, "photos": p.sample_count} for p in people], ensure_ascii=False))
-            elif not people:
-                print("Nobody is enrolled yet.")
-            for p in ([] if args.json else people):
-                print(f"{p.name}\t{_plural(p.sample_count, 'photo')}")
+            _print_list(book.people(), args.json)
         elif args.action == "show":
             person = lookup(a[0])
-            info = _photos_json(person, gallery.samples(person.id), gallery.rejection_count(person.id))
-            if args.json:
-                print(json.dumps(info, ensure_ascii=False))
-            else:
-                print(f"{person.name}: {_plural(len(info['photos']), 'photo')}, enrolled {_when(person.created)}")
-                for ph in info["photos"]:
-                    q = "quality -" if ph["quality"] is None else f"quality {ph['quality']:.2f} ({ph['quality_note']})"
-                    print(f"  {ph['number']:>2} {'*' if ph['main'] else ' '} added {_when(ph['added'])}  {q}  "
-                          f"{ph['source'] or '-'}")
-                print("  (* main photo)")
-                if info["rejections"]:
-                    print(f"  {_plural(info['rejections'], 'face')} marked as not {person.name}")
+            _print_show(person, _photos_json(person, book.samples(person.id), book.rejection_count(person.id)),
+                        args.json)
         elif args.action == "remove-photo":
             person, smp = numbered(a[0], a[1])
-            after = gallery.remove_sample(smp.id)
+            after = book.remove_photo(smp.id)
             print(f"Removed photo {a[1]} of {after.name} ({smp.source or 'no source'}); "
                   f"{_plural(after.sample_count, 'photo')} left.")
         elif args.action == "move":
             person, smp = numbered(a[0], a[1])
             other = lookup(a[2])
-            after = gallery.move_sample(smp.id, other.id)
+            after = book.move_photo(smp.id, other.id)
             print(f"Moved photo {a[1]} of {person.name} to {after.name}, who now has "
                   f"{_plural(after.sample_count, 'photo')}.")
         elif args.action == "main-photo":
             person, smp = numbered(a[0], a[1])
-            gallery.set_main_sample(smp.id)
+            book.set_main_photo(smp.id)
             print(f"Photo {a[1]} is now the main photo of {person.name}.")
         elif args.action == "merge":
             src, dst = lookup(a[0]), lookup(a[1])
-            after = gallery.merge(src.id, dst.id)
+            after = book.merge(src.id, dst.id)
             print(f"Merged {src.name} into {after.name}, who now has {_plural(after.sample_count, 'photo')}.")
         elif args.action == "rename":
             person = lookup(a[0])
             try:
-                p = gallery.rename(person.id, a[1])
+                p = book.rename(person.id, a[1])
             except NameTakenError as exc:
                 raise GalleryError(f"{exc.name} is already enrolled; to make them one person, run: "
                                    f"oneshot-face people merge {shlex.quote(person.name)} "
@@ -150,29 +155,27 @@ def cmd_people(args) -> int:
         elif args.action == "delete":
             person = lookup(a[0])
             if args.now:
-                gallery.delete(person.id)
+                book.delete_now(person.id)
                 print(f"Deleted {person.name} and every photo and embedding of them.")
             else:
-                gone = gallery.delete(person.id, undoable=True)
-                minutes = gallery.undo_window_s / 60
+                gone = book.delete(person.id)
+                minutes = book.undo_window_s / 60
                 print(f"Deleted {person.name} ({_plural(gone.sample_count, 'photo')}). Undo within "
                       f"{minutes:g} minutes with: oneshot-face people undo-delete {shlex.quote(person.name)}; "
                       f"after that every photo and embedding of them is erased.")
         elif args.action == "undo-delete":
-            deleted = gallery.find_deleted(a[0])
+            deleted = book.find_deleted(a[0])
             if deleted is None:
                 raise GalleryError(f"Nobody called {a[0]!r} was deleted in the last "
-                                   f"{gallery.undo_window_s / 60:g} minutes.")
-            p = gallery.undo_delete(deleted.id)
+                                   f"{book.undo_window_s / 60:g} minutes.")
+            p = book.undo_delete(deleted.id)
             print(f"Restored {p.name} with {_plural(p.sample_count, 'photo')}.")
         elif args.action == "forget-camera":
-            from app.live.domain import DomainSample, path_for
-            n = DomainSample(path_for(gallery.path)).reset()
+            n = book.forget_camera()
             print(f"Forgot {_plural(n, 'face')} seen by the camera: τ is the model's table's again "
                   f"until the camera has seen more.")
         elif args.action == "export":
-            from app.store.backup import export_gallery
-            done = export_gallery(gallery, a[0])
+            done = book.export(a[0])
             print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "
                   f"It holds face data: keep it private.")
     return 0
@@ -185,20 +188,22 @@ def _add_photos(args) -> int:
 
     from app.errors import ImageError, MultipleFacesError, NoFaceError, OneShotError
     from app.imageio import load_image
-    from app.store.gallery import Gallery
+    from app.service import Library
+    from app.service.people import PeopleBook
     name, photos = args.args[0], args.args[1:]
-    with Gallery() as gallery:  # refuse an unknown name before loading any model
-        if gallery.find(name) is None:
-            raise OneShotError(f"Nobody called {name!r} is enrolled; enrol them first (oneshot-face enroll).")
+    with PeopleBook() as book:  # refuse an unknown name before loading any model
+        if book.find(name) is None:
+            raise OneShotError(f"Nobody called {name!r} is enrolled; enrol them first (oneshot-face enrol).")
     engine = _engine(args)
+    library = Library(engine)
     try:
-        person = engine.gallery.find(name)
+        person = library.find(name)
         if person is None:
             raise OneShotError(f"Nobody called {name!r} is enrolled.")
         good, bad = [], []
         for photo in photos:
             try:
-                cand = engine.enrol_candidate(load_image(photo), name=str(photo))
+                cand = library.candidate(load_image(photo), name=str(photo))
             except MultipleFacesError as exc:
                 bad.append(f"{photo}: {exc.count} faces found; a photo to add must show only {person.name}")
                 continue
@@ -212,18 +217,20 @@ def _add_photos(args) -> int:
         if bad:
             raise OneShotError(f"{len(bad)} of {_plural(len(photos), 'photo')} cannot be added, so nothing was "
                                f"added: {'; '.join(bad)}.")
-        added = engine.add_candidates(person.id, [(c, src) for c, src, _ in good])
-        after = engine.gallery.person(person.id)
-        numbers = {s.id: i for i, s in enumerate(engine.gallery.samples(person.id), 1)}
+        added = library.add_photos(person.id, [(c, src) for c, src, _ in good])
     finally:
         engine.close()
+    with PeopleBook() as book:
+        after = book.person(person.id)
+        numbers = {s.id: i for i, s in enumerate(book.samples(person.id), 1)}
     for cand, _, photo in good:
         if cand.nearest.known and cand.nearest.name != person.name:
             print(f"note: the face in {photo} is also close to {cand.nearest.name} "
                   f"(distance {cand.nearest.distance:.3f})", file=sys.stderr)
     if args.json:
         print(json.dumps({"name": after.name, "photos": after.sample_count,
-                          "added": [{"photo": str(photo), "number": numbers.get(s.id), "quality": round(s.quality, 3)}
+                          "added": [{"photo": str(photo), "number": numbers.get(s.id),
+                                     "quality": None if s.quality is None else round(s.quality, 3)}
                                     for (_, _, photo), s in zip(good, added)]}, ensure_ascii=False))
     else:
         for (_, _, photo), s in zip(good, added):
@@ -234,19 +241,21 @@ def _add_photos(args) -> int:
 
 def _import_people(args) -> int:
     from app.errors import GalleryError
-    from app.store.backup import read_backup
+    from app.service import Library
+    from app.service.people import read_backup
     if len(args.args) != 1:
         raise GalleryError("Usage: oneshot-face people import FILE [--merge]")
     saved = read_backup(args.args[0])  # a damaged or newer file is refused before any model is loaded
     engine = _engine(args)
     bar = console_progress("re-embedding ")
 
-    def progress(d: int, t: int, m: str = "") -> None:
-        if t:  # nothing to re-embed: no bar
-            bar(d, t, m)
+    def progress(done: int, total: int, message: str = "") -> None:
+        if total:  # nothing to re-embed: no bar
+            bar(done, total, message)
 
     try:
-        report, reembedded = engine.import_gallery(saved, merge=args.merge, progress=progress)
+        library = Library(engine)
+        report, reembedded = library.import_gallery(saved, merge=args.merge, progress=progress)
     finally:
         engine.close()
     text = f"Imported {len(report.people_added)} people"
@@ -257,6 +266,6 @@ def _import_people(args) -> int:
         text += f"; {report.samples_skipped} already there, skipped"
     text += ")."
     if reembedded:
-        text += f" {reembedded} re-embedded for model {engine.encoder.version}."
+        text += f" {reembedded} re-embedded for model {library.model_version}."
     print(text)
     return 0

@@ -82,8 +82,7 @@ def parse_arch(text: str, base: dict) -> dict:
     """`base` with the keys of the JSON object `text` changed; a one-line DatasetError unless the
     result builds a network (so a typo fails before the data is prepared, not after)."""
     from app.errors import DatasetError
-    from app.recognition.model_card import crop_box_of
-    from app.recognition.networks import FaceNet
+    from app.service.training import check_arch
     try:
         change = json.loads(text)
     except ValueError as exc:
@@ -93,8 +92,7 @@ def parse_arch(text: str, base: dict) -> dict:
     arch = {**base, **change}
     _check_input_size(arch["input_size"], "--arch input_size")
     try:
-        crop_box_of(arch)
-        FaceNet(**arch)
+        check_arch(arch)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise DatasetError(f"--arch {text} does not make a network: {str(exc).splitlines()[0]}.") from None
     return arch
@@ -103,9 +101,9 @@ def parse_arch(text: str, base: dict) -> dict:
 def parse_crop_box(text: str) -> list[float]:
     """"X0,Y0,SIDE" → a square inside the canonical frame, or a one-line DatasetError."""
     from app.errors import DatasetError
-    from app.recognition.alignment import checked_box
+    from app.service.training import checked_crop_box
     try:
-        return list(checked_box(text.split(",")))
+        return checked_crop_box(text.split(","))
     except ValueError as exc:
         raise DatasetError(f"--crop-box: {exc}.") from None
 
@@ -121,15 +119,14 @@ TRAIN_OPTIONS = {"exclude_people": "exclude_people", "epochs": "epochs", "loss":
 
 def train_config(args):
     """The TrainConfig of `train`'s arguments (teachers and architecture not yet applied)."""
-    from app.training.loop import TrainConfig
+    from app.service.training import train_config as config
     given = {field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items() if getattr(args, dest) is not None}
-    return TrainConfig(datasets=args.datasets, out=args.out, **given)
+    return config(datasets=args.datasets, out=args.out, **given)
 
 
 def cmd_train(args) -> int:
-    from app.training.loop import train
+    from app.service.training import available_teachers, parse_teacher_models, parse_teachers, train
     cfg = train_config(args)
-    from app.training.teachers import available_teachers, parse_teacher_models, parse_teachers
     cfg.teachers = [list(t) for t in parse_teachers(args.teacher or (available_teachers()[:1] or ["dlib"]))]
     cfg.teacher_models = parse_teacher_models(args.teacher_model)
     if cfg.unlabelled_per_batch < 0:

@@ -29,15 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_watch(args) -> int:
     import time
 
-    from app.live.analysis import LiveAnalyser
-    from app.live.sources import RetryingSource, describe_source, open_source
-    from app.live.tracking import LiveLabeller
+    from app.service import live as service
     review = None
     if args.keep_unknown is not None:
-        from app.live.recent import check_review_folder
         if args.per_frame:
             raise OneShotError("--keep-unknown groups tracked faces; leave out --per-frame.")
-        review = check_review_folder(args.keep_unknown)  # refused before any model is loaded
+        review = service.check_review_folder(args.keep_unknown)  # refused before any model is loaded
     engine = _engine(args, args.tau)
     info = engine.describe()
     print(f"detector: {info['detector']}, encoder: {info['encoder']}, device: {info['device']}, "
@@ -50,15 +47,13 @@ def cmd_watch(args) -> int:
     try:
         # A camera or stream that drops out is re-opened until it returns (Ctrl-C stops);
         # files and folders end when they end.
-        live = RetryingSource(args.source, on_status=lambda m: print(m, file=sys.stderr, flush=True))
+        live = service.retrying_source(args.source, on_status=lambda m: print(m, file=sys.stderr, flush=True))
         if review is not None:
-            from app.live.recent import RecentFaces
             # Every track of the run is kept (up to MAX_ENTRIES), timed by the source: a video's
             # position, a camera's wall clock.
-            recent = RecentFaces(window_s=float("inf"), clock=time.time if live.is_live else lambda: clock["t"])
-            recent.configure_from(engine)
-        analyser = None if args.per_frame else LiveAnalyser(engine, LiveLabeller(engine.identify, recent=recent))
-        source_cm = live if live.is_live else open_source(args.source)
+            recent = service.review_recent_faces(engine, clock=time.time if live.is_live else lambda: clock["t"])
+        analyser = None if args.per_frame else service.analyser_for(engine, recent)
+        source_cm = live if live.is_live else service.open_source(args.source)
         with source_cm as source:
             while args.max_frames is None or n < args.max_frames:
                 frame = source.read()
@@ -90,11 +85,10 @@ def cmd_watch(args) -> int:
     finally:
         engine.close()
     if recent is not None and review is not None:  # (recent is made only with a review folder)
-        from app.live.recent import write_review_folder
         recent.end_all()
         groups = recent.groups()
-        write_review_folder(groups, review, {
-            "source": describe_source(args.source), "model": info["encoder"],
+        service.write_review_folder(groups, review, {
+            "source": service.describe_source(args.source), "model": info["encoder"],
             "time": "seconds into the video" if not live.is_live else "seconds since 1970 (UTC)",
             "frames": n})
         tracks = sum(g.count for g in groups)

@@ -12,10 +12,10 @@ from typing import Callable
 import numpy as np
 
 from app import paths
+from app.evaluation.datasets import build_crops
 from app.progress import ProgressFn, no_progress
 from app.recognition.detection import DEFAULT_DETECTOR
 from app.recognition.encoder import Encoder
-from app.training.datasets import build_crops
 
 
 def make_embed_paths(encoder: Encoder, detector: str = DEFAULT_DETECTOR, detector_model: str | None = None,

@@ -23,10 +23,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from app.errors import DatasetError, ModelError
+from app.evaluation.datasets import lfw_image_path, read_pairs, scan_identity_folders
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.matching import Matcher
 from app.recognition.scoring import CohortScorer, pair_distances
-from app.training.datasets import lfw_image_path, read_pairs, scan_identity_folders
 
 # Image paths → (embeddings (N, D) float32 L2-normalised, found (N,) bool: the detector found a
 # face; misses were embedded from a fallback box by the caller, so every image has a vector).

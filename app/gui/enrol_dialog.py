@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from app.gui.live_view import KNOWN_COLOUR, UNKNOWN_COLOUR, ImageWithBoxes
 
 if TYPE_CHECKING:
-    from app.live.pipeline import EnrolCandidate
+    from app.service.live import EnrolCandidate
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 NO_PICTURE = "Choose a photo with Browse…, or type its path above and press Enter."
@@ -192,7 +192,7 @@ class EnrolDialog(QDialog):
 
     # ---- choosing the photo -----------------------------------------------------------------
     def browse(self) -> None:
-        from app.store.settings import default_folder
+        from app.service.settings import default_folder
         start = self.folder_memory.start_folder("photo") if self.folder_memory else default_folder()
         path, _ = QFileDialog.getOpenFileName(self, "Choose a photo", str(start), IMAGE_FILTER)
         if path:

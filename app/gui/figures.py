@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.recognition.open_set import OpenSetRule
-from app.service import EngineInfo
+from app.service import EngineInfo, OpenSetRule
 from app.text import plural  # noqa: F401 (re-exported: the panes import it from here)
 
 if TYPE_CHECKING:  # the encoder pulls in torch
-    from app.recognition.encoder import ModelCard
+    from app.service.training import ModelCard
 
 
 def rates_at(calibration: dict, tau: float) -> tuple[float, float] | None:
@@ -131,7 +130,7 @@ def verdict(before: dict, after: dict, check: dict | None = None) -> tuple[str, 
     cancelled check is "skipped"; without a check, both models' accuracy on LFW's
     pairsDevTrain.txt with their own τ decides, and the sentence says those pairs are not held
     out (either model may have trained on their people)."""
-    from app.training.heldout import figures_sentence, held_out_verdict
+    from app.service.training import figures_sentence, held_out_verdict
     held = held_out_verdict(check)
     if "accuracy" not in after:
         extra = f" {figures_sentence(check)}" if held is not None and check is not None else ""

@@ -134,6 +134,7 @@ class ImageWithBoxes(QWidget):
             faces: list[tuple[int, QColor, QRectF]] = []
             texts: list[str] = []
             sizes: list[tuple[float, float]] = []
+            p.setClipRect(QRectF(ox, oy, w * s, h * s))  # a face at the edge: its box stops at the picture
             for i, (box, text, colour) in enumerate(self._boxes):
                 c = SELECTED_COLOUR if self.selected == i else colour
                 bx, by, bw, bh = box
@@ -145,6 +146,7 @@ class ImageWithBoxes(QWidget):
                     faces.append((i, c, r))
                     texts.append(text)
                     sizes.append((label_width(fmf, text) + 8, fm.height() + 4))
+            p.setClipping(False)
             # labels inside the picture and clear of each other (label_layout.place_labels)
             picture = (ox, oy, w * s, h * s)
             rects = place_labels([(r.x(), r.y(), r.width(), r.height()) for _, _, r in faces], sizes, picture)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import plural
 from app.gui.live_view import qimage_from_rgb
+from app.gui.messages import show_error
 from app.gui.person_dialog import NameTaken
 from app.service import PersonRow
 
@@ -218,11 +219,3 @@ class PeoplePanel(QWidget):
         self.message.emit(text)
         show_error(self, "People", text)
         self.refresh()
-
-
-def show_error(parent, title: str, text: str) -> QMessageBox:
-    """A non-blocking warning box (open(), not exec()): nothing waits on it."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
-    return box

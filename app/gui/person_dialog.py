@@ -248,7 +248,7 @@ class PersonDialog(QDialog):
             done(value)
 
         def failed(message: str) -> None:
-            from app.gui.people_panel import show_error
+            from app.gui.messages import show_error
             self.busy = False
             self.message.emit(message)
             show_error(self, title, message)

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import plural
 from app.gui.live_view import qimage_from_rgb
-from app.recognition.matching import UNKNOWN
+from app.service.live import UNKNOWN
 
 ADDED = "added"       # app.live.recent.ADDED
 REFRESH_MS = 1000     # how often the tab, while shown, asks for the current view
@@ -494,7 +494,7 @@ class RecentFacesPanel(QWidget):
         w.submit(lambda library, progress: job(library), done, lambda m: self._failed(what, m))
 
     def _failed(self, what: str, message: str) -> None:
-        from app.gui.people_panel import show_error
+        from app.gui.messages import show_error
         self.message.emit(message)
         show_error(self, what, message)
         self.refresh()

@@ -13,12 +13,12 @@ from PySide6.QtWidgets import QApplication
 
 
 def check_main_window(detector: str | None, model_path: Path | None, weights: str | os.PathLike | None,
-                      device: str | None, timeout: float, say) -> None:
-    """Wait for the window's engine and for the self-test's person in its People list; raise
+                      device: str | None, timeout: float, say, person: str) -> None:
+    """Wait for the window's engine and for the self-test's `person` in its People list; raise
     `SelfTestFailure` otherwise."""
+    from app.errors import SelfTestFailure
     from app.gui.main_window import MainWindow
-    from app.selftest import SELF_TEST_NAME, SelfTestFailure
-    from app.store import settings as app_settings
+    from app.service import settings as app_settings
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "oneshot-face"])
     # the self-test's data folder is temporary: a window on Haar must not stop to offer YuNet
     saved = app_settings.load()
@@ -29,7 +29,7 @@ def check_main_window(detector: str | None, model_path: Path | None, weights: st
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not win.engine_error:
-            if win.info and SELF_TEST_NAME in win.people.names():
+            if win.info and person in win.people.names():
                 break
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
             time.sleep(0.01)
@@ -37,7 +37,7 @@ def check_main_window(detector: str | None, model_path: Path | None, weights: st
             raise SelfTestFailure(f"the main window's engine failed: {win.engine_error}")
         if not win.info:
             raise SelfTestFailure(f"the main window's engine was not ready after {timeout:.0f} s.")
-        if SELF_TEST_NAME not in win.people.names():
+        if person not in win.people.names():
             raise SelfTestFailure("the main window's People list does not show the enrolled person.")
         if win.grab().isNull():
             raise SelfTestFailure("the main window could not be drawn offscreen.")

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.figures import format_figures, model_figures, open_set_rule, open_set_text, verdict
 from app.service import EngineInfo
-from app.store.settings import RETRAIN_EPOCHS, default_folder
+from app.service.settings import RETRAIN_EPOCHS, default_folder
 
 SLIDER_STEPS = 200      # slider units per 1.0 of distance
 TAU_MAX = 2.0           # unit vectors are at most 2 apart
@@ -61,7 +61,7 @@ def teacher_available() -> bool:
 def teacher_choices() -> list[tuple[str, str | None]]:
     """(label, teacher name) for the Retrain pane, best first: the ONNX teachers found on this
     computer, dlib's when installed, and training from labels alone."""
-    from app.training.teachers import available_teachers
+    from app.service.training import available_teachers
     labels = {"edgeface": "EdgeFace-XS (non-commercial licence)", "faceplugin": "Faceplugin (MIT)"}
     out: list[tuple[str, str | None]] = [(labels[n], n) for n in available_teachers()]
     if teacher_available():
@@ -336,6 +336,9 @@ class RetrainSection(QGroupBox):
         lay.addWidget(intro)
         self.folders = QListWidget()
         self.folders.setMaximumHeight(80)
+        # a long path is shortened in the middle (whole in its tooltip): no sideways scrolling
+        self.folders.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.folders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         lay.addWidget(self.folders)
         row = QHBoxLayout()
         add = QPushButton("Add folder…")
@@ -474,6 +477,7 @@ class RetrainSection(QGroupBox):
         if str(path) in self.folder_list():
             return
         self.folders.addItem(str(path))
+        self.folders.item(self.folders.count() - 1).setToolTip(str(path))
         self.inputs_changed.emit()
 
     def _remove_selected_folders(self) -> None:
@@ -489,6 +493,7 @@ class RetrainSection(QGroupBox):
             for f in folders:
                 if f not in self.folder_list():
                     self.folders.addItem(f)
+                    self.folders.item(self.folders.count() - 1).setToolTip(f)
             if epochs:
                 self.epochs.setValue(int(epochs))
         finally:
@@ -508,7 +513,7 @@ class RetrainSection(QGroupBox):
                                   "The active model averages several networks: a retrained model starts afresh")
         if not self.running:
             self.before_label.setText("Current model:\n" + format_figures(model_figures(info)))
-            from app.training.teachers import model_teacher
+            from app.service.training import model_teacher
             own = model_teacher(info.training)
             if new_model and own is not None and self.teacher.findData(own) >= 0:
                 # a newly active model: offer its own teacher (model_teacher says why); a choice the
@@ -516,30 +521,13 @@ class RetrainSection(QGroupBox):
                 self.teacher.setCurrentIndex(self.teacher.findData(own))
 
     def make_config(self):
-        from app import paths
-        from app.recognition.model_card import ModelCard
-        from app.training.heldout import CHECK_SHARE
-        from app.training.loop import DEFAULT_DISTILL, TrainConfig, fine_tune_settings
-
-        out = paths.user_models_dir() / f"encoder-user-{time.strftime('%Y%m%d-%H%M%S')}.pt"
-        teacher = self.teacher.currentData()
+        from app.service.training import retrain_config
         tune = self.fine_tune.isEnabled() and self.fine_tune.isChecked() and self.members.value() == 1
-        # a fine-tune keeps the active model's own rate and frozen layers (no disk read: from its card's info)
-        info = self.current_info
-        active = ModelCard(arch=dict(info.arch) if info else {}, training=dict(info.training) if info else {})
-        tune_lr, tune_freeze = fine_tune_settings(active)
-        return TrainConfig(datasets=self.folder_list(), out=str(out), epochs=self.epochs.value(),
-                           members=self.members.value(),
-                           device=self.device.currentData(),
-                           distill=DEFAULT_DISTILL if teacher else 0.0,
-                           teachers=[[teacher, 1.0]] if teacher else [],
-                           augment="strong" if teacher not in (None, "dlib") else "basic",
-                           init_weights=info.model_path if tune and info else None,
-                           lr=tune_lr if tune else TrainConfig.lr, freeze=tune_freeze if tune else 0,
-                           max_images=self.max_images.value() or None,
-                           calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None,
-                           check_share=CHECK_SHARE,  # people kept out to compare the models on
-                           workers=1)
+        return retrain_config(self.folder_list(), epochs=self.epochs.value(), members=self.members.value(),
+                              device=self.device.currentData(), teacher=self.teacher.currentData(),
+                              fine_tune=tune, active=self.current_info,
+                              max_images=self.max_images.value() or None,
+                              calibrate_lfw=self.lfw_dir if self.calibrate.isChecked() else None)
 
     # ---- running ----------------------------------------------------------------------------
     @property
@@ -670,11 +658,8 @@ class RetrainSection(QGroupBox):
     def _finished(self, result) -> None:
         self.result = result
         card = result.card
-        from app.training.loop import checkpoint_path
-        try:  # the model is saved: its checkpoint can no longer be resumed, only take room
-            checkpoint_path(result.path).unlink(missing_ok=True)
-        except OSError:
-            pass
+        from app.service.training import forget_checkpoint
+        forget_checkpoint(result.path)  # the model is saved: its checkpoint can no longer be resumed
         self._ended("done", f"Training finished: {result.path}")
         self.progress.setRange(0, 1)
         self.progress.setValue(1)

@@ -13,14 +13,13 @@
   (`recent.RecentFaces`, fed by the labeller; read and acted on only by jobs, so the GUI thread
   never waits on their lock or their opt-in file), handed on to the next worker when the engine
   is restarted.
-* `TrainingWorker` runs `training.loop.train` with progress signals, cancellable through a CancelToken,
-  then checks the new model against the active one on people neither trained on (`app.training.heldout`).
+* `TrainingWorker` runs `service.training.retrain` (training, then the held-out check of the new
+  model against the active one) with progress signals, cancellable through a CancelToken.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import queue
 import threading
 import time
@@ -32,14 +31,14 @@ import numpy as np
 from PySide6.QtCore import QThread, QTimer, Signal
 
 from app.errors import Cancelled, OneShotError
-from app.live.analysis import LiveAnalyser
-from app.live.tracking import Labelled, LiveLabeller
 from app.progress import CancelToken
 from app.service import EngineInfo, Library
 from app.service import export_gallery_crops as export_gallery_crops  # where the GUI tests import it
+from app.service import live as live_service
+from app.service.live import Labelled
 
 if TYPE_CHECKING:
-    from app.live.pipeline import Engine
+    from app.service.live import Engine, LiveAnalyser, LiveLabeller
 
 END = object()  # put in the slot when a finite source ends
 
@@ -113,11 +112,10 @@ class CaptureThread(QThread):
 
     def run(self) -> None:
         from app.errors import SourceError
-        from app.live.sources import RetryingSource
 
         src = None
         try:
-            src = RetryingSource(self.spec, loop=self.loop, retry_interval=self.retry_interval,
+            src = live_service.retrying_source(self.spec, loop=self.loop, retry_interval=self.retry_interval,
                                  on_status=self.status.emit, on_state=self.state.emit, cancel=self.cancel,
                                  max_retries=self.max_retries, opener=self.opener)
             t0: float | None = None  # when the first frame of the file (or a jump in its clock) was read
@@ -260,10 +258,8 @@ class InferenceWorker(QThread):
 
     # ---- worker thread ----------------------------------------------------------------------
     def _create_engine(self) -> Engine:
-        from app.live.pipeline import Engine
-
         o = self.options
-        return Engine.create(o.detector, o.detector_model, o.weights, o.device, o.gallery_path, o.tau)
+        return live_service.create_engine(o.detector, o.detector_model, o.weights, o.device, o.gallery_path, o.tau)
 
     def describe(self) -> EngineInfo:
         """The engine's and the model card's facts (worker thread)."""
@@ -309,9 +305,9 @@ class InferenceWorker(QThread):
             return
         try:
             self._open_recent()
-            self.labeller = LiveLabeller(engine.identify, recent=self.recent)
             # settled faces carry their name over between re-embeddings (app.live.analysis)
-            self.analyser = LiveAnalyser(engine, self.labeller)
+            self.analyser = live_service.analyser_for(engine, self.recent)
+            self.labeller = self.analyser.labeller
             self.ready.emit(self.describe())
             domain_seen = self.library.camera_state()
             last_done: float | None = None
@@ -333,9 +329,9 @@ class InferenceWorker(QThread):
                         self.analyser.reset()
                         self._tau_dirty = False
                         self._recent_model = None  # grouping follows the new τ
-                if self._recent_model != engine.encoder.version:  # a new model or τ
+                if self._recent_model != live_service.model_version(engine):  # a new model or τ
                     self.recent.configure_from(engine)
-                    self._recent_model = engine.encoder.version
+                    self._recent_model = live_service.model_version(engine)
                 t0 = time.perf_counter()
                 try:
                     analysis = self.analyser(item.rgb, frame_index=item.index)  # SourceError for a garbage frame
@@ -365,32 +361,23 @@ class InferenceWorker(QThread):
     def _open_recent(self) -> None:
         """The recent faces this worker feeds: the previous worker's, or opened as the settings
         say (reading the opt-in file here, never on the GUI thread)."""
-        if self.recent is None:
-            from app.live.recent import RecentFaces, open_recent_faces
-            o = self.options
-            try:
-                self.recent = open_recent_faces(o.keep_recent_faces, o.recent_faces_retention_h,
-                                                clock=o.recent_clock)
-            except OneShotError as exc:  # an unusable file: recent faces in memory only
-                self.recent = RecentFaces(clock=o.recent_clock)
-                self.frame_error.emit(f"{exc} Recent faces are kept in memory only.")
         assert self.engine is not None  # called by run, once the engine is made
+        if self.recent is None:
+            o = self.options
+            self.recent, warning = live_service.open_recent(o.keep_recent_faces, o.recent_faces_retention_h,
+                                                            clock=o.recent_clock)
+            if warning:  # an unusable file: recent faces in memory only
+                self.frame_error.emit(warning)
         self.recent.configure_from(self.engine)
-        self._recent_model = self.engine.encoder.version
+        self._recent_model = live_service.model_version(self.engine)
 
     def switch_recent(self, keep: bool, retention_h: float):
         """A job (for `submit`): keep recent faces on disk or not, for how long. The faces seen
         so far are carried over (within the new retention); turning it off deletes the file."""
         def job(library, progress):
-            from app.live.recent import open_recent_faces
-            old = self.recent
-            faces = old.entries(include_ignored=True) if old is not None else []
-            if old is not None and old.store is not None:
-                old.store.close()  # before the file is removed or opened again
-            new = open_recent_faces(keep, retention_h, clock=self.options.recent_clock)
             assert self.engine is not None  # jobs run only once it is
-            new.configure_from(self.engine)
-            new.adopt(faces)
+            new = live_service.reopen_recent(self.recent, keep, retention_h, self.engine,
+                                             clock=self.options.recent_clock)
             self.recent = new
             if self.labeller is not None:
                 self.labeller.recent = new
@@ -404,25 +391,6 @@ class InferenceWorker(QThread):
             except queue.Empty:
                 return
             self.job_failed.emit(job_id, message)
-
-
-def config_from_checkpoint(ckpt):
-    """The TrainConfig an interrupted run saved in its checkpoint (`training.loop.train` stores it as
-    "config"); fields this version does not know are left out. OneShotError if unreadable."""
-    from dataclasses import fields
-
-    import torch
-
-    from app.errors import DatasetError
-    from app.training.loop import TrainConfig
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        saved = dict(state["config"])
-    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: say so, do not crash
-        raise DatasetError(f"The interrupted training's checkpoint {ckpt} cannot be read "
-                           f"({type(exc).__name__}: {exc}).") from None
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in saved.items() if k in names})
 
 
 class TrainingWorker(QThread):
@@ -448,30 +416,21 @@ class TrainingWorker(QThread):
         self.cancel_token.cancel()
 
     def run(self) -> None:
-        from app.training.loop import CALIBRATING, TRAINING, TrainingProgress, train
+        from app.service import training
 
-        def progress(p: TrainingProgress) -> None:
-            message = p.message
-            if p.phase == TRAINING:
-                if p.loss is not None:
-                    self.loss.emit(int(p.done), float(p.loss))
-                stage = "Training"
-            elif p.phase == CALIBRATING:
-                stage = "Calibrating τ and the open-set rule"
-            else:
-                stage = "Preparing face crops"
-            self.progress.emit(int(p.done), int(p.total), f"{stage}: {message}" if message else stage)
+        def progress(p) -> None:  # a training.loop.TrainingProgress
+            if p.phase == training.TRAINING and p.loss is not None:
+                self.loss.emit(int(p.done), float(p.loss))
+            stage = training.phase_label(p)
+            self.progress.emit(int(p.done), int(p.total), f"{stage}: {p.message}" if p.message else stage)
 
-        import torch
+        def check_progress(done: int, total: int, message: str = "") -> None:
+            self.progress.emit(int(done), int(total), message[:1].upper() + message[1:])
 
-        from app.live.pipeline import live_threads
-        torch.set_num_threads(max(1, os.cpu_count() or 1))  # training takes every core; live frames one
         try:
-            if self.resume_from is not None:
-                self.config = config_from_checkpoint(self.resume_from)
-            # build_crops spawns (never forks) its workers, so this threaded process is safe.
-            result = train(self.config, resume=self.resume_from is not None, on_progress=progress,
-                           cancel=self.cancel_token, on_epoch=self.epoch.emit)
+            self.config, result = training.retrain(self.config, self.resume_from, self.active_weights,
+                                                   on_progress=progress, check_progress=check_progress,
+                                                   cancel=self.cancel_token, on_epoch=self.epoch.emit)
         except Cancelled as exc:
             self.cancelled.emit(str(exc))
         except OneShotError as exc:
@@ -480,24 +439,4 @@ class TrainingWorker(QThread):
             traceback.print_exc()
             self.failed.emit(f"Training failed: {type(exc).__name__}: {exc}")
         else:
-            self._check(result)
             self.finished_ok.emit(result)
-        finally:
-            live_threads()
-
-    def _check(self, result) -> None:
-        """The held-out check of the new model against the active one, in this thread; its
-        result goes into the new model's card. Cancelling it keeps the model (the verdict is
-        skipped), and a failure only skips the check."""
-        from app.training.heldout import check_after_training
-
-        def progress(done: int, total: int, message: str = "") -> None:
-            self.progress.emit(int(done), int(total), message[:1].upper() + message[1:])
-
-        try:
-            check_after_training(result.path, result.card, self.active_weights, device=self.config.device,
-                                 detector=self.config.detector, workers=self.config.workers,
-                                 progress=progress, cancel=self.cancel_token)
-        except Exception as exc:  # noqa: BLE001 - the model is saved: a failed check must not lose it
-            traceback.print_exc()
-            result.card.training["held_out_check"] = {"skipped": f"the check failed ({type(exc).__name__}: {exc})"}

@@ -15,7 +15,7 @@ that τ is too loose). The pairs drawn from it are only those known to be of dif
   except the one it lies nearest to (the same rule for every track, named or not, so the sample
   is not biased by the decision).
 
-The sample is persisted beside the gallery (atomically), dropped with it, and belongs to one
+The sample is persisted beside the gallery (atomically, `app.atomic`), dropped with it, and belongs to one
 encoder version. Qt-free.
 """
 
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.atomic import atomic_write
 from app.recognition import scoring
 from app.recognition.scoring import CohortScorer
-from app.store.atomic import atomic_write
 
 MAX_FACES = 1000      # oldest faces dropped beyond this (a day of comings and goings)
 PER_TRACK = 3         # faces kept per track: a long stay is still one person

@@ -295,10 +295,10 @@ class Engine:
         quality = assess(face, crop, rgb.shape)  # the one gate; enrolling from a photo only warns
         return EnrolCandidate(face, crop, emb, quality.reasons, nearest, quality)
 
-    def enroll(self, name: str, candidate: EnrolCandidate, source: str | None = None,
+    def enrol(self, name: str, candidate: EnrolCandidate, source: str | None = None,
                add_to_existing: bool = False) -> Person:
         q = candidate.quality
-        return self.gallery.enroll(name, candidate.crop, candidate.embedding, self.encoder.version,
+        return self.gallery.enrol(name, candidate.crop, candidate.embedding, self.encoder.version,
                                    source=source, add_to_existing=add_to_existing,
                                    quality=None if q is None else q.score, quality_note=None if q is None else q.note)
 
@@ -309,10 +309,10 @@ class Engine:
                       None if c.quality is None else c.quality.score, None if c.quality is None else c.quality.note)
             for c, source in candidates])
 
-    def enroll_photo(self, name: str, path: str | os.PathLike, face_index: int | None = None,
+    def enrol_photo(self, name: str, path: str | os.PathLike, face_index: int | None = None,
                      add_to_existing: bool = False) -> tuple[Person, EnrolCandidate]:
         cand = self.enrol_candidate(load_image(path), face_index, name=str(path))
-        return self.enroll(name, cand, source=Path(path).name, add_to_existing=add_to_existing), cand
+        return self.enrol(name, cand, source=Path(path).name, add_to_existing=add_to_existing), cand
 
     def embed_stored_crops(self, crops: np.ndarray) -> np.ndarray:
         """Embed gallery crops (stored at STORED_CROP, full frame) with the current encoder, as

@@ -26,30 +26,29 @@ Privacy, and why it is built so:
   added to or named as someone no longer enrolled (the GUI calls `sync_people` after a delete).
 - Stored entries are written when a track ends, on every action and on `flush` (the app's exit):
   a crash loses at most the tracks still open, never a half-written entry.
+
+Where each concern lives: the entries and their grouping in `recent_grouping`, the opt-in file in
+`recent_store`, the `watch --keep-unknown` review folder in `recent_review`; here `RecentFaces`
+(what is kept and the one-click review actions) and `open_recent_faces`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence, TypeVar
 
-import cv2
 import numpy as np
 
-from app import paths
 from app.errors import GalleryError, QualityError
 from app.recognition import scoring
 from app.recognition.alignment import align
 from app.recognition.detection import Face
 from app.recognition.matching import UNKNOWN, Match
-from app.recognition.quality import Quality, assess
+from app.recognition.quality import assess
 from app.recognition.scoring import CohortScorer
 
 if TYPE_CHECKING:  # the engine is only called, never imported at run time (it pulls in torch)
@@ -57,327 +56,26 @@ if TYPE_CHECKING:  # the engine is only called, never imported at run time (it p
     from app.store.gallery import Gallery
     from app.store.records import Person, Sample
 
+from app.live.recent_grouping import ADDED, IGNORED, NEW, _rank, _unit
+from app.live.recent_grouping import RecentFace as RecentFace
+from app.live.recent_grouping import RecentGroup as RecentGroup
+from app.live.recent_grouping import average_linkage as average_linkage
+from app.live.recent_review import check_review_folder as check_review_folder
+from app.live.recent_review import write_review_folder as write_review_folder
+from app.live.recent_store import DEFAULT_RETENTION_H as DEFAULT_RETENTION_H
+from app.live.recent_store import STORE_FILENAME as STORE_FILENAME
+from app.live.recent_store import RecentStore as RecentStore
+from app.live.recent_store import remove_store as remove_store
+
 _T = TypeVar("_T")
 
-STORE_FILENAME = "recent-faces.sqlite3"
 STORED_CROP = 112          # as pipeline.STORED_CROP: the gallery's full-frame crop
 MEMORY_WINDOW_S = 600.0    # what "recent" means when nothing is stored: the last 10 minutes
-DEFAULT_RETENTION_H = 24.0  # the opt-in store's default retention
 TRACK_GAP_S = 3.0          # a track not seen for this long has ended (its entry is final)
 MAX_ENTRIES = 300          # beyond this, the oldest entries are dropped (bounded memory and clustering)
 PURGE_EVERY_S = 30.0
 SOURCE = "recent faces"    # the `source` of a photo added from here
 
-NEW, ADDED, IGNORED = "new", "added", "ignored"
-
-
-@dataclass(eq=False)
-class RecentFace:
-    """One track as the recent-faces view shows it. Copies are handed out; edit through actions."""
-
-    key: str                 # stable id of the entry (survives restarts when stored)
-    track_id: int            # the live tracker's id (restarts at 1 with each program run)
-    first_seen: float
-    last_seen: float
-    frames: int
-    name: str                # the name the live view gave it, or "Unknown"
-    distance: float          # of its pooled template to `nearest` (the decision's distance)
-    nearest: str | None      # who it is nearest to, also when Unknown
-    crop: np.ndarray         # best frame: the aligned STORED_CROP crop, RGB uint8
-    quality: Quality         # of that frame
-    embedding: np.ndarray    # the pooled unit template of all its frames
-    model_version: str
-    status: str = NEW        # NEW, ADDED (to `person_id`) or IGNORED
-    person_id: int | None = None
-    person_name: str | None = None
-    rejected: tuple[int, ...] = ()   # people said "Not …" for this face
-    rejected_names: tuple[str, ...] = ()  # their names then: the live label may lag a few frames
-    first_frame: int | None = None   # source frame numbers (videos: where to look)
-    last_frame: int | None = None
-    _pool: np.ndarray | None = field(default=None, repr=False)  # sum of the unit embeddings
-    named_id: int | None = None      # who the live view named it (gallery id; None: Unknown)
-
-    @property
-    def unknown(self) -> bool:
-        """Still to review: Unknown and neither added nor ignored."""
-        return self.status == NEW and self.name == UNKNOWN
-
-    @property
-    def label(self) -> str:
-        """What to show: the person it was added to, else the name given."""
-        return self.person_name if self.status == ADDED and self.person_name else self.name
-
-    @property
-    def label_id(self) -> int | None:
-        """The gallery id of whoever `label` names (None: Unknown, or named before ids were kept)."""
-        return self.person_id if self.status == ADDED else self.named_id
-
-
-@dataclass(frozen=True, eq=False)
-class RecentGroup:
-    """What the view lists: one unknown person (several tracks), or one named track."""
-
-    key: str                          # its oldest member's key: stable while the group grows
-    members: tuple[RecentFace, ...]   # best face first
-    unknown: bool
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        """Pass these to the actions to act on the whole group."""
-        return tuple(m.key for m in self.members)
-
-    @property
-    def best(self) -> RecentFace:
-        return self.members[0]
-
-    @property
-    def count(self) -> int:
-        """How many times (tracks) this face was seen."""
-        return len(self.members)
-
-    @property
-    def frames(self) -> int:
-        return sum(m.frames for m in self.members)
-
-    @property
-    def first_seen(self) -> float:
-        return min(m.first_seen for m in self.members)
-
-    @property
-    def last_seen(self) -> float:
-        return max(m.last_seen for m in self.members)
-
-    @property
-    def label(self) -> str:
-        return self.best.label
-
-    @property
-    def label_id(self) -> int | None:
-        return self.best.label_id
-
-    @property
-    def distance(self) -> float:
-        return min(m.distance for m in self.members)
-
-    @property
-    def nearest(self) -> str | None:
-        return min(self.members, key=lambda m: m.distance).nearest
-
-
-def _rank(q: Quality) -> tuple[bool, float]:
-    """How a track's frames are ranked for its best one: passing the gate first, then size x sharpness."""
-    return (q.ok, q.score)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32).reshape(-1)
-    return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
-def average_linkage(d: np.ndarray, threshold: float) -> list[list[int]]:
-    """Agglomerative clustering of a symmetric distance matrix: the two clusters with the
-    smallest mean pairwise distance are merged while it is under `threshold`. Average linkage,
-    not single: one ambiguous pair cannot chain two people together."""
-    n = len(d)
-    m = np.array(d, dtype=np.float64, copy=True)
-    if n == 0:
-        return []
-    np.fill_diagonal(m, np.inf)
-    sizes = np.ones(n)
-    members: list[list[int]] = [[i] for i in range(n)]
-    while n > 1:
-        flat = int(np.argmin(m))
-        i, j = divmod(flat, len(m))
-        if not m[i, j] < threshold:
-            break
-        merged = (sizes[i] * m[i] + sizes[j] * m[j]) / (sizes[i] + sizes[j])
-        m[i, :] = merged
-        m[:, i] = merged
-        m[i, i] = np.inf
-        m[j, :] = np.inf
-        m[:, j] = np.inf
-        sizes[i] += sizes[j]
-        members[i] += members[j]
-        members[j] = []
-    return [sorted(c) for c in members if c]
-
-
-class RecentStore:
-    """The opt-in copy of recent faces in the private data folder (see the module docstring)."""
-
-    def __init__(self, path: str | os.PathLike | None = None, retention_s: float = DEFAULT_RETENTION_H * 3600,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(path) if path is not None else paths.data_dir() / STORE_FILENAME
-        if not retention_s > 0:
-            raise ValueError("the retention period must be positive")
-        self.retention_s = float(retention_s)
-        self.clock = clock
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        try:
-            self._connect()
-        except sqlite3.DatabaseError:
-            # Only a cache of faces that expire anyway: a damaged file is removed, not kept aside
-            # (keeping it would keep face data past its retention).
-            self._close()
-            remove_store(self.path)
-            try:
-                self._connect()
-            except sqlite3.Error as exc:
-                raise GalleryError(f"The recent faces file {self.path} cannot be used: {exc}.") from None
-        except sqlite3.Error as exc:
-            raise GalleryError(f"The recent faces file {self.path} cannot be used: {exc}.") from None
-
-    def _connect(self) -> None:
-        p = self.path
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass
-        conn = self._conn = sqlite3.connect(str(p), timeout=5.0, isolation_level=None, check_same_thread=False)
-        if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-            raise sqlite3.DatabaseError("integrity check failed")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA secure_delete = ON")
-        conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("CREATE TABLE IF NOT EXISTS faces (key TEXT PRIMARY KEY, last_seen REAL NOT NULL, "
-                     "meta TEXT NOT NULL, crop BLOB NOT NULL, embedding BLOB NOT NULL, pool BLOB)")
-
-    def _close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
-
-    def close(self) -> None:
-        with self._lock:
-            self._close()
-
-    def _tx(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        with self._lock:
-            if self._conn is None:
-                raise GalleryError("The recent faces file has been closed.")
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out = fn(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise GalleryError(f"The recent faces file {self.path} cannot be written: {exc}.") from None
-            return out
-
-    def _compact(self) -> None:
-        with self._lock:
-            if self._conn is None:
-                return
-            try:
-                self._conn.execute("VACUUM")
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass  # secure_delete already zeroed the freed pages
-
-    def save(self, faces: Iterable[RecentFace]) -> None:
-        """Write (or rewrite) these entries, all in one transaction."""
-        rows = []
-        for f in faces:
-            ok, png = cv2.imencode(".png", cv2.cvtColor(f.crop, cv2.COLOR_RGB2BGR))
-            if not ok:
-                raise ValueError("could not encode a face crop as PNG")
-            q = f.quality
-            meta = {"track_id": f.track_id, "first_seen": f.first_seen, "frames": f.frames, "name": f.name,
-                    "distance": f.distance if np.isfinite(f.distance) else None, "nearest": f.nearest,
-                    "model_version": f.model_version, "status": f.status, "person_id": f.person_id,
-                    "person_name": f.person_name, "rejected": list(f.rejected),
-                    "rejected_names": list(f.rejected_names), "first_frame": f.first_frame,
-                    "last_frame": f.last_frame, "named_id": f.named_id,
-                    "quality": {"ok": q.ok, "reasons": list(q.reasons), "side_px": q.side_px,
-                                "sharpness": q.sharpness, "yaw": q.yaw, "pitch": q.pitch,
-                                "brightness": q.brightness}}
-            pool = None if f._pool is None else f._pool.astype("<f4").tobytes()
-            rows.append((f.key, f.last_seen, json.dumps(meta), png.tobytes(),
-                         f.embedding.astype("<f4").tobytes(), pool))
-        if rows:
-            self._tx(lambda c: c.executemany("INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?, ?)", rows))
-
-    def load(self) -> list[RecentFace]:
-        """The stored entries still within the retention period (older ones are purged first);
-        an entry that cannot be read is dropped."""
-        self.purge()
-        with self._lock:
-            if self._conn is None:
-                raise GalleryError("The recent faces file has been closed.")
-            rows = self._conn.execute("SELECT key, last_seen, meta, crop, embedding, pool FROM faces "
-                                      "ORDER BY last_seen").fetchall()
-        out, bad = [], []
-        for key, last_seen, meta, png, emb, pool in rows:
-            try:
-                m = json.loads(meta)
-                bgr = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-                if bgr is None:
-                    raise ValueError("crop")
-                q = m["quality"]
-                out.append(RecentFace(
-                    key, int(m["track_id"]), float(m["first_seen"]), float(last_seen), int(m["frames"]),
-                    str(m["name"]), float("inf") if m["distance"] is None else float(m["distance"]), m["nearest"],
-                    cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
-                    Quality(bool(q["ok"]), tuple(q["reasons"]), float(q["side_px"]), float(q["sharpness"]),
-                            q["yaw"], q["pitch"], q.get("brightness")),
-                    np.frombuffer(emb, "<f4").astype(np.float32), str(m["model_version"]), str(m["status"]),
-                    m["person_id"], m["person_name"], tuple(int(x) for x in m["rejected"]),
-                    tuple(str(x) for x in m.get("rejected_names", ())), m["first_frame"], m["last_frame"],
-                    None if pool is None else np.frombuffer(pool, "<f4").astype(np.float32),
-                    named_id=None if m.get("named_id") is None else int(m["named_id"])))
-            except (ValueError, KeyError, TypeError):
-                bad.append(key)
-        if bad:
-            self.delete(bad)
-        return out
-
-    def delete(self, keys: Sequence[str]) -> None:
-        keys = list(keys)
-        if keys:
-            self._tx(lambda c: c.executemany("DELETE FROM faces WHERE key = ?", [(k,) for k in keys]))
-            self._compact()
-
-    def purge(self) -> int:
-        """Delete the entries older than the retention period; returns how many."""
-        cutoff = self.clock() - self.retention_s
-        n = int(self._tx(lambda c: c.execute("DELETE FROM faces WHERE last_seen < ?", (cutoff,)).rowcount))
-        if n:
-            self._compact()
-        return n
-
-    def clear(self) -> None:
-        self._tx(lambda c: c.execute("DELETE FROM faces"))
-        self._compact()
-
-    def count(self) -> int:
-        with self._lock:
-            if self._conn is None:
-                return 0
-            return int(self._conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
-
-
-def remove_store(path: str | os.PathLike | None = None) -> bool:
-    """Delete the stored recent faces file and its WAL (the setting was turned off); True if any."""
-    p = Path(path) if path is not None else paths.data_dir(create=False) / STORE_FILENAME
-    found = False
-    for f in (p, Path(f"{p}-wal"), Path(f"{p}-shm")):
-        try:
-            f.unlink()
-            found = True
-        except FileNotFoundError:
-            pass
-    return found
 
 
 class RecentFaces:
@@ -690,7 +388,7 @@ class RecentFaces:
             members = self._members(keys)
             best = self.best_addable(members)
         q = best.quality
-        person = engine.gallery.enroll(name, best.crop, self._embed(engine, best), engine.encoder.version,
+        person = engine.gallery.enrol(name, best.crop, self._embed(engine, best), engine.encoder.version,
                                        source=SOURCE, quality=q.score, quality_note=q.note)
         with self._lock:
             self._mark_added(members, person.id, person.name)
@@ -802,56 +500,3 @@ def open_recent_faces(keep: bool, retention_hours: float = DEFAULT_RETENTION_H,
         return RecentFaces(RecentStore(path, retention_hours * 3600.0, clock), clock=clock)
     remove_store(path)
     return RecentFaces(clock=clock)
-
-
-def check_review_folder(folder: str | os.PathLike) -> Path:
-    """The folder `watch --keep-unknown` writes into: new or empty (so no earlier review is
-    mixed in or overwritten); created now, private (0700). OneShotError otherwise."""
-    from app.errors import OneShotError
-    p = Path(folder)
-    if p.exists() and not p.is_dir():
-        raise OneShotError(f"{p} is a file; give a new or empty folder for the unknown faces.")
-    if p.is_dir() and any(p.iterdir()):
-        raise OneShotError(f"{p} is not empty; give a new or empty folder for the unknown faces.")
-    try:
-        p.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(p, 0o700)
-    except OSError as exc:
-        raise OneShotError(f"The folder {p} cannot be created: {exc.strerror or exc}.") from None
-    return p
-
-
-def write_review_folder(groups: Sequence[RecentGroup], folder: str | os.PathLike, info: dict | None = None) -> dict:
-    """Each unknown group's faces (every track's best crop, best first) as PNG files in
-    `folder`/group-NN/face-NN.png, groups in the order first seen, and `folder`/index.json
-    describing them (with `info` added); files are 0600. Returns the index."""
-    from app.store.atomic import atomic_write
-    root = Path(folder)
-    ordered = sorted(groups, key=lambda g: (g.first_seen, g.key))
-    index: dict = {**(info or {}), "groups": []}
-
-    def num(v):
-        return None if v is None or not np.isfinite(v) else round(float(v), 4)
-    for gi, g in enumerate(ordered, 1):
-        sub = root / f"group-{gi:02d}"
-        sub.mkdir(mode=0o700, exist_ok=True)
-        faces = []
-        for fi, f in enumerate(g.members, 1):
-            ok, png = cv2.imencode(".png", cv2.cvtColor(f.crop, cv2.COLOR_RGB2BGR))
-            if not ok:
-                raise ValueError("could not encode a face crop as PNG")
-            name = f"face-{fi:02d}.png"
-            with atomic_write(sub / name, mode=0o600) as out:
-                out.write(png.tobytes())
-            faces.append({"file": f"{sub.name}/{name}", "track": f.track_id, "frames": f.frames,
-                          "first_frame": f.first_frame, "last_frame": f.last_frame,
-                          "first_seen": num(f.first_seen), "last_seen": num(f.last_seen),
-                          "nearest": f.nearest, "distance": num(f.distance),
-                          "quality": round(f.quality.score, 3), "addable": f.quality.ok,
-                          "reason": f.quality.reason or None})
-        index["groups"].append({"group": sub.name, "sightings": g.count, "frames": g.frames,
-                                "first_seen": num(g.first_seen), "last_seen": num(g.last_seen),
-                                "nearest": g.nearest, "distance": num(g.distance), "faces": faces})
-    with atomic_write(root / "index.json", text=True, mode=0o600) as out:
-        out.write(json.dumps(index, ensure_ascii=False, indent=1))
-    return index

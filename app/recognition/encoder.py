@@ -22,13 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from app import paths
+from app.atomic import atomic_write
 from app.errors import ModelError
 from app.fetch import sha256_file
 from app.recognition.matching import CohortScorer
 from app.recognition.model_card import ARCH_NAME, ModelCard, card_path_for, crop_box_of, scorer_from_card, write_card
 from app.recognition.networks import FaceEnsemble, FaceNet, MobileFaceNet, build_net
 from app.recognition.open_set import OpenSetRule
-from app.store.atomic import atomic_write
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from app.atomic import atomic_write
 from app.errors import ModelError
 from app.recognition.alignment import FULL_BOX, checked_box
 from app.recognition.matching import CohortScorer
 from app.recognition.networks import DEFAULT_ARCH
-from app.store.atomic import atomic_write
 
 ARCH_NAME = "oneshot-resnet-v1"
 ENROL_SHIFT = 0.025  # 2 px of an 80-pixel crop: chosen on held-out training people (README)

@@ -24,6 +24,7 @@ import numpy as np
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.detection import Face
 from app.recognition.matching import Match
+from app.recognition.open_set import OpenSetRule as OpenSetRule  # the GUI's figures read a card's rule
 from app.store.records import DeletedPerson, Person, Sample
 
 if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
@@ -284,7 +285,7 @@ class Library:
 
     def enrol(self, name: str, candidate: EnrolCandidate, source: str | None = None,
               add_to_existing: bool = False) -> Person:
-        return self._engine.enroll(name, candidate, source=source, add_to_existing=add_to_existing)
+        return self._engine.enrol(name, candidate, source=source, add_to_existing=add_to_existing)
 
     def add_photos(self, person_id: int, candidates: list[tuple[EnrolCandidate, str | None]]) -> list[Sample]:
         """Add (candidate, source) photos to someone, all or none."""

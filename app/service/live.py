@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from app.live.sources import SourceState as SourceState
 
 __all__ = ["UNKNOWN", "Labelled", "LiveAnalyser", "LiveLabeller", "analyser_for", "create_engine",
-           "default_detector", "describe_source", "live_threads", "open_recent", "open_source",
+           "default_detector", "describe_source", "live_threads", "model_version", "reopen_recent", "open_recent", "open_source",
            "retrying_source", "source_states", "review_recent_faces", "check_review_folder",
            "write_review_folder"]
 
@@ -54,6 +54,11 @@ def analyser_for(engine: Engine, recent: RecentFaces | None = None) -> LiveAnaly
     return LiveAnalyser(engine, LiveLabeller(engine.identify, recent=recent))
 
 
+def model_version(engine: Engine) -> str:
+    """The active model's version: the recent faces are grouped anew when it changes."""
+    return str(engine.encoder.version)
+
+
 def live_threads() -> int:
     """Give the live loop its share of the cores back (after training took them all)."""
     from app.live.pipeline import live_threads as restore
@@ -61,7 +66,7 @@ def live_threads() -> int:
 
 
 # ---- sources ---------------------------------------------------------------------------------
-def retrying_source(spec: str, **kwargs: Any) -> RetryingSource:
+def retrying_source(spec: str | int, **kwargs: Any) -> RetryingSource:
     """A source that re-opens a camera or stream that drops out (`sources.RetryingSource`)."""
     from app.live.sources import RetryingSource
     return RetryingSource(spec, **kwargs)

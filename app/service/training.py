@@ -169,7 +169,7 @@ def trained_without_validation_people(card: ModelCard) -> bool:
 def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None, detector: str,
                    progress: ProgressFn = no_progress, **kwargs: Any) -> ModelCard:
     """Recompute the model's τ and/or open-set table and write them to its card."""
-    from app.training.loop import calibrate_card as calibrate
+    from app.training.calibration import calibrate_card as calibrate
     return calibrate(weights, lfw_dir, detector, progress=progress, **kwargs)
 
 
@@ -177,3 +177,69 @@ def combine_models(models: list[str | os.PathLike], out: str | os.PathLike) -> M
     """One model averaging several networks of one architecture."""
     from app.training.combine import combine_models as combine
     return combine(models, out)
+
+
+def model_teacher(training: dict) -> str | None:
+    """The ONNX teacher a model was made with (its card's `training` section), else None
+    (`training.teachers.model_teacher` says why Retrain starts from it)."""
+    from app.training.teachers import model_teacher as teacher_of
+    return teacher_of(training)
+
+
+def forget_checkpoint(model: str | os.PathLike) -> None:
+    """A saved model's checkpoint can no longer be resumed, only take room: remove it."""
+    try:
+        checkpoint_path(model).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def phase_label(progress: TrainingProgress) -> str:
+    """What a training progress report is doing, in words for a status line."""
+    from app.training.loop import CALIBRATING, TRAINING
+    if progress.phase == TRAINING:
+        return "Training"
+    if progress.phase == CALIBRATING:
+        return "Calibrating τ and the open-set rule"
+    return "Preparing face crops"
+
+
+def retrain(cfg: TrainConfig | None, resume_from: str | os.PathLike | None, active_weights: str | None,
+            on_progress: Callable[[TrainingProgress], None], check_progress: ProgressFn,
+            cancel: CancelToken, on_epoch: Callable[[EpochStats], None] | None = None) -> tuple[TrainConfig, TrainResult]:
+    """What Retrain runs in its thread: train `cfg` afresh (or continue the run whose checkpoint
+    `resume_from` is, with the configuration saved in it) on every core, then check the new model
+    against `active_weights` on people neither trained on. Cancelling the check keeps the model
+    (the verdict is skipped) and a failed check only skips it; the live loop gets its cores back
+    at the end. Raises Cancelled or OneShotError (or any other error) from training itself."""
+    import traceback
+
+    from app.service.live import live_threads
+    use_all_cores()
+    try:
+        if resume_from is not None:
+            cfg = config_from_checkpoint(resume_from)
+        assert cfg is not None
+        # build_crops spawns (never forks) its workers, so a threaded process is safe.
+        result = train(cfg, resume=resume_from is not None, on_progress=on_progress, cancel=cancel,
+                       on_epoch=on_epoch)
+        try:
+            check_after_training(result, cfg, active_weights, progress=check_progress, cancel=cancel)
+        except Exception as exc:  # noqa: BLE001 - the model is saved: a failed check must not lose it
+            traceback.print_exc()
+            result.card.training["held_out_check"] = {"skipped": f"the check failed ({type(exc).__name__}: {exc})"}
+        return cfg, result
+    finally:
+        live_threads()
+
+
+def held_out_verdict(check: dict | None) -> tuple[str, str] | None:
+    """The held-out check's verdict on a new model (`training.heldout.held_out_verdict`)."""
+    from app.training.heldout import held_out_verdict as verdict
+    return verdict(check)
+
+
+def figures_sentence(check: dict) -> str:
+    """The held-out check's figures in one sentence (`training.heldout.figures_sentence`)."""
+    from app.training.heldout import figures_sentence as sentence
+    return sentence(check)

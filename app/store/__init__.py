@@ -1,1 +1,2 @@
-"""The store: what the app keeps on disk (the gallery of enrolled people, its backups, the settings) and crash-safe writes."""
+"""The store: what the app keeps on disk (the gallery of enrolled people, its backups, the settings),
+written crash-safe with `app.atomic`."""

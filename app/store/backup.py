@@ -13,7 +13,7 @@ Design choices, and why:
   checksums, names, crops, embeddings); a newer format, a damaged or truncated file is refused
   with a message and the gallery is left exactly as it was.
 - Import is one gallery transaction (all or nothing). A name already enrolled is refused unless
-  the caller asks to merge, mirroring `enroll --add`; merging skips crops the person already has,
+  the caller asks to merge, mirroring `enrol --add`; merging skips crops the person already has,
   so importing the same backup twice adds nothing.
 - Per photo, its quality figure and whether it is the main photo travel too (keys a file of an
   older version lacks and an older version ignores); "Not …" rejections and recent faces never
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app import __version__
+from app.atomic import atomic_write
 from app.errors import GalleryError
-from app.store.atomic import atomic_write
 from app.store.gallery import Gallery
 from app.store.records import RawPerson, RawSample, RestoreReport
 

@@ -149,7 +149,7 @@ class Gallery(GalleryDatabase):
              None if quality is None else float(quality), quality_note))
         return _new_id(cur)
 
-    def enroll(self, name: str, crop: np.ndarray, embedding: np.ndarray, model_version: str,
+    def enrol(self, name: str, crop: np.ndarray, embedding: np.ndarray, model_version: str,
                source: str | None = None, add_to_existing: bool = False, quality: float | None = None,
                quality_note: str | None = None) -> Person:
         """Create a person with their first sample in one transaction. A name already taken

@@ -18,7 +18,7 @@ from typing import Any
 import platformdirs
 
 from app import paths
-from app.store.atomic import atomic_write
+from app.atomic import atomic_write
 
 FILENAME = "settings.json"
 MIN_RETENTION_H = 1.0 / 60   # how long kept recent faces may be stored: a minute …

@@ -22,14 +22,24 @@ from pathlib import Path
 
 import numpy as np
 
+from app import paths
 from app.errors import DatasetError
+from app.evaluation.datasets import (
+    aligned_files,
+    build_crops,
+    lfw_image_path,
+    read_aligned,
+    read_pairs,
+    scan_identity_folders,
+)
 from app.live.tracking import MIN_FRAMES, POOL
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import recrop
 from app.recognition.detection import DEFAULT_DETECTOR
+from app.recognition.encoder import Encoder
+from app.recognition.model_card import ModelCard, write_card
 from app.recognition.open_set import DEFAULT_TARGET, GRID, SIZES, OpenSetRule, background_table, card_rates, track_table
-from app.recognition.scoring import crowd_of_top
-from app.training.datasets import aligned_files, build_crops, lfw_image_path, read_aligned, scan_identity_folders
+from app.recognition.scoring import crowd_of_top, normalise, pair_distances
 
 # The validation people: drawn from LFW's peopleDevTrain.txt with this seed (benchmarks/
 # validation_split.py chose recipes on them before; the draw is unchanged).
@@ -120,7 +130,7 @@ def pseudo_tracks(live: np.ndarray, mirrored: np.ndarray, labels, frames: int = 
 def cohort_images(lfw_dir: str | os.PathLike) -> list[str]:
     """The cohort's photos: COHORT_FACES images of LFW DevTrain people outside the validation
     draw (so they are never strangers or enrolled people of any check, nor DevTest people)."""
-    from app.training.datasets import read_people_file
+    from app.evaluation.datasets import read_people_file
     lfw = Path(lfw_dir)
     devtrain = lfw / "protocol" / "peopleDevTrain.txt"
     if not devtrain.is_file():
@@ -292,3 +302,85 @@ def calibrate_on_validation_people(encoder, lfw_dir: str | os.PathLike, detector
     source = f"{len(set(owners))} people this model never trained on, LFW's validation split"
     return calibrate_on_people(encoder, image_paths, owners, source, detector, workers, cache_dir,
                                progress, cancel)
+
+
+def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DETECTOR,
+              workers: int = 2, progress: ProgressFn = no_progress,
+              cancel: CancelToken | None = None) -> tuple[float, dict]:
+    """τ maximising accuracy on pairsDevTrain.txt (training people only, as DATA.md asks), plus
+    the same- and different-person distance histograms the settings pane draws. Uses the
+    encoder's own `embed`, so test-time options (flip) are calibrated as they will run."""
+    from app.evaluation.protocols import best_threshold
+
+    pairs = read_pairs(Path(lfw_dir) / "protocol" / "pairsDevTrain.txt")
+    uniq = sorted({lfw_image_path(lfw_dir, n, i) for a, i1, b, i2, _ in pairs
+                   for n, i in ((a, i1), (b, i2))})
+    data = build_crops(uniq, encoder.input_size, detector, workers=workers, progress=progress,
+                       cancel=cancel, cache_dir=paths.cache_dir(), box=encoder.crop_box)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    emb = encoder.embed(data["crops"])
+    pos = {p: i for i, p in enumerate(uniq)}
+    ia = [pos[lfw_image_path(lfw_dir, a, i1)] for a, i1, *_ in pairs]
+    ib = [pos[lfw_image_path(lfw_dir, b, i2)] for _, _, b, i2, _ in pairs]
+    d = pair_distances(emb[ia], emb[ib])
+    if encoder.scorer is not None:  # the distances the matcher compares with τ
+        crowd = encoder.scorer.crowd(emb)
+        d = normalise(d, crowd[ia], crowd[ib], encoder.scorer.offset)
+    same = np.array([s for *_, s in pairs])
+    tau = float(best_threshold(d, same))
+    bins = np.linspace(0.0, 2.0, 81)
+    calib = {"source": "LFW pairsDevTrain.txt (training people)", "bins": bins.round(4).tolist(),
+             "same_hist": np.histogram(d[same], bins)[0].tolist(),
+             "diff_hist": np.histogram(d[~same], bins)[0].tolist(),
+             "same_distances_sorted": np.sort(d[same]).round(4).tolist(),
+             "diff_distances_sorted": np.sort(d[~same]).round(4).tolist()}
+    return tau, calib
+
+
+def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None, detector: str = DEFAULT_DETECTOR,
+                   progress: ProgressFn = no_progress, background: str | os.PathLike | None = None,
+                   cancel: CancelToken | None = None, tau: bool = True) -> ModelCard:
+    """Recompute τ and the histograms of a saved model (from `lfw_dir`'s pairsDevTrain.txt, unless
+    `tau` is False) and its open-set table (from `background`, see `app.training.calibration`; None: kept
+    as it is), and rewrite its card atomically. `background` may be
+    "validation": the validation people of `lfw_dir`, for a model trained without them, or
+    "validation-tracks": only the live-track table added on them, all else kept."""
+    encoder = Encoder.load(weights, "cpu")
+    if background == "validation-tracks":
+        if lfw_dir is None:
+            raise DatasetError("The validation people are drawn from LFW: give the LFW folder.")
+        encoder.card.open_set = add_track_table(encoder, encoder.card.open_set, lfw_dir, detector,
+                                                progress=progress, cancel=cancel)
+    elif background == "validation":  # the cohort too: LFW's training people outside the split
+        if lfw_dir is None:
+            raise DatasetError("The validation people are drawn from LFW: give the LFW folder.")
+        encoder.card.cohort = make_cohort(encoder, lfw_dir, detector, progress=progress, cancel=cancel)
+        encoder = Encoder(encoder.net, encoder.card, "cpu", encoder.path)  # with the new scorer
+        tau = True  # τ and its histograms are in the new cohort's distances
+        encoder.card.open_set = calibrate_on_validation_people(encoder, lfw_dir, detector, progress=progress,
+                                                               cancel=cancel)
+    elif background is not None:
+        encoder.card.open_set = calibrate_open_set(encoder, background, detector, progress=progress,
+                                                   cancel=cancel)
+    if tau and lfw_dir is not None:
+        encoder.card.tau, encoder.card.calibration = calibrate(encoder, lfw_dir, detector, progress=progress)
+    write_card(encoder.card, weights)
+    return encoder.card
+
+
+def calibrate_trained(net, card: ModelCard, device, lfw_dir: str | os.PathLike | None,
+                      validation_lfw: str | os.PathLike | None, detector: str, workers: int,
+                      progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> None:
+    """A newly trained network's calibration, written into its `card`: the cohort on
+    `validation_lfw`'s training people first (τ and the table are in its normalised distances),
+    then τ on `lfw_dir`'s pairsDevTrain.txt, then the open-set table on the validation people."""
+    if validation_lfw is not None:
+        card.cohort = make_cohort(Encoder(net, card, device), validation_lfw, detector, workers,
+                                  progress=progress, cancel=cancel)
+    if lfw_dir:
+        card.tau, card.calibration = calibrate(Encoder(net, card, device), lfw_dir, detector, workers,
+                                               progress=progress, cancel=cancel)
+    if validation_lfw is not None:
+        card.open_set = calibrate_on_validation_people(Encoder(net, card, device), validation_lfw,
+                                                       detector, workers, progress=progress, cancel=cancel)

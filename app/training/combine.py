@@ -2,7 +2,7 @@
 command with different seeds) saved as one `FaceEnsemble` model (`oneshot-face combine`).
 
 A training-side operation: it loads finished models and writes a new one, which is then
-calibrated like any freshly trained model (app.training.loop.calibrate_card).
+calibrated like any freshly trained model (app.training.calibration.calibrate_card).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.recognition.networks import FaceEnsemble, FaceNet
 def combine_models(weights: list[str | os.PathLike], out: str | os.PathLike) -> ModelCard:
     """Save one `FaceEnsemble` made of already trained single-network models of one architecture
     (say, runs of one command with different seeds), so it can be evaluated and used like any
-    model. τ starts as the members' mean; calibrate it (`training.loop.calibrate_card`) before use."""
+    model. τ starts as the members' mean; calibrate it (`training.calibration.calibrate_card`) before use."""
     if len(weights) < 2:
         raise ModelError("Combining needs two or more models.")
     encs = [Encoder.load(w, "cpu") for w in weights]

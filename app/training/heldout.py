@@ -39,12 +39,12 @@ import numpy as np
 
 from app import paths
 from app.errors import Cancelled, OneShotError
+from app.evaluation.datasets import ImageList, build_crops, read_people_file, scan_identity_folders
 from app.evaluation.protocols import IdentificationSplit, far_label, one_shot_identification
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.detection import DEFAULT_DETECTOR
 from app.text import plural
 from app.training.calibration import VALIDATION_TAG, validation_images, validation_people
-from app.training.datasets import ImageList, build_crops, read_people_file, scan_identity_folders
 
 CHECK_SHARE = 0.1      # the app's Retrain keeps a tenth of the people with 2+ photos out
 CHECK_MIN, CHECK_MAX = 5, 100

@@ -20,33 +20,29 @@ import torch
 import torch.nn.functional as F
 
 from app import paths
+from app.atomic import atomic_write
 from app.errors import Cancelled, DatasetError
+from app.evaluation.datasets import (
+    aligned_files,
+    build_crops,
+    build_mixes,
+    read_aligned,
+    read_people_file,
+    scan_identity_folders,
+)
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import FULL_BOX, recrop
 from app.recognition.detection import DEFAULT_DETECTOR
 from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
-from app.recognition.model_card import ModelCard, crop_box_of, write_card
+from app.recognition.model_card import ModelCard, crop_box_of
 from app.recognition.networks import DEFAULT_ARCH, FaceEnsemble, FaceNet, MobileFaceNet, build_net
-from app.recognition.scoring import normalise, pair_distances
-from app.store.atomic import atomic_write
 from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
-from app.training.calibration import (
+from app.training.calibration import (  # noqa: F401 (calibrate, calibrate_card: re-exported)
     VALIDATION_TAG,
-    add_track_table,
-    calibrate_on_validation_people,
-    calibrate_open_set,
-    make_cohort,
+    calibrate,
+    calibrate_card,
+    calibrate_trained,
     validation_people,
-)
-from app.training.datasets import (
-    aligned_files,
-    build_crops,
-    build_mixes,
-    lfw_image_path,
-    read_aligned,
-    read_pairs,
-    read_people_file,
-    scan_identity_folders,
 )
 from app.training.heldout import CheckPeople, choose_check_people, name_counts
 from app.training.losses import contrastive_loss, distillation_loss, relational_loss, triplet_loss
@@ -368,6 +364,71 @@ def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
     return cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_native())
 
 
+def _start_network(cfg: TrainConfig) -> tuple[Encoder | None, FaceNet | MobileFaceNet | None, bool]:
+    """What the student starts from: (the model it fine-tunes, its network, started from a
+    published network); `cfg.arch` becomes the starting network's. (None, None, False): afresh."""
+    start: Encoder | None = None
+    start_net: FaceNet | MobileFaceNet | None = None
+    pretrained = cfg.init_weights in PRETRAINED
+    if pretrained and cfg.init_weights is not None:
+        from app.training.pretrained import mobilefacenet_from_faceplugin
+        if cfg.members > 1:
+            raise DatasetError("Starting from a published network (--init faceplugin) trains one network (--members 1).")
+        cfg.arch = dict(MOBILEFACENET_ARCH)
+        # found and checked (SHA-256) as the teacher of that name is
+        published = OnnxTeacher(cfg.init_weights, cfg.teacher_models.get(cfg.init_weights)).path
+        start_net = mobilefacenet_from_faceplugin(published, int(cfg.arch["dim"]))
+    elif cfg.init_weights:
+        start = Encoder.load(cfg.init_weights, "cpu")
+        if cfg.members > 1 or not isinstance(start.net, (FaceNet, MobileFaceNet)):
+            raise DatasetError("Fine-tuning (--init) works on one network: a single-network model, "
+                               "with --members 1.")
+        cfg.arch = dict(start.card.arch)
+        start_net = start.net
+    return start, start_net, pretrained
+
+
+def _new_card(cfg: TrainConfig, arch: dict, info: dict, history: list[EpochStats], device: torch.device,
+              bf16: bool, seconds: float, online: list, teacher: np.ndarray | None, dlib_weight: float,
+              weight_sum: float, unlabelled: np.ndarray | None, mixes: dict | None, pretrained: bool) -> ModelCard:
+    """The new model's card before calibration: its architecture, and how it was trained (the
+    config, data, signals, teachers and their licences, the network it started from)."""
+    card = ModelCard(arch=arch, version=f"{Path(cfg.out).stem}-{int(time.time())}")
+    if arch.get("net") == "mobilefacenet":  # the mirror image's second pass would double the cost a face
+        card.inference["flip_tta"] = False
+    card.training = {
+        "config": {k: v for k, v in asdict(cfg).items() if k not in ("arch",)},
+        "data": info, "epochs_run": len(history), "seconds": seconds,
+        "device": str(device), "precision": "bf16 autocast" if bf16 else "fp32",
+        "final_loss": history[-1].loss if history else None,
+        "signals": _signals_of_no_step(cfg, online, pretrained) if not history else
+                   ["triplet" if cfg.loss.startswith("triplet") else "contrastive"]
+                   + ([f"distillation (dlib ResNet teacher, weight {cfg.distill * dlib_weight:g})", "relational distances"]
+                      if teacher is not None else [])
+                   + [f"online distillation of every augmented view from {t.name} (weight {cfg.distill * w / weight_sum:g}, "
+                      "its embedding projected to 128-d), relational distances" for t, w in online]
+                   + ([f"{len(unlabelled)} unlabelled aligned faces, {cfg.unlabelled_per_batch} a batch, teacher terms only"]
+                      if unlabelled is not None else [])
+                   + ([f"{cfg.augment} augmentation"] if cfg.augment != "basic" else [])
+                   + ([f"distillation on {len(mixes['lam'])} blends of two people's faces, {cfg.mix} a batch"]
+                      if mixes is not None else [])
+                   + ([f"mean of {cfg.members} networks trained from seeds {cfg.seed}–{cfg.seed + cfg.members - 1}"]
+                      if cfg.members > 1 else []),
+    }
+    teachers_used = [t.describe(w) for t, w in online]
+    if teacher is not None:
+        teachers_used.append({"name": "dlib", "model": "dlib ResNet-29 (face_recognition_models)", "weight": dlib_weight,
+                              "licence": "the terms of face_recognition_models and dlib's model files"})
+    card.training["teachers"] = teachers_used
+    if pretrained:  # the published network the student started from, and its terms
+        from app.training.teachers import SPECS
+        spec = SPECS[str(cfg.init_weights)]
+        card.training["initialised_from"] = {"name": cfg.init_weights, "model": spec.model, "file": spec.filename,
+                                             "sha256": spec.sha256, "licence": spec.licence,
+                                             "frozen_layers": cfg.freeze}
+    return card
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_progress,
           cancel: CancelToken | None = None,
           on_epoch: Callable[[EpochStats], None] | None = None,
@@ -397,24 +458,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
     progress = preparing
     device = resolve_device(cfg.device)
     bf16 = use_bf16(cfg, device)
-    start = None
-    start_net: FaceNet | MobileFaceNet | None = None
-    pretrained = cfg.init_weights in PRETRAINED
-    if pretrained and cfg.init_weights is not None:
-        from app.training.pretrained import mobilefacenet_from_faceplugin
-        if cfg.members > 1:
-            raise DatasetError("Starting from a published network (--init faceplugin) trains one network (--members 1).")
-        cfg.arch = dict(MOBILEFACENET_ARCH)
-        # found and checked (SHA-256) as the teacher of that name is
-        published = OnnxTeacher(cfg.init_weights, cfg.teacher_models.get(cfg.init_weights)).path
-        start_net = mobilefacenet_from_faceplugin(published, int(cfg.arch["dim"]))
-    elif cfg.init_weights:
-        start = Encoder.load(cfg.init_weights, "cpu")
-        if cfg.members > 1 or not isinstance(start.net, (FaceNet, MobileFaceNet)):
-            raise DatasetError("Fine-tuning (--init) works on one network: a single-network model, "
-                               "with --members 1.")
-        cfg.arch = dict(start.card.arch)
-        start_net = start.net
+    start, start_net, pretrained = _start_network(cfg)
     t_data = time.time()
     aug = augmentation(cfg)
     chosen = parse_teachers([f"{n}:{w}" for n, w in cfg.teachers])
@@ -581,39 +625,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
         member_net.load_state_dict(weights)
     # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
     net = net.to(device, memory_format=net.memory_format).eval()  # type: ignore[call-overload]
-    card = ModelCard(arch=arch, version=f"{Path(cfg.out).stem}-{int(time.time())}")
-    if arch.get("net") == "mobilefacenet":  # the mirror image's second pass would double the cost a face
-        card.inference["flip_tta"] = False
-    card.training = {
-        "config": {k: v for k, v in asdict(cfg).items() if k not in ("arch",)},
-        "data": info, "epochs_run": len(history), "seconds": round(time.time() - t_start, 1),
-        "device": str(device), "precision": "bf16 autocast" if bf16 else "fp32",
-        "final_loss": history[-1].loss if history else None,
-        "signals": _signals_of_no_step(cfg, online, pretrained) if not history else
-                   ["triplet" if cfg.loss.startswith("triplet") else "contrastive"]
-                   + ([f"distillation (dlib ResNet teacher, weight {cfg.distill * dlib_weight:g})", "relational distances"]
-                      if teacher is not None else [])
-                   + [f"online distillation of every augmented view from {t.name} (weight {cfg.distill * w / weight_sum:g}, "
-                      "its embedding projected to 128-d), relational distances" for t, w in online]
-                   + ([f"{len(unlabelled)} unlabelled aligned faces, {cfg.unlabelled_per_batch} a batch, teacher terms only"]
-                      if unlabelled is not None else [])
-                   + ([f"{cfg.augment} augmentation"] if cfg.augment != "basic" else [])
-                   + ([f"distillation on {len(mixes['lam'])} blends of two people's faces, {cfg.mix} a batch"]
-                      if mixes is not None else [])
-                   + ([f"mean of {cfg.members} networks trained from seeds {cfg.seed}–{cfg.seed + cfg.members - 1}"]
-                      if cfg.members > 1 else []),
-    }
-    teachers_used = [t.describe(w) for t, w in online]
-    if teacher is not None:
-        teachers_used.append({"name": "dlib", "model": "dlib ResNet-29 (face_recognition_models)", "weight": dlib_weight,
-                              "licence": "the terms of face_recognition_models and dlib's model files"})
-    card.training["teachers"] = teachers_used
-    if pretrained:  # the published network the student started from, and its terms
-        from app.training.teachers import SPECS
-        spec = SPECS[str(cfg.init_weights)]
-        card.training["initialised_from"] = {"name": cfg.init_weights, "model": spec.model, "file": spec.filename,
-                                             "sha256": spec.sha256, "licence": spec.licence,
-                                             "frozen_layers": cfg.freeze}
+    card = _new_card(cfg, arch, info, history, device, bf16, round(time.time() - t_start, 1), online, teacher,
+                     dlib_weight, weight_sum, unlabelled, mixes, pretrained)
     lfw = cfg.calibrate_lfw or _find_lfw(cfg.datasets)
     calibration_lfw = _open_set_lfw(cfg, info, start)
     def calibrating(done: int, total: int, message: str = "") -> None:
@@ -622,16 +635,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: ProgressFn = no_prog
             on_progress(TrainingProgress(int(done), int(total), message, CALIBRATING))
 
     try:
-        if calibration_lfw is not None:  # cohort first: τ and the table are in its normalised distances
-            card.cohort = make_cohort(Encoder(net, card, device), calibration_lfw, cfg.detector, cfg.workers,
-                                      progress=calibrating, cancel=cancel)
-        if lfw:
-            card.tau, card.calibration = calibrate(Encoder(net, card, device), lfw, cfg.detector, cfg.workers,
-                                                   progress=calibrating, cancel=cancel)
-        if calibration_lfw is not None:
-            card.open_set = calibrate_on_validation_people(Encoder(net, card, device), calibration_lfw,
-                                                           cfg.detector, cfg.workers, progress=calibrating,
-                                                           cancel=cancel)
+        calibrate_trained(net, card, device, lfw, calibration_lfw, cfg.detector, cfg.workers,
+                          progress=calibrating, cancel=cancel)
     except (Cancelled, KeyboardInterrupt):
         raise Cancelled(f"Cancelled while calibrating; the {len(history)} trained epoch(s) are kept at {ckpt} "
                         "(--resume calibrates and saves the model).") from None
@@ -702,66 +707,3 @@ def _find_lfw(roots: list[str]) -> str | None:
     return None
 
 
-def calibrate(encoder: Encoder, lfw_dir: str | os.PathLike, detector: str = DEFAULT_DETECTOR,
-              workers: int = 2, progress: ProgressFn = no_progress,
-              cancel: CancelToken | None = None) -> tuple[float, dict]:
-    """τ maximising accuracy on pairsDevTrain.txt (training people only, as DATA.md asks), plus
-    the same- and different-person distance histograms the settings pane draws. Uses the
-    encoder's own `embed`, so test-time options (flip) are calibrated as they will run."""
-    from app.evaluation.protocols import best_threshold
-
-    pairs = read_pairs(Path(lfw_dir) / "protocol" / "pairsDevTrain.txt")
-    uniq = sorted({lfw_image_path(lfw_dir, n, i) for a, i1, b, i2, _ in pairs
-                   for n, i in ((a, i1), (b, i2))})
-    data = build_crops(uniq, encoder.input_size, detector, workers=workers, progress=progress,
-                       cancel=cancel, cache_dir=paths.cache_dir(), box=encoder.crop_box)
-    if cancel is not None:
-        cancel.raise_if_cancelled()
-    emb = encoder.embed(data["crops"])
-    pos = {p: i for i, p in enumerate(uniq)}
-    ia = [pos[lfw_image_path(lfw_dir, a, i1)] for a, i1, *_ in pairs]
-    ib = [pos[lfw_image_path(lfw_dir, b, i2)] for _, _, b, i2, _ in pairs]
-    d = pair_distances(emb[ia], emb[ib])
-    if encoder.scorer is not None:  # the distances the matcher compares with τ
-        crowd = encoder.scorer.crowd(emb)
-        d = normalise(d, crowd[ia], crowd[ib], encoder.scorer.offset)
-    same = np.array([s for *_, s in pairs])
-    tau = float(best_threshold(d, same))
-    bins = np.linspace(0.0, 2.0, 81)
-    calib = {"source": "LFW pairsDevTrain.txt (training people)", "bins": bins.round(4).tolist(),
-             "same_hist": np.histogram(d[same], bins)[0].tolist(),
-             "diff_hist": np.histogram(d[~same], bins)[0].tolist(),
-             "same_distances_sorted": np.sort(d[same]).round(4).tolist(),
-             "diff_distances_sorted": np.sort(d[~same]).round(4).tolist()}
-    return tau, calib
-
-
-def calibrate_card(weights: str | os.PathLike, lfw_dir: str | os.PathLike | None, detector: str = DEFAULT_DETECTOR,
-                   progress: ProgressFn = no_progress, background: str | os.PathLike | None = None,
-                   cancel: CancelToken | None = None, tau: bool = True) -> ModelCard:
-    """Recompute τ and the histograms of a saved model (from `lfw_dir`'s pairsDevTrain.txt, unless
-    `tau` is False) and its open-set table (from `background`, see `app.training.calibration`; None: kept
-    as it is), and rewrite its card atomically. `background` may be
-    "validation": the validation people of `lfw_dir`, for a model trained without them, or
-    "validation-tracks": only the live-track table added on them, all else kept."""
-    encoder = Encoder.load(weights, "cpu")
-    if background == "validation-tracks":
-        if lfw_dir is None:
-            raise DatasetError("The validation people are drawn from LFW: give the LFW folder.")
-        encoder.card.open_set = add_track_table(encoder, encoder.card.open_set, lfw_dir, detector,
-                                                progress=progress, cancel=cancel)
-    elif background == "validation":  # the cohort too: LFW's training people outside the split
-        if lfw_dir is None:
-            raise DatasetError("The validation people are drawn from LFW: give the LFW folder.")
-        encoder.card.cohort = make_cohort(encoder, lfw_dir, detector, progress=progress, cancel=cancel)
-        encoder = Encoder(encoder.net, encoder.card, "cpu", encoder.path)  # with the new scorer
-        tau = True  # τ and its histograms are in the new cohort's distances
-        encoder.card.open_set = calibrate_on_validation_people(encoder, lfw_dir, detector, progress=progress,
-                                                               cancel=cancel)
-    elif background is not None:
-        encoder.card.open_set = calibrate_open_set(encoder, background, detector, progress=progress,
-                                                   cancel=cancel)
-    if tau and lfw_dir is not None:
-        encoder.card.tau, encoder.card.calibration = calibrate(encoder, lfw_dir, detector, progress=progress)
-    write_card(encoder.card, weights)
-    return encoder.card

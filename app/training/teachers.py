@@ -5,7 +5,7 @@ Every teacher takes a batch of 112x112 ArcFace-frame crops (the project's `align
 as the student's normalised tensor (pixel / 127.5 - 1, NCHW RGB) and returns unit embeddings.
 Files are found like YuNet's: an explicit path, `$ONESHOT_TEACHER_<NAME>`, the user's model folder,
 then `../shared/models` for development. A file whose SHA-256 is not the published one is refused,
-so a truncated download never teaches anything. dlib's ResNet (`app.training.teacher`) stays as the
+so a truncated download never teaches anything. dlib's ResNet (`app.recognition.dlib_teacher`) stays as the
 offline teacher: it needs its own alignment, so it can only describe the clean photo.
 """
 
@@ -53,7 +53,7 @@ SPECS: dict[str, TeacherSpec] = {
         "Faceplugin face feature model (npm faceplugin-face-recognition-js 0.0.1), MobileFaceNet-style",
         "MIT as packaged; the origin of the weights and their training data are not disclosed"),
 }
-OFFLINE = ("dlib",)   # teachers that describe the clean photo only, cached once (app.training.teacher)
+OFFLINE = ("dlib",)   # teachers that describe the clean photo only, cached once (app.recognition.dlib_teacher)
 NAMES = (*SPECS, *OFFLINE)
 
 

@@ -265,8 +265,8 @@ def test_evaluate_folder_reads_the_photo_types_watch_reads(capsys, shared, tmp_p
     """.pgm (and the other types `watch` opens) count as photos for evaluate and train too."""
     import cv2
 
+    from app.evaluation.datasets import IMAGE_EXTS, scan_identity_folders
     from app.live.sources import IMAGE_EXTENSIONS
-    from app.training.datasets import IMAGE_EXTS, scan_identity_folders
     assert IMAGE_EXTS == IMAGE_EXTENSIONS and ".pgm" in IMAGE_EXTS
     lfw = shared / "datasets" / "lfw" / "images"
     tree = tmp_path / "pgm"
@@ -505,6 +505,10 @@ def test_bench_prints_every_figure(capsys, samples_dir, yunet_path, tmp_path, mo
                 "match_ms_1k", "match_ms_100k", "e2e_fps", "peak_rss_mb"):
         assert isinstance(r[key], float) and r[key] > 0, (key, r[key])
     assert r["e2e_frames"] == 12 and 0 <= r["e2e_named_faces"]
+    # the clip is lit normally: the dark-frame retry never runs; darkened, it does
+    assert r["e2e_detector_retry"] == {"frames": 12, "retried": 0, "found": 0, "retried_share": 0.0}
+    dark = r["detector_retry_dark_clip"]
+    assert dark["frames"] == 12 and 0 < dark["retried"] <= 12 and 0 <= dark["found"] <= dark["retried"]
     assert r["embed_setup"]["networks"] >= 1 and r["embed_setup"]["precision"] in ("bf16", "fp32")
     assert "busy" not in r
 
@@ -546,7 +550,8 @@ def test_cli_choices_and_commands_match_the_core():
     assert detection.DEFAULT_DETECTOR in detection.DETECTORS
     assert training.TrainConfig.detector == detection.DEFAULT_DETECTOR
     # each command is its own module under app/cli/, whose register() names the function it runs
-    commands = _subparser("").choices
+    commands = dict(_subparser("").choices)
+    assert commands.pop("enroll") is commands["enrol"]  # the alias is the same command
     assert len(commands) == len(COMMAND_MODULES)
     for name, parser in commands.items():
         assert parser.get_default("func").__module__ == "app.cli." + name.replace("-", "_"), name
@@ -600,3 +605,16 @@ def test_identify_json_and_watch_say_when_the_camera_made_tau_stricter(capsys, s
     code, out, _ = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", *det)
     d = json.loads(out)["domain"]
     assert not d["stricter"] and d["tau"] == pytest.approx(d["table_tau"]) and "no stricter τ needed" in d["text"]
+
+
+def test_enrol_and_its_alias_enroll_are_one_command(capsys, samples_dir, yunet_path):
+    det = ["--detector-model", str(yunet_path)]
+    code, out, _ = run(capsys, "enrol", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
+    assert code == 0 and "Enrolled Barack Obama (1 photo)." in out
+    code, out, _ = run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama2.jpg"), "--add", *det)
+    assert code == 0 and "Enrolled Barack Obama (2 photos)." in out
+    code, out, _ = run(capsys, "people", "list", "--json")
+    assert json.loads(out) == [{"name": "Barack Obama", "photos": 2}]
+    from app.cli import build_parser
+    help_text = build_parser().format_help()
+    assert "enrol (enroll)" in help_text

@@ -54,3 +54,26 @@ def test_live_frames_use_one_torch_thread_unless_told_otherwise(monkeypatch):
         assert live_threads() == 2 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_retry_share_counts_per_frame_looked_at():
+    from app.evaluation.bench import retry_share
+    from app.recognition.detection import RetryCount
+    assert retry_share(RetryCount(tried=3, found=2), 12) == {"frames": 12, "retried": 3, "found": 2,
+                                                             "retried_share": 0.25}
+    assert retry_share(RetryCount(), 0)["retried_share"] is None
+    assert retry_share(None, 12) is None   # Haar: no retry to report
+
+
+def test_dark_clip_figures_say_how_often_the_retry_ran_and_found_a_face(samples_dir, yunet_path):
+    """A photo with a face and a black frame, both darkened: both retried, a face found in one."""
+    from app.evaluation.bench import dark_retry_figures
+    from app.imageio import load_image
+    from app.recognition.detection import RetryCount, YuNetDetector
+    det = YuNetDetector(yunet_path)
+    r = dark_retry_figures(det, [load_image(samples_dir / "obama.jpg"), np.zeros((360, 640, 3), np.uint8)], 1)
+    assert (r["frames"], r["retried"], r["found"], r["retried_share"]) == (2, 2, 1, 1.0)
+    assert r["detect_ms_640x360_dark"] > 0
+    assert det.retries == RetryCount()   # the bench's own counting leaves the detector as it found it
+    no_retry = dark_retry_figures(YuNetDetector(yunet_path, retry=None), [load_image(samples_dir / "obama.jpg")], 1)
+    assert (no_retry["retried"], no_retry["found"]) == (0, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from app.training.datasets import read_people_file
+from app.evaluation.datasets import read_people_file
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -89,9 +89,9 @@ def test_export_gallery_crops_for_retraining(tmp_path):
     emb = np.zeros(128, np.float32)
     emb[0] = 1
     crop = np.full((112, 112, 3), 100, np.uint8)
-    p = g.enroll("A", crop, emb, "v1")
+    p = g.enrol("A", crop, emb, "v1")
     g.add_sample(p.id, crop, emb, "v1")
-    g.enroll("B", crop, emb, "v1")
+    g.enrol("B", crop, emb, "v1")
     root = export_gallery_crops(g)
     files = sorted(f.relative_to(root).parts[0] for f in root.rglob("*.png"))
     assert files == [f"person-{p.id}"] * 2 + [f"person-{g.find('B').id}"]

@@ -145,8 +145,8 @@ def test_crops_for_retraining_stay_private_and_go_with_a_deleted_person():
     crop = np.full((112, 112, 3), 90, np.uint8)
     emb = np.eye(128, dtype=np.float32)
     with Gallery() as g:
-        ann = g.enroll("Ann", crop, emb[0], "v1")
-        g.enroll("Bob", crop, emb[1], "v1")
+        ann = g.enrol("Ann", crop, emb[0], "v1")
+        g.enrol("Bob", crop, emb[1], "v1")
         root = export_gallery_crops(g)
         assert root.parent == paths.data_dir() and stat.S_IMODE(root.stat().st_mode) == 0o700
         assert len(list(root.rglob("*.png"))) == 2 and not list(paths.cache_dir().rglob("*"))
@@ -171,7 +171,7 @@ def test_faces_enrolled_under_another_model_are_updated_at_start(qtbot, make_win
     rgb = load_image(samples_dir / "lin-manuel-miranda.png")
     face = create_detector("haar").detect(rgb)[0]
     with Gallery() as g:
-        g.enroll(LIN, align(rgb, face, 112), np.ones(128, np.float32) / np.sqrt(128), "an-older-model")
+        g.enrol(LIN, align(rgb, face, 112), np.ones(128, np.float32) / np.sqrt(128), "an-older-model")
     win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False)
     stale = []
     qtbot.waitUntil(lambda: not win.task_progress.isVisible(), timeout=60_000)

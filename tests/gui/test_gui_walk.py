@@ -42,6 +42,10 @@ def cut_off(win, root: QWidget | None = None) -> list[str]:
         top_left = w.mapTo(win, QPoint(0, 0))
         if not frame.contains(QRect(top_left, w.size())) and not in_scroll_area(w, win):
             bad.append(f"{name}: outside the window at {top_left.x()},{top_left.y()}")
+    # a list or pane wider than its room: the user must scroll sideways to read it
+    for a in root.findChildren(QAbstractScrollArea):
+        if a.isVisible() and a.window() is win and a.horizontalScrollBar().isVisible():
+            bad.append(f"{type(a).__name__}: scrolls sideways")
     return bad
 
 
@@ -217,9 +221,14 @@ def test_cut_off_finds_a_squashed_button_and_one_outside_the_window(qtbot):
     squashed.setGeometry(0, 60, 30, squashed.sizeHint().height())
     outside = QPushButton("Out", top)
     outside.setGeometry(280, 120, outside.sizeHint().width(), outside.sizeHint().height())
+    from PySide6.QtWidgets import QListWidget
+    wide = QListWidget(top)
+    wide.setGeometry(0, 100, 120, 60)
+    wide.addItem("a text far wider than the hundred and twenty pixels of this list")
     top.show()
     qtbot.waitExposed(top)
     found = cut_off(top)
+    assert "QListWidget: scrolls sideways" in found
     assert any(f.startswith("A long button text: 30x") for f in found)
     assert any(f.startswith("Out: outside the window") for f in found)
     assert not any(f.startswith("Fine") for f in found)

@@ -90,7 +90,7 @@ def _table_tau(engine) -> float:
 
 
 def test_a_tiny_or_far_sample_never_loosens_tau(engine, samples_dir):
-    engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    engine.enrol_photo("Barack Obama", samples_dir / "obama.jpg")
     table = _table_tau(engine)
     assert engine.threshold == pytest.approx(table)  # one person: no pair at all yet
     rng = np.random.default_rng(2)
@@ -105,7 +105,7 @@ def test_a_tiny_or_far_sample_never_loosens_tau(engine, samples_dir):
 
 
 def test_faces_like_the_enrolled_make_tau_stricter_and_reset_undoes_it(engine, samples_dir):
-    engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    engine.enrol_photo("Barack Obama", samples_dir / "obama.jpg")
     table = _table_tau(engine)
     e = engine.matcher.embeddings[0]
     for a, b in lookalike_pairs(engine.encoder, e, 10, seed=3):  # two people in each frame who look alike
@@ -121,7 +121,7 @@ def test_faces_like_the_enrolled_make_tau_stricter_and_reset_undoes_it(engine, s
 def test_a_restart_keeps_the_sample_and_forgetting_the_gallery_forgets_it(yunet_path, tmp_path, samples_dir):
     g = tmp_path / "g.sqlite3"
     eng = Engine.create("yunet", yunet_path, device="cpu", gallery_path=g)
-    person, _ = eng.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    person, _ = eng.enrol_photo("Barack Obama", samples_dir / "obama.jpg")
     e = eng.matcher.embeddings[0]
     for a, b in lookalike_pairs(eng.encoder, e, 6, seed=4):  # two look-alikes in each frame
         eng.observe_domain([(eng.domain.new_track(), a), (eng.domain.new_track(), b)])

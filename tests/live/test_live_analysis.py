@@ -121,8 +121,8 @@ def test_on_the_clip_the_live_path_names_as_embedding_every_frame_does(shared, t
     samples = shared / "datasets" / "samples"
     engine = Engine.create("yunet", gallery_path=tmp_path / "g.sqlite3")
     try:
-        engine.enroll_photo("Lin-Manuel Miranda", samples / "lin-manuel-miranda.png")
-        engine.enroll_photo("Alex Lacamoire", samples / "alex-lacamoire.png")
+        engine.enrol_photo("Lin-Manuel Miranda", samples / "lin-manuel-miranda.png")
+        engine.enrol_photo("Alex Lacamoire", samples / "alex-lacamoire.png")
         cap = cv2.VideoCapture(str(samples / "short_hamilton_clip.mp4"))
         clip = []
         while len(clip) < 150:

@@ -16,7 +16,7 @@ def engine(yunet_path, tmp_path):
 
 
 def test_enrol_obama_then_identify(engine, samples_dir):
-    person, cand = engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    person, cand = engine.enrol_photo("Barack Obama", samples_dir / "obama.jpg")
     assert person.sample_count == 1 and cand.crop.shape == (112, 112, 3)
     recs = engine.identify_photo(samples_dir / "obama2.jpg")
     assert [r.match.name for r in recs] == ["Barack Obama"]
@@ -27,13 +27,13 @@ def test_enrol_obama_then_identify(engine, samples_dir):
 
 def test_two_people_needs_a_choice(engine, samples_dir):
     with pytest.raises(MultipleFacesError, match="2 faces") as err:
-        engine.enroll_photo("Someone", samples_dir / "two_people.jpg")
+        engine.enrol_photo("Someone", samples_dir / "two_people.jpg")
     assert err.value.count == 2
     assert engine.gallery.people() == []
-    person, _ = engine.enroll_photo("Left person", samples_dir / "two_people.jpg", face_index=1)
+    person, _ = engine.enrol_photo("Left person", samples_dir / "two_people.jpg", face_index=1)
     assert person.name == "Left person"
     with pytest.raises(MultipleFacesError, match="no face 3"):
-        engine.enroll_photo("Nobody", samples_dir / "two_people.jpg", face_index=3)
+        engine.enrol_photo("Nobody", samples_dir / "two_people.jpg", face_index=3)
 
 
 def test_no_face(engine, tmp_path):
@@ -41,11 +41,11 @@ def test_no_face(engine, tmp_path):
     p = tmp_path / "wall.png"
     Image.new("RGB", (200, 200), (120, 130, 140)).save(p)
     with pytest.raises(NoFaceError):
-        engine.enroll_photo("Wall", p)
+        engine.enrol_photo("Wall", p)
 
 
 def test_refresh_after_encoder_change(engine, samples_dir):
-    engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    engine.enrol_photo("Barack Obama", samples_dir / "obama.jpg")
     enc = engine.encoder
     enc.card.version = "pretend-new-version"
     assert engine.set_encoder(enc) == 1
@@ -58,13 +58,13 @@ def test_photo_rotated_by_exif_is_enrolled_upright(engine, samples_dir, tmp_path
     import numpy as np
     from PIL import Image
 
-    upright, _ = engine.enroll_photo("Upright", samples_dir / "obama.jpg")
+    upright, _ = engine.enrol_photo("Upright", samples_dir / "obama.jpg")
     img = Image.open(samples_dir / "obama.jpg").rotate(rotate, expand=True)  # counter-clockwise
     exif = Image.Exif()
     exif[0x0112] = orientation
     p = tmp_path / "sideways.jpg"
     img.save(p, exif=exif, quality=95)
-    person, cand = engine.enroll_photo("Sideways", p)
+    person, cand = engine.enrol_photo("Sideways", p)
     assert cand.crop.shape == (112, 112, 3) and not cand.warnings
     stored = {s.person_id: s.embedding for s in engine.gallery.samples()}
     assert float(np.linalg.norm(stored[person.id] - stored[upright.id])) < 0.3  # the same upright face
@@ -77,7 +77,7 @@ def test_photo_rotated_by_exif_is_enrolled_upright(engine, samples_dir, tmp_path
 def test_garbage_frame_is_a_clear_error_and_the_next_frame_works(engine, samples_dir, frame):
     from app.errors import SourceError
     from app.imageio import load_image
-    engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    engine.enrol_photo("Barack Obama", samples_dir / "obama.jpg")
     with pytest.raises(SourceError, match="could not be used"):
         engine.analyse(frame)
     noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
@@ -102,7 +102,7 @@ def test_unusual_image_modes_enrol_and_are_recognised(engine, samples_dir, tmp_p
         img = img.convert(mode)
     p = tmp_path / ("photo.jpg" if mode == "CMYK" else "photo.png")
     img.save(p)
-    engine.enroll_photo("Barack Obama", p)
+    engine.enrol_photo("Barack Obama", p)
     assert [r.match.name for r in engine.identify_photo(samples_dir / "obama2.jpg")] == ["Barack Obama"]
 
 
@@ -127,7 +127,7 @@ def test_a_face_too_blurred_for_any_name_stays_unknown_and_is_not_embedded(engin
     from app.recognition.alignment import align
     from app.recognition.quality import MIN_NAMING_SHARPNESS, sharpness
 
-    engine.enroll_photo("Obama", samples_dir / "obama.jpg")
+    engine.enrol_photo("Obama", samples_dir / "obama.jpg")
     engine.tau = 1.9  # lenient enough that distance alone would name even this face
     sharp_photo = load_image(samples_dir / "obama2.jpg")
     blurred = cv2.GaussianBlur(sharp_photo, (121, 121), 0)
@@ -150,7 +150,7 @@ def test_live_tracks_are_named_under_the_rules_tau_for_tracks(engine, samples_di
     """Photos are decided under the faces' τ; the tracker's pooled templates (`identify`) under the
     card's τ for tracks, which is stricter; a τ the user fixed holds for both."""
     from app.recognition.open_set import threshold_for
-    engine.enroll_photo("Barack Obama", samples_dir / "obama.jpg")
+    engine.enrol_photo("Barack Obama", samples_dir / "obama.jpg")
     rule = engine.encoder.open_set_rule
     assert rule is not None and rule.track_rates is not None   # the shipped card measures tracks
     face, track = engine.threshold, engine.track_threshold

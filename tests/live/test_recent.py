@@ -226,7 +226,7 @@ def gallery(tmp_path):
 
 def test_this_is_adds_the_groups_best_face_that_passes_the_gate(gallery):
     eng = FakeEngine(gallery)
-    ann = gallery.enroll("Ann", sharp_crop(99), unit(99), V)
+    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
     rf = RecentFaces(clock=Clock(0.0))
     rf.configure(V, 0.5)
     keys = [feed(rf, 1, unit(1), crop_seed=11, side=80), feed(rf, 2, near(unit(1), 2, 0.1), crop_seed=12, side=150)]
@@ -242,7 +242,7 @@ def test_this_is_adds_the_groups_best_face_that_passes_the_gate(gallery):
 
 def test_a_poor_face_is_refused_and_says_why(gallery):
     eng = FakeEngine(gallery)
-    ann = gallery.enroll("Ann", sharp_crop(99), unit(99), V)
+    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
     rf = RecentFaces(clock=Clock(0.0))
     key = feed(rf, 1, unit(1), crop=BLURRED)
     v = gallery.version
@@ -258,7 +258,7 @@ def test_a_poor_face_is_refused_and_says_why(gallery):
 
 def test_new_person_enrols_and_refuses_a_taken_name(gallery):
     eng = FakeEngine(gallery)
-    gallery.enroll("Ann", sharp_crop(99), unit(99), V)
+    gallery.enrol("Ann", sharp_crop(99), unit(99), V)
     rf = RecentFaces(clock=Clock(0.0))
     key = feed(rf, 1, unit(1))
     with pytest.raises(NameTakenError):
@@ -272,7 +272,7 @@ def test_new_person_enrols_and_refuses_a_taken_name(gallery):
 def test_not_person_stops_that_match(gallery):
     eng = FakeEngine(gallery)
     ann_photo = unit(1)
-    ann = gallery.enroll("Ann", sharp_crop(99), ann_photo, V)
+    ann = gallery.enrol("Ann", sharp_crop(99), ann_photo, V)
     look_alike = near(ann_photo, 5, 0.3)
     rf = RecentFaces(clock=Clock(0.0))
     key = feed(rf, 1, look_alike, name="Ann", nearest="Ann", distance=0.3)
@@ -292,8 +292,8 @@ def test_not_person_stops_that_match(gallery):
 
 def test_a_renamed_person_keeps_their_recent_faces_under_the_new_name(tmp_path, gallery):
     eng = FakeEngine(gallery)
-    ann = gallery.enroll("Ann", sharp_crop(99), unit(99), V)
-    bob = gallery.enroll("Bob", sharp_crop(98), unit(98), V)
+    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
+    bob = gallery.enrol("Bob", sharp_crop(98), unit(98), V)
     clock = Clock(0.0)
     rf = RecentFaces(RecentStore(tmp_path / STORE_FILENAME, retention_s=3600, clock=clock), clock=clock)
     rf.configure(V, 0.5)
@@ -325,7 +325,7 @@ def test_a_renamed_person_keeps_their_recent_faces_under_the_new_name(tmp_path, 
 
 def test_matches_now_lists_the_unknown_faces_a_new_photo_pulls_in(gallery):
     eng = FakeEngine(gallery)
-    ann = gallery.enroll("Ann", sharp_crop(99), unit(99), V)
+    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
     rf = RecentFaces(clock=Clock(0.0))
     rf.configure(V, 0.5)
     profile_photo = eng.embed_stored_crops(sharp_crop(11)[None])[0]  # what "This is Ann" will store
@@ -346,7 +346,7 @@ def test_matches_now_lists_the_unknown_faces_a_new_photo_pulls_in(gallery):
 
 def test_ignore_hides_and_forget_person_leaves_no_trace(gallery):
     eng = FakeEngine(gallery)
-    ann = gallery.enroll("Ann", sharp_crop(99), unit(99), V)
+    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
     rf = RecentFaces(clock=Clock(0.0))
     rf.configure(V, 0.5)
     hidden = feed(rf, 1, unit(1))
@@ -371,7 +371,7 @@ def test_stored_faces_survive_a_restart_and_are_deleted_when_due(tmp_path, galle
     rf = RecentFaces(RecentStore(path, retention_s=3600, clock=clock), clock=clock)
     rf.configure(V, 0.5)
     k1 = feed(rf, 1, unit(1), crop_seed=41, t0=1_000.0)
-    ann = gallery.enroll("Ann", sharp_crop(99), unit(99), V)
+    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
     k2 = feed(rf, 2, unit(2), crop_seed=42, t0=1_000.0)
     rf.this_is(FakeEngine(gallery), k2, ann.id)                      # an action is written at once
     rf.close()                                                       # the app exits

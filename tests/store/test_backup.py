@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from app import atomic
 from app.cli import main
 from app.errors import GalleryError
-from app.store import atomic, backup
+from app.store import backup
 from app.store.backup import FORMAT_VERSION, export_gallery, import_gallery
 from app.store.gallery import Gallery
 
@@ -42,7 +43,7 @@ def snapshot(g: Gallery) -> list:
 def source(tmp_path) -> Gallery:
     g = Gallery(tmp_path / "a" / "gallery.sqlite3")
     for i, name in enumerate(NAMES):
-        p = g.enroll(name, crop(i), emb(i), "enc-v1", source=f"photo {i}.jpg")
+        p = g.enrol(name, crop(i), emb(i), "enc-v1", source=f"photo {i}.jpg")
         if i % 2:
             g.add_sample(p.id, crop(100 + i), emb(100 + i), "enc-v0")
     yield g
@@ -128,7 +129,7 @@ def test_other_format_versions_are_refused(tmp_path, source, version, match):
 
     _rewrite(out, bump)
     with Gallery(tmp_path / "other.sqlite3") as g:
-        g.enroll("Existing", crop(50), emb(50), "enc-v1")
+        g.enrol("Existing", crop(50), emb(50), "enc-v1")
         before = snapshot(g)
         with pytest.raises(GalleryError, match=match):
             import_gallery(g, out)
@@ -192,7 +193,7 @@ def test_damaged_backups_are_refused_and_change_nothing(tmp_path, source, damage
     export_gallery(source, out)
     damage(out)
     with Gallery(tmp_path / "other.sqlite3") as g:
-        g.enroll("Existing", crop(50), emb(50), "enc-v1")
+        g.enrol("Existing", crop(50), emb(50), "enc-v1")
         before, version = snapshot(g), g.version
         with pytest.raises(GalleryError, match=match):
             import_gallery(g, out)
@@ -203,7 +204,7 @@ def test_name_clash_refused_unless_merging_and_merging_twice_adds_nothing(tmp_pa
     out = tmp_path / "b.zip"
     export_gallery(source, out)
     with Gallery(tmp_path / "other.sqlite3") as g:
-        mine = g.enroll("zoë ñúñez", crop(60), emb(60), "enc-v1")     # same person, other case
+        mine = g.enrol("zoë ñúñez", crop(60), emb(60), "enc-v1")     # same person, other case
         before = snapshot(g)
         with pytest.raises(GalleryError, match=r"1 of the people in the backup are already enrolled "
                                                r"\(zoë ñúñez\)\. Nothing was imported"):

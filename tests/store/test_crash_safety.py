@@ -109,7 +109,7 @@ def test_sigkill_during_enrolment_loses_nothing_committed(tmp_path):
         g._conn.set_trace_callback(trace)
         for i in range(100):
             crop = np.random.default_rng(i).integers(0, 256, (112, 112, 3), dtype=np.uint8)
-            g.enroll(f"Person {i}", crop, emb(i), "v1", source=f"p{i}.jpg")
+            g.enrol(f"Person {i}", crop, emb(i), "v1", source=f"p{i}.jpg")
             print("COMMITTED", i, flush=True)
     """, str(db))
     assert out == [f"COMMITTED {i}" for i in range(6)] + ["PAUSED"]
@@ -122,14 +122,14 @@ def test_sigkill_during_enrolment_loses_nothing_committed(tmp_path):
             i = int(p.name.split()[1])
             (s,) = g.samples(p.id)
             assert np.array_equal(s.embedding, emb(i)) and np.array_equal(s.crop, crop(i))
-        g.enroll("Person 6", crop(6), emb(6), "v1")  # the name is free: nothing half-done
+        g.enrol("Person 6", crop(6), emb(6), "v1")  # the name is free: nothing half-done
         assert g.matcher("v1").match(emb(6), 0.1)[0].name == "Person 6"
 
 
 def _four_people(db: Path) -> None:
     with Gallery(db) as g:
         for i in range(4):
-            p = g.enroll(f"Person {i}", crop(i), emb(i), "v1")
+            p = g.enrol(f"Person {i}", crop(i), emb(i), "v1")
             g.add_sample(p.id, crop(100 + i), emb(100 + i), "v1")
 
 
@@ -185,7 +185,7 @@ def test_sigkill_during_reembedding_leaves_each_sample_old_or_new(tmp_path):
     db = tmp_path / "gallery.sqlite3"
     with Gallery(db) as g:
         for i in range(10):
-            g.enroll(f"Person {i}", crop(i), emb(i), "v1")
+            g.enrol(f"Person {i}", crop(i), emb(i), "v1")
     kill_at_marker(tmp_path, """
         from app.store.gallery import Gallery
         g = Gallery(sys.argv[1])

@@ -47,9 +47,9 @@ def db(tmp_path) -> Path:
 def test_round_trip_survives_reopening(db):
     with Gallery(db) as g:
         assert g.people() == [] and g.samples() == []
-        bob = g.enroll("Bob", crop(1), emb(1), V1, source="bob.jpg")
+        bob = g.enrol("Bob", crop(1), emb(1), V1, source="bob.jpg")
         assert (bob.name, bob.sample_count) == ("Bob", 1)
-        ann = g.enroll("ann", crop(2, 30), emb(2), V1)
+        ann = g.enrol("ann", crop(2, 30), emb(2), V1)
         s = g.add_sample(bob.id, crop(3), emb(3), V1, source="bob2.png")
         assert s.person_id == bob.id and np.array_equal(s.crop, crop(3))
     with Gallery(db) as g:
@@ -75,8 +75,8 @@ def test_round_trip_survives_reopening(db):
 
 def test_rename_persists_and_refuses_taken_or_invalid(db):
     with Gallery(db) as g:
-        a = g.enroll("Ann", crop(1), emb(1), V1)
-        b = g.enroll("Bea", crop(2), emb(2), V1)
+        a = g.enrol("Ann", crop(1), emb(1), V1)
+        b = g.enrol("Bea", crop(2), emb(2), V1)
         assert g.rename(a.id, "  Anna Smith ").name == "Anna Smith"
         assert g.rename(a.id, "anna smith").name == "anna smith"          # own name, other case: fine
         with pytest.raises(GalleryError, match="already enrolled"):
@@ -92,13 +92,13 @@ def test_rename_persists_and_refuses_taken_or_invalid(db):
 
 def test_duplicate_name_refused_unless_adding(db):
     with Gallery(db) as g:
-        p = g.enroll("Ann", crop(1), emb(1), V1)
+        p = g.enrol("Ann", crop(1), emb(1), V1)
         v = g.version
         for name in ("Ann", " Ann ", "ANN"):
             with pytest.raises(GalleryError, match="already enrolled"):
-                g.enroll(name, crop(2), emb(2), V1)
+                g.enrol(name, crop(2), emb(2), V1)
         assert g.version == v and len(g.samples()) == 1            # refused writes change nothing
-        q = g.enroll("ann", crop(2), emb(2), V1, add_to_existing=True)
+        q = g.enrol("ann", crop(2), emb(2), V1, add_to_existing=True)
         assert (q.id, q.name, q.sample_count) == (p.id, "Ann", 2)
         assert len(g.people()) == 1 and g.version > v
 
@@ -107,8 +107,8 @@ def test_delete_leaves_no_trace_in_the_file(db):
     secret_crop = crop(77, 40)
     secret_emb = emb(77, 64)
     with Gallery(db) as g:
-        keep = g.enroll("Keep", crop(1), emb(1, 64), V1)
-        gone = g.enroll("Gone Person", secret_crop, secret_emb, V1)
+        keep = g.enrol("Keep", crop(1), emb(1, 64), V1)
+        gone = g.enrol("Gone Person", secret_crop, secret_emb, V1)
         g.add_sample(gone.id, crop(78, 40), emb(78, 64), V1)
         png = g._conn.execute("SELECT crop FROM samples WHERE person_id = ? ORDER BY id",
                               (gone.id,)).fetchone()[0]
@@ -132,8 +132,8 @@ def test_delete_leaves_no_trace_in_the_file(db):
 ])
 def test_awkward_names_stored_verbatim(db, name):
     with Gallery(db) as g:
-        g.enroll("Other", crop(0), emb(0), V1)
-        p = g.enroll(name, crop(1), emb(1), V1)
+        g.enrol("Other", crop(0), emb(0), V1)
+        p = g.enrol(name, crop(1), emb(1), V1)
         assert p.name == name
     with Gallery(db) as g:
         assert sorted(x.name for x in g.people()) == sorted(["Other", name])
@@ -153,8 +153,8 @@ def test_validate_name():
 
 def test_matcher_uses_only_current_model_version(db):
     with Gallery(db) as g:
-        a = g.enroll("Ann", crop(1), emb(1), V1)
-        b = g.enroll("Bob", crop(2), emb(2), V2)
+        a = g.enrol("Ann", crop(1), emb(1), V1)
+        b = g.enrol("Bob", crop(2), emb(2), V2)
         g.add_sample(a.id, crop(3), emb(3), V2)
         m1, m2 = g.matcher(V1), g.matcher(V2)
         assert len(m1) == 1 and len(m2) == 2 and len(g.matcher("other")) == 0
@@ -168,7 +168,7 @@ def test_matcher_uses_only_current_model_version(db):
 def test_version_counts_changes_from_any_connection(db):
     with Gallery(db) as g, Gallery(db) as other:
         v0 = g.version
-        p = other.enroll("Ann", crop(1), emb(1), V1)
+        p = other.enrol("Ann", crop(1), emb(1), V1)
         v1 = g.version
         assert v1 > v0
         assert g.matcher(V1).match(emb(1), 0.1)[0].name == "Ann"
@@ -188,7 +188,7 @@ def fake_embed(crops: np.ndarray) -> np.ndarray:
 def test_reembed_updates_every_stale_sample(db):
     with Gallery(db) as g:
         for i in range(7):
-            g.enroll(f"P{i}", crop(i, 16 if i % 2 else 20), emb(i), V1)
+            g.enrol(f"P{i}", crop(i, 16 if i % 2 else 20), emb(i), V1)
         g.add_sample(g.find("P0").id, crop(50), emb(50), V2)      # already current: left alone
         seen = []
         n = g.reembed(fake_embed, V2, progress=lambda d, t, m="": seen.append((d, t)), batch=3)
@@ -206,7 +206,7 @@ def test_reembed_updates_every_stale_sample(db):
 def test_reembed_cancelled_midway_is_consistent(db):
     with Gallery(db) as g:
         for i in range(10):
-            g.enroll(f"P{i}", crop(i), emb(i), V1)
+            g.enrol(f"P{i}", crop(i), emb(i), V1)
         token = CancelToken()
         batches = []
 
@@ -233,7 +233,7 @@ def test_reembed_cancelled_midway_is_consistent(db):
 def test_reembed_failure_rolls_back_only_its_batch(db):
     with Gallery(db) as g:
         for i in range(6):
-            g.enroll(f"P{i}", crop(i), emb(i), V1)
+            g.enrol(f"P{i}", crop(i), emb(i), V1)
         calls = []
 
         def flaky(crops):
@@ -269,7 +269,7 @@ def test_garbage_file_is_set_aside_not_deleted(db):
 def test_damaged_database_with_valid_header_is_set_aside(db):
     with Gallery(db) as g:
         for i in range(5):
-            g.enroll(f"P{i}", crop(i, 64), emb(i), V1)
+            g.enrol(f"P{i}", crop(i, 64), emb(i), V1)
     data = bytearray(db.read_bytes())
     data[100:len(data)] = os.urandom(len(data) - 100)        # keep only the 100-byte header
     db.write_bytes(bytes(data))
@@ -283,14 +283,14 @@ def test_damaged_database_with_valid_header_is_set_aside(db):
 
 def test_locked_database_gives_a_clear_error(db):
     with Gallery(db) as g:
-        g.enroll("Ann", crop(1), emb(1), V1)
+        g.enrol("Ann", crop(1), emb(1), V1)
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")                        # another program's write lock
     try:
         with Gallery(db, timeout=0.2) as g:
             assert [p.name for p in g.people()] == ["Ann"]  # WAL: reading still works
             with pytest.raises(GalleryError, match="in use by another program") as err:
-                g.enroll("Bob", crop(2), emb(2), V1)
+                g.enrol("Bob", crop(2), emb(2), V1)
             assert shows_no_sqlite_error(err.value)
             assert [p.name for p in g.people()] == ["Ann"]  # and the connection is still usable
     finally:
@@ -330,7 +330,7 @@ def _open_as_nobody(path: Path) -> str:
 
 def test_read_only_errors_are_explained(db):
     with Gallery(db) as g:
-        g.enroll("Ann", crop(1), emb(1), V1)
+        g.enrol("Ann", crop(1), emb(1), V1)
         ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
             with pytest.raises(sqlite3.Error) as exc:
@@ -364,7 +364,7 @@ def test_read_only_errors_are_explained(db):
 
 def test_files_are_private(db):
     with Gallery(db) as g:
-        g.enroll("Ann", crop(1), emb(1), V1)
+        g.enrol("Ann", crop(1), emb(1), V1)
         files = [f for f in db.parent.iterdir() if f.name.startswith(db.name)]
         assert {f.name for f in files} >= {db.name, db.name + "-wal"}
         for f in files:
@@ -377,7 +377,7 @@ def test_files_are_private(db):
 def test_default_location_is_the_data_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("ONESHOT_DATA_DIR", str(tmp_path / "data"))
     with Gallery() as g:
-        g.enroll("Ann", crop(1), emb(1), V1)
+        g.enrol("Ann", crop(1), emb(1), V1)
     assert (tmp_path / "data" / FILENAME).is_file()
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
 
@@ -399,20 +399,20 @@ def test_pragmas_and_closed_gallery(db):
 def test_bad_arrays_are_bugs_not_user_errors(db):
     with Gallery(db) as g:
         with pytest.raises(ValueError):
-            g.enroll("Ann", np.zeros((8, 8), np.uint8), emb(1), V1)
+            g.enrol("Ann", np.zeros((8, 8), np.uint8), emb(1), V1)
         with pytest.raises(ValueError):
-            g.enroll("Ann", crop(1), np.full(8, np.nan, np.float32), V1)
+            g.enrol("Ann", crop(1), np.full(8, np.nan, np.float32), V1)
         assert g.people() == []
 
 
 def test_full_disk_during_enrolment_keeps_the_previous_state(db):
     """A real SQLITE_FULL: the file may not grow (max_page_count), as on a full disk."""
     with Gallery(db) as g:
-        ann = g.enroll("Ann", crop(1, 64), emb(1), V1)
+        ann = g.enrol("Ann", crop(1, 64), emb(1), V1)
         pages = g._conn.execute("PRAGMA page_count").fetchone()[0]
         g._conn.execute(f"PRAGMA max_page_count = {pages + 1}")
         with pytest.raises(GalleryError, match="disk holding the gallery .* is full") as err:
-            g.enroll("Bob", crop(2, 112), emb(2), V1)          # a 112x112 crop needs many pages
+            g.enrol("Bob", crop(2, 112), emb(2), V1)          # a 112x112 crop needs many pages
         assert shows_no_sqlite_error(err.value)
         with pytest.raises(GalleryError, match="full"):
             g.add_sample(ann.id, crop(3, 112), emb(3), V1)
@@ -420,7 +420,7 @@ def test_full_disk_during_enrolment_keeps_the_previous_state(db):
     with Gallery(db) as g:                                      # after a restart: as before, usable
         assert [(p.name, p.sample_count) for p in g.people()] == [("Ann", 1)]
         assert np.array_equal(g.samples(ann.id)[0].crop, crop(1, 64))
-        g.enroll("Bob", crop(2, 112), emb(2), V1)
+        g.enrol("Bob", crop(2, 112), emb(2), V1)
         assert g._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -467,7 +467,7 @@ def test_format_1_gallery_is_upgraded_in_place_and_keeps_everyone(db):
 def test_photo_metadata_main_photo_and_listing_persist(db):
     clock = Clock()
     with Gallery(db, clock=clock) as g:
-        ann = g.enroll("Ann", crop(1), emb(1), V1, source="ann.jpg", quality=0.9, quality_note="good")
+        ann = g.enrol("Ann", crop(1), emb(1), V1, source="ann.jpg", quality=0.9, quality_note="good")
         clock.t += 60
         s2 = g.add_sample(ann.id, crop(2), emb(2), V1, source="recent faces", quality=0.4,
                           quality_note="the face is turned to the side")
@@ -486,7 +486,7 @@ def test_photo_metadata_main_photo_and_listing_persist(db):
 
 def test_remove_photo_persists_erases_it_and_refuses_the_last(db):
     with Gallery(db) as g:
-        ann = g.enroll("Ann", crop(1, 40), emb(1), V1)
+        ann = g.enrol("Ann", crop(1, 40), emb(1), V1)
         gone = g.add_sample(ann.id, crop(77, 40), emb(77), V1)
         png = g._conn.execute("SELECT crop FROM samples WHERE id = ?", (gone.id,)).fetchone()[0]
         assert g.remove_sample(gone.id).sample_count == 1
@@ -504,8 +504,8 @@ def test_remove_photo_persists_erases_it_and_refuses_the_last(db):
 
 def test_move_photo_persists_and_refuses_bad_moves(db):
     with Gallery(db) as g:
-        ann = g.enroll("Ann", crop(1), emb(1), V1)
-        bob = g.enroll("Bob", crop(2), emb(2), V1)
+        ann = g.enrol("Ann", crop(1), emb(1), V1)
+        bob = g.enrol("Bob", crop(2), emb(2), V1)
         wrong = g.add_sample(ann.id, crop(3), emb(3), V1)              # really a photo of Bob
         g.set_main_sample(wrong.id)
         assert g.move_sample(wrong.id, bob.id).sample_count == 2
@@ -526,9 +526,9 @@ def test_move_photo_persists_and_refuses_bad_moves(db):
 
 def test_merge_moves_everything_persists_and_refuses_self_merge(db):
     with Gallery(db) as g:
-        a = g.enroll("Ann Lee", crop(1), emb(1), V1)
+        a = g.enrol("Ann Lee", crop(1), emb(1), V1)
         g.add_sample(a.id, crop(2), emb(2), V1)
-        b = g.enroll("Ann", crop(3), emb(3), V1)
+        b = g.enrol("Ann", crop(3), emb(3), V1)
         g.reject(a.id, emb(9), V1)
         v = g.version
         with pytest.raises(GalleryError, match="themselves"):
@@ -548,8 +548,8 @@ def test_merge_moves_everything_persists_and_refuses_self_merge(db):
 def test_rename_onto_a_taken_name_says_who_has_it(db):
     from app.errors import NameTakenError
     with Gallery(db) as g:
-        a = g.enroll("Ann", crop(1), emb(1), V1)
-        b = g.enroll("Bea", crop(2), emb(2), V1)
+        a = g.enrol("Ann", crop(1), emb(1), V1)
+        b = g.enrol("Bea", crop(2), emb(2), V1)
         with pytest.raises(NameTakenError) as err:
             g.rename(a.id, "bea")
         assert (err.value.person_id, err.value.name) == (b.id, "Bea") and "merge" in str(err.value)
@@ -558,9 +558,9 @@ def test_rename_onto_a_taken_name_says_who_has_it(db):
 def test_undoable_delete_hides_then_undo_restores_in_a_new_gallery_object(db):
     clock = Clock()
     with Gallery(db, clock=clock) as g:
-        ann = g.enroll("Ann", crop(1), emb(1), V1)
+        ann = g.enrol("Ann", crop(1), emb(1), V1)
         g.add_sample(ann.id, crop(2), emb(2), V1)
-        g.enroll("Bob", crop(3), emb(3), V1)
+        g.enrol("Bob", crop(3), emb(3), V1)
         gone = g.delete(ann.id, undoable=True)
         assert (gone.name, gone.sample_count, gone.purge_at - gone.deleted) == ("Ann", 2, g.undo_window_s)
         assert [p.name for p in g.people()] == ["Bob"] and g.find("Ann") is None
@@ -586,8 +586,8 @@ def test_deleted_person_is_erased_for_good_when_the_window_runs_out(db):
     clock = Clock()
     secret = emb(77, 64)
     with Gallery(db, clock=clock) as g:
-        g.enroll("Keep", crop(1), emb(1, 64), V1)
-        ann = g.enroll("Gone Person", crop(77, 40), secret, V1)
+        g.enrol("Keep", crop(1), emb(1, 64), V1)
+        ann = g.enrol("Gone Person", crop(77, 40), secret, V1)
         g.reject(ann.id, emb(78, 64), V1)
         g.delete(ann.id, undoable=True)
         clock.t += g.undo_window_s - 1
@@ -607,13 +607,13 @@ def test_deleted_person_is_erased_for_good_when_the_window_runs_out(db):
 
 def test_a_new_person_under_a_deleted_name_ends_that_undo(db):
     with Gallery(db) as g:
-        old = g.enroll("Ann", crop(1), emb(1), V1)
+        old = g.enrol("Ann", crop(1), emb(1), V1)
         g.delete(old.id, undoable=True)
-        new = g.enroll("ann", crop(2), emb(2), V1)             # the name is free again
+        new = g.enrol("ann", crop(2), emb(2), V1)             # the name is free again
         assert g.deleted_people() == [] and [p.id for p in g.people()] == [new.id]
         with pytest.raises(GalleryError):
             g.undo_delete(old.id)
-        other = g.enroll("Bob", crop(3), emb(3), V1)
+        other = g.enrol("Bob", crop(3), emb(3), V1)
         g.delete(other.id, undoable=True)
         g.rename(new.id, "Bob")                                  # a rename takes it too
         assert g.deleted_people() == [] and len(g.samples()) == 1
@@ -625,8 +625,8 @@ def test_rejection_stops_that_match_only_persists_and_goes_with_the_person(db):
     again = near(stranger, 2, 0.08)         # the look-alike seen again, nearer them than Ann
     ann_again = near(ann_photo, 3, 0.1)     # Ann herself, another day
     with Gallery(db) as g:
-        ann = g.enroll("Ann", crop(1), ann_photo, V1)
-        g.enroll("Bob", crop(2), emb(2), V1)
+        ann = g.enrol("Ann", crop(1), ann_photo, V1)
+        g.enrol("Bob", crop(2), emb(2), V1)
         probes = np.stack([stranger, again, ann_again, ann_photo])
         assert [m.name for m in g.matcher(V1).match(probes, 0.5)] == ["Ann"] * 4
         g.reject(ann.id, stranger, V1, crop=crop(5))
@@ -646,7 +646,7 @@ def test_rejection_stops_that_match_only_persists_and_goes_with_the_person(db):
 
 def test_rejections_with_a_crop_are_re_embedded_for_a_new_model(db):
     with Gallery(db) as g:
-        ann = g.enroll("Ann", crop(1), emb(1), V1)
+        ann = g.enrol("Ann", crop(1), emb(1), V1)
         g.reject(ann.id, emb(4), V1, crop=crop(4))
         g.reject(ann.id, emb(5), V1)                             # no crop: cannot be re-embedded
         assert g.stale_count(V2) == 2
@@ -657,7 +657,7 @@ def test_rejections_with_a_crop_are_re_embedded_for_a_new_model(db):
 def test_add_samples_is_all_or_nothing(db):
     from app.store.records import NewSample
     with Gallery(db) as g:
-        ann = g.enroll("Ann", crop(1), emb(1), V1)
+        ann = g.enrol("Ann", crop(1), emb(1), V1)
         with pytest.raises(ValueError):
             g.add_samples(ann.id, [NewSample(crop(2), emb(2), V1), NewSample(crop(3), np.full(8, np.nan), V1)])
         assert g.person(ann.id).sample_count == 1
@@ -668,10 +668,10 @@ def test_add_samples_is_all_or_nothing(db):
 
 def test_backups_carry_quality_and_the_main_photo_but_not_deleted_people(db, tmp_path):
     with Gallery(db) as g:
-        ann = g.enroll("Ann", crop(1), emb(1), V1, quality=0.9, quality_note="good")
+        ann = g.enrol("Ann", crop(1), emb(1), V1, quality=0.9, quality_note="good")
         s2 = g.add_sample(ann.id, crop(2), emb(2), V1, quality=0.3, quality_note="the face is blurred")
         g.set_main_sample(s2.id)
-        bob = g.enroll("Bob", crop(3), emb(3), V1)
+        bob = g.enrol("Bob", crop(3), emb(3), V1)
         g.delete(bob.id, undoable=True)
         people = g.dump()
     assert [p.name for p in people] == ["Ann"]

@@ -9,6 +9,7 @@ import pytest
 
 import app.training.loop as T
 from app.errors import DatasetError
+from app.evaluation.datasets import read_people_file, scan_identity_folders
 from app.recognition.encoder import Encoder
 from app.recognition.open_set import OpenSetRule
 from app.training.calibration import (
@@ -20,7 +21,6 @@ from app.training.calibration import (
     validation_images,
     validation_people,
 )
-from app.training.datasets import read_people_file, scan_identity_folders
 
 
 @pytest.fixture(scope="module")

@@ -149,8 +149,8 @@ def _cfg(datasets, out, **kw):
 
 def test_check_people_are_kept_out_of_training_and_both_models_are_checked_on_them(shared, tmp_path):
     from app import paths
+    from app.evaluation.datasets import build_crops, scan_identity_folders
     from app.recognition.model_card import ModelCard, card_path_for, crop_box_of
-    from app.training.datasets import build_crops, scan_identity_folders
     from app.training.loop import load_training_data, train
     celeba = sorted(p for p in (shared / "datasets" / "celeba_faces").iterdir() if p.is_dir())
     mine = _people_folder(tmp_path / "mine", celeba[:12], 4)

@@ -23,9 +23,9 @@ def test_calibrate_sets_tau_where_the_devtrain_pairs_are_best_told_apart(tiny_lf
     """training.calibrate, which sets the τ a trained model ships with, on a tiny LFW: τ is the
     accuracy-maximising threshold of the pairsDevTrain.txt distances, computed here afresh."""
     from app import paths
+    from app.evaluation.datasets import build_crops, lfw_image_path
     from app.recognition.model_card import ModelCard
     from app.recognition.networks import FaceNet
-    from app.training.datasets import build_crops, lfw_image_path
     from app.training.loop import calibrate
     torch.manual_seed(0)
     enc = Encoder(FaceNet(**TINY).eval(), ModelCard(arch=dict(TINY)), "cpu")
@@ -347,7 +347,7 @@ def test_the_published_network_with_its_own_teachers_head_and_no_step_keeps_that
     res = train(cfg)
     assert res.history == [] and res.card.training["signals"][0].startswith("no training step")
     assert not any("triplet" in s for s in res.card.training["signals"])
-    from app.training.datasets import build_crops, scan_identity_folders
+    from app.evaluation.datasets import build_crops, scan_identity_folders
     paths_ = scan_identity_folders([shared / "datasets" / "celeba_faces"]).paths
     crops = build_crops(paths_[-60:], 112, "yunet", None, workers=1)["crops"]  # faces it was not fitted on
     ours = Encoder.load(res.path, "cpu").embed(crops)

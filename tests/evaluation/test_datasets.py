@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from app.errors import DatasetError
+from app.evaluation.datasets import build_crops, build_mixes, fallback_face, read_pairs, read_people_file, scan_identity_folders
 from app.recognition.alignment import recrop
-from app.training.datasets import build_crops, build_mixes, fallback_face, read_pairs, read_people_file, scan_identity_folders
 
 
 def _tree(tmp_path):
@@ -59,7 +59,7 @@ def test_build_crops_real_images_and_cache(shared, tmp_path):
 def test_teacher_embeddings_cached_apart_from_crop_size(shared, tmp_path, monkeypatch):
     """Training at a new input size reuses the teacher pass of another size (no dlib run)."""
     pytest.importorskip("dlib", reason="the teacher extra (dlib-bin) is installed by `make test`")
-    import app.training.teacher
+    import app.recognition.dlib_teacher
 
     imgs = sorted((shared / "datasets" / "lfw" / "images" / "Aaron_Eckhart").glob("*.jpg"))
     paths = [str(p) for p in imgs]
@@ -69,7 +69,7 @@ def test_teacher_embeddings_cached_apart_from_crop_size(shared, tmp_path, monkey
     def no_teacher(*_a, **_k):
         raise AssertionError("the teacher ran again")
 
-    monkeypatch.setattr(app.training.teacher.DlibTeacher, "__init__", no_teacher)
+    monkeypatch.setattr(app.recognition.dlib_teacher.DlibTeacher, "__init__", no_teacher)
     second = build_crops(paths, 32, teacher=True, workers=1, cache_dir=tmp_path)
     assert second["crops"].shape == (len(paths), 32, 32, 3)
     assert np.array_equal(second["teacher"], first["teacher"])
@@ -78,7 +78,7 @@ def test_teacher_embeddings_cached_apart_from_crop_size(shared, tmp_path, monkey
 
 def test_build_mixes_blends_two_people_as_stored_and_caches(shared, tmp_path, monkeypatch):
     pytest.importorskip("dlib", reason="the teacher extra (dlib-bin) is installed by `make test`")
-    import app.training.teacher
+    import app.recognition.dlib_teacher
     from app.imageio import load_image
     from app.recognition.detection import create_detector
     lfw = shared / "datasets" / "lfw" / "images"
@@ -90,7 +90,7 @@ def test_build_mixes_blends_two_people_as_stored_and_caches(shared, tmp_path, mo
     assert (labels[pairs[:, 0]] != labels[pairs[:, 1]]).all()
     assert ((lam >= 0.2) & (lam <= 0.8)).all()
     # each stored target is the teacher's embedding of that blend of those two images' chips
-    teacher, det = app.training.teacher.DlibTeacher(), create_detector("yunet")
+    teacher, det = app.recognition.dlib_teacher.DlibTeacher(), create_detector("yunet")
 
     def chip(i):
         rgb = load_image(paths[i])
@@ -103,7 +103,7 @@ def test_build_mixes_blends_two_people_as_stored_and_caches(shared, tmp_path, mo
     def no_teacher(*_a, **_k):
         raise AssertionError("the teacher ran again")
 
-    monkeypatch.setattr(app.training.teacher.DlibTeacher, "__init__", no_teacher)
+    monkeypatch.setattr(app.recognition.dlib_teacher.DlibTeacher, "__init__", no_teacher)
     again = build_mixes(paths, labels, 5, seed=3, workers=1, cache_dir=tmp_path)
     assert np.array_equal(again["pairs"], pairs) and np.array_equal(again["teacher"], mixes["teacher"])
     with pytest.raises(DatasetError, match="two people"):

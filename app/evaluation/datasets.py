@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from app.atomic import atomic_write
 from app.errors import DatasetError, OneShotError
 from app.imageio import IMAGE_EXTENSIONS, load_image
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import FULL_BOX, align
 from app.recognition.detection import DEFAULT_DETECTOR, Face, create_detector
-from app.store.atomic import atomic_write
 
 IMAGE_EXTS = IMAGE_EXTENSIONS  # the same photo types as `watch` and enrolment read
 
@@ -113,7 +113,7 @@ def _init_worker(detector_kind: str, detector_model: str | None, teacher: bool) 
     _worker_state["detector"] = create_detector(detector_kind, detector_model)
     _worker_state["teacher"] = None
     if teacher:
-        from app.training.teacher import DlibTeacher
+        from app.recognition.dlib_teacher import DlibTeacher
         _worker_state["teacher"] = DlibTeacher()
 
 

@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 
+from app import atomic
+from app.atomic import atomic_write
 from app.recognition.encoder import Encoder, save_model
 from app.recognition.model_card import ModelCard, card_path_for, write_card
 from app.recognition.networks import FaceNet
-from app.store import atomic, settings
-from app.store.atomic import atomic_write
+from app.store import settings
 
 SMALL = {"input_size": 32, "widths": [8, 16], "blocks": [1, 1], "dim": 128}
 
@@ -116,7 +117,7 @@ def test_next_write_removes_the_temp_file_of_a_killed_writer(tmp_path):
     same file removes it, but never the temp file of a writer that is still alive."""
     p = tmp_path / "settings.json"
     child = subprocess.Popen([sys.executable, "-c", (
-        "import os, signal, sys; sys.path.insert(0, sys.argv[2]); from app.store.atomic import atomic_write\n"
+        "import os, signal, sys; sys.path.insert(0, sys.argv[2]); from app.atomic import atomic_write\n"
         "with atomic_write(sys.argv[1], text=True) as f:\n"
         "    f.write('half'); f.flush(); os.kill(os.getpid(), signal.SIGKILL)"),
         str(p), str(Path(__file__).resolve().parents[2])])

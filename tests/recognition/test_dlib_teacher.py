@@ -8,7 +8,7 @@ pytest.importorskip("dlib", reason="the teacher extra (dlib-bin) is installed by
 
 
 def test_dlib_teacher_separates_people(samples_dir, yunet_path):
-    from app.training.teacher import DlibTeacher
+    from app.recognition.dlib_teacher import DlibTeacher
     det, teacher = YuNetDetector(yunet_path), DlibTeacher()
     emb = {}
     for name in ["obama", "obama2", "biden"]:
@@ -19,7 +19,7 @@ def test_dlib_teacher_separates_people(samples_dir, yunet_path):
 
 
 def test_chips_embed_like_photos_and_a_blend_is_a_face_between_two_people(samples_dir, yunet_path):
-    from app.training.teacher import DlibTeacher
+    from app.recognition.dlib_teacher import DlibTeacher
     det, teacher = YuNetDetector(yunet_path), DlibTeacher()
     emb, chips = [], []
     for name in ["obama", "biden"]:

@@ -1,0 +1,133 @@
+"""Turning head: is a person who turns from profile to frontal and back named through the app?
+
+Each umist person's images are played in order as one video (full profile `v000` to the
+least-turned view `00_v018` and back to profile, 37 frames), through the real `Engine` and the
+live view's `LiveAnalyser` (detection, tracks, pooled templates, the default decision), after
+enrolling the first half of the people (sorted by folder name) from their least-turned view. A
+frame is the 112x92 image scaled three times onto a grey 640x360 frame, as a webcam at arm's length
+shows a head. Reported: the share of the enrolled people's frames named right (and named as
+someone else), and the share of the strangers' frames and sequences that were named at all.
+
+    python benchmarks/turning_head.py [--umist DIR] [--people N] [--json]
+
+umist is no training set of the shipped model and none of its people is in LFW; nothing is tuned here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import paths  # noqa: E402
+from app.imageio import load_image  # noqa: E402
+
+ENROL_VIEW = "00_v018.png"  # umist's least-turned view, named to sort first (DATA.md)
+FRAME = (360, 640)
+SCALE = 3
+
+
+def sequence(person: Path) -> list[Path]:
+    """Profile to the least-turned view and back: the enrolled view is the turn's middle frame."""
+    turn = sorted(p for p in person.glob("v*.png"))
+    return turn + [person / ENROL_VIEW] + turn[::-1]
+
+
+def as_frame(rgb: np.ndarray) -> np.ndarray:
+    big = cv2.resize(rgb, (rgb.shape[1] * SCALE, rgb.shape[0] * SCALE), interpolation=cv2.INTER_LINEAR)
+    frame = np.full((*FRAME, 3), 128, np.uint8)
+    y, x = (FRAME[0] - big.shape[0]) // 2, (FRAME[1] - big.shape[1]) // 2
+    frame[y:y + big.shape[0], x:x + big.shape[1]] = big
+    return frame
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One frame of one person's video: who they are, whether enrolled, what the app said."""
+
+    person: str
+    enrolled: bool
+    said: str | None  # the name shown (Unknown included); None: no face found
+
+
+def summarise(seen: list[Seen], unknown: str) -> dict:
+    """The shares a user would notice: enrolled people named right or as someone else, strangers named."""
+    own = [s for s in seen if s.enrolled]
+    strangers = [s for s in seen if not s.enrolled]
+    named = [s for s in strangers if s.said not in (None, unknown)]
+    stranger_people = sorted({s.person for s in strangers})
+    named_people = {s.person for s in named}
+
+    def share(k: int, n: int) -> float | None:
+        return k / n if n else None
+
+    return {"enrolled_frames": len(own),
+            "enrolled_named_right": share(sum(s.said == s.person for s in own), len(own)),
+            "enrolled_named_other": share(sum(s.said not in (None, unknown, s.person) for s in own), len(own)),
+            "enrolled_no_face": share(sum(s.said is None for s in own), len(own)),
+            "stranger_frames": len(strangers),
+            "stranger_frames_named": share(len(named), len(strangers)),
+            "stranger_sequences": len(stranger_people),
+            "stranger_sequences_named": share(len(named_people), len(stranger_people)),
+            "per_person": {p: {"frames": sum(s.person == p for s in seen),
+                               "right": sum(s.person == p and s.said == p for s in seen),
+                               "named_other": sum(s.person == p and s.said not in (None, unknown, p) for s in seen)}
+                           for p in sorted({s.person for s in seen})}}
+
+
+def run(umist: Path, people: int | None = None, weights: str | None = None) -> dict:
+    from app.live.analysis import LiveAnalyser
+    from app.live.pipeline import Engine
+    from app.recognition.matching import UNKNOWN
+
+    folders = sorted(p for p in umist.iterdir() if (p / ENROL_VIEW).is_file())[:people]
+    enrolled = folders[: len(folders) // 2]
+    seen: list[Seen] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine.create(weights=weights, gallery_path=Path(tmp) / "g.sqlite3")
+        try:
+            for person in enrolled:
+                engine.enrol_photo(person.name, person / ENROL_VIEW)
+            for person in folders:
+                live = LiveAnalyser(engine)  # each person's video is its own stream
+                for path in sequence(person):
+                    labels = live(as_frame(load_image(path))).labels
+                    said = max(labels, key=lambda lab: lab.box[2] * lab.box[3]).name if labels else None
+                    seen.append(Seen(person.name, person in enrolled, said))
+            setup = engine.describe()
+        finally:
+            engine.close()
+    return {"people": len(folders), "enrolled": len(enrolled), "engine": setup, **summarise(seen, UNKNOWN)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--umist", type=Path, default=None, help="default: ../shared/datasets/umist")
+    ap.add_argument("--people", type=int, default=None, help="only the first N people (sorted)")
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    umist = args.umist or (paths.shared_dir() or Path("../shared")) / "datasets" / "umist"
+    if not umist.is_dir():
+        raise SystemExit(f"umist not found at {umist}")
+    out = run(umist, args.people, args.weights)
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"{out['people']} people, {out['enrolled']} enrolled from {ENROL_VIEW}; engine {out['engine']}")
+        for key in ("enrolled_named_right", "enrolled_named_other", "enrolled_no_face",
+                    "stranger_frames_named", "stranger_sequences_named"):
+            print(f"{key}: {out[key]:.3f}" if out[key] is not None else f"{key}: -")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""benchmarks/turning_head.py: umist people turning their heads, played as videos through the Engine."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("turning_head", ROOT / "benchmarks" / "turning_head.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["turning_head"] = mod  # its dataclass looks itself up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_shares_worked_out_by_hand():
+    mod = _module()
+    seen = [mod.Seen("a", True, "a"), mod.Seen("a", True, "Unknown"), mod.Seen("a", True, "b"),
+            mod.Seen("a", True, None),
+            mod.Seen("s", False, "Unknown"), mod.Seen("s", False, "a"), mod.Seen("t", False, "Unknown")]
+    r = mod.summarise(seen, "Unknown")
+    assert (r["enrolled_frames"], r["enrolled_named_right"], r["enrolled_named_other"], r["enrolled_no_face"]) == \
+        (4, 0.25, 0.25, 0.25)
+    assert (r["stranger_frames"], r["stranger_frames_named"]) == (3, pytest.approx(1 / 3))
+    assert (r["stranger_sequences"], r["stranger_sequences_named"]) == (2, 0.5)
+    assert r["per_person"]["a"] == {"frames": 4, "right": 1, "named_other": 1}
+
+
+def test_the_sequence_turns_to_the_least_turned_view_and_back(shared):
+    mod = _module()
+    seq = mod.sequence(shared / "datasets" / "umist" / "p01")
+    names = [p.name for p in seq]
+    assert len(seq) == 37 and names[18] == mod.ENROL_VIEW
+    assert names[:18] == [f"v{i:03d}.png" for i in range(18)] and names[19:] == names[:18][::-1]
+
+
+def test_two_people_one_enrolled_one_stranger(shared):
+    """p01 enrolled from its least-turned view, p02 a stranger: every frame of both videos is
+    accounted for, p01 is named right on some of its turn, and p02 is never named."""
+    r = _module().run(shared / "datasets" / "umist", people=2)
+    assert (r["people"], r["enrolled"], r["enrolled_frames"], r["stranger_frames"]) == (2, 1, 37, 37)
+    assert r["per_person"]["p01"]["right"] >= 1 and r["per_person"]["p01"]["named_other"] == 0
+    assert r["stranger_frames_named"] == 0.0 and r["stranger_sequences_named"] == 0.0
+    assert r["enrolled_named_right"] == r["per_person"]["p01"]["right"] / 37
