@@ -3,18 +3,14 @@ faces' τ and under the τ for tracks."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_scripts import load_benchmark
 
 
 def test_the_stricter_tau_for_tracks_names_no_more_faces_on_the_clip(shared, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("clip_track_tau", ROOT / "benchmarks" / "clip_track_tau.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("clip_track_tau")
     monkeypatch.setattr(sys, "argv", ["clip_track_tau.py"])
     mod.main()
     out = capsys.readouterr().out

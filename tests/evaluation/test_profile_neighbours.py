@@ -3,18 +3,14 @@ faces "This is Alex" step without the GUI and measures who lies near the added f
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_scripts import load_benchmark
 
 
 def test_the_added_profile_frame_is_nearer_his_own_frames_than_any_audience_face(shared, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("profile_neighbours", ROOT / "benchmarks" / "profile_neighbours.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("profile_neighbours")
     monkeypatch.setattr(sys, "argv", ["profile_neighbours.py", "--tracks"])
     mod.main()
     out = capsys.readouterr().out

@@ -4,25 +4,18 @@ with what each frame must show worked out by hand."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 
 from app.recognition.matching import Matcher
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def tn():
-    spec = importlib.util.spec_from_file_location("track_naming", ROOT / "benchmarks" / "track_naming.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["track_naming"] = mod  # its dataclass looks itself up there
-    spec.loader.exec_module(mod)
-    yield mod
+    yield load_benchmark("track_naming")
     sys.modules.pop("track_naming", None)
 
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_scripts import load_benchmark
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("turning_head", ROOT / "benchmarks" / "turning_head.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["turning_head"] = mod  # its dataclass looks itself up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("turning_head")
 
 
 def test_shares_worked_out_by_hand():
