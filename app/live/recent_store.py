@@ -19,6 +19,7 @@ from app import paths
 from app.errors import GalleryError
 from app.live.recent_grouping import RecentFace
 from app.recognition.quality import Quality
+from app.store.database import close_quietly
 
 _T = TypeVar("_T")
 
@@ -71,11 +72,7 @@ class RecentStore:
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        close_quietly(conn)
 
     def close(self) -> None:
         with self._lock:

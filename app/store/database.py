@@ -118,6 +118,16 @@ def _move_no_overwrite(src: Path, dst: Path) -> None:
     os.unlink(src)
 
 
+
+def close_quietly(conn: sqlite3.Connection | None) -> None:
+    """Closes a connection that may already be broken: closing is the last thing left to try, so
+    its own error has nothing to add."""
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
 class GalleryDatabase:
     """One gallery file and its connection, safe to share between threads (one lock): `_read` and
     `_write` hand the connection to the operations, with sqlite3 errors turned into GalleryError."""
@@ -287,11 +297,7 @@ class GalleryDatabase:
     # ---- lifetime ------------------------------------------------------------------------
     def _close_quietly(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        close_quietly(conn)
 
     def _rollback_quietly(self) -> None:
         if self._conn is not None and self._conn.in_transaction:
