@@ -265,13 +265,16 @@ class LiveLabeller:
     of person ids."""
 
     def __init__(self, identify: Identify, tracker: Tracker | None = None,
-                 scene_cut: SceneCutDetector | None = None, recent=None):
+                 scene_cut: SceneCutDetector | None = None, recent=None, learner=None):
         """`recent`: a `recent.RecentFaces` (or anything with its `observe_frame`) that is fed
-        every analysed frame's tracks, for the recent-faces view and `watch --keep-unknown`."""
+        every analysed frame's tracks, for the recent-faces view and `watch --keep-unknown`;
+        `learner`: a `learning.TrackLearner`, fed the same and told which tracks still live, so
+        an ended track can add views to the person it surely was."""
         self.identify = identify
         self.tracker = tracker or Tracker()
         self.scene_cut = scene_cut or SceneCutDetector()
         self.recent = recent
+        self.learner = learner
         self._model: str | None = None
 
     def reset(self) -> None:
@@ -301,4 +304,7 @@ class LiveLabeller:
         if self.recent is not None:
             self.recent.observe_frame(rgb, recognitions, labels, model, when=when, frame_index=frame_index,
                                       stream=id(self.tracker))
+        if self.learner is not None:
+            self.learner.observe_frame(rgb, recognitions, labels, model, stream=id(self.tracker),
+                                       live={t.id for t in self.tracker.tracks})
         return labels

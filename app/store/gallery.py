@@ -336,6 +336,16 @@ class Gallery(GalleryDatabase):
                                "VALUES (?, ?, ?, ?, ?)", (pid, png, embedding_bytes(emb), model_version, self.clock()))
         return _new_id(cur)
 
+    def rejections(self, person_id: int, model_version: str) -> np.ndarray:
+        """(R, D) the faces said to be NOT this person, embedded by `model_version` (R may be 0):
+        what learning from live tracks checks before it adds a view to them."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT embedding FROM rejections WHERE person_id = ? AND model_version = ? "
+                                "ORDER BY id", (int(person_id), model_version)).fetchall()
+        if not rows:
+            return np.zeros((0, 0), np.float32)
+        return np.stack([embedding_array(r[0]) for r in rows]).astype(np.float32)
+
     def rejection_count(self, person_id: int) -> int:
         with self._read() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM rejections WHERE person_id = ?",
