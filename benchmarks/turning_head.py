@@ -8,7 +8,13 @@ frame is the 112x92 image scaled three times onto a grey 640x360 frame, as a web
 shows a head. Reported: the share of the enrolled people's frames named right (and named as
 someone else), and the share of the strangers' frames and sequences that were named at all.
 
-    python benchmarks/turning_head.py [--umist DIR] [--people N] [--json]
+With `--learn`, every video is first played once with learning from tracks on (`app.live.learning`,
+as the app runs it: each video's track ends with the video), then every video is played again,
+learning off, and the second play is measured: is a person named from the side the next time?
+Also reported: how many views each person learned, and how many were learned from someone else's
+video (a stranger absorbed, or a person into another).
+
+    python benchmarks/turning_head.py [--umist DIR] [--people N] [--learn] [--json]
 
 umist is no training set of the shipped model and none of its people is in LFW; nothing is tuned here.
 """
@@ -83,29 +89,55 @@ def summarise(seen: list[Seen], unknown: str) -> dict:
                            for p in sorted({s.person for s in seen})}}
 
 
-def run(umist: Path, people: int | None = None, weights: str | None = None) -> dict:
+def _play(engine, folders: list[Path], enrolled: list[Path], learner=None) -> list[Seen]:
+    """Every person's video through the live view, each its own stream (its track ends with it)."""
     from app.live.analysis import LiveAnalyser
+    from app.live.tracking import LiveLabeller
+
+    seen: list[Seen] = []
+    for person in folders:
+        live = LiveAnalyser(engine, LiveLabeller(engine.identify, learner=learner))
+        for path in sequence(person):
+            labels = live(as_frame(load_image(path))).labels
+            said = max(labels, key=lambda lab: lab.box[2] * lab.box[3]).name if labels else None
+            seen.append(Seen(person.name, person in enrolled, said))
+        if learner is not None:
+            for out in learner.end_all():
+                if out.added:
+                    learner.by_video.setdefault(person.name, []).append(out)
+    return seen
+
+
+def run(umist: Path, people: int | None = None, weights: str | None = None, learn: bool = False) -> dict:
+    from app.live.learning import TrackLearner, learned_views
     from app.live.pipeline import Engine
     from app.recognition.matching import UNKNOWN
 
     folders = sorted(p for p in umist.iterdir() if (p / ENROL_VIEW).is_file())[:people]
     enrolled = folders[: len(folders) // 2]
-    seen: list[Seen] = []
+    learning: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.create(weights=weights, gallery_path=Path(tmp) / "g.sqlite3")
         try:
             for person in enrolled:
                 engine.enrol_photo(person.name, person / ENROL_VIEW)
-            for person in folders:
-                live = LiveAnalyser(engine)  # each person's video is its own stream
-                for path in sequence(person):
-                    labels = live(as_frame(load_image(path))).labels
-                    said = max(labels, key=lambda lab: lab.box[2] * lab.box[3]).name if labels else None
-                    seen.append(Seen(person.name, person in enrolled, said))
+            if learn:
+                learner = TrackLearner(engine)
+                learner.by_video = {}  # type: ignore[attr-defined]
+                first = _play(engine, folders, enrolled, learner)
+                ids = {p.name: p.id for p in engine.gallery.people()}
+                wrong = sum(len(o.added) for video, outs in learner.by_video.items() for o in outs
+                            if ids.get(video) != o.person_id)
+                learning = {"first_play": {k: v for k, v in summarise(first, UNKNOWN).items() if k != "per_person"},
+                            "learned": {name: len(learned_views(engine.gallery, pid)) for name, pid in ids.items()},
+                            "learned_from_another_video": wrong,
+                            "outcomes": sorted({o.reason or "learned" for o in learner.outcomes})}
+            seen = _play(engine, folders, enrolled)
             setup = engine.describe()
         finally:
             engine.close()
-    return {"people": len(folders), "enrolled": len(enrolled), "engine": setup, **summarise(seen, UNKNOWN)}
+    return {"people": len(folders), "enrolled": len(enrolled), "engine": setup, "learn": learn, **learning,
+            **summarise(seen, UNKNOWN)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -113,12 +145,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--umist", type=Path, default=None, help="default: ../shared/datasets/umist")
     ap.add_argument("--people", type=int, default=None, help="only the first N people (sorted)")
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--learn", action="store_true",
+                    help="play every video once learning from tracks, then measure a second play")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     umist = args.umist or (paths.shared_dir() or Path("../shared")) / "datasets" / "umist"
     if not umist.is_dir():
         raise SystemExit(f"umist not found at {umist}")
-    out = run(umist, args.people, args.weights)
+    out = run(umist, args.people, args.weights, args.learn)
     if args.json:
         print(json.dumps(out, indent=1))
     else:
@@ -126,6 +160,9 @@ def main(argv: list[str] | None = None) -> dict:
         for key in ("enrolled_named_right", "enrolled_named_other", "enrolled_no_face",
                     "stranger_frames_named", "stranger_sequences_named"):
             print(f"{key}: {out[key]:.3f}" if out[key] is not None else f"{key}: -")
+        if args.learn:
+            print(f"learned views: {out['learned']}; learned from another's video: "
+                  f"{out['learned_from_another_video']}")
     return out
 
 

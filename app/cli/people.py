@@ -25,15 +25,17 @@ PEOPLE_USAGE = {
     "undo-delete": "people undo-delete NAME",
     "export": "people export FILE",
     "import": "people import FILE [--merge]",
+    "forget-learned": "people forget-learned NAME [N]",
 }
 _PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo": (2, 2), "move": (3, 3),
                 "main-photo": (2, 2), "merge": (2, 2), "rename": (2, 2), "delete": (1, 1), "undo-delete": (1, 1),
-                "export": (1, 1), "import": (1, 1)}
+                "export": (1, 1), "import": (1, 1), "forget-learned": (1, 2)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("people", help="list, show, rename, delete, merge, export or import enrolled people, "
-                                      "and add, remove or move their photos")
+                                      "add, remove or move their photos, and forget the views learned from "
+                                      "the camera")
     p.add_argument("action", nargs="?", choices=list(PEOPLE_USAGE), default="list")
     p.add_argument("args", nargs="*", help="; ".join(f"{a}: {u.split(' ', 2)[2]}" for a, u in PEOPLE_USAGE.items()
                                                       if len(u.split(" ")) > 2))
@@ -64,10 +66,19 @@ def _photo_number(text: str, person, count: int) -> int:
     return n
 
 
-def _photos_json(person, samples, rejections: int) -> dict:
+def _learned_text(t: float) -> str:
+    """How a learned view is shown: "learned from the camera, 14:02" (with the date if not today)."""
+    import time
+    day = time.strftime("%Y-%m-%d", time.localtime(t))
+    hm = time.strftime("%H:%M", time.localtime(t))
+    return f"learned from the camera, {hm if day == time.strftime('%Y-%m-%d') else day + ' ' + hm}"
+
+
+def _photos_json(person, samples, rejections: int, learned: set[int] | None = None) -> dict:
     main = next((s.id for s in samples if s.is_main), samples[0].id if samples else None)
+    learned = learned or set()
     return {"name": person.name, "created": round(person.created, 3), "rejections": rejections,
-            "photos": [{"number": i, "added": round(s.created, 3), "source": s.source,
+            "photos": [{"number": i, "added": round(s.created, 3), "source": s.source, "learned": s.id in learned,
                         "quality": None if s.quality is None else round(s.quality, 3),
                         "quality_note": s.quality_note, "main": s.id == main, "model": s.model_version,
                         "size": list(s.crop.shape[:2])} for i, s in enumerate(samples, 1)]}
@@ -91,9 +102,13 @@ def _print_show(person, info: dict, as_json: bool) -> None:
     print(f"{person.name}: {_plural(len(info['photos']), 'photo')}, enrolled {_when(person.created)}")
     for ph in info["photos"]:
         q = "quality -" if ph["quality"] is None else f"quality {ph['quality']:.2f} ({ph['quality_note']})"
-        print(f"  {ph['number']:>2} {'*' if ph['main'] else ' '} added {_when(ph['added'])}  {q}  "
-              f"{ph['source'] or '-'}")
+        source = _learned_text(ph["added"]) if ph["learned"] else ph["source"] or "-"
+        print(f"  {ph['number']:>2} {'*' if ph['main'] else ' '} added {_when(ph['added'])}  {q}  {source}")
     print("  (* main photo)")
+    learned = [ph["number"] for ph in info["photos"] if ph["learned"]]
+    if learned:
+        print(f"  {_plural(len(learned), 'view')} learned from the camera; remove them with: oneshot-face "
+              f"people forget-learned {shlex.quote(person.name)} [N]")
     if info["rejections"]:
         print(f"  {_plural(info['rejections'], 'face')} marked as not {person.name}")
 
@@ -121,8 +136,11 @@ def cmd_people(args) -> int:
             _print_list(book.people(), args.json)
         elif args.action == "show":
             person = lookup(a[0])
-            _print_show(person, _photos_json(person, book.samples(person.id), book.rejection_count(person.id)),
-                        args.json)
+            learned = {s.id for s in book.learned(person.id)}
+            _print_show(person, _photos_json(person, book.samples(person.id), book.rejection_count(person.id),
+                                             learned), args.json)
+        elif args.action == "forget-learned":
+            _forget_learned(book, lookup(a[0]), a[1] if len(a) == 2 else None)
         elif args.action == "remove-photo":
             person, smp = numbered(a[0], a[1])
             after = book.remove_photo(smp.id)
@@ -174,6 +192,22 @@ def cmd_people(args) -> int:
             print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "
                   f"It holds face data: keep it private.")
     return 0
+
+
+def _forget_learned(book, person, number: str | None) -> None:
+    """`people forget-learned NAME [N]`: one learned view (photo N) or all of them."""
+    from app.errors import GalleryError
+    sample_id = None
+    if number is not None:
+        samples = book.samples(person.id)
+        sample_id = samples[_photo_number(number, person, len(samples)) - 1].id
+        if sample_id not in {s.id for s in book.learned(person.id)}:
+            raise GalleryError(f"Photo {number} of {person.name} was not learned from the camera; remove it "
+                               f"with: oneshot-face people remove-photo {shlex.quote(person.name)} {number}")
+    n = book.forget_learned(person.id, sample_id)
+    after = book.person(person.id)
+    print(f"Removed {_plural(n, 'view')} of {after.name} learned from the camera; "
+          f"{_plural(after.sample_count, 'photo')} left.")
 
 
 def _add_photos(args) -> int:

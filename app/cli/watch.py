@@ -22,6 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-unknown", metavar="DIR", default=None,
                    help="write the best face of each unknown track, grouped by person (DIR/group-NN/face-NN.png, "
                         "DIR/index.json), for review; DIR must be new or empty. They are face data: keep them private")
+    p.add_argument("--learn", action="store_true",
+                   help="learn from the camera: a track surely of an enrolled person adds a few of their "
+                        "views unlike their photos (turned, other light), as the app does; people show "
+                        "lists them, people forget-learned removes them (default: off)")
     _common(p)
     p.set_defaults(func=cmd_watch)
 
@@ -31,6 +35,8 @@ def cmd_watch(args) -> int:
 
     from app.service import live as service
     review = None
+    if args.learn and args.per_frame:
+        raise OneShotError("--learn learns from tracked faces; leave out --per-frame.")
     if args.keep_unknown is not None:
         if args.per_frame:
             raise OneShotError("--keep-unknown groups tracked faces; leave out --per-frame.")
@@ -41,6 +47,7 @@ def cmd_watch(args) -> int:
           f"rule: {info['rule']}" + (f" ({info['detector_note']})" if info["detector_note"] else ""),
           file=sys.stderr)
     recent, clock = None, {"t": 0.0}
+    analyser = None
     n = 0
     interrupted = False
     try:
@@ -51,7 +58,7 @@ def cmd_watch(args) -> int:
             # Every track of the run is kept (up to MAX_ENTRIES), timed by the source: a video's
             # position, a camera's wall clock.
             recent = service.review_recent_faces(engine, clock=time.time if live.is_live else lambda: clock["t"])
-        analyser = None if args.per_frame else service.analyser_for(engine, recent)
+        analyser = None if args.per_frame else service.analyser_for(engine, recent, learn=args.learn)
         source_cm = live if live.is_live else service.open_source(args.source)
         with source_cm as source:
             while args.max_frames is None or n < args.max_frames:
@@ -82,7 +89,13 @@ def cmd_watch(args) -> int:
     except KeyboardInterrupt:
         interrupted = True  # how a camera watch ends: the unknown faces are still written
     finally:
-        engine.close()
+        try:
+            learned = service.end_tracks(analyser) if args.learn else 0  # the last tracks end here
+        finally:
+            engine.close()
+    if args.learn:
+        print(f"Learned {_plural(learned, 'view')} from the camera"
+              + (" (oneshot-face people show NAME lists them)." if learned else "."), file=sys.stderr)
     if recent is not None and review is not None:  # (recent is made only with a review folder)
         recent.end_all()
         groups = recent.groups()

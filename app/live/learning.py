@@ -9,18 +9,18 @@ tracker's box continuity says so), and those unlike P's photos are the views P l
 
 The rule (`TrackLearner`, applied when a track ends; its parameters and how they were chosen are
 in docs/learning.md):
-- the track was named one person P, never anyone else, and Unknown on at most
-  `MAX_UNKNOWN_SHARE` of its frames between the first and the last frame named P;
+- the track was named one person P, never anyone else;
 - at least `MIN_CONFIRMING` of its embedded frames lie *well under* the τ for tracks from P on
-  their own: under the τ for tracks at a tenth of the rule's target share of strangers
-  (`strict_threshold`), a τ read from the model's own calibration, not tuned here;
-- on no frame was another enrolled person within the face τ, on no frame did another face come
-  near the track's box (two faces side by side or crossing are where a tracker swaps), and no
-  embedded frame lies farther than the face τ from the one before (a face that changes as much
-  as two people differ is someone else under the same box: a head turns by degrees);
+  their own ("sure" frames): under the τ for tracks at a tenth of the rule's target share of
+  strangers (`strict_threshold`), a τ read from the model's own calibration, not tuned here;
+- from its first sure or named frame to its last, it was Unknown on at most `MAX_UNKNOWN_SHARE`
+  of the frames (the pooled template holds a name for a while after the face under the box
+  changed; a long Unknown stretch means it may have);
+- on no frame was another enrolled person within the face τ, and on no frame did another face
+  come near the track's box (two faces side by side or crossing are where a tracker swaps);
 - no face the user said is "Not P" lies within the face τ of the track's template or of a frame
   to be added;
-- then up to `PER_TRACK` frames from the span named P that pass the quality gate and lie above
+- then up to `PER_TRACK` frames between its first and last sure frame that pass the quality gate and lie above
   the strict τ from every view P has (and from each other) are added to P as photos with
   `source` = `LEARNED_SOURCE`, at most `PER_DAY` a day and `MAX_VIEWS` in all per person, the
   oldest learned views replaced first.
@@ -35,6 +35,7 @@ Qt-free; fed by `tracking.LiveLabeller` beside the recent faces, on the thread t
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -60,6 +61,7 @@ MAX_UNKNOWN_SHARE = 0.25   # Unknown frames allowed between the first and last f
 STRICT_FACTOR = 10.0       # "well under": τ for tracks at target / STRICT_FACTOR
 NEAR = 1.5                 # boxes whose centres are closer than NEAR x their mean half-width sum: "near"
 MAX_KEPT = 240             # candidate frames kept per track (memory bound; thinned evenly beyond)
+KEEP_OUTCOMES = 1000       # ended tracks remembered (their outcomes; learned ones for `forget_near`)
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,9 @@ class _Log:
     labels: list[int | None] = field(default_factory=list)  # steadied person per analysed frame
     frames: list[_Frame] = field(default_factory=list)      # embedded frames passing the gate
     pool: np.ndarray | None = None                           # sum of every embedded frame (template)
-    top: list[tuple[tuple[int, float], ...]] = field(default_factory=list)  # per embedded frame: 2 nearest people
+    # per embedded frame: its index and the two nearest people (id, distance)
+    top: list[tuple[int, tuple[tuple[int, float], ...]]] = field(default_factory=list)
     raw: set[int] = field(default_factory=set)               # who single frames alone named
-    last: np.ndarray | None = None                           # the last embedded frame
     spoiled: str = ""                                        # why nothing can be learned ("": nothing yet)
 
 
@@ -143,7 +145,8 @@ class TrackLearner:
         self.enabled = bool(enabled)
         self._logs: dict[tuple[object, int], _Log] = {}
         self.learned: list[_Learned] = []     # this session's learned tracks (for `forget_near`)
-        self.outcomes: list[Outcome] = []     # every ended track's outcome (the benchmark reads it)
+        self.outcomes: deque[Outcome] = deque(maxlen=KEEP_OUTCOMES)  # the last tracks' outcomes
+        self.added_total = 0                  # views added since it started
 
     # ---- feeding -----------------------------------------------------------------------------
     def observe_frame(self, rgb: np.ndarray, recognitions: Sequence, labels: Sequence, model_version: str | None,
@@ -175,16 +178,10 @@ class TrackLearner:
         if rec.embedding is None:
             return  # a settled face carried over: its label counts, it brings no new view
         e = _unit(rec.embedding)
-        if log.last is not None and float(scoring.scores(e[None], log.last[None], self.engine.encoder.scorer)[0, 0]) \
-                > float(self.engine.threshold):
-            log.spoiled = "the face changed abruptly"  # as far apart as two people: another face under the box
-            log.frames.clear()
-            return
-        log.last = e
         log.pool = e.copy() if log.pool is None else log.pool + e
         if rec.match.person_id is not None:
             log.raw.add(int(rec.match.person_id))
-        log.top.append(tuple(self.engine.matcher.ranked(e, 2)))
+        log.top.append((len(log.labels) - 1, tuple(self.engine.matcher.ranked(e, 2))))
         crop = align(rgb, rec.face, STORED_CROP)
         q = assess(rec.face, crop, rgb.shape)
         if q.ok:
@@ -214,25 +211,29 @@ class TrackLearner:
             return Outcome(pid, (), log.spoiled)
         if log.raw - {pid}:
             return Outcome(pid, (), "a frame alone named someone else")
-        first = log.labels.index(pid)
-        last = len(log.labels) - 1 - log.labels[::-1].index(pid)
-        span = log.labels[first:last + 1]
-        if span.count(None) > MAX_UNKNOWN_SHARE * len(span):
-            return Outcome(pid, (), "Unknown for too long in the middle")
         engine = self.engine
         if engine.encoder.version != log.model_version:
             return Outcome(pid, (), "the model changed")
         tau = strict_threshold(engine)
         if tau is None:
             return Outcome(pid, (), "the model has no open-set rule")
-        confirming = 0
-        for top in log.top:
+        sure = []  # the frames well under τ from P on their own
+        for index, top in log.top:
             others = [d for p, d in top if p != pid]
             if others and min(others) < tau.face:
                 return Outcome(pid, (), "another person was near on a frame")
-            confirming += any(p == pid and d < tau.strict for p, d in top[:1])
-        if confirming < MIN_CONFIRMING:
+            if top and top[0][0] == pid and top[0][1] < tau.strict:
+                sure.append(index)
+        if len(sure) < MIN_CONFIRMING:
             return Outcome(pid, (), "not named with a clear margin")
+        # From the first sure frame or name to the last, the track must be named P nearly
+        # throughout: the name held by the pooled template alone does not vouch for a long stretch.
+        first = min(sure[0], log.labels.index(pid))
+        last = max(sure[-1], len(log.labels) - 1 - log.labels[::-1].index(pid))
+        span = log.labels[first:last + 1]
+        if span.count(None) > MAX_UNKNOWN_SHARE * len(span):
+            return Outcome(pid, (), "Unknown for too long in the middle")
+        first, last = sure[0], sure[-1]  # views are taken between two sure frames only
         template = _unit(log.pool) if log.pool is not None else None
         chosen = self._choose(log, pid, first, last, tau)
         if not chosen or template is None:
@@ -245,7 +246,8 @@ class TrackLearner:
         added = self._add(pid, chosen, log.model_version)
         if not added:
             return Outcome(pid, (), "today's cap of learned views is reached")
-        self.learned.append(_Learned(pid, template, added))
+        self.learned = self.learned[-KEEP_OUTCOMES + 1:] + [_Learned(pid, template, added)]
+        self.added_total += len(added)
         return Outcome(pid, added, "")
 
     def _choose(self, log: _Log, pid: int, first: int, last: int, tau: Thresholds) -> list[_Frame]:

@@ -28,6 +28,7 @@ from app.recognition.open_set import OpenSetRule as OpenSetRule  # the GUI's fig
 from app.store.records import DeletedPerson, Person, Sample
 
 if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
+    from app.live.learning import TrackLearner
     from app.live.pipeline import Engine, EnrolCandidate
     from app.live.recent import RecentFaces
     from app.store.backup import Backup, ExportSummary
@@ -55,6 +56,7 @@ class PhotoRow:
     quality: float | None
     quality_note: str | None
     is_main: bool
+    learned: bool = False   # a view learned from the camera (app.live.learning), not a photo given
 
 
 @dataclass(frozen=True)
@@ -158,9 +160,13 @@ class Library:
     `recent`: returns the recent faces to keep in step (after a delete or merge, a purge), or
     None when there are none; it is asked each time, since the live loop may swap them."""
 
-    def __init__(self, engine: Engine, recent: Callable[[], RecentFaces | None] | None = None) -> None:
+    def __init__(self, engine: Engine, recent: Callable[[], RecentFaces | None] | None = None,
+                 learner: Callable[[], TrackLearner | None] | None = None) -> None:
+        """`learner`: returns the live loop's learner from tracks (None: none), so "Not …" also
+        removes what it learned from that face."""
         self._engine = engine
         self._recent = recent if recent is not None else (lambda: None)
+        self._learner = learner if learner is not None else (lambda: None)
 
     @property
     def _gallery(self) -> Gallery:
@@ -205,8 +211,9 @@ class Library:
         p = g.person(person_id)
         samples = g.samples(p.id)
         main = next((s.id for s in samples if s.is_main), samples[0].id if samples else None)
-        photos = tuple(PhotoRow(s.id, i, s.crop, s.created, s.source, s.quality, s.quality_note, s.id == main)
-                       for i, s in enumerate(samples, 1))
+        from app.live.learning import is_learned
+        photos = tuple(PhotoRow(s.id, i, s.crop, s.created, s.source, s.quality, s.quality_note, s.id == main,
+                                is_learned(s)) for i, s in enumerate(samples, 1))
         others = tuple((o.id, o.name) for o in g.people() if o.id != p.id)
         return PersonPage(p.id, p.name, photos, g.rejection_count(p.id), others)
 
@@ -258,6 +265,16 @@ class Library:
 
     def remove_photo(self, sample_id: int) -> Person:
         return self._gallery.remove_sample(sample_id)
+
+    def learned_views(self, person_id: int) -> list[PhotoRow]:
+        """The person's views learned from the camera, as their page lists them."""
+        return [row for row in self.person_page(person_id).photos if row.learned]
+
+    def forget_learned(self, person_id: int, sample_id: int | None = None) -> int:
+        """Remove one learned view (`sample_id`) or all of them; returns how many. Matching is
+        then exactly as before they were learned."""
+        from app.live.learning import forget_learned
+        return forget_learned(self._gallery, person_id, None if sample_id is None else [sample_id])
 
     def clear_rejections(self, person_id: int) -> int:
         """Forget the "Not …" answers about this person; how many there were."""
@@ -315,8 +332,22 @@ class Library:
 
     def recent_not(self, keys: str | Sequence[str], person_id: int) -> int:
         """"Not …": this face is not person `person_id` (GalleryError when they are no longer
-        enrolled)."""
-        return self.recent_faces().not_person(self._engine, keys, person_id)
+        enrolled). The views learned from these faces into that person go too."""
+        from app.errors import GalleryError
+        rf = self.recent_faces()
+        faces = []
+        for key in [keys] if isinstance(keys, str) else keys:
+            try:
+                f = rf.get(key)
+            except GalleryError:
+                continue  # gone meanwhile: not_person says so when none is left
+            if f.model_version == self._engine.encoder.version:
+                faces.append(f.embedding)
+        n = rf.not_person(self._engine, keys, person_id)
+        learner = self._learner()
+        if learner is not None and faces:
+            learner.forget_near(person_id, np.stack(faces))
+        return n
 
     # ---- backups and exports -----------------------------------------------------------------
     def export_gallery(self, path: str | os.PathLike) -> ExportSummary:

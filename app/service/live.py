@@ -21,6 +21,7 @@ from app.live.tracking import LiveLabeller as LiveLabeller
 from app.recognition.matching import UNKNOWN as UNKNOWN
 
 if TYPE_CHECKING:
+    from app.live.learning import TrackLearner
     from app.live.pipeline import Engine as Engine
     from app.live.pipeline import EnrolCandidate as EnrolCandidate
     from app.live.recent import RecentFaces as RecentFaces
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from app.live.sources import SourceState as SourceState
 
 __all__ = ["UNKNOWN", "Labelled", "LiveAnalyser", "LiveLabeller", "analyser_for", "create_engine",
-           "default_detector", "describe_source", "live_threads", "model_version", "reopen_recent", "open_recent", "open_source",
+           "default_detector", "describe_source", "end_tracks", "learner_of", "live_threads",
+           "set_learning", "model_version", "reopen_recent", "open_recent", "open_source",
            "retrying_source", "source_states", "review_recent_faces", "check_review_folder",
            "write_review_folder"]
 
@@ -48,10 +50,36 @@ def create_engine(detector: str | None = None, detector_model: str | os.PathLike
     return Engine.create(detector, detector_model, weights, device, gallery_path, tau)
 
 
-def analyser_for(engine: Engine, recent: RecentFaces | None = None) -> LiveAnalyser:
+def analyser_for(engine: Engine, recent: RecentFaces | None = None, learn: bool = False) -> LiveAnalyser:
     """The live view's analysis: tracked faces, pooled templates, settled names carried over
-    between re-embeddings (app.live.analysis); `recent` collects the tracks seen."""
-    return LiveAnalyser(engine, LiveLabeller(engine.identify, recent=recent))
+    between re-embeddings (app.live.analysis); `recent` collects the tracks seen; with `learn`,
+    a track that was surely someone adds their views unlike their photos (app.live.learning;
+    `set_learning` switches it later)."""
+    from app.live.learning import TrackLearner
+    return LiveAnalyser(engine, LiveLabeller(engine.identify, recent=recent,
+                                             learner=TrackLearner(engine, enabled=learn)))
+
+
+def learner_of(analyser: LiveAnalyser | None) -> TrackLearner | None:
+    """The analyser's learner (None: it has none)."""
+    return None if analyser is None else analyser.labeller.learner
+
+
+def set_learning(analyser: LiveAnalyser, on: bool) -> None:
+    """Learning from tracks on or off (the GUI's setting); off forgets the tracks followed so far."""
+    learner = learner_of(analyser)
+    if learner is not None:
+        learner.enabled = bool(on)
+
+
+def end_tracks(analyser: LiveAnalyser | None) -> int:
+    """The source stopped: every track has ended and may add views; returns how many views the
+    analyser's tracks added since it started."""
+    learner = learner_of(analyser)
+    if learner is None:
+        return 0
+    learner.end_all()
+    return learner.added_total
 
 
 def model_version(engine: Engine) -> str:

@@ -60,6 +60,17 @@ class PeopleBook:
     def rejection_count(self, person_id: int) -> int:
         return self._gallery.rejection_count(person_id)
 
+    def learned(self, person_id: int) -> list[Sample]:
+        """The person's views learned from the camera (app.live.learning), oldest first."""
+        from app.live.learning import learned_views
+        return learned_views(self._gallery, person_id)
+
+    def forget_learned(self, person_id: int, sample_id: int | None = None) -> int:
+        """Remove one learned view (`sample_id`) or all of them; returns how many. Matching is
+        then exactly as before they were learned."""
+        from app.live.learning import forget_learned
+        return forget_learned(self._gallery, person_id, None if sample_id is None else [sample_id])
+
     @property
     def undo_window_s(self) -> float:
         """How long an undoable deletion can be undone."""

@@ -580,3 +580,35 @@ def test_enrol_and_its_alias_enroll_are_one_command(capsys, samples_dir, yunet_p
     from app.cli import build_parser
     help_text = build_parser().format_help()
     assert "enrol (enroll)" in help_text
+
+
+@pytest.mark.acceptance
+def test_watch_learn_adds_views_people_show_lists_them_and_forget_learned_removes_them(capsys, samples_dir,
+                                                                                      yunet_path):
+    """`watch --learn` over the clip learns from Lin-Manuel's close-up only (never into Alex, never
+    from the audience); the next watch still names nobody else as him; `people show` lists the
+    learned views and `people forget-learned` removes them."""
+    det = ["--detector-model", str(yunet_path)]
+    lin, alex = "Lin-Manuel Miranda", "Alex Lacamoire"
+    run(capsys, "enroll", lin, str(samples_dir / "lin-manuel-miranda.png"), *det)
+    run(capsys, "enroll", alex, str(samples_dir / "alex-lacamoire.png"), *det)
+    clip = str(samples_dir / "short_hamilton_clip.mp4")
+    code, _, err = run(capsys, "watch", "--source", clip, "--json", *det)
+    assert code == 0 and "Learned" not in err and _show(capsys, lin)["photos"][-1]["learned"] is False
+    code, _, err = run(capsys, "watch", "--source", clip, "--json", "--learn", *det)
+    info = _show(capsys, lin)
+    learned = [p for p in info["photos"] if p["learned"]]
+    assert code == 0 and learned and f"Learned {len(learned)} view" in err
+    assert all(p["source"] == "learned from the camera" for p in learned)
+    assert not any(p["learned"] for p in _show(capsys, alex)["photos"])
+    code, out, _ = run(capsys, "watch", "--source", clip, "--json", *det)
+    frames = [json.loads(line) for line in out.splitlines()]
+    assert not any(face["name"] == lin for f in frames[20:82] + frames[211:] for face in f["faces"])
+    assert not any(face["accepted"] for f in frames[211:] for face in f["faces"])
+    code, out, _ = run(capsys, "people", "show", lin)
+    assert code == 0 and "learned from the camera, " in out and "people forget-learned" in out
+    _refused(capsys, "people", "forget-learned", lin, "1", says="was not learned from the camera")
+    code, out, _ = run(capsys, "people", "forget-learned", lin)
+    assert code == 0 and f"Removed {len(learned)} view" in out and "1 photo left" in out
+    assert [p["learned"] for p in _show(capsys, lin)["photos"]] == [False]
+    _refused(capsys, "watch", "--source", clip, "--learn", "--per-frame", says="leave out --per-frame")
