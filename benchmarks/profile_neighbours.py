@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import paths  # noqa: E402
 from app.imageio import load_image  # noqa: E402
+from app.live import recent_actions  # noqa: E402
 from app.live.analysis import LiveAnalyser  # noqa: E402
 from app.live.pipeline import Engine  # noqa: E402
 from app.live.recent import RecentFaces  # noqa: E402
@@ -99,8 +100,8 @@ def main() -> None:
     group = next(g for g in recent.groups() if g.best.quality.ok and any(
         m.first_frame is not None and m.first_frame >= 20 and (m.last_frame or 0) <= 81 and m.quality.side_px >= 100
         for m in g.members))
-    added = RecentFaces.best_addable(group.members)
-    recent.this_is(engine, group.keys, alex.id)
+    added = recent_actions.best_addable(group.members)
+    recent_actions.this_is(recent, engine, group.keys, alex.id)
     tau = engine.threshold
     print(f"model {engine.encoder.version}; added: the best frame of frames {added.first_frame}-{added.last_frame} "
           f"({added.quality.side_px:.0f} px, sharpness {added.quality.sharpness:.0f}); τ with 3 photos {tau:.3f} "

@@ -10,10 +10,12 @@ apart, `Engine.pair_threshold`, with the model's cohort normalisation), so a str
 past five times is one group "seen 5 times". Only tracks whose best face passes the quality gate
 are grouped; the others are listed one by one (blurred faces all look alike to the model).
 
-The actions write to the gallery through the engine: `this_is` (add the group's best face that
-passes the gate to someone), `new_person` (enrol it), `not_person` (a wrong match: stored as a
-rejection, so the matcher no longer names that person for this face, see `Gallery.reject`) and
-`ignore` (hide it). A face that fails the gate is refused with `QualityError`, saying why.
+The one-click actions that write to the gallery ("This is …", "New person…", "Not …", and who
+the gallery would name a face now) are in `recent_actions`, so that this model only holds what
+was seen and nothing here writes to the gallery. The actions read entries out (`members`, copies
+under the lock), call the gallery outside the lock, so the live thread feeding this model never
+waits on an embedding or a gallery write, and mark the entries after (`mark_added`,
+`mark_rejected`). Hiding (`ignore`) and forgetting touch no gallery and stay here.
 
 Privacy, and why it is built so:
 - By default everything lives in memory only, for `MEMORY_WINDOW_S`, and is gone when the program
@@ -28,8 +30,9 @@ Privacy, and why it is built so:
   a crash loses at most the tracks still open, never a half-written entry.
 
 Where each concern lives: the entries and their grouping in `recent_grouping`, the opt-in file in
-`recent_store`, the `watch --keep-unknown` review folder in `recent_review`; here `RecentFaces`
-(what is kept and the one-click review actions) and `open_recent_faces`.
+`recent_store`, the one-click review actions in `recent_actions`, the `watch --keep-unknown`
+review folder in `recent_review`; here `RecentFaces` (what is kept, under one lock) and
+`open_recent_faces`.
 """
 
 from __future__ import annotations
@@ -39,22 +42,21 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
-from app.errors import GalleryError, QualityError
+from app.errors import GalleryError
 from app.recognition import scoring
 from app.recognition.alignment import align
 from app.recognition.detection import Face
-from app.recognition.matching import UNKNOWN, Match
+from app.recognition.matching import UNKNOWN
 from app.recognition.quality import assess
 from app.recognition.scoring import CohortScorer
 
 if TYPE_CHECKING:  # the engine is only called, never imported at run time (it pulls in torch)
     from app.live.pipeline import Engine
     from app.store.gallery import Gallery
-    from app.store.records import Person, Sample
 
 from app.live.recent_grouping import ADDED, IGNORED, NEW, _rank, _unit
 from app.live.recent_grouping import RecentFace as RecentFace
@@ -67,14 +69,11 @@ from app.live.recent_store import STORE_FILENAME as STORE_FILENAME
 from app.live.recent_store import RecentStore as RecentStore
 from app.live.recent_store import remove_store as remove_store
 
-_T = TypeVar("_T")
-
 STORED_CROP = 112          # as pipeline.STORED_CROP: the gallery's full-frame crop
 MEMORY_WINDOW_S = 600.0    # what "recent" means when nothing is stored: the last 10 minutes
 TRACK_GAP_S = 3.0          # a track not seen for this long has ended (its entry is final)
 MAX_ENTRIES = 300          # beyond this, the oldest entries are dropped (bounded memory and clustering)
 PURGE_EVERY_S = 30.0
-SOURCE = "recent faces"    # the `source` of a photo added from here
 
 
 
@@ -315,23 +314,6 @@ class RecentFaces:
         out += [RecentGroup(f.key, (f,), False) for f in alone]
         return sorted(out, key=lambda g: (-g.last_seen, g.key))
 
-    def matches_now(self, engine: "Engine") -> dict[str, Match]:
-        """Who the gallery would name each unknown group now, by group key (groups it names only).
-
-        Why: a face added to someone ("This is …") can pull other faces seen recently under τ
-        for them, strangers too (on the Hamilton clip, a blurred audience face for Alex's
-        profile). Listing those lets the user say "Not …" before the camera sees them again."""
-        version = engine.encoder.version
-        keys, pooled = [], []
-        for g in self.view():
-            embs = [m.embedding for m in g.members if m.model_version == version]
-            if g.unknown and embs:
-                keys.append(g.key)
-                pooled.append(_unit(np.sum(embs, axis=0)))
-        if not keys:
-            return {}
-        return {k: m for k, m in zip(keys, engine.identify(np.stack(pooled))) if m.known}
-
     def get(self, key: str) -> RecentFace:
         with self._lock:
             f = self._entries.get(key)
@@ -339,7 +321,7 @@ class RecentFaces:
                 raise GalleryError("That face is no longer in the recent faces.")
             return replace(f)
 
-    # ---- actions -----------------------------------------------------------------------
+    # ---- what the review actions mark; hiding and forgetting -------------------------------
     def _members(self, keys: str | Sequence[str]) -> list[RecentFace]:
         ks = [keys] if isinstance(keys, str) else list(keys)
         found = [self._entries[k] for k in ks if k in self._entries]
@@ -347,74 +329,34 @@ class RecentFaces:
             raise GalleryError("Those faces are no longer in the recent faces.")
         return found
 
-    @staticmethod
-    def best_addable(members: Sequence[RecentFace]) -> RecentFace:
-        """The best face among `members` that passes the quality gate; QualityError (why the best
-        one fails) when none does."""
-        ranked = sorted(members, key=lambda f: _rank(f.quality), reverse=True)
-        if not ranked[0].quality.ok:
-            raise QualityError(f"This face cannot be added: {ranked[0].quality.reason}. "
-                               f"Wait for a better view of it.")
-        return ranked[0]
+    def members(self, keys: str | Sequence[str]) -> list[RecentFace]:
+        """Copies of these tracks' entries (GalleryError when none is still here): what a review
+        action (`recent_actions`) reads under the lock before it calls the gallery outside it."""
+        with self._lock:
+            return [replace(f) for f in self._members(keys)]
 
-    def _embed(self, engine: "Engine", f: RecentFace) -> np.ndarray:
-        """The face embedded as the gallery embeds photos (enrolment views of the stored crop)."""
-        return np.asarray(engine.embed_stored_crops(f.crop[None]), dtype=np.float32)[0]
-
-    def _mark_added(self, members: list[RecentFace], person_id: int, name: str) -> None:
-        for f in members:
-            f.status, f.person_id, f.person_name = ADDED, int(person_id), name
-        self._groups = None
-        self._save(members)
-
-    def this_is(self, engine: "Engine", keys: str | Sequence[str], person_id: int) -> "Sample":
-        """"This is …": add the best face of these tracks (a group) that passes the gate to an
-        enrolled person, as one more photo; every track is marked as them."""
+    def mark_added(self, keys: Sequence[str], person_id: int, name: str) -> None:
+        """These tracks were added to (or enrolled as) `person_id`; entries forgotten while the
+        gallery was written stay forgotten."""
         with self._lock:
-            members = self._members(keys)
-            best = self.best_addable(members)
-        person = engine.gallery.person(person_id)  # GalleryError if gone
-        q = best.quality
-        smp = engine.gallery.add_sample(person.id, best.crop, self._embed(engine, best), engine.encoder.version,
-                                        source=SOURCE, quality=q.score, quality_note=q.note)
-        with self._lock:
-            self._mark_added(members, person.id, person.name)
-        return smp
-
-    def new_person(self, engine: "Engine", keys: str | Sequence[str], name: str) -> "Person":
-        """"New person…": enrol the best face of these tracks that passes the gate under `name`
-        (a name already enrolled is refused with NameTakenError: offer "This is …" instead)."""
-        with self._lock:
-            members = self._members(keys)
-            best = self.best_addable(members)
-        q = best.quality
-        person = engine.gallery.enrol(name, best.crop, self._embed(engine, best), engine.encoder.version,
-                                       source=SOURCE, quality=q.score, quality_note=q.note)
-        with self._lock:
-            self._mark_added(members, person.id, person.name)
-        return person
-
-    def not_person(self, engine: "Engine", keys: str | Sequence[str], person_id: int) -> int:
-        """"Not …": these tracks were wrongly named `person_id`. Each track's pooled template is
-        stored as a rejection (with its crop, for a new model), so the matcher stops naming
-        that person for this face; the tracks turn Unknown here. Returns how many were stored."""
-        with self._lock:
-            members = [replace(f) for f in self._members(keys)]
-        person = engine.gallery.person(person_id)
-        version = engine.encoder.version
-        for f in members:
-            emb = f.embedding if f.model_version == version else self._embed(engine, f)
-            engine.gallery.reject(person.id, emb, version, crop=f.crop)
-        with self._lock:
-            live = [self._entries[f.key] for f in members if f.key in self._entries]
+            live = [self._entries[k] for k in keys if k in self._entries]
             for f in live:
-                f.rejected = tuple(sorted(set(f.rejected) | {person.id}))
-                f.rejected_names = tuple(sorted(set(f.rejected_names) | {person.name}))
-                if f.named_id == person.id or f.name == person.name or (f.status == ADDED and f.person_id == person.id):
+                f.status, f.person_id, f.person_name = ADDED, int(person_id), name
+            self._groups = None
+            self._save(live)
+
+    def mark_rejected(self, keys: Sequence[str], person_id: int, name: str) -> None:
+        """"Not …" `person_id` was stored for these tracks: they remember it (the live label may
+        lag a few frames) and turn Unknown if they were named or added as that person."""
+        with self._lock:
+            live = [self._entries[k] for k in keys if k in self._entries]
+            for f in live:
+                f.rejected = tuple(sorted(set(f.rejected) | {int(person_id)}))
+                f.rejected_names = tuple(sorted(set(f.rejected_names) | {name}))
+                if f.named_id == person_id or f.name == name or (f.status == ADDED and f.person_id == person_id):
                     f.name, f.status, f.person_id, f.person_name, f.named_id = UNKNOWN, NEW, None, None, None
             self._groups = None
             self._save(live)
-        return len(members)
 
     def ignore(self, keys: str | Sequence[str]) -> None:
         """"Ignore": hide these tracks (they stay until they expire, so a restart does not bring

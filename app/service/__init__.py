@@ -315,11 +315,13 @@ class Library:
 
     def recent_this_is(self, keys: str | Sequence[str], person_id: int) -> Sample:
         """"This is …": the recent face's best frame becomes one of their photos."""
-        return self.recent_faces().this_is(self._engine, keys, person_id)
+        from app.live import recent_actions
+        return recent_actions.this_is(self.recent_faces(), self._engine, keys, person_id)
 
     def recent_matches_now(self) -> dict[str, Match]:
-        """Unknown recent faces the gallery would name now, by group key (`RecentFaces.matches_now`)."""
-        return self.recent_faces().matches_now(self._engine)
+        """Unknown recent faces the gallery would name now, by group key (`recent_actions.matches_now`)."""
+        from app.live import recent_actions
+        return recent_actions.matches_now(self.recent_faces(), self._engine)
 
     def recent_pulled_in(self, person_id: int) -> int:
         """How many unknown recent faces (groups) the gallery would now name `person_id`: after a
@@ -328,12 +330,14 @@ class Library:
 
     def recent_new_person(self, keys: str | Sequence[str], name: str) -> Person:
         """"New person…" (NameTakenError when the name is someone else's)."""
-        return self.recent_faces().new_person(self._engine, keys, name)
+        from app.live import recent_actions
+        return recent_actions.new_person(self.recent_faces(), self._engine, keys, name)
 
     def recent_not(self, keys: str | Sequence[str], person_id: int) -> int:
         """"Not …": this face is not person `person_id` (GalleryError when they are no longer
         enrolled). The views learned from these faces into that person go too."""
         from app.errors import GalleryError
+        from app.live import recent_actions
         rf = self.recent_faces()
         faces = []
         for key in [keys] if isinstance(keys, str) else keys:
@@ -343,7 +347,7 @@ class Library:
                 continue  # gone meanwhile: not_person says so when none is left
             if f.model_version == self._engine.encoder.version:
                 faces.append(f.embedding)
-        n = rf.not_person(self._engine, keys, person_id)
+        n = recent_actions.not_person(rf, self._engine, keys, person_id)
         learner = self._learner()
         if learner is not None and faces:
             learner.forget_near(person_id, np.stack(faces))

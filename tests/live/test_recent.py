@@ -1,7 +1,8 @@
 """Recent faces and the quality gate: one entry per track with its best frame, unknown tracks of
 one person grouped (hand-made vectors, then the real engine on the sample photos and the
-Hamilton clip), the one-click actions against a real gallery, the opt-in store with its
-retention, and the privacy promises (forget all, a deleted person leaves no entry)."""
+Hamilton clip), what the review actions read and mark, renames and hiding, the opt-in store with
+its retention, and the privacy promises (forget all, a deleted person leaves no entry). The
+actions themselves: test_recent_actions.py."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
+from recent_helpers import BLURRED, Clock, FakeEngine, V, face, feed, near, sharp_crop, unit
 
-from app.errors import GalleryError, NameTakenError, QualityError
+from app.errors import GalleryError
 from app.live.recent import (
     ADDED,
-    SOURCE,
     STORE_FILENAME,
     RecentFaces,
     RecentStore,
@@ -25,66 +26,13 @@ from app.live.recent import (
     remove_store,
     write_review_folder,
 )
+from app.live.recent_actions import SOURCE, new_person, not_person, this_is
 from app.live.tracking import LiveLabeller
 from app.recognition.alignment import TEMPLATE_112, align
 from app.recognition.detection import Face
 from app.recognition.matching import UNKNOWN, Match
 from app.recognition.quality import MIN_SHARPNESS, MIN_SIDE_PX, assess, pose
 from app.store.gallery import Gallery
-
-V = "enc-test"
-
-
-class Clock:
-    def __init__(self, t: float = 1_000_000.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def unit(seed: int, dim: int = 16) -> np.ndarray:
-    e = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
-    return e / np.linalg.norm(e)
-
-
-def near(e: np.ndarray, seed: int, by: float) -> np.ndarray:
-    d = np.random.default_rng(900 + seed).standard_normal(len(e)).astype(np.float32)
-    d -= d.dot(e) * e
-    v = e + by * d / np.linalg.norm(d)
-    return (v / np.linalg.norm(v)).astype(np.float32)
-
-
-def sharp_crop(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (112, 112, 3), dtype=np.uint8)
-
-
-BLURRED = np.full((112, 112, 3), 128, np.uint8)
-
-
-def face(side: float = 100.0, landmarks: np.ndarray | None = None) -> Face:
-    lm = TEMPLATE_112 * side / 112 if landmarks is None else landmarks
-    return Face((0.0, 0.0, side, side), 0.9, lm)
-
-
-class FakeEngine:
-    """What the actions use of an Engine: its gallery, its model version, and enrolment
-    embedding of stored crops (here: a fixed vector per crop, so a test knows it)."""
-
-    def __init__(self, gallery: Gallery, embed=None):
-        self.gallery = gallery
-        self.encoder = SimpleNamespace(version=V, scorer=None)
-        self._embed = embed or (lambda c: unit(int(c.sum()) % 10_000))
-
-    def embed_stored_crops(self, crops: np.ndarray) -> np.ndarray:
-        return np.stack([self._embed(c) for c in crops])
-
-    def pair_threshold(self, n: int = 1) -> float:
-        return 0.5
-
-    def identify(self, embeddings: np.ndarray) -> list[Match]:
-        return self.gallery.matcher(V).match(embeddings, 0.5)
-
 
 # ---- the quality gate ----------------------------------------------------------------------
 
@@ -134,17 +82,6 @@ def test_average_linkage_does_not_chain_like_single_linkage():
     assert average_linkage(d, 0.1) == [[0], [1], [2], [3]]
     assert average_linkage(d, 10) == [[0, 1, 2, 3]]
     assert average_linkage(np.zeros((0, 0)), 1.0) == []
-
-
-def feed(rf: RecentFaces, track: int, e: np.ndarray, frames: int = 3, name: str = UNKNOWN, t0: float = 0.0,
-         crop_seed: int | None = None, crop=None, side: float = 100.0, distance: float = 0.9,
-         nearest: str | None = None, person_id: int | None = None) -> str:
-    key = None
-    for i in range(frames):
-        c = crop if crop is not None else sharp_crop(track * 100 + i if crop_seed is None else crop_seed)
-        key = rf.observe(track, face(side), c, near(e, track * 10 + i, 0.05), name, distance, nearest, V,
-                         when=t0 + 0.1 * i, frame_index=i, person_id=person_id)
-    return key
 
 
 def test_one_entry_per_track_with_its_best_frame_and_pooled_template():
@@ -216,7 +153,7 @@ def test_entries_are_capped():
     assert sorted(e.track_id for e in rf.entries()) == [3, 4, 5, 6, 7]
 
 
-# ---- actions ----------------------------------------------------------------------------
+# ---- what the actions read and mark; renames and hiding ------------------------------
 
 @pytest.fixture
 def gallery(tmp_path):
@@ -224,70 +161,26 @@ def gallery(tmp_path):
         yield g
 
 
-def test_this_is_adds_the_groups_best_face_that_passes_the_gate(gallery):
-    eng = FakeEngine(gallery)
-    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
-    rf = RecentFaces(clock=Clock(0.0))
-    rf.configure(V, 0.5)
-    keys = [feed(rf, 1, unit(1), crop_seed=11, side=80), feed(rf, 2, near(unit(1), 2, 0.1), crop_seed=12, side=150)]
-    (g,) = rf.groups()
-    smp = rf.this_is(eng, g.keys, ann.id)
-    assert smp.source == SOURCE and np.array_equal(smp.crop, sharp_crop(12))     # the larger face
-    assert smp.quality is not None and smp.quality_note == "good"
-    assert np.array_equal(smp.embedding, eng.embed_stored_crops(sharp_crop(12)[None])[0])
-    assert gallery.person(ann.id).sample_count == 2
-    assert all(rf.get(k).status == ADDED and rf.get(k).label == "Ann" for k in keys)
-    assert rf.groups() == [] and [g.label for g in rf.view()] == ["Ann", "Ann"]
-
-
-def test_a_poor_face_is_refused_and_says_why(gallery):
-    eng = FakeEngine(gallery)
-    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
-    rf = RecentFaces(clock=Clock(0.0))
-    key = feed(rf, 1, unit(1), crop=BLURRED)
-    v = gallery.version
-    with pytest.raises(QualityError, match="cannot be added: the face is blurred"):
-        rf.this_is(eng, key, ann.id)
-    with pytest.raises(QualityError, match="blurred"):
-        rf.new_person(eng, key, "Someone")
-    small = feed(rf, 2, unit(2), side=20)
-    with pytest.raises(QualityError, match="too small"):
-        rf.new_person(eng, small, "Someone")
-    assert gallery.version == v and rf.get(key).unknown
-
-
-def test_new_person_enrols_and_refuses_a_taken_name(gallery):
-    eng = FakeEngine(gallery)
-    gallery.enrol("Ann", sharp_crop(99), unit(99), V)
-    rf = RecentFaces(clock=Clock(0.0))
-    key = feed(rf, 1, unit(1))
-    with pytest.raises(NameTakenError):
-        rf.new_person(eng, key, "ann")
-    p = rf.new_person(eng, key, "Carl")
-    assert (p.name, p.sample_count) == ("Carl", 1) and rf.get(key).person_id == p.id
+def test_the_actions_read_copies_and_a_forgotten_entry_is_not_marked_back(tmp_path):
+    clock = Clock(0.0)
+    rf = RecentFaces(RecentStore(tmp_path / STORE_FILENAME, retention_s=3600, clock=clock), clock=clock)
+    kept = feed(rf, 1, unit(1))
+    gone = feed(rf, 2, unit(2), name="Bob", nearest="Bob", distance=0.3, person_id=5)
+    members = rf.members([kept, "no-such-key", gone])
+    assert [f.key for f in members] == [kept, gone]                  # the ones still here, in order
+    members[0].status = ADDED                                        # a copy: the entry is not changed
+    assert rf.get(kept).status != ADDED
     with pytest.raises(GalleryError, match="no longer"):
-        rf.this_is(eng, "no-such-key", p.id)
-
-
-def test_not_person_stops_that_match(gallery):
-    eng = FakeEngine(gallery)
-    ann_photo = unit(1)
-    ann = gallery.enrol("Ann", sharp_crop(99), ann_photo, V)
-    look_alike = near(ann_photo, 5, 0.3)
-    rf = RecentFaces(clock=Clock(0.0))
-    key = feed(rf, 1, look_alike, name="Ann", nearest="Ann", distance=0.3)
-    entry = rf.get(key)
-    assert gallery.matcher(V).match(entry.embedding, 0.5)[0].name == "Ann"
-    assert rf.not_person(eng, key, ann.id) == 1
-    assert gallery.rejection_count(ann.id) == 1
-    m = gallery.matcher(V)
-    assert m.match(entry.embedding, 0.5)[0].name == UNKNOWN            # no longer named Ann
-    assert m.match(near(look_alike, 6, 0.05), 0.5)[0].name == UNKNOWN  # nor when seen again
-    assert m.match(ann_photo, 0.5)[0].name == "Ann"                    # Ann still is
-    after = rf.get(key)
-    assert after.unknown and after.rejected == (ann.id,)
-    feed(rf, 1, look_alike, frames=1, name="Ann", t0=1.0)             # the live label lags: ignored
-    assert rf.get(key).name == UNKNOWN
+        rf.members(["no-such-key"])
+    rf.forget(gone)                                                  # while the gallery was written
+    rf.mark_added([kept, gone], 5, "Bob")
+    assert rf.get(kept).status == ADDED and (rf.get(kept).label, rf.get(kept).person_id) == ("Bob", 5)
+    assert [f.key for f in rf.entries(include_ignored=True)] == [kept] and rf.store.count() == 1
+    rf.mark_rejected([kept, gone], 5, "Bob")                         # "Not Bob": added as him, so no longer
+    after = rf.get(kept)
+    assert after.unknown and after.person_id is None and (after.rejected, after.rejected_names) == ((5,), ("Bob",))
+    assert rf.store.count() == 1
+    rf.close()
 
 
 def test_a_renamed_person_keeps_their_recent_faces_under_the_new_name(tmp_path, gallery):
@@ -299,7 +192,7 @@ def test_a_renamed_person_keeps_their_recent_faces_under_the_new_name(tmp_path, 
     rf.configure(V, 0.5)
     named = feed(rf, 1, unit(99), name="Ann", nearest="Ann", distance=0.1, person_id=ann.id)
     added = feed(rf, 2, unit(2))
-    rf.this_is(eng, added, ann.id)
+    this_is(rf, eng, added, ann.id)
     wrong = feed(rf, 3, unit(3), name="Bob", nearest="Bob", distance=0.4, person_id=bob.id)
     gallery.rename(ann.id, "Anna")
     gallery.rename(bob.id, "Ann")  # the old name, now someone else's
@@ -310,7 +203,7 @@ def test_a_renamed_person_keeps_their_recent_faces_under_the_new_name(tmp_path, 
     assert feed(rf, 1, unit(99), frames=1, name="Anna", nearest="Anna", distance=0.1, t0=1.0,
                 person_id=ann.id) == named
     # "Not …" goes by id: the face called "Ann" (Bob, renamed) is not him
-    rf.not_person(eng, wrong, bob.id)
+    not_person(rf, eng, wrong, bob.id)
     assert rf.get(wrong).unknown and rf.get(wrong).rejected == (bob.id,)
     assert feed(rf, 3, unit(3), frames=1, name="Ann", t0=1.0, person_id=bob.id) == wrong
     assert rf.get(wrong).name == UNKNOWN  # the live label lagging the "Not …" is ignored
@@ -323,27 +216,6 @@ def test_a_renamed_person_keeps_their_recent_faces_under_the_new_name(tmp_path, 
     again.close()
 
 
-def test_matches_now_lists_the_unknown_faces_a_new_photo_pulls_in(gallery):
-    eng = FakeEngine(gallery)
-    ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
-    rf = RecentFaces(clock=Clock(0.0))
-    rf.configure(V, 0.5)
-    profile_photo = eng.embed_stored_crops(sharp_crop(11)[None])[0]  # what "This is Ann" will store
-    profile = feed(rf, 1, profile_photo, crop_seed=11)
-    # a blurred stranger near that view (listed alone: too blurred to group), and someone far off
-    stranger = feed(rf, 2, near(profile_photo, 3, 0.35), crop=BLURRED)
-    far = feed(rf, 3, unit(3), crop_seed=31)
-    assert rf.matches_now(eng) == {}  # nobody near Ann's one photo yet
-    rf.this_is(eng, profile, ann.id)
-    now = rf.matches_now(eng)
-    assert set(now) == {stranger} and now[stranger].person_id == ann.id and now[stranger].distance < 0.5
-    assert far not in now and profile not in now  # far from her; and added, so no longer to review
-    rf.not_person(eng, stranger, ann.id)
-    assert rf.matches_now(eng) == {}  # "Not Ann" for it: it no longer matches her
-    rf.ignore(far)
-    assert rf.matches_now(eng) == {}
-
-
 def test_ignore_hides_and_forget_person_leaves_no_trace(gallery):
     eng = FakeEngine(gallery)
     ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
@@ -353,7 +225,7 @@ def test_ignore_hides_and_forget_person_leaves_no_trace(gallery):
     rf.ignore(hidden)
     assert rf.entries() == [] and len(rf.entries(include_ignored=True)) == 1
     added = feed(rf, 2, unit(2))
-    rf.this_is(eng, added, ann.id)
+    this_is(rf, eng, added, ann.id)
     named = feed(rf, 3, unit(99), name="Ann", nearest="Ann", distance=0.1)
     other = feed(rf, 4, unit(4))
     gallery.delete(ann.id)
@@ -373,7 +245,7 @@ def test_stored_faces_survive_a_restart_and_are_deleted_when_due(tmp_path, galle
     k1 = feed(rf, 1, unit(1), crop_seed=41, t0=1_000.0)
     ann = gallery.enrol("Ann", sharp_crop(99), unit(99), V)
     k2 = feed(rf, 2, unit(2), crop_seed=42, t0=1_000.0)
-    rf.this_is(FakeEngine(gallery), k2, ann.id)                      # an action is written at once
+    this_is(rf, FakeEngine(gallery), k2, ann.id)                      # an action is written at once
     rf.close()                                                       # the app exits
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     clock.t = 2_000.0
@@ -489,7 +361,7 @@ def test_real_photos_of_one_person_group_together(engine, samples_dir):
     # "New person…" with the real engine: the group's best face is embedded as an enrolment
     # photo and names the group's faces from then on.
     obama = next(g for g in rf.groups() if g.count == 5)
-    p = rf.new_person(engine, obama.keys, "Barack Obama")
+    p = new_person(rf, engine, obama.keys, "Barack Obama")
     assert p.sample_count == 1 and engine.gallery.samples(p.id)[0].source == SOURCE
     names = [m.name for m in engine.identify(np.stack([m.embedding for m in obama.members]))]
     assert names.count("Barack Obama") >= 4, names
