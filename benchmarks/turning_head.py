@@ -90,21 +90,36 @@ def summarise(seen: list[Seen], unknown: str) -> dict:
 
 
 def _play(engine, folders: list[Path], enrolled: list[Path], learner=None) -> list[Seen]:
-    """Every person's video through the live view, each its own stream (its track ends with it)."""
+    """Every person's video through the live view, each its own stream (its track ends with it).
+    With a learner, `learner.by_video` gets each video's track outcomes and `learner.gate` how
+    many of its largest faces pass the quality gate."""
     from app.live.analysis import LiveAnalyser
     from app.live.tracking import LiveLabeller
+    from app.recognition.alignment import align
+    from app.recognition.quality import assess
 
     seen: list[Seen] = []
     for person in folders:
         live = LiveAnalyser(engine, LiveLabeller(engine.identify, learner=learner))
+        start = len(learner.outcomes) if learner is not None else 0
         for path in sequence(person):
-            labels = live(as_frame(load_image(path))).labels
+            rgb = as_frame(load_image(path))
+            analysis = live(rgb)
+            labels = analysis.labels
             said = max(labels, key=lambda lab: lab.box[2] * lab.box[3]).name if labels else None
             seen.append(Seen(person.name, person in enrolled, said))
+            if learner is not None and analysis.recognitions:
+                big = max(analysis.recognitions, key=lambda r: r.face.box[2] * r.face.box[3]).face
+                learner.gate[person.name] = learner.gate.get(person.name, 0) + assess(
+                    big, align(rgb, big, 112), rgb.shape).ok
         if learner is not None:
-            for out in learner.end_all():
-                if out.added:
-                    learner.by_video.setdefault(person.name, []).append(out)
+            learner.end_all()
+            new = list(learner.outcomes)[start:]
+            into: dict[int, int] = {}
+            for o in new:
+                if o.added and o.person_id is not None:
+                    into[o.person_id] = into.get(o.person_id, 0) + len(o.added)
+            learner.by_video[person.name] = {"outcomes": [o.reason or "learned" for o in new], "added_into": into}
     return seen
 
 
@@ -123,15 +138,18 @@ def run(umist: Path, people: int | None = None, weights: str | None = None, lear
                 engine.enrol_photo(person.name, person / ENROL_VIEW)
             if learn:
                 learner = TrackLearner(engine)
-                learner.by_video = {}  # type: ignore[attr-defined]
+                learner.by_video, learner.gate = {}, {}  # type: ignore[attr-defined]
                 first = _play(engine, folders, enrolled, learner)
                 ids = {p.name: p.id for p in engine.gallery.people()}
-                wrong = sum(len(o.added) for video, outs in learner.by_video.items() for o in outs
-                            if ids.get(video) != o.person_id)
+                learned = {name: len(learned_views(engine.gallery, pid)) for name, pid in ids.items()}
                 learning = {"first_play": {k: v for k, v in summarise(first, UNKNOWN).items() if k != "per_person"},
-                            "learned": {name: len(learned_views(engine.gallery, pid)) for name, pid in ids.items()},
-                            "learned_from_another_video": wrong,
-                            "outcomes": sorted({o.reason or "learned" for o in learner.outcomes})}
+                            "learned": learned,
+                            # views added to someone while another person's video played
+                            "learned_from_another_video": sum(n for video, v in learner.by_video.items()
+                                                              for pid, n in v["added_into"].items()
+                                                              if pid != ids.get(video)),
+                            "by_video": learner.by_video,
+                            "enrolled_faces_passing_gate": sum(learner.gate.get(p.name, 0) for p in enrolled)}
             seen = _play(engine, folders, enrolled)
             setup = engine.describe()
         finally:

@@ -39,3 +39,14 @@ def test_two_people_one_enrolled_one_stranger(shared):
     assert r["per_person"]["p01"]["right"] >= 1 and r["per_person"]["p01"]["named_other"] == 0
     assert r["stranger_frames_named"] == 0.0 and r["stranger_sequences_named"] == 0.0
     assert r["enrolled_named_right"] == r["per_person"]["p01"]["right"] / 37
+
+
+def test_learning_on_plays_twice_and_learns_nothing_from_the_stranger(shared):
+    """With --learn the first play learns and the second is measured: every video has its
+    track's outcome, and no view is added to anyone while the stranger's video plays."""
+    r = _module().run(shared / "datasets" / "umist", people=2, learn=True)
+    assert r["learn"] and set(r["by_video"]) == {"p01", "p02"} and r["by_video"]["p02"]["added_into"] == {}
+    assert all(v["outcomes"] for v in r["by_video"].values())
+    assert r["learned_from_another_video"] == 0 and set(r["learned"]) == {"p01"}
+    assert r["stranger_frames"] == r["first_play"]["stranger_frames"] == 37
+    assert 0 <= r["enrolled_faces_passing_gate"] <= 37
