@@ -88,6 +88,7 @@ class MainWindow(MenusMixin, LiveWiringMixin, StatusBarMixin, PeopleMixin):
                                      gallery_path=str(gallery_path) if gallery_path else None,
                                      tau=s.tau, keep_recent_faces=s.keep_recent_faces,
                                      recent_faces_retention_h=s.recent_faces_retention_h,
+                                     learn_from_camera=s.learn_from_camera,
                                      recent_clock=recent_clock or time.time)
         self._undoable: list = []       # gallery.DeletedPerson, most recent last
         self._person_dialogs: list[PersonDialog] = []

@@ -53,8 +53,9 @@ def when_text(t: float) -> str:
 def photo_text(r: PhotoRow) -> str:
     q = ("quality not measured" if r.quality is None else
          f"quality {r.quality:.2f}" + (f" ⚠ {r.quality_note}" if r.quality_note and r.quality_note != "good" else ""))
-    return "\n".join([f"Photo {r.number}" + (" ★ main" if r.is_main else ""), when_text(r.created),
-                      f"from {r.source}" if r.source else "source not recorded", q])
+    source = (f"learned from the camera, {time.strftime('%H:%M', time.localtime(r.created))}" if r.learned
+              else f"from {r.source}" if r.source else "source not recorded")
+    return "\n".join([f"Photo {r.number}" + (" ★ main" if r.is_main else ""), when_text(r.created), source, q])
 
 
 class PersonDialog(QDialog):
@@ -132,6 +133,15 @@ class PersonDialog(QDialog):
         rej.addWidget(self.clear_rejections_button)
         lay.addLayout(rej)
 
+        learned = QHBoxLayout()
+        self.learned_label = QLabel("")
+        self.learned_label.setWordWrap(True)
+        self.forget_learned_button = QPushButton("Forget learned views")
+        self.forget_learned_button.clicked.connect(self.forget_learned)
+        learned.addWidget(self.learned_label, 1)
+        learned.addWidget(self.forget_learned_button)
+        lay.addLayout(learned)
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
@@ -178,6 +188,11 @@ class PersonDialog(QDialog):
         else:
             self.rejections_label.setText("")
         self.clear_rejections_button.setVisible(bool(page.rejections))
+        n_learned = sum(r.learned for r in page.photos)
+        self.learned_label.setText(f"{plural(n_learned, 'view')} learned from the camera (turned, other light), "
+                                   f"so {page.name} is named from more angles. Remove one with Remove…, or all:"
+                                   if n_learned else "")
+        self.forget_learned_button.setVisible(bool(n_learned))
         self._update_buttons()
         self.loaded.emit()
 
@@ -229,6 +244,10 @@ class PersonDialog(QDialog):
 
     def confirm_remove(self, number: int, name: str) -> bool:
         return self._yes("Remove photo", f"Remove photo {number} of {name}? It is erased from the gallery.")
+
+    def confirm_forget_learned(self, n: int, name: str) -> bool:
+        return self._yes("Forget learned views", f"Remove the {plural(n, 'view')} of {name} learned from the "
+                         f"camera? {name} is then named as before they were learned.")
 
     def confirm_merge(self, name: str, into: str) -> bool:
         return self._yes("Merge", f"Make {name} and {into} one person, {into}? Every photo of {name} "
@@ -361,6 +380,17 @@ class PersonDialog(QDialog):
         pid = self.person_id
         self._run(lambda library, progress: library.clear_rejections(pid),
                   lambda n: self._after(f"Forgot {plural(n, '“Not …” answer')}."), "Forget")
+
+    def forget_learned(self) -> None:
+        """Remove every view learned from the camera (after asking)."""
+        page = self.page
+        n = sum(r.learned for r in page.photos) if page is not None else 0
+        if page is None or not n or not self.confirm_forget_learned(n, page.name):
+            return
+        pid = self.person_id
+        self._run(lambda library, progress: library.forget_learned(pid),
+                  lambda k: self._after(f"Removed {plural(k, 'view')} of {page.name} learned from the camera."),
+                  "Forget learned views")
 
     def _add_photo(self) -> None:
         if self.page is not None:

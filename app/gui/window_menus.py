@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from app.gui.people_panel import PeoplePanel
     from app.gui.recent_panel import RecentFacesPanel
     from app.gui.settings_pane import SettingsPane
+    from app.service.settings import Settings
 
 
 def app_version() -> str:
@@ -58,6 +59,7 @@ class MenusMixin(QMainWindow):
     people: PeoplePanel
     recent_panel: RecentFacesPanel
     settings_pane: SettingsPane
+    settings: Settings
     side: QTabWidget
     # the slots the commands call (MainWindow's and the other mixins')
     enrol_from_snapshot: Callable[..., Any]
@@ -67,6 +69,7 @@ class MenusMixin(QMainWindow):
     toggle_pause: Callable[[], None]
     _nudge_tau: Callable[[float], None]
     undo_delete: Callable[[], None]
+    set_learn_from_camera: Callable[[bool], None]
 
     def _build_actions(self) -> None:
         def act(text, shortcut, slot, menu):
@@ -99,6 +102,14 @@ class MenusMixin(QMainWindow):
         self.delete_action = act("&Delete…", "Delete", self.people.delete_selected, pm)
         self.add_photo_action = act("&Add a photo…", "", self.people.add_photo_to_selected, pm)
         self.open_person_action = act("&Open (photos, merge)…", "Ctrl+P", self.people.open_selected, pm)
+        pm.addSeparator()
+        learn = self.learn_action = QAction("&Learn from the camera", self)
+        learn.setCheckable(True)
+        learn.setChecked(self.settings.learn_from_camera)
+        learn.toggled.connect(lambda on: self.set_learn_from_camera(on))
+        pm.addAction(learn)
+        self.learn_action.setToolTip("Add a few views (turned, other light) from tracks surely of someone; "
+                                     "each person's page lists and removes them")
         pm.addSeparator()
         self.undo_action = act("&Undo delete", QKeySequence.StandardKey.Undo, self.undo_delete, pm)
         self.undo_action.setEnabled(False)

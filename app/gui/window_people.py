@@ -129,6 +129,15 @@ class PeopleMixin(QMainWindow):
         self.inference.submit(lambda library, progress: library.purge_due(), lambda n: self._show_undo(),
                               lambda message: None)
 
+    def set_learn_from_camera(self, on: bool) -> None:
+        """The switch for learning views from the camera's tracks (docs/learning.md): saved, and
+        applied on the engine thread."""
+        self.settings.learn_from_camera = bool(on)
+        self.options.learn_from_camera = bool(on)
+        self.save_settings()
+        self.inference.submit(lambda library, progress: library.set_learning(on), lambda _: self.show_message(
+            "Learning from the camera is on." if on else "Learning from the camera is off."), lambda message: None)
+
     def set_keep_recent_faces(self, keep: bool, retention_h: float) -> None:
         """The opt-in: keep recent faces after closing (in the private data folder) for
         `retention_h` hours; off deletes that file. Saved, and applied on the engine thread."""

@@ -173,6 +173,7 @@ class EngineOptions:
     tau: float | None = None
     keep_recent_faces: bool = False         # Settings.keep_recent_faces (opt-in store)
     recent_faces_retention_h: float = 24.0
+    learn_from_camera: bool = True          # Settings.learn_from_camera (app.live.learning)
     recent_clock: Callable[[], float] = time.time  # tests pass a clock to make retention due
 
 
@@ -291,7 +292,7 @@ class InferenceWorker(QThread):
     def run(self) -> None:
         try:
             engine = self.engine = self._create_engine()
-            self.library = Library(engine, lambda: self.recent)
+            self.library = Library(engine, lambda: self.recent, lambda: live_service.learner_of(self.analyser))
         except Exception as exc:  # noqa: BLE001
             if isinstance(exc, OneShotError):
                 message = str(exc)
@@ -305,7 +306,7 @@ class InferenceWorker(QThread):
         try:
             self._open_recent()
             # settled faces carry their name over between re-embeddings (app.live.analysis)
-            self.analyser = live_service.analyser_for(engine, self.recent)
+            self.analyser = live_service.analyser_for(engine, self.recent, learn=self.options.learn_from_camera)
             self.labeller = self.analyser.labeller
             self.ready.emit(self.describe())
             last_done: float | None = None
@@ -317,6 +318,7 @@ class InferenceWorker(QThread):
                     continue
                 if item is END:
                     self.recent.end_all()  # every track ended: their entries are final (and stored)
+                    live_service.end_tracks(self.analyser)  # and may add views (app.live.learning)
                     self.stream_ended.emit()
                     continue
                 if self.paused:

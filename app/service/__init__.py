@@ -266,6 +266,12 @@ class Library:
     def remove_photo(self, sample_id: int) -> Person:
         return self._gallery.remove_sample(sample_id)
 
+    def set_learning(self, on: bool) -> None:
+        """Learning from the camera's tracks on or off (the app's setting)."""
+        learner = self._learner()
+        if learner is not None:
+            learner.enabled = bool(on)
+
     def learned_views(self, person_id: int) -> list[PhotoRow]:
         """The person's views learned from the camera, as their page lists them."""
         return [row for row in self.person_page(person_id).photos if row.learned]

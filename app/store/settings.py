@@ -44,6 +44,7 @@ class Settings:
     retrain_epochs: int | None = None    # None: RETRAIN_EPOCHS
     # Recent faces: in memory only unless kept (opt-in), then for this many hours (app.live.recent)
     keep_recent_faces: bool = False
+    learn_from_camera: bool = True       # views learned from live tracks surely of someone (docs/learning.md)
     recent_faces_retention_h: float = 24.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -72,6 +73,8 @@ class Settings:
             s.retrain_epochs = None
         if not isinstance(s.keep_recent_faces, bool):
             s.keep_recent_faces = False  # only an explicit true keeps faces on disk
+        if not isinstance(s.learn_from_camera, bool):
+            s.learn_from_camera = True
         h = s.recent_faces_retention_h
         if (isinstance(h, bool) or not isinstance(h, (int, float)) or not math.isfinite(h)
                 or not MIN_RETENTION_H <= h <= MAX_RETENTION_H):

@@ -144,3 +144,33 @@ def test_person_page_edits_and_undo_persist(qtbot, make_window, samples_dir):
     qtbot.waitUntil(lambda: third.people.loaded, timeout=30_000)
     assert sorted(third.people.names()) == sorted([OBAMA, BIDEN, LIN])
     assert not third.undo_button.isVisible()
+
+
+def test_person_page_lists_learned_views_and_forgets_them_and_the_menu_switches_learning(
+        qtbot, make_window, samples_dir, tmp_path):
+    """A view learned from the camera shows as such on the person's page ("learned from the
+    camera, 14:02"), "Forget learned views" removes it (her photo stays); People ▸ Learn from the
+    camera is on by default, and turning it off is saved and reaches the live loop."""
+    from app.live.learning import LEARNED_SOURCE
+    from app.store.gallery import Gallery
+    rng = np.random.default_rng(3)
+    crop = rng.integers(0, 256, (112, 112, 3), dtype=np.uint8)
+    e = rng.standard_normal(128).astype(np.float32)
+    with Gallery(tmp_path / "g.sqlite3") as g:
+        ann = g.enrol("Ann", crop, e / np.linalg.norm(e), "enc-x", source="ann.jpg")
+        g.add_sample(ann.id, crop[::-1].copy(), -e / np.linalg.norm(e), "enc-x", source=LEARNED_SOURCE)
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", start_source=False,
+                      gallery_path=tmp_path / "g.sqlite3")
+    assert win.learn_action.isCheckable() and win.learn_action.isChecked()
+    page = open_page(qtbot, win, "Ann")
+    assert [p.learned for p in page.page.photos] == [False, True]
+    assert "learned from the camera, " in page.photos.item(1).text()
+    assert "from ann.jpg" in page.photos.item(0).text()
+    assert page.forget_learned_button.isVisible() and "1 view learned from the camera" in page.learned_label.text()
+    page.confirm_forget_learned = lambda n, name: True
+    click_and_wait(qtbot, page, page.forget_learned_button, lambda p: len(p.photos) == 1)
+    assert sources(page) == ["ann.jpg"] and not page.forget_learned_button.isVisible()
+    win.learn_action.trigger()                                  # off
+    assert not win.settings.learn_from_camera
+    from app.service import live as live_service
+    qtbot.waitUntil(lambda: not live_service.learner_of(win.inference.analyser).enabled, timeout=30_000)

@@ -54,3 +54,17 @@ def test_recent_faces_settings_are_opt_in_and_checked():
     data.update(recent_faces_retention_h=720)
     p.write_text(json.dumps(data), encoding="utf-8")
     assert settings.load().recent_faces_retention_h == 720.0
+
+
+def test_learning_from_the_camera_is_on_by_default_and_only_a_real_false_turns_it_off():
+    assert settings.load().learn_from_camera is True
+    s = settings.load()
+    s.learn_from_camera = False
+    settings.save(s)
+    assert settings.load().learn_from_camera is False
+    p = paths.data_dir() / "settings.json"
+    for value in ("no", 0, None):
+        data = json.loads(p.read_text(encoding="utf-8"))
+        data.update(learn_from_camera=value)
+        p.write_text(json.dumps(data), encoding="utf-8")
+        assert settings.load().learn_from_camera is True, value
