@@ -133,20 +133,24 @@ class PersonDialog(QDialog):
         rej.addWidget(self.clear_rejections_button)
         lay.addLayout(rej)
 
-        learned = QHBoxLayout()
-        self.learned_label = QLabel("")
-        self.learned_label.setWordWrap(True)
-        self.forget_learned_button = QPushButton("Forget learned views")
-        self.forget_learned_button.clicked.connect(self.forget_learned)
-        learned.addWidget(self.learned_label, 1)
-        learned.addWidget(self.forget_learned_button)
-        lay.addLayout(learned)
+        lay.addLayout(self._learned_row())
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
         self._update_buttons()
         self.reload()
+
+    def _learned_row(self) -> QHBoxLayout:
+        """How many views were learned from the camera, and the button that forgets them."""
+        row = QHBoxLayout()
+        self.learned_label = QLabel("")
+        self.learned_label.setWordWrap(True)
+        self.forget_learned_button = QPushButton("Forget learned views")
+        self.forget_learned_button.clicked.connect(self.forget_learned)
+        row.addWidget(self.learned_label, 1)
+        row.addWidget(self.forget_learned_button)
+        return row
 
     # ---- reading -----------------------------------------------------------------------------
     def reload(self) -> None:
