@@ -20,10 +20,10 @@ in docs/learning.md):
   come near the track's box (two faces side by side or crossing are where a tracker swaps);
 - no face the user said is "Not P" lies within the face τ of the track's template or of a frame
   to be added;
-- then up to `PER_TRACK` frames between its first and last sure frame that pass the quality gate and lie above
-  the strict τ from every view P has (and from each other) are added to P as photos with
-  `source` = `LEARNED_SOURCE`, at most `PER_DAY` a day and `MAX_VIEWS` in all per person, the
-  oldest learned views replaced first.
+- then up to `PER_TRACK` frames between its first and last sure frame that pass the quality
+  gate and lie above the strict τ from every view P has (and from each other) are added to P as
+  photos with `source` = `LEARNED_SOURCE`, at most `PER_DAY` a day and `MAX_VIEWS` in all per
+  person, the oldest learned views replaced first.
 
 A "Not P" said afterwards on a recent face removes the views learned from tracks within the face
 τ of it (`forget_near`), so the rule holds as if the user had said it before. Learned views are
