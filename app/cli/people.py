@@ -25,10 +25,11 @@ PEOPLE_USAGE = {
     "undo-delete": "people undo-delete NAME",
     "export": "people export FILE",
     "import": "people import FILE [--merge]",
+    "forget-camera": "people forget-camera",
 }
 _PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo": (2, 2), "move": (3, 3),
                 "main-photo": (2, 2), "merge": (2, 2), "rename": (2, 2), "delete": (1, 1), "undo-delete": (1, 1),
-                "export": (1, 1), "import": (1, 1)}
+                "export": (1, 1), "import": (1, 1), "forget-camera": (0, 0)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -169,6 +170,10 @@ def cmd_people(args) -> int:
                                    f"{book.undo_window_s / 60:g} minutes.")
             p = book.undo_delete(deleted.id)
             print(f"Restored {p.name} with {_plural(p.sample_count, 'photo')}.")
+        elif args.action == "forget-camera":
+            n = book.forget_camera()
+            print(f"Forgot {_plural(n, 'face')} seen by the camera: τ is the model's table's again "
+                  f"until the camera has seen more.")
         elif args.action == "export":
             done = book.export(a[0])
             print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "

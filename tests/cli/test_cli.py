@@ -569,6 +569,44 @@ def test_lfw_dir_given_else_shared(tmp_path, monkeypatch):
     assert paths.lfw_dir(must_exist=True) == str(lfw)
 
 
+def test_identify_json_and_watch_say_when_the_camera_made_tau_stricter(capsys, samples_dir, yunet_path):
+    """The τ in use and why, in identify --json and watch's first line; people forget-camera resets it."""
+    import numpy as np
+
+    from app.live.domain import DomainSample, path_for
+    from app.store.gallery import Gallery
+    det = ["--detector-model", str(yunet_path)]
+    run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
+    with Gallery() as g:
+        (sample,) = g.samples()
+        path = path_for(g.path)
+    from domain_helpers import lookalike_pairs
+
+    from app.recognition.encoder import Encoder
+    e = sample.embedding / np.linalg.norm(sample.embedding)
+    domain = DomainSample(path)  # as the live view leaves it: pairs of look-alikes in view together
+    for a, b in lookalike_pairs(Encoder.load(None, "cpu"), e, 10):
+        domain.observe(sample.model_version, [(domain.new_track(), a), (domain.new_track(), b)])
+    domain.save()
+    code, out, _ = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", *det)
+    result = json.loads(out)
+    d = result["domain"]
+    assert code == 0 and d["stricter"] and d["rough"] and d["tau"] == pytest.approx(result["tau"])
+    assert d["tau"] < d["table_tau"] and d["seen_faces"] == 20
+    assert (f"faces from this camera look more alike than the photos it was set on: "
+            f"τ {d['table_tau']:.2f} → {d['tau']:.2f} (rough estimate") in d["text"]
+    code, _, err = run(capsys, "watch", "--source", str(samples_dir / "short_hamilton_clip.mp4"),
+                       "--json", "--max-frames", "1", *det)
+    assert code == 0 and "look more alike than the photos it was set on" in err.splitlines()[0]
+    n = len(DomainSample(path))
+    assert n > 20  # watch kept the clip's faces too
+    code, out, _ = run(capsys, "people", "forget-camera")
+    assert code == 0 and f"Forgot {n} faces" in out and not path.exists()
+    code, out, _ = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", *det)
+    d = json.loads(out)["domain"]
+    assert not d["stricter"] and d["tau"] == pytest.approx(d["table_tau"]) and "no stricter τ needed" in d["text"]
+
+
 def test_enrol_and_its_alias_enroll_are_one_command(capsys, samples_dir, yunet_path):
     det = ["--detector-model", str(yunet_path)]
     code, out, _ = run(capsys, "enrol", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
