@@ -59,9 +59,10 @@ class LiveAnalyser:
         self._since.clear()
         self._nearest.clear()
 
-    def _observe_domain(self, recs: list[Recognition], labels: list[Labelled]) -> None:
+    def _observe_domain(self, rgb: np.ndarray, recs: list[Recognition], labels: list[Labelled]) -> None:
         """Every face of the frame goes to the engine's camera sample with its track, named or
-        not (`Engine.observe_domain`): the crowd the domain's τ is checked against."""
+        not, with whether it passes the quality gate (`Engine.observe_domain`): the crowd the
+        domain's τ is checked against."""
         keys = self._domain_keys
         alive = {t.id for t in self.labeller.tracker.tracks}
         for tid in [t for t in keys if t not in alive]:
@@ -72,7 +73,7 @@ class LiveAnalyser:
                 keys[lab.track_id] = self.engine.domain.new_track()
             faces.append((keys[lab.track_id], rec.embedding))
         if faces:
-            self.engine.observe_domain(faces)
+            self.engine.observe_domain(faces, self.engine.domain_grade(rgb, [r.face for r in recs]))
 
     def _settled(self, track: Track) -> bool:
         history = self.labeller.tracker.history
@@ -121,5 +122,5 @@ class LiveAnalyser:
             since[lab.track_id] = self._since.get(lab.track_id, 0) + 1 if i in carried else 0
         self._since = since
         self._nearest = {lab.track_id: lab.nearest for lab in labels}
-        self._observe_domain(done, labels)
+        self._observe_domain(rgb, done, labels)
         return FrameAnalysis(done, labels, len(fresh))

@@ -13,7 +13,12 @@ that τ is too loose). The pairs drawn from it are only those known to be of dif
   seen together may be one person coming back, so they are not paired;
 - a track may be an enrolled person walking by: its faces are paired with every enrolled person
   except the one it lies nearest to (the same rule for every track, named or not, so the sample
-  is not biased by the decision).
+  is not biased by the decision);
+- τ judges a face against an enrolled photo, and the quality gate keeps small or blurred faces
+  out of the gallery; so two seen faces are paired only when at least one of them passes the gate
+  (`observe`'s `grade`). Two out-of-focus faces look alike to the model whoever they are: on the
+  Hamilton clip one such pair of the audience alone made τ 0.2 stricter, and Alex's profile, once
+  added to him, was then named on a fifth of its frames instead of nearly all.
 
 The sample is persisted beside the gallery (atomically, `app.atomic`), dropped with it, and belongs to one
 encoder version. Qt-free.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -61,6 +67,7 @@ class DomainSample:
         self.model: str | None = None
         self._faces: list[np.ndarray] = []
         self._tracks: list[int] = []
+        self._good: list[bool] = []  # the face passed the quality gate (could be in the gallery)
         self._together: set[tuple[int, int]] = set()
         self._next_track = 1
         self._counts: dict[int, int] = {}  # this session: embedded frames seen per track
@@ -90,10 +97,17 @@ class DomainSample:
         self._next_track += 1
         return key
 
-    def observe(self, model: str, faces: list[tuple[int, np.ndarray | None]]) -> bool:
+    @property
+    def good(self) -> np.ndarray:
+        return np.asarray(self._good, dtype=bool)
+
+    def observe(self, model: str, faces: list[tuple[int, np.ndarray | None]],
+                grade: Callable[[int], bool] | None = None) -> bool:
         """One analysed frame: (track key, its embedding this frame or None) for every face in it.
         Keeps a track's 1st, (1 + KEEP_EVERY)th, … embedded face up to PER_TRACK, whatever it was
-        named; remembers which tracks were in the frame together. True if anything was kept."""
+        named; remembers which tracks were in the frame together. `grade(i)`: whether face i
+        passes the quality gate, asked only for the faces kept (None: all do). True if anything
+        was kept."""
         if model != self.model:
             if self._faces or self._together:
                 self._clear()  # another encoder's embeddings cannot be compared with this one's
@@ -105,7 +119,7 @@ class DomainSample:
                 if (a, b) not in self._together and len(self._together) < MAX_TOGETHER:
                     self._together.add((a, b))
                     changed = True
-        for key, emb in faces:
+        for i, (key, emb) in enumerate(faces):
             if emb is None:
                 continue
             n = self._counts.get(key, 0)
@@ -114,11 +128,12 @@ class DomainSample:
                 continue
             self._faces.append(np.asarray(emb, dtype=np.float32).reshape(-1))
             self._tracks.append(int(key))
+            self._good.append(True if grade is None else bool(grade(i)))
             self._unsaved += 1
             changed = True
         if len(self._faces) > MAX_FACES:
             drop = len(self._faces) - MAX_FACES
-            del self._faces[:drop], self._tracks[:drop]
+            del self._faces[:drop], self._tracks[:drop], self._good[:drop]
         if changed:
             self.version += 1
             if self._unsaved >= SAVE_EVERY:
@@ -128,7 +143,8 @@ class DomainSample:
     def impostors(self, enrolled: np.ndarray, enrolled_ids: np.ndarray,
                   scorer: CohortScorer | None) -> np.ndarray:
         """In-domain impostor distances (module doc): the enrolled cross pairs, each kept face
-        against every enrolled person but its track's nearest, and faces of tracks seen together."""
+        against every enrolled person but its track's nearest, and faces of tracks seen together
+        when one of the two passes the quality gate."""
         e = np.asarray(enrolled, dtype=np.float32)
         ids = np.asarray(enrolled_ids, dtype=np.int64)
         parts: list[np.ndarray] = []
@@ -155,7 +171,8 @@ class DomainSample:
             a, b = tr[iu[0]], tr[iu[1]]
             lo, hi = np.minimum(a, b), np.maximum(a, b)
             pair = np.array([(int(x), int(y)) in self._together for x, y in zip(lo, hi)], dtype=bool)
-            parts.append(d[iu][pair & (a != b)])
+            good = self.good
+            parts.append(d[iu][pair & (a != b) & (good[iu[0]] | good[iu[1]])])
         return np.concatenate(parts) if parts else np.zeros(0)
 
     # ---- persistence -----------------------------------------------------------------------
@@ -170,7 +187,7 @@ class DomainSample:
             return
         buf = io.BytesIO()
         together = np.asarray(sorted(self._together), dtype=np.int64).reshape(-1, 2)
-        np.savez(buf, faces=self.faces, tracks=self.tracks, together=together,
+        np.savez(buf, faces=self.faces, tracks=self.tracks, good=self.good, together=together,
                  model=np.asarray(self.model or ""), next_track=np.asarray(self._next_track))
         with atomic_write(self.path, mode=0o600) as f:  # faces are personal data
             f.write(buf.getvalue())
@@ -184,7 +201,8 @@ class DomainSample:
                 together = np.asarray(z["together"], dtype=np.int64).reshape(-1, 2)
                 model = str(z["model"])
                 nxt = int(z["next_track"])
-            if faces.ndim != 2 or len(faces) != len(tracks):
+                good = np.asarray(z["good"], dtype=bool).reshape(-1) if "good" in z.files else np.ones(len(tracks), bool)
+            if faces.ndim != 2 or len(faces) != len(tracks) or len(good) != len(tracks):
                 raise ValueError("faces and tracks disagree")
         except Exception as exc:  # a damaged file costs only what was learned, never the app
             self.load_error = f"The camera sample {self.path} could not be read ({exc}); starting afresh."
@@ -192,6 +210,7 @@ class DomainSample:
         self.model = model or None
         self._faces = list(faces)
         self._tracks = [int(t) for t in tracks]
+        self._good = [bool(g) for g in good]
         self._together = {(int(a), int(b)) for a, b in together}
         self._next_track = max(nxt, max(self._tracks, default=0) + 1)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -135,11 +136,19 @@ class Engine:
             self._shift_key = key
         return self._shift
 
-    def observe_domain(self, faces: list[tuple[int, np.ndarray | None]]) -> None:
+    def observe_domain(self, faces: list[tuple[int, np.ndarray | None]],
+                       grade: Callable[[int], bool] | None = None) -> None:
         """One analysed live frame: (track key from `domain.new_track`, embedding or None) for
-        every face in it, whatever it was named. Nothing is learned while nobody is enrolled."""
+        every face in it, whatever it was named; `grade(i)` says whether face i passes the quality
+        gate (`domain_grade`). Nothing is learned while nobody is enrolled."""
         if len(self.matcher):
-            self.domain.observe(self.encoder.version, faces)
+            self.domain.observe(self.encoder.version, faces, grade)
+
+    @staticmethod
+    def domain_grade(rgb: np.ndarray, faces: Sequence[Face]) -> Callable[[int], bool]:
+        """For `observe_domain`: whether face i of `rgb` passes the gate photos are enrolled
+        through (`quality.assess` on its stored crop), measured only when asked."""
+        return lambda i: assess(faces[i], align(rgb, faces[i], STORED_CROP), rgb.shape).ok
 
     def reset_domain(self) -> int:
         """Forget the faces this camera has seen: τ is the table's again. Returns how many."""

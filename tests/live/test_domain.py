@@ -40,6 +40,26 @@ def test_one_track_is_never_its_own_impostor_and_tracks_not_seen_together_are_no
     assert np.allclose(np.sort(d), np.sort(want), atol=1e-5)
 
 
+def test_two_faces_that_fail_the_gate_are_not_paired_but_one_good_face_is(tmp_path):
+    """Two blurred faces look alike whoever they are, and τ never compares two such faces (the
+    gallery holds only faces that pass the gate): a pair needs at least one good face."""
+    rng = np.random.default_rng(3)
+    s = DomainSample(tmp_path / "g.domain.npz")
+    a, b, c = s.new_track(), s.new_track(), s.new_track()
+    fa, fb, fc = _unit(rng, 3)
+    empty = np.zeros((0, 8), np.float32)
+    s.observe("v1", [(a, fa), (b, fb)], grade=lambda i: False)  # two poor faces in one frame
+    assert len(s) == 2 and s.good.tolist() == [False, False]
+    assert len(s.impostors(empty, np.zeros(0), None)) == 0
+    s.observe("v1", [(a, None), (c, fc)], grade=lambda i: True)  # a good face beside one of them
+    d = s.impostors(empty, np.zeros(0), None)
+    assert np.allclose(d, [np.linalg.norm(fa - fc)], atol=1e-6)
+    s.save()
+    back = DomainSample(tmp_path / "g.domain.npz")  # the grades survive a restart
+    assert back.good.tolist() == [False, False, True]
+    assert np.allclose(back.impostors(empty, np.zeros(0), None), d)
+
+
 def test_a_track_is_not_paired_with_the_enrolled_person_it_lies_nearest_to():
     """An enrolled person walking by is a genuine pair with their own photo, not an impostor."""
     enrolled = np.eye(3, dtype=np.float32)  # three people, one photo each

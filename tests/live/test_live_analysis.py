@@ -27,8 +27,13 @@ class FakeEngine:
         self.name = "Ada"
         self.matcher = SimpleNamespace(name_of=lambda pid: self.name if self.enrolled and pid == 1 else None)
 
-    def observe_domain(self, faces):
+    def observe_domain(self, faces, grade=None):
         self.observed.append(faces)
+        self.grades = [grade(i) for i in range(len(faces))] if grade else None
+
+    @staticmethod
+    def domain_grade(rgb, faces):
+        return lambda i: faces[i].box[2] >= 40  # stands in for the quality gate
 
     def detect(self, rgb, max_side=None):
         self.frame += 1
@@ -97,6 +102,7 @@ def test_every_face_goes_to_the_camera_sample_with_its_track_named_or_not():
     assert len(keys) == 1  # one track, one key, named "Ada" from frame 2 on
     embedded = [i + 1 for i, f in enumerate(engine.observed) if f[0][1] is not None]
     assert embedded == engine.embedded
+    assert engine.grades == [True]  # the frame's faces go with their grade (the fake's: 80 px wide)
     live(np.full((240, 320, 3), 250, np.uint8))  # a cut: a new track, a new key
     assert engine.observed[-1][0][0] not in keys
 
