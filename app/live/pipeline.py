@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Sequence
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
