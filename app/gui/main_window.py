@@ -152,6 +152,7 @@ class MainWindow(MenusMixin, LiveWiringMixin, StatusBarMixin, PeopleMixin):
         th = self.settings_pane.threshold
         th.tau_changed.connect(self.set_tau)
         th.reset_button.clicked.connect(self._tau_reset)
+        th.forget_camera_button.clicked.connect(self.forget_camera)
         self.people.counted.connect(th.set_enrolled)
         rt = self.settings_pane.retrain
         rt.activate_requested.connect(self.activate_model)

@@ -187,9 +187,17 @@ class ThresholdSection(QGroupBox):
         self.domain_label = QLabel("")  # what the camera's faces did to the automatic τ (Engine.domain_text)
         self.domain_label.setWordWrap(True)
         lay.addWidget(self.domain_label)
+        buttons = QHBoxLayout()
         self.reset_button = QPushButton("Reset to &automatic")
         self.reset_button.clicked.connect(self.reset_to_calibrated)
-        lay.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignLeft)
+        buttons.addWidget(self.reset_button)
+        # a new camera or a changed room: start the camera sample afresh (Library.forget_camera)
+        self.forget_camera_button = QPushButton("Forget this camera's faces")
+        self.forget_camera_button.setToolTip("The automatic τ goes back to the validation people and your "
+                                             "enrolled photos; the camera's faces are learned again as it sees them.")
+        buttons.addWidget(self.forget_camera_button)
+        buttons.addStretch(1)
+        lay.addLayout(buttons)
         self.slider.valueChanged.connect(self._slider_moved)
         self.setEnabled(False)
 
@@ -223,6 +231,7 @@ class ThresholdSection(QGroupBox):
         if self.automatic and self.isEnabled():
             self.set_tau(self.automatic_tau(), emit=False)
         self.domain_label.setVisible(self.automatic and bool(text))
+        self.forget_camera_button.setVisible(self.automatic and bool(text))
 
     def set_enrolled(self, samples: int) -> None:
         """The gallery changed: the estimates (and the automatic τ) follow it."""
@@ -252,6 +261,7 @@ class ThresholdSection(QGroupBox):
             self.mode_label.setText(f"Fixed τ {tau:.3f}, chosen by you: it stays when people are added.")
         self.reset_button.setEnabled(not self.automatic)
         self.domain_label.setVisible(self.automatic and bool(self.domain_label.text()))  # a fixed τ is yours
+        self.forget_camera_button.setVisible(self.domain_label.isVisibleTo(self))
 
     def _slider_moved(self, value: int) -> None:
         tau = value / SLIDER_STEPS

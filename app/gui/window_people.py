@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from app.gui.live_view import LiveView
     from app.gui.people_panel import PeoplePanel
     from app.gui.recent_panel import RecentFacesPanel
+    from app.gui.settings_pane import SettingsPane
     from app.gui.workers import EngineOptions, InferenceWorker
     from app.service.settings import Settings
 
@@ -36,6 +37,7 @@ class PeopleMixin(QMainWindow):
     options: EngineOptions
     people: PeoplePanel
     recent_panel: RecentFacesPanel
+    settings_pane: SettingsPane
     view: LiveView
     last_result: Any
     undo_button: QPushButton
@@ -128,6 +130,24 @@ class PeopleMixin(QMainWindow):
         faces past their retention (in memory and in the opt-in file)."""
         self.inference.submit(lambda library, progress: library.purge_due(), lambda n: self._show_undo(),
                               lambda message: None)
+
+    def forget_camera(self) -> None:
+        """The Threshold pane's "Forget this camera's faces": the automatic τ is the table's again
+        (a new camera, or a room that changed); what the pane says follows at once."""
+        threshold = self.settings_pane.threshold
+
+        def done(answer) -> None:
+            n, delta, text = answer
+            threshold.set_domain(delta, text)
+            self.show_message(f"Forgot {plural(n, 'face')} seen by this camera; the automatic τ "
+                              f"rests on the validation people and your enrolled photos again.")
+
+        def failed(message: str) -> None:
+            self.show_message(message)
+            show_error(self, "Forget this camera's faces", message)
+
+        self.inference.submit(lambda library, progress: (library.forget_camera(), library.domain_delta(),
+                                                        library.camera_text()), done, failed)
 
     def set_keep_recent_faces(self, keep: bool, retention_h: float) -> None:
         """The opt-in: keep recent faces after closing (in the private data folder) for

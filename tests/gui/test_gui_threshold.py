@@ -93,12 +93,12 @@ def test_pane_says_when_the_camera_made_the_automatic_tau_stricter(qtbot):
     text = "faces from this camera look more alike than the photos it was set on: τ 0.60 → 0.50"
     pane.set_domain(0.1, text)
     assert abs(pane.tau - 0.5) < 0.006 and pane.domain_label.text() == "F" + text[1:]
-    assert not pane.domain_label.isHidden()
+    assert not pane.domain_label.isHidden() and not pane.forget_camera_button.isHidden()
     assert "faces this camera has seen" in pane.mode_label.text()
     pane.set_enrolled(100)  # still the table's τ for the gallery, less the shift
     assert abs(pane.tau - 0.34) < 0.006
     pane.slider.setValue(160)  # a fixed τ: the camera does not move it, and the sentence goes
-    assert pane.tau == 0.8 and pane.domain_label.isHidden()
+    assert pane.tau == 0.8 and pane.domain_label.isHidden() and pane.forget_camera_button.isHidden()
     pane.set_domain(0.2, text)
     assert pane.tau == 0.8 and pane.domain_label.isHidden()
     qtbot.mouseClick(pane.reset_button, Qt.MouseButton.LeftButton)
@@ -124,3 +124,11 @@ def test_the_pane_follows_the_camera_sample_as_the_live_view_feeds_it(qtbot, mak
         return int(m.group(1)) if m else 0
     qtbot.waitUntil(lambda: seen() > 0, timeout=120_000)
     assert "your 1 enrolled person" in pane.domain_label.text()
+    # "Forget this camera's faces" (paused, so nothing is learned meanwhile): the sample is gone
+    win.pause_action.trigger()
+    assert not pane.forget_camera_button.isHidden()
+    qtbot.mouseClick(pane.forget_camera_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Forgot" in win.statusBar().currentMessage(), timeout=30_000)
+    assert re.search(r"Forgot [1-9]\d* faces? seen by this camera", win.statusBar().currentMessage())
+    assert seen() == 0 and "no stricter τ needed" in pane.domain_label.text()
+    assert abs(pane.tau - pane.rule.threshold(1)) < 0.006  # the table's τ for one photo again
