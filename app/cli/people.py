@@ -26,10 +26,12 @@ PEOPLE_USAGE = {
     "export": "people export FILE",
     "import": "people import FILE [--merge]",
     "forget-camera": "people forget-camera",
+    "learn-camera": "people learn-camera FOLDER",
 }
 _PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo": (2, 2), "move": (3, 3),
                 "main-photo": (2, 2), "merge": (2, 2), "rename": (2, 2), "delete": (1, 1), "undo-delete": (1, 1),
-                "export": (1, 1), "import": (1, 1), "forget-camera": (0, 0)}
+                "export": (1, 1), "import": (1, 1), "forget-camera": (0, 0),
+                "learn-camera": (1, 1)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -109,6 +111,8 @@ def cmd_people(args) -> int:
         return _import_people(args)
     if args.action == "add":
         return _add_photos(args)
+    if args.action == "learn-camera":
+        return _learn_camera(args)
     a = args.args
     with PeopleBook() as book:
         lookup = book.lookup
@@ -178,6 +182,22 @@ def cmd_people(args) -> int:
             done = book.export(a[0])
             print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "
                   f"It holds face data: keep it private.")
+    return 0
+
+
+def _learn_camera(args) -> int:
+    """`people learn-camera FOLDER`: photos taken with this camera teach the automatic τ how alike
+    its strangers look (the camera sample, as the live view feeds it; Ctrl-C keeps what was read)."""
+    from app.service import Library
+    engine = _engine(args)
+    try:
+        library = Library(engine)
+        read, faces, unreadable = library.learn_camera(args.args[0], console_progress("learning "))
+        text = library.camera_text()
+    finally:
+        engine.close()  # the sample is written here too, also after Ctrl-C
+    skipped = f" ({_plural(unreadable, 'file')} could not be read)" if unreadable else ""
+    print(f"Learned {_plural(faces, 'face')} from {_plural(read, 'photo')}{skipped}. {text[:1].upper() + text[1:]}.")
     return 0
 
 

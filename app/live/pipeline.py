@@ -150,6 +150,34 @@ class Engine:
         through (`quality.assess` on its stored crop), measured only when asked."""
         return lambda i: assess(faces[i], align(rgb, faces[i], STORED_CROP), rgb.shape).ok
 
+    def observe_domain_photos(self, photos: Sequence[Path], progress: ProgressFn = no_progress,
+                              cancel: CancelToken | None = None) -> tuple[int, int, int]:
+        """Photos taken with this camera (a folder the user points at) into the camera sample, as
+        the live view feeds it: each face its own track, the faces of one photo in view together.
+        Stops between photos when cancelled, keeping what was learned. Returns (photos read,
+        faces kept, photos that could not be read). OneShotError while nobody is enrolled."""
+        from app.errors import ImageError, OneShotError
+        if not len(self.matcher):
+            raise OneShotError("Enrol someone first: what the camera's photos teach is how alike "
+                               "strangers look to the people enrolled.")
+        before, read, unreadable = len(self.domain), 0, 0
+        for i, photo in enumerate(photos):
+            if cancel is not None and cancel.cancelled:
+                break
+            progress(i, len(photos), f"Learning this camera from {Path(photo).name}")
+            try:
+                rgb = load_image(photo)
+            except ImageError:
+                unreadable += 1
+                continue
+            read += 1
+            recs = [r for r in self.analyse(rgb) if r.embedding is not None]
+            self.observe_domain([(self.domain.new_track(), r.embedding) for r in recs],
+                                self.domain_grade(rgb, [r.face for r in recs]))
+        progress(len(photos), len(photos), "Done")
+        self.domain.save()
+        return read, len(self.domain) - before, unreadable
+
     def reset_domain(self) -> int:
         """Forget the faces this camera has seen: τ is the table's again. Returns how many."""
         return self.domain.reset()

@@ -363,6 +363,20 @@ class Library:
         """What the camera did to the automatic τ, in words (`Engine.domain_text`)."""
         return self._engine.domain_text()
 
+    def learn_camera(self, folder: str | os.PathLike, progress: ProgressFn = no_progress,
+                     cancel: CancelToken | None = None) -> tuple[int, int, int]:
+        """"Calibrate on photos from this camera": every photo in `folder` (not its subfolders)
+        into the camera sample (`Engine.observe_domain_photos`); (photos read, faces, unreadable)."""
+        from app.errors import OneShotError
+        from app.imageio import IMAGE_EXTENSIONS
+        root = Path(folder)
+        if not root.is_dir():
+            raise OneShotError(f"{root} is not a folder of photos.")
+        photos = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not photos:
+            raise OneShotError(f"No photos in {root} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}).")
+        return self._engine.observe_domain_photos(photos, progress, cancel)
+
     def forget_camera(self) -> int:
         """Forget the faces this camera has seen (`Engine.reset_domain`); how many."""
         return self._engine.reset_domain()

@@ -618,3 +618,33 @@ def test_enrol_and_its_alias_enroll_are_one_command(capsys, samples_dir, yunet_p
     from app.cli import build_parser
     help_text = build_parser().format_help()
     assert "enrol (enroll)" in help_text
+
+
+def test_people_learn_camera_feeds_the_camera_sample_from_a_folder(capsys, samples_dir, yunet_path, tmp_path):
+    """Photos taken with this camera, as the live view would have seen them: each face its own
+    track, the faces of one photo in view together; an unreadable file is counted, not fatal."""
+    import shutil
+
+    from app.live.domain import DomainSample, path_for
+    from app.store.gallery import Gallery
+    det = ["--detector-model", str(yunet_path)]
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for name in ("biden.jpg", "two_people.jpg", "lin-manuel-miranda.png", "alex-lacamoire.png"):
+        shutil.copy(samples_dir / name, folder / name)
+    (folder / "broken.jpg").write_bytes(b"not a photo")
+    code, _, err = run(capsys, "people", "learn-camera", str(folder), *det)
+    assert code == 2 and "Enrol someone first" in err  # nothing to compare strangers with yet
+    run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
+    code, out, _ = run(capsys, "people", "learn-camera", str(folder), *det)
+    with Gallery() as g:
+        path = path_for(g.path)
+    sample = DomainSample(path)
+    assert code == 0 and len(sample) == 5  # 1 + 2 + 1 + 1 faces
+    assert "Learned 5 faces from 4 photos (1 file could not be read). " in out
+    assert "checked against 5 faces seen by this camera" in out
+    assert len(sample.together) == 1 and len(set(sample.tracks.tolist())) == 5  # the two-people photo
+    code, out, _ = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", *det)
+    assert json.loads(out)["domain"]["seen_faces"] == 5
+    code, _, err = run(capsys, "people", "learn-camera", str(tmp_path / "missing"), *det)
+    assert code == 2 and "is not a folder of photos" in err
