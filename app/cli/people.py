@@ -107,12 +107,9 @@ def cmd_people(args) -> int:
     lo, hi = _PEOPLE_ARGS[args.action]
     if len(args.args) < lo or (hi is not None and len(args.args) > hi):
         raise GalleryError(f"Usage: oneshot-face {PEOPLE_USAGE[args.action]}")
-    if args.action == "import":
-        return _import_people(args)
-    if args.action == "add":
-        return _add_photos(args)
-    if args.action == "learn-camera":
-        return _learn_camera(args)
+    own = {"import": _import_people, "add": _add_photos, "learn-camera": _learn_camera}  # each its own function
+    if args.action in own:
+        return own[args.action](args)
     a = args.args
     with PeopleBook() as book:
         lookup = book.lookup

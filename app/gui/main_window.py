@@ -153,6 +153,7 @@ class MainWindow(MenusMixin, LiveWiringMixin, StatusBarMixin, PeopleMixin):
         th.tau_changed.connect(self.set_tau)
         th.reset_button.clicked.connect(self._tau_reset)
         th.forget_camera_button.clicked.connect(self.forget_camera)
+        th.learn_camera_button.clicked.connect(self.learn_camera)
         self.people.counted.connect(th.set_enrolled)
         rt = self.settings_pane.retrain
         rt.activate_requested.connect(self.activate_model)

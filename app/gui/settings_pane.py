@@ -187,11 +187,16 @@ class ThresholdSection(QGroupBox):
         self.domain_label = QLabel("")  # what the camera's faces did to the automatic τ (Engine.domain_text)
         self.domain_label.setWordWrap(True)
         lay.addWidget(self.domain_label)
-        buttons = QHBoxLayout()
         self.reset_button = QPushButton("Reset to &automatic")
         self.reset_button.clicked.connect(self.reset_to_calibrated)
-        buttons.addWidget(self.reset_button)
-        # a new camera or a changed room: start the camera sample afresh (Library.forget_camera)
+        lay.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignLeft)
+        # the camera sample (app.live.domain): taught from a folder, or forgotten for a new camera
+        buttons = QHBoxLayout()
+        self.learn_camera_button = QPushButton("Learn from this camera's photos…")
+        self.learn_camera_button.setToolTip("A folder of photos taken with this camera (anyone in them): the "
+                                            "automatic τ learns how alike its strangers look, without waiting "
+                                            "for the live view to see them.")
+        buttons.addWidget(self.learn_camera_button)
         self.forget_camera_button = QPushButton("Forget this camera's faces")
         self.forget_camera_button.setToolTip("The automatic τ goes back to the validation people and your "
                                              "enrolled photos; the camera's faces are learned again as it sees them.")

@@ -132,3 +132,33 @@ def test_the_pane_follows_the_camera_sample_as_the_live_view_feeds_it(qtbot, mak
     assert re.search(r"Forgot [1-9]\d* faces? seen by this camera", win.statusBar().currentMessage())
     assert seen() == 0 and "no stricter τ needed" in pane.domain_label.text()
     assert abs(pane.tau - pane.rule.threshold(1)) < 0.006  # the table's τ for one photo again
+
+
+def test_learn_from_this_cameras_photos_through_the_window(qtbot, make_window, samples_dir, tmp_path, monkeypatch):
+    """The pane's "Learn from this camera's photos…": the folder chosen in the dialog feeds the
+    camera sample on the worker (progress dialog, then closed), and the pane and status bar say so."""
+    import re
+    import shutil
+
+    from gui_helpers import LIN
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for name in ("biden.jpg", "two_people.jpg", "alex-lacamoire.png"):
+        shutil.copy(samples_dir / name, folder / name)
+    (folder / "notes.jpg").write_bytes(b"not a photo")
+    win = make_window(samples_dir / "short_hamilton_clip.mp4", loop=False, start_source=False)
+    pane = win.settings_pane.threshold
+    monkeypatch.setattr(win, "ask_camera_folder", lambda: str(folder))
+    qtbot.waitUntil(pane.isEnabled, timeout=60_000)
+    qtbot.mouseClick(pane.learn_camera_button, Qt.MouseButton.LeftButton)  # nobody enrolled yet: said why
+    qtbot.waitUntil(lambda: "Enrol someone first" in win.statusBar().currentMessage(), timeout=30_000)
+    from PySide6.QtWidgets import QMessageBox
+    (box,) = [b for b in win.findChildren(QMessageBox) if b.isVisible()]
+    assert "Enrol someone first" in box.text()
+    box.close()
+    enrol_from_photo(qtbot, win, samples_dir / "lin-manuel-miranda.png", LIN)
+    qtbot.mouseClick(pane.learn_camera_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Learned" in win.statusBar().currentMessage(), timeout=60_000)
+    assert win.statusBar().currentMessage() == "Learned 4 faces from 3 photos; 1 file could not be read."
+    assert re.search(r"checked against 4 faces seen by this camera", pane.domain_label.text())
+    assert not win._dialogs  # the progress dialog is gone
