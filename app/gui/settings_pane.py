@@ -191,18 +191,16 @@ class ThresholdSection(QGroupBox):
         self.reset_button.clicked.connect(self.reset_to_calibrated)
         lay.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignLeft)
         # the camera sample (app.live.domain): taught from a folder, or forgotten for a new camera
-        buttons = QHBoxLayout()
+        # one per row: side by side they would make the narrow pane scroll sideways
         self.learn_camera_button = QPushButton("Learn from this camera's photos…")
         self.learn_camera_button.setToolTip("A folder of photos taken with this camera (anyone in them): the "
                                             "automatic τ learns how alike its strangers look, without waiting "
                                             "for the live view to see them.")
-        buttons.addWidget(self.learn_camera_button)
+        lay.addWidget(self.learn_camera_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.forget_camera_button = QPushButton("Forget this camera's faces")
         self.forget_camera_button.setToolTip("The automatic τ goes back to the validation people and your "
                                              "enrolled photos; the camera's faces are learned again as it sees them.")
-        buttons.addWidget(self.forget_camera_button)
-        buttons.addStretch(1)
-        lay.addLayout(buttons)
+        lay.addWidget(self.forget_camera_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.slider.valueChanged.connect(self._slider_moved)
         self.setEnabled(False)
 
