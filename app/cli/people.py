@@ -25,10 +25,13 @@ PEOPLE_USAGE = {
     "undo-delete": "people undo-delete NAME",
     "export": "people export FILE",
     "import": "people import FILE [--merge]",
+    "forget-camera": "people forget-camera",
+    "learn-camera": "people learn-camera FOLDER",
 }
 _PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo": (2, 2), "move": (3, 3),
                 "main-photo": (2, 2), "merge": (2, 2), "rename": (2, 2), "delete": (1, 1), "undo-delete": (1, 1),
-                "export": (1, 1), "import": (1, 1)}
+                "export": (1, 1), "import": (1, 1), "forget-camera": (0, 0),
+                "learn-camera": (1, 1)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -104,10 +107,9 @@ def cmd_people(args) -> int:
     lo, hi = _PEOPLE_ARGS[args.action]
     if len(args.args) < lo or (hi is not None and len(args.args) > hi):
         raise GalleryError(f"Usage: oneshot-face {PEOPLE_USAGE[args.action]}")
-    if args.action == "import":
-        return _import_people(args)
-    if args.action == "add":
-        return _add_photos(args)
+    own = {"import": _import_people, "add": _add_photos, "learn-camera": _learn_camera}  # each its own function
+    if args.action in own:
+        return own[args.action](args)
     a = args.args
     with PeopleBook() as book:
         lookup = book.lookup
@@ -169,10 +171,30 @@ def cmd_people(args) -> int:
                                    f"{book.undo_window_s / 60:g} minutes.")
             p = book.undo_delete(deleted.id)
             print(f"Restored {p.name} with {_plural(p.sample_count, 'photo')}.")
+        elif args.action == "forget-camera":
+            n = book.forget_camera()
+            print(f"Forgot {_plural(n, 'face')} seen by the camera: τ is the model's table's again "
+                  f"until the camera has seen more.")
         elif args.action == "export":
             done = book.export(a[0])
             print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "
                   f"It holds face data: keep it private.")
+    return 0
+
+
+def _learn_camera(args) -> int:
+    """`people learn-camera FOLDER`: photos taken with this camera teach the automatic τ how alike
+    its strangers look (the camera sample, as the live view feeds it; Ctrl-C keeps what was read)."""
+    from app.service import Library
+    engine = _engine(args)
+    try:
+        library = Library(engine)
+        read, faces, unreadable = library.learn_camera(args.args[0], console_progress("learning "))
+        text = library.camera_text()
+    finally:
+        engine.close()  # the sample is written here too, also after Ctrl-C
+    skipped = f" ({_plural(unreadable, 'file')} could not be read)" if unreadable else ""
+    print(f"Learned {_plural(faces, 'face')} from {_plural(read, 'photo')}{skipped}. {text[:1].upper() + text[1:]}.")
     return 0
 
 

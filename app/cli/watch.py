@@ -38,7 +38,8 @@ def cmd_watch(args) -> int:
     engine = _engine(args, args.tau)
     info = engine.describe()
     print(f"detector: {info['detector']}, encoder: {info['encoder']}, device: {info['device']}, "
-          f"rule: {info['rule']}" + (f" ({info['detector_note']})" if info["detector_note"] else ""),
+          f"rule: {info['rule']}" + (f" ({info['detector_note']})" if info["detector_note"] else "")
+          + (f"; {info['domain']['text']}" if info["domain"]["text"] else ""),
           file=sys.stderr)
     recent, clock = None, {"t": 0.0}
     n = 0
