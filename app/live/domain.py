@@ -57,6 +57,7 @@ class DomainSample:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = None if path is None else Path(path)
         self.version = 0  # bumped on every change (the engine's cache key)
+        self.generation = 0  # bumped when the sample starts afresh or is read back
         self._clear()
         self._unsaved = 0
         self.load_error: str | None = None
@@ -64,6 +65,8 @@ class DomainSample:
             self._load()
 
     def _clear(self) -> None:
+        self.generation += 1
+        self.added = 0  # faces kept since the sample started (the oldest may have been dropped)
         self.model: str | None = None
         self._faces: list[np.ndarray] = []
         self._tracks: list[int] = []
@@ -129,6 +132,7 @@ class DomainSample:
             self._faces.append(np.asarray(emb, dtype=np.float32).reshape(-1))
             self._tracks.append(int(key))
             self._good.append(True if grade is None else bool(grade(i)))
+            self.added += 1
             self._unsaved += 1
             changed = True
         if len(self._faces) > MAX_FACES:
@@ -168,11 +172,17 @@ class DomainSample:
             tr = self.tracks
             d = scoring.scores(s, s, scorer)
             iu = np.triu_indices(len(s), 1)
-            a, b = tr[iu[0]], tr[iu[1]]
-            lo, hi = np.minimum(a, b), np.maximum(a, b)
-            pair = np.array([(int(x), int(y)) in self._together for x, y in zip(lo, hi)], dtype=bool)
+            # which kept tracks were seen together, as a matrix (up to MAX_FACES² pairs per call:
+            # a set lookup per pair would cost the live loop a noticeable pause each time)
+            keys, ti = np.unique(tr, return_inverse=True)
+            where = {int(k): i for i, k in enumerate(keys)}
+            seen = np.zeros((len(keys), len(keys)), dtype=bool)
+            for x, y in self._together:
+                if x in where and y in where:
+                    seen[where[x], where[y]] = seen[where[y], where[x]] = True
+            a, b = ti[iu[0]], ti[iu[1]]
             good = self.good
-            parts.append(d[iu][pair & (a != b) & (good[iu[0]] | good[iu[1]])])
+            parts.append(d[iu][seen[a, b] & (a != b) & (good[iu[0]] | good[iu[1]])])
         return np.concatenate(parts) if parts else np.zeros(0)
 
     # ---- persistence -----------------------------------------------------------------------
@@ -211,6 +221,8 @@ class DomainSample:
         self._faces = list(faces)
         self._tracks = [int(t) for t in tracks]
         self._good = [bool(g) for g in good]
+        self.generation += 1
+        self.added = len(self._faces)
         self._together = {(int(a), int(b)) for a, b in together}
         self._next_track = max(nxt, max(self._tracks, default=0) + 1)
 

@@ -138,6 +138,25 @@ def test_faces_like_the_enrolled_make_tau_stricter_and_reset_undoes_it(engine, s
     assert not path_for(engine.gallery.path).exists()
 
 
+def test_the_shift_follows_the_sample_once_it_grew_by_a_twentieth(engine, samples_dir):
+    """A thousand faces cost ~0.1 s to pair: with 100 faces kept, the next 4 do not recompute the
+    shift, the 5th does; a reset always does."""
+    engine.enrol_photo("Barack Obama", samples_dir / "obama.jpg")
+    e = engine.matcher.embeddings[0]
+    pairs = lookalike_pairs(engine.encoder, e, 53, seed=5)
+    for a, b in pairs[:50]:
+        engine.observe_domain([(engine.domain.new_track(), a), (engine.domain.new_track(), b)])
+    first = engine.domain_shift()
+    assert len(engine.domain) == 100 and first is not None and first.stricter
+    for a, b in pairs[50:52]:
+        engine.observe_domain([(engine.domain.new_track(), a), (engine.domain.new_track(), b)])
+    assert engine.domain_shift() is first  # 4 more faces: the same shift
+    engine.observe_domain([(engine.domain.new_track(), pairs[52][0])])
+    assert engine.domain_shift() is not first and engine.domain_shift().pairs > first.pairs  # the 5th
+    engine.reset_domain()
+    assert engine.threshold == pytest.approx(_table_tau(engine))
+
+
 def test_a_restart_keeps_the_sample_and_forgetting_the_gallery_forgets_it(yunet_path, tmp_path, samples_dir):
     g = tmp_path / "g.sqlite3"
     eng = Engine.create("yunet", yunet_path, device="cpu", gallery_path=g)
