@@ -130,3 +130,19 @@ def test_describe_gives_the_loaded_engines_and_cards_facts(lib, samples_dir):
     after = lib.describe()
     assert after.enrolled_samples == 2 and after.tau == 0.5 and after.rule == "fixed τ 0.500"
     assert after.calibrated_tau == card.tau  # the card's own τ, whatever the user fixed
+
+
+def test_describe_says_what_the_camera_did_to_tau_and_forget_camera_resets_it(lib, samples_dir):
+    _enrol(lib, samples_dir / "obama.jpg", "Barack Obama")
+    eng = lib._engine
+    table = eng.encoder.open_set_rule.threshold(1)
+    assert lib.describe().domain_delta == 0.0 and "no stricter τ needed" in lib.describe().domain_text
+    from domain_helpers import lookalike_pairs
+    for a, b in lookalike_pairs(eng.encoder, eng.matcher.embeddings[0], 5):  # look-alikes in view together
+        eng.observe_domain([(eng.domain.new_track(), a), (eng.domain.new_track(), b)])
+    info = lib.describe()
+    assert info.domain_delta > 0 and info.tau == pytest.approx(table - info.domain_delta)
+    assert "look more alike" in info.domain_text and "rough estimate" in info.domain_text
+    assert lib.forget_camera() == 10 and lib.describe().domain_delta == 0.0 and lib.threshold == pytest.approx(table)
+    lib.set_threshold(0.5)  # a fixed τ is the user's: the camera says nothing
+    assert lib.describe().domain_text == ""

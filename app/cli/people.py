@@ -26,10 +26,13 @@ PEOPLE_USAGE = {
     "export": "people export FILE",
     "import": "people import FILE [--merge]",
     "forget-learned": "people forget-learned NAME [N]",
+    "forget-camera": "people forget-camera",
+    "learn-camera": "people learn-camera FOLDER",
 }
 _PEOPLE_ARGS = {"list": (0, 0), "show": (1, 1), "add": (2, None), "remove-photo": (2, 2), "move": (3, 3),
                 "main-photo": (2, 2), "merge": (2, 2), "rename": (2, 2), "delete": (1, 1), "undo-delete": (1, 1),
-                "export": (1, 1), "import": (1, 1), "forget-learned": (1, 2)}
+                "export": (1, 1), "import": (1, 1), "forget-learned": (1, 2), "forget-camera": (0, 0),
+                "learn-camera": (1, 1)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -119,10 +122,9 @@ def cmd_people(args) -> int:
     lo, hi = _PEOPLE_ARGS[args.action]
     if len(args.args) < lo or (hi is not None and len(args.args) > hi):
         raise GalleryError(f"Usage: oneshot-face {PEOPLE_USAGE[args.action]}")
-    if args.action == "import":
-        return _import_people(args)
-    if args.action == "add":
-        return _add_photos(args)
+    own = {"import": _import_people, "add": _add_photos, "learn-camera": _learn_camera, "forget-learned": _forget_learned}
+    if args.action in own:
+        return own[args.action](args)
     a = args.args
     with PeopleBook() as book:
         lookup = book.lookup
@@ -139,8 +141,6 @@ def cmd_people(args) -> int:
             learned = {s.id for s in book.learned(person.id)}
             _print_show(person, _photos_json(person, book.samples(person.id), book.rejection_count(person.id),
                                              learned), args.json)
-        elif args.action == "forget-learned":
-            _forget_learned(book, lookup(a[0]), a[1] if len(a) == 2 else None)
         elif args.action == "remove-photo":
             person, smp = numbered(a[0], a[1])
             after = book.remove_photo(smp.id)
@@ -187,6 +187,10 @@ def cmd_people(args) -> int:
                                    f"{book.undo_window_s / 60:g} minutes.")
             p = book.undo_delete(deleted.id)
             print(f"Restored {p.name} with {_plural(p.sample_count, 'photo')}.")
+        elif args.action == "forget-camera":
+            n = book.forget_camera()
+            print(f"Forgot {_plural(n, 'face')} seen by the camera: τ is the model's table's again "
+                  f"until the camera has seen more.")
         elif args.action == "export":
             done = book.export(a[0])
             print(f"Exported {done.people} people ({done.samples} photos) to {done.path}. "
@@ -194,20 +198,41 @@ def cmd_people(args) -> int:
     return 0
 
 
-def _forget_learned(book, person, number: str | None) -> None:
+def _forget_learned(args) -> int:
     """`people forget-learned NAME [N]`: one learned view (photo N) or all of them."""
     from app.errors import GalleryError
-    sample_id = None
-    if number is not None:
-        samples = book.samples(person.id)
-        sample_id = samples[_photo_number(number, person, len(samples)) - 1].id
-        if sample_id not in {s.id for s in book.learned(person.id)}:
-            raise GalleryError(f"Photo {number} of {person.name} was not learned from the camera; remove it "
-                               f"with: oneshot-face people remove-photo {shlex.quote(person.name)} {number}")
-    n = book.forget_learned(person.id, sample_id)
-    after = book.person(person.id)
+    from app.service.people import PeopleBook
+    number = args.args[1] if len(args.args) == 2 else None
+    with PeopleBook() as book:
+        person = book.lookup(args.args[0])
+        sample_id = None
+        if number is not None:
+            samples = book.samples(person.id)
+            sample_id = samples[_photo_number(number, person, len(samples)) - 1].id
+            if sample_id not in {s.id for s in book.learned(person.id)}:
+                raise GalleryError(f"Photo {number} of {person.name} was not learned from the camera; remove "
+                                   f"it with: oneshot-face people remove-photo {shlex.quote(person.name)} {number}")
+        n = book.forget_learned(person.id, sample_id)
+        after = book.person(person.id)
     print(f"Removed {_plural(n, 'view')} of {after.name} learned from the camera; "
           f"{_plural(after.sample_count, 'photo')} left.")
+    return 0
+
+
+def _learn_camera(args) -> int:
+    """`people learn-camera FOLDER`: photos taken with this camera teach the automatic τ how alike
+    its strangers look (the camera sample, as the live view feeds it; Ctrl-C keeps what was read)."""
+    from app.service import Library
+    engine = _engine(args)
+    try:
+        library = Library(engine)
+        read, faces, unreadable = library.learn_camera(args.args[0], console_progress("learning "))
+        text = library.camera_text()
+    finally:
+        engine.close()  # the sample is written here too, also after Ctrl-C
+    skipped = f" ({_plural(unreadable, 'file')} could not be read)" if unreadable else ""
+    print(f"Learned {_plural(faces, 'face')} from {_plural(read, 'photo')}{skipped}. {text[:1].upper() + text[1:]}.")
+    return 0
 
 
 def _add_photos(args) -> int:

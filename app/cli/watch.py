@@ -30,6 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_watch)
 
 
+def _end(service, analyser, engine) -> int:
+    """The source stopped: the last tracks end (with `analyser`, they may add views), then the
+    engine closes; returns how many views were learned."""
+    try:
+        return service.end_tracks(analyser)
+    finally:
+        engine.close()
+
+
 def cmd_watch(args) -> int:
     import time
 
@@ -44,7 +53,8 @@ def cmd_watch(args) -> int:
     engine = _engine(args, args.tau)
     info = engine.describe()
     print(f"detector: {info['detector']}, encoder: {info['encoder']}, device: {info['device']}, "
-          f"rule: {info['rule']}" + (f" ({info['detector_note']})" if info["detector_note"] else ""),
+          f"rule: {info['rule']}" + (f" ({info['detector_note']})" if info["detector_note"] else "")
+          + (f"; {info['domain']['text']}" if info["domain"]["text"] else ""),
           file=sys.stderr)
     recent, clock = None, {"t": 0.0}
     analyser = None
@@ -89,10 +99,7 @@ def cmd_watch(args) -> int:
     except KeyboardInterrupt:
         interrupted = True  # how a camera watch ends: the unknown faces are still written
     finally:
-        try:
-            learned = service.end_tracks(analyser) if args.learn else 0  # the last tracks end here
-        finally:
-            engine.close()
+        learned = _end(service, analyser if args.learn else None, engine)
     if args.learn:
         print(f"Learned {_plural(learned, 'view')} from the camera"
               + (" (oneshot-face people show NAME lists them)." if learned else "."), file=sys.stderr)

@@ -45,7 +45,7 @@ def open_set_rule(open_set: dict | None) -> OpenSetRule | None:
 
 
 def open_set_text(calibration: dict, rule: OpenSetRule | None, tau: float, enrolled: int,
-                  automatic: bool = False) -> str:
+                  automatic: bool = False, domain_delta: float = 0.0) -> str:
     """What τ means for the gallery enrolled now, in the pane's words: strangers named (from the
     card's open-set table, measured on faces the model never trained on), strangers' live tracks
     named where the card measured them (`automatic`: the rule's own τ for tracks, else `tau`), and
@@ -56,7 +56,8 @@ def open_set_text(calibration: dict, rule: OpenSetRule | None, tau: float, enrol
         named = rule.strangers_named(tau, n)
         strangers = (f"With {who}, about {_percent(named)} of strangers' faces would be given a name "
                      f"(measured on {rule.source or 'faces this model never trained on'}).")
-        live = rule.track_threshold(n) if automatic else tau
+        # automatic: the rule's τ for tracks, made as much stricter as the camera made the faces'
+        live = rule.track_threshold(n) - domain_delta if automatic else tau
         tracks = rule.tracks_named(live, n)
         if tracks is not None:
             strangers += (f" The live view matches a face again on every frame, so it names a tracked face "

@@ -153,6 +153,8 @@ class MainWindow(MenusMixin, LiveWiringMixin, StatusBarMixin, PeopleMixin):
         th = self.settings_pane.threshold
         th.tau_changed.connect(self.set_tau)
         th.reset_button.clicked.connect(self._tau_reset)
+        th.forget_camera_button.clicked.connect(self.forget_camera)
+        th.learn_camera_button.clicked.connect(self.learn_camera)
         self.people.counted.connect(th.set_enrolled)
         rt = self.settings_pane.retrain
         rt.activate_requested.connect(self.activate_model)
@@ -202,6 +204,7 @@ class MainWindow(MenusMixin, LiveWiringMixin, StatusBarMixin, PeopleMixin):
         # the recent faces go on with the new engine (None: the new worker opens them)
         w = InferenceWorker(self.options, self.slot, self, recent=old.recent if old is not None else None)
         w.ready.connect(self._engine_ready)
+        w.domain_changed.connect(self.settings_pane.threshold.set_domain)
         w.failed.connect(self._engine_failed)
         w.frame_error.connect(self.show_message)
         w.result.connect(self._show_result)
@@ -231,6 +234,7 @@ class MainWindow(MenusMixin, LiveWiringMixin, StatusBarMixin, PeopleMixin):
         self.device_label.setText(f"device {info.device.upper()}")
         self.settings_pane.threshold.set_model(info.calibrated_tau, info.calibration, self.settings.tau,
                                                info.open_set, info.enrolled_samples)
+        self.settings_pane.threshold.set_domain(info.domain_delta, info.domain_text)
         self.settings_pane.retrain.set_current_model(info, bool(self.settings.previous_model_path))
         self.people.refresh()
         self.recent_panel.refresh()

@@ -152,6 +152,7 @@ class ThresholdSection(QGroupBox):
         self.rule = None            # the model's OpenSetRule, parsed once per model
         self.enrolled = 0           # samples in the gallery: the automatic τ depends on it
         self.automatic = True       # τ follows the model's open-set rule (no fixed τ chosen)
+        self.domain_delta = 0.0     # how much stricter this camera's faces make it (Engine.domain_shift)
         lay = QVBoxLayout(self)
         self.about = about_label(ABOUT_THRESHOLD)
         lay.addWidget(self.about)
@@ -183,9 +184,23 @@ class ThresholdSection(QGroupBox):
         self.mode_label = QLabel("")
         self.mode_label.setWordWrap(True)
         lay.addWidget(self.mode_label)
+        self.domain_label = QLabel("")  # what the camera's faces did to the automatic τ (Engine.domain_text)
+        self.domain_label.setWordWrap(True)
+        lay.addWidget(self.domain_label)
         self.reset_button = QPushButton("Reset to &automatic")
         self.reset_button.clicked.connect(self.reset_to_calibrated)
         lay.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignLeft)
+        # the camera sample (app.live.domain): taught from a folder, or forgotten for a new camera
+        # one per row: side by side they would make the narrow pane scroll sideways
+        self.learn_camera_button = QPushButton("Learn from this camera's photos…")
+        self.learn_camera_button.setToolTip("A folder of photos taken with this camera (anyone in them): the "
+                                            "automatic τ learns how alike its strangers look, without waiting "
+                                            "for the live view to see them.")
+        lay.addWidget(self.learn_camera_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.forget_camera_button = QPushButton("Forget this camera's faces")
+        self.forget_camera_button.setToolTip("The automatic τ goes back to the validation people and your "
+                                             "enrolled photos; the camera's faces are learned again as it sees them.")
+        lay.addWidget(self.forget_camera_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.slider.valueChanged.connect(self._slider_moved)
         self.setEnabled(False)
 
@@ -210,7 +225,16 @@ class ThresholdSection(QGroupBox):
         """The τ the model's rule gives for the gallery enrolled now (its one-to-one τ without one)."""
         if self.rule is None:
             return float(self.calibrated_tau if self.calibrated_tau is not None else 0.6)
-        return self.rule.threshold(max(1, self.enrolled))
+        return self.rule.threshold(max(1, self.enrolled)) - self.domain_delta
+
+    def set_domain(self, delta: float, text: str) -> None:
+        """The engine's camera sample made the automatic τ stricter by `delta` (said in `text`)."""
+        self.domain_delta = max(0.0, float(delta))
+        self.domain_label.setText(text[:1].upper() + text[1:])
+        if self.automatic and self.isEnabled():
+            self.set_tau(self.automatic_tau(), emit=False)
+        self.domain_label.setVisible(self.automatic and bool(text))
+        self.forget_camera_button.setVisible(self.automatic and bool(text))
 
     def set_enrolled(self, samples: int) -> None:
         """The gallery changed: the estimates (and the automatic τ) follow it."""
@@ -231,12 +255,16 @@ class ThresholdSection(QGroupBox):
     def _show(self, tau: float) -> None:
         self.value_label.setText(f"{tau:.3f}")
         self.histogram.set_tau(tau)
-        self.rates_label.setText(open_set_text(self.calibration, self.rule, tau, self.enrolled, self.automatic))
+        self.rates_label.setText(open_set_text(self.calibration, self.rule, tau, self.enrolled, self.automatic,
+                                                      self.domain_delta))
         if self.automatic:
-            self.mode_label.setText("Automatic: τ follows the number of people enrolled.")
+            self.mode_label.setText("Automatic: τ follows the number of people enrolled"
+                                    + (" and the faces this camera has seen." if self.domain_delta else "."))
         else:
             self.mode_label.setText(f"Fixed τ {tau:.3f}, chosen by you: it stays when people are added.")
         self.reset_button.setEnabled(not self.automatic)
+        self.domain_label.setVisible(self.automatic and bool(self.domain_label.text()))  # a fixed τ is yours
+        self.forget_camera_button.setVisible(self.domain_label.isVisibleTo(self))
 
     def _slider_moved(self, value: int) -> None:
         tau = value / SLIDER_STEPS

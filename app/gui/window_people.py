@@ -10,12 +10,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QMainWindow, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QProgressDialog
 
 from app.gui.enrol_dialog import EnrolDialog
 from app.gui.figures import plural
 from app.gui.messages import show_error
 from app.gui.person_dialog import PersonDialog
+from app.progress import CancelToken
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from app.gui.live_view import LiveView
     from app.gui.people_panel import PeoplePanel
     from app.gui.recent_panel import RecentFacesPanel
+    from app.gui.settings_pane import SettingsPane
     from app.gui.workers import EngineOptions, InferenceWorker
     from app.service.settings import Settings
 
@@ -36,6 +38,7 @@ class PeopleMixin(QMainWindow):
     options: EngineOptions
     people: PeoplePanel
     recent_panel: RecentFacesPanel
+    settings_pane: SettingsPane
     view: LiveView
     last_result: Any
     undo_button: QPushButton
@@ -48,6 +51,8 @@ class PeopleMixin(QMainWindow):
     save_settings: Callable[[], None]       # MainWindow's
     ask_export_path: Callable[[], str]      # MainWindow's (tests replace its file dialogs)
     ask_import_path: Callable[[], str]
+    start_folder: Callable[[str], str]      # MainWindow's
+    remember_folder: Callable[..., None]
     _run_engine_task: Callable[..., None]
 
     # ---- people: their page, undo, purge ------------------------------------------------------
@@ -137,6 +142,73 @@ class PeopleMixin(QMainWindow):
         self.save_settings()
         self.inference.submit(lambda library, progress: library.set_learning(on), lambda _: self.show_message(
             "Learning from the camera is on." if on else "Learning from the camera is off."), lambda message: None)
+
+    def forget_camera(self) -> None:
+        """The Threshold pane's "Forget this camera's faces": the automatic τ is the table's again
+        (a new camera, or a room that changed); what the pane says follows at once."""
+        threshold = self.settings_pane.threshold
+
+        def done(answer) -> None:
+            n, delta, text = answer
+            threshold.set_domain(delta, text)
+            self.show_message(f"Forgot {plural(n, 'face')} seen by this camera; the automatic τ "
+                              f"rests on the validation people and your enrolled photos again.")
+
+        def failed(message: str) -> None:
+            self.show_message(message)
+            show_error(self, "Forget this camera's faces", message)
+
+        self.inference.submit(lambda library, progress: (library.forget_camera(), library.domain_delta(),
+                                                        library.camera_text()), done, failed)
+
+    def ask_camera_folder(self) -> str:
+        """The folder of photos taken with this camera ("" when the user cancels)."""
+        return QFileDialog.getExistingDirectory(self, "Learn this camera from a folder of its photos",
+                                                self.start_folder("camera"))
+
+    def learn_camera(self) -> None:
+        """The Threshold pane's "Learn from this camera's photos…": a folder of photos from the
+        camera feeds the camera sample (`Library.learn_camera`), with progress and Cancel (what
+        was read by then is kept); the pane says what it did to τ."""
+        folder = self.ask_camera_folder()
+        if not folder:
+            return
+        self.remember_folder("camera", folder)
+        threshold = self.settings_pane.threshold
+        token = CancelToken()
+        dlg = QProgressDialog("Learning this camera from its photos…", "Cancel", 0, 0, self)
+        dlg.setWindowTitle("Learn this camera")
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.setMinimumDuration(0)
+        dlg.canceled.connect(token.cancel)
+        self._dialogs.append(dlg)
+
+        def progress(done: int, total: int, message: str) -> None:
+            dlg.setRange(0, total)
+            dlg.setValue(done)
+            dlg.setLabelText(message)
+
+        def finish() -> None:
+            dlg.canceled.disconnect(token.cancel)
+            dlg.close()
+            if dlg in self._dialogs:
+                self._dialogs.remove(dlg)
+
+        def done(answer) -> None:
+            finish()
+            (read, faces, unreadable), delta, text = answer
+            threshold.set_domain(delta, text)
+            stopped = " (cancelled)" if token.cancelled else ""
+            skipped = f"; {plural(unreadable, 'file')} could not be read" if unreadable else ""
+            self.show_message(f"Learned {plural(faces, 'face')} from {plural(read, 'photo')}{stopped}{skipped}.")
+
+        def failed(message: str) -> None:
+            finish()
+            self.show_message(message)
+            show_error(self, "Learn this camera", message)
+
+        self.inference.submit(lambda library, p: (library.learn_camera(folder, p, token), library.domain_delta(),
+                                                  library.camera_text()), done, failed, progress)
 
     def set_keep_recent_faces(self, keep: bool, retention_h: float) -> None:
         """The opt-in: keep recent faces after closing (in the private data folder) for

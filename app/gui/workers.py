@@ -186,6 +186,7 @@ class InferenceWorker(QThread):
     job_done = Signal(int, object)
     job_failed = Signal(int, str)
     job_progress = Signal(int, int, int, str)  # job id, done, total, message
+    domain_changed = Signal(float, str)  # the camera sample changed the automatic τ: delta, in words
 
     def __init__(self, options: EngineOptions, slot: FrameSlot, parent=None, recent=None):
         """`recent`: the previous worker's RecentFaces to carry on with; None: opened in the
@@ -309,6 +310,7 @@ class InferenceWorker(QThread):
             self.analyser = live_service.analyser_for(engine, self.recent, learn=self.options.learn_from_camera)
             self.labeller = self.analyser.labeller
             self.ready.emit(self.describe())
+            domain_seen = self.library.camera_state()
             last_done: float | None = None
             fps = 0.0
             while not self._stop.is_set():
@@ -349,6 +351,9 @@ class InferenceWorker(QThread):
                 self.result.emit(FrameResult(item.index, item.rgb, labels, fps, (now - t0) * 1000.0,
                                              item.timestamp, [r.face for r in recs],
                                              float(engine.track_threshold)))
+                if self.library.camera_state() != domain_seen:  # the Threshold pane follows
+                    domain_seen = self.library.camera_state()
+                    self.domain_changed.emit(self.library.domain_delta(), self.library.camera_text())
         finally:
             try:
                 engine.close()

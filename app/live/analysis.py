@@ -52,11 +52,28 @@ class LiveAnalyser:
         self.recheck_every = max(1, int(recheck_every))
         self._since: dict[int, int] = {}  # track id → analysed frames since its face was last embedded
         self._nearest: dict[int, str | None] = {}  # track id → who it was last nearest to
+        self._domain_keys: dict[int, int] = {}  # track id → its key in the engine's camera sample
 
     def reset(self) -> None:
         self.labeller.reset()
         self._since.clear()
         self._nearest.clear()
+
+    def _observe_domain(self, rgb: np.ndarray, recs: list[Recognition], labels: list[Labelled]) -> None:
+        """Every face of the frame goes to the engine's camera sample with its track, named or
+        not, with whether it passes the quality gate (`Engine.observe_domain`): the crowd the
+        domain's τ is checked against."""
+        keys = self._domain_keys
+        alive = {t.id for t in self.labeller.tracker.tracks}
+        for tid in [t for t in keys if t not in alive]:
+            del keys[tid]
+        faces = []
+        for rec, lab in zip(recs, labels):
+            if lab.track_id not in keys:
+                keys[lab.track_id] = self.engine.domain.new_track()
+            faces.append((keys[lab.track_id], rec.embedding))
+        if faces:
+            self.engine.observe_domain(faces, self.engine.domain_grade(rgb, [r.face for r in recs]))
 
     def _settled(self, track: Track) -> bool:
         history = self.labeller.tracker.history
@@ -105,4 +122,5 @@ class LiveAnalyser:
             since[lab.track_id] = self._since.get(lab.track_id, 0) + 1 if i in carried else 0
         self._since = since
         self._nearest = {lab.track_id: lab.nearest for lab in labels}
+        self._observe_domain(rgb, done, labels)
         return FrameAnalysis(done, labels, len(fresh))

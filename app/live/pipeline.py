@@ -9,23 +9,26 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
 from app.errors import MultipleFacesError, NoFaceError, SourceError
 from app.imageio import load_image
+from app.live.domain import ROUGH_PAIRS, DomainSample, path_for
 from app.live.sources import is_rgb_frame
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import FULL_BOX, align, align_many, recrop
 from app.recognition.detection import Detector, Face, create_detector
 from app.recognition.encoder import Encoder
 from app.recognition.matching import UNKNOWN, Match, Matcher
-from app.recognition.open_set import threshold_for
+from app.recognition.open_set import DomainShift, adapted_threshold, domain_shift, strictest, threshold_for
 from app.recognition.quality import MIN_NAMING_SHARPNESS, Quality, assess, sharpness
 from app.store import backup
 from app.store.backup import ExportSummary
 from app.store.gallery import Gallery
 from app.store.records import NewSample, Person, RestoreReport, Sample
+from app.text import plural
 
 STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
 
@@ -74,6 +77,14 @@ class Engine:
         self._matcher: Matcher | None = None
         self._matcher_key: tuple | None = None
         self.warnings: list[str] = []  # e.g. the asked-for weights were unusable: shipped model used
+        # Faces this camera has seen (app.live.domain), kept with the gallery: τ(N) is made
+        # stricter when the domain's strangers look more alike than the table's (never looser).
+        self.domain = DomainSample(path_for(gallery.path))
+        if self.domain.load_error:
+            self.warnings.append(self.domain.load_error)
+        self._shift: DomainShift | None = None
+        self._shift_faces = 0
+        self._shift_key: tuple | None = None
 
     @classmethod
     def create(cls, detector: str | None = None, detector_model: str | os.PathLike | None = None,
@@ -87,19 +98,128 @@ class Engine:
         return engine
 
     def close(self) -> None:
+        self.domain.save()
         self.gallery.close()
 
     def describe(self) -> dict:
         return {"detector": self.detector.name, "detector_note": self.detector.note,
                 "encoder": self.encoder.version,
-                "device": self.encoder.device.type, "tau": self.threshold, "rule": self.rule_text()}
+                "device": self.encoder.device.type, "tau": self.threshold, "rule": self.rule_text(),
+                "domain": self.domain_report()}
 
     # ---- the decision ----------------------------------------------------------------------
     def _decision(self, track: bool = False) -> tuple[Matcher, float]:
         """The matcher and the τ faces (or live tracks' templates) are named with now (see
         `open_set.threshold_for`)."""
         m = self.matcher
-        return m, threshold_for(m, self.encoder.open_set_rule, self.encoder.tau, self.tau, track)
+        rule = self.encoder.open_set_rule
+        if self.tau is None and rule is not None:
+            return m, adapted_threshold(rule, len(m), self.domain_shift(), track)
+        return m, threshold_for(m, rule, self.encoder.tau, self.tau, track)
+
+    # ---- the camera's domain (app.live.domain) ----------------------------------------------
+    def domain_shift(self) -> DomainShift | None:
+        """How much stricter this camera's faces make τ(N) (`open_set.domain_shift` over the
+        enrolled cross pairs and the crowd sample); recomputed only when either changed."""
+        rule = self.encoder.open_set_rule
+        if rule is None:
+            return None
+        m = self.matcher
+        # recomputed when the gallery, the model or the sample's start changed, or the sample grew by
+        # a twentieth: with a thousand faces it costs the live loop ~0.1 s, and a face or two more
+        # cannot move a quantile of thousands of pairs
+        key = (self.gallery.version, self.encoder.version, self.domain.generation)
+        grown = self.domain.added - self._shift_faces
+        if key != self._shift_key or grown < 0 or grown >= max(1, self._shift_faces // 20):
+            # the enrolled cross pairs alone, and with the camera's faces: the stricter of the two
+            # (many seen faces may dilute a tail the few cross pairs already showed)
+            e, ids, sc = m.embeddings, m.person_ids, self.encoder.scorer
+            shifts = [domain_shift(rule, DomainSample().impostors(e, ids, sc))]
+            if self.domain.model == self.encoder.version and len(self.domain):
+                shifts.append(domain_shift(rule, self.domain.impostors(e, ids, sc)))
+            self._shift = strictest(shifts)
+            self._shift_key = key
+            self._shift_faces = self.domain.added
+        return self._shift
+
+    def observe_domain(self, faces: list[tuple[int, np.ndarray | None]],
+                       grade: Callable[[int], bool] | None = None) -> None:
+        """One analysed live frame: (track key from `domain.new_track`, embedding or None) for
+        every face in it, whatever it was named; `grade(i)` says whether face i passes the quality
+        gate (`domain_grade`). Nothing is learned while nobody is enrolled."""
+        if len(self.matcher):
+            self.domain.observe(self.encoder.version, faces, grade)
+
+    @staticmethod
+    def domain_grade(rgb: np.ndarray, faces: Sequence[Face]) -> Callable[[int], bool]:
+        """For `observe_domain`: whether face i of `rgb` passes the gate photos are enrolled
+        through (`quality.assess` on its stored crop), measured only when asked."""
+        return lambda i: assess(faces[i], align(rgb, faces[i], STORED_CROP), rgb.shape).ok
+
+    def observe_domain_photos(self, photos: Sequence[Path], progress: ProgressFn = no_progress,
+                              cancel: CancelToken | None = None) -> tuple[int, int, int]:
+        """Photos taken with this camera (a folder the user points at) into the camera sample, as
+        the live view feeds it: each face its own track, the faces of one photo in view together.
+        Stops between photos when cancelled, keeping what was learned. Returns (photos read,
+        faces kept, photos that could not be read). OneShotError while nobody is enrolled."""
+        from app.errors import ImageError, OneShotError
+        if not len(self.matcher):
+            raise OneShotError("Enrol someone first: what the camera's photos teach is how alike "
+                               "strangers look to the people enrolled.")
+        before, read, unreadable = len(self.domain), 0, 0
+        for i, photo in enumerate(photos):
+            if cancel is not None and cancel.cancelled:
+                break
+            progress(i, len(photos), f"Learning this camera from {Path(photo).name}")
+            try:
+                rgb = load_image(photo)
+            except ImageError:
+                unreadable += 1
+                continue
+            read += 1
+            recs = [r for r in self.analyse(rgb) if r.embedding is not None]
+            self.observe_domain([(self.domain.new_track(), r.embedding) for r in recs],
+                                self.domain_grade(rgb, [r.face for r in recs]))
+        progress(len(photos), len(photos), "Done")
+        self.domain.save()
+        return read, len(self.domain) - before, unreadable
+
+    def reset_domain(self) -> int:
+        """Forget the faces this camera has seen: τ is the table's again. Returns how many."""
+        return self.domain.reset()
+
+    def domain_report(self) -> dict:
+        """What the automatic τ rests on, for `identify --json`, `watch` and the Threshold pane."""
+        rule = self.encoder.open_set_rule
+        m = self.matcher
+        shift = self.domain_shift()
+        base = None if rule is None else rule.threshold(len(m))
+        tau = self.threshold
+        pairs = 0 if shift is None else shift.pairs
+        stricter = self.tau is None and shift is not None and shift.stricter
+        return {"table_tau": base, "tau": tau, "track_tau": self.track_threshold, "fixed": self.tau is not None,
+                "stricter": stricter, "delta": 0.0 if shift is None else shift.delta,
+                "seen_faces": len(self.domain) if self.domain.model == self.encoder.version else 0,
+                "pairs": pairs, "rough": pairs < ROUGH_PAIRS, "text": self.domain_text()}
+
+    def domain_text(self) -> str:
+        """The same in one sentence."""
+        rule = self.encoder.open_set_rule
+        m = self.matcher
+        if self.tau is not None or rule is None or not len(m):
+            return ""  # a fixed τ is the user's; with nobody enrolled nobody can be named
+        shift = self.domain_shift()
+        seen = len(self.domain) if self.domain.model == self.encoder.version else 0
+        people = len(set(m.person_ids.tolist()))
+        rests = (f"τ rests on LFW validation people, checked against {plural(seen, 'face')} seen by this "
+                 f"camera and your {plural(people, 'enrolled person', 'enrolled people')}")
+        pairs = 0 if shift is None else shift.pairs
+        rough = f" (rough estimate: {plural(pairs, 'face pair')})" if pairs < ROUGH_PAIRS else ""
+        if shift is None or not shift.stricter:
+            return f"{rests}: no stricter τ needed{rough}"
+        base = rule.threshold(len(m))
+        return (f"faces from this camera look more alike than the photos it was set on: "
+                f"τ {base:.2f} → {adapted_threshold(rule, len(m), shift):.2f}{rough}; {rests}")
 
     @property
     def threshold(self) -> float:
@@ -141,6 +261,8 @@ class Engine:
         if self._matcher is None or key != self._matcher_key:
             self._matcher = self.gallery.matcher(self.encoder.version, self.encoder.scorer)
             self._matcher_key = key
+            if not len(self._matcher) and not self.domain.empty:
+                self.domain.reset()  # the gallery was forgotten: so is what was learned with it
         return self._matcher
 
     def identify(self, embeddings: np.ndarray) -> list[Match]:

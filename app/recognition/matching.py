@@ -106,6 +106,18 @@ class Matcher:
     def names(self) -> dict[int, str]:
         return dict(self._names)
 
+    @property
+    def embeddings(self) -> np.ndarray:
+        """The enrolled samples' unit rows (read-only view), e.g. for in-domain impostor pairs."""
+        v = self._emb.view()
+        v.flags.writeable = False
+        return v
+
+    @property
+    def person_ids(self) -> np.ndarray:
+        """Each enrolled sample's owner (a copy)."""
+        return self._ids.copy()
+
     def _queries(self, queries: np.ndarray) -> np.ndarray:
         q = np.asarray(queries, dtype=np.float32)
         if q.ndim == 1:

@@ -273,10 +273,23 @@ def card_rates(rates: np.ndarray) -> list[list[float]]:
 
 # ---- adapting τ to the domain the app is used in ---------------------------------------------
 
-# The impostor quantile at which the domain is compared with the validation people: low enough to
-# describe the tail that τ lives in, high enough that a few hundred in-domain pairs estimate it
-# (chosen on umist, see docs/open_set.md).
+# The impostor quantiles at which the domain is compared with the validation people: from the
+# tail that τ lives in (1%, or the lowest quantile the pairs at hand can estimate, 1/(n + 1)) up to
+# the median, so that a few dozen cross pairs, which say nothing about a 1% tail, still show a
+# domain whose whole impostor distribution lies lower; the largest gap is the shift (chosen on
+# umist, see docs/open_set.md).
 DOMAIN_QUANTILE = 0.01
+DOMAIN_QUANTILE_TOP = 0.5
+DOMAIN_QUANTILE_STEPS = 12
+# Impostor pairs the table itself would call one person even in its largest gallery (under
+# τ(largest size)) are taken for one face twice (one person enrolled under two names, a photo of
+# a photo), not as evidence about the domain: one such pair would put τ under the user's own face.
+
+
+def domain_quantiles(pairs: int) -> np.ndarray:
+    """The quantiles `domain_shift` compares at for a sample of `pairs` impostor distances."""
+    lo = max(DOMAIN_QUANTILE, 1.0 / (max(int(pairs), 1) + 1))
+    return np.linspace(min(lo, DOMAIN_QUANTILE_TOP), DOMAIN_QUANTILE_TOP, DOMAIN_QUANTILE_STEPS)
 
 
 def impostor_distances(enrolled: np.ndarray, enrolled_ids: Sequence | np.ndarray,
@@ -326,16 +339,33 @@ class DomainShift:
         return self.delta > 0
 
 
-def domain_shift(rule: OpenSetRule, impostors: np.ndarray, quantile: float = DOMAIN_QUANTILE) -> DomainShift:
-    """The tightening the domain's impostor distances ask for (0 when they are no nearer than the
-    validation people's, or when there are none)."""
-    d = np.asarray(impostors, dtype=np.float64).ravel()
-    d = d[np.isfinite(d)]
+def domain_shift(rule: OpenSetRule, impostors: np.ndarray,
+                 quantiles: Sequence[float] | None = None) -> DomainShift:
+    """The tightening the domain's impostor distances ask for: the largest gap, over
+    `quantiles` (default `domain_quantiles`), between the validation people's impostor quantile
+    (the table's N = 1 row) and the domain's; 0 when they are nowhere nearer, or when there are
+    none."""
+    raw = np.asarray(impostors, dtype=np.float64).ravel()
+    d: np.ndarray = raw[np.isfinite(raw) & (raw >= rule.threshold(int(rule.sizes[-1])))]
     if len(d) == 0:
         return DomainShift(0.0, 0, None, None)
-    table_q = rule._threshold_on(rule.rates[0], quantile)
-    dom_q = float(np.quantile(d, quantile))
-    return DomainShift(max(0.0, table_q - dom_q), len(d), dom_q, table_q)
+    qs = domain_quantiles(len(d)) if quantiles is None else np.asarray(quantiles, dtype=np.float64)
+    best = DomainShift(0.0, len(d), None, None)
+    for q in qs:
+        table_q = rule._threshold_on(rule.rates[0], float(q))
+        dom_q = float(np.quantile(d, q))
+        if best.domain_quantile is None or table_q - dom_q > best.delta:
+            best = DomainShift(max(0.0, table_q - dom_q), len(d), dom_q, table_q)
+    return best
+
+
+def strictest(shifts: Sequence[DomainShift]) -> DomainShift:
+    """The largest of several shifts (e.g. from the enrolled photos alone and from them with the
+    seen faces: more evidence may dilute a tail that fewer pairs already showed; tighten-only)."""
+    if not shifts:
+        return DomainShift(0.0, 0, None, None)
+    top = max(shifts, key=lambda s: s.delta)
+    return DomainShift(top.delta, max(s.pairs for s in shifts), top.domain_quantile, top.table_quantile)
 
 
 def adapted_threshold(rule: OpenSetRule, n: int, shift: DomainShift | None, track: bool = False) -> float:

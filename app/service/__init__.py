@@ -110,6 +110,8 @@ class EngineInfo:
     stale_samples: int             # photos embedded by another model (not matched until re-embedded)
     detector_note: str = ""        # why Haar, in words ("Haar fallback: … YuNet file missing at …")
     warnings: tuple[str, ...] = ()  # e.g. the asked-for weights were unusable: the shipped model is used
+    domain_delta: float = 0.0      # how much stricter this camera's faces made the automatic τ (≥ 0)
+    domain_text: str = ""          # the same in words (`Engine.domain_text`; "" with a fixed τ)
     calibration: dict[str, Any] = field(default_factory=dict)
     open_set: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -191,6 +193,7 @@ class Library:
             tau=float(eng.threshold), rule=eng.rule_text(), calibrated_tau=float(card.tau),
             model_path=str(eng.encoder.path) if eng.encoder.path else None, shipped=is_shipped(eng.encoder.path),
             enrolled_samples=len(eng.matcher), stale_samples=self.stale_count(), warnings=tuple(eng.warnings),
+            domain_delta=self.domain_delta(), domain_text=eng.domain_text(),
             calibration=dict(card.calibration or {}), open_set=dict(card.open_set or {}),
             metrics=dict(card.metrics or {}), training=dict(card.training or {}), arch=dict(card.arch))
 
@@ -387,6 +390,37 @@ class Library:
     def threshold(self) -> float:
         """The τ faces are named with now."""
         return float(self._engine.threshold)
+
+    def domain_delta(self) -> float:
+        """How much stricter the faces this camera has seen make the automatic τ (0: none)."""
+        shift = self._engine.domain_shift()
+        return 0.0 if shift is None else float(shift.delta)
+
+    def camera_state(self) -> tuple[int, int]:
+        """Changes when the camera sample or the gallery does (the Threshold pane follows it)."""
+        return (self._engine.domain.version, self._engine.gallery.version)
+
+    def camera_text(self) -> str:
+        """What the camera did to the automatic τ, in words (`Engine.domain_text`)."""
+        return self._engine.domain_text()
+
+    def learn_camera(self, folder: str | os.PathLike, progress: ProgressFn = no_progress,
+                     cancel: CancelToken | None = None) -> tuple[int, int, int]:
+        """"Calibrate on photos from this camera": every photo in `folder` (not its subfolders)
+        into the camera sample (`Engine.observe_domain_photos`); (photos read, faces, unreadable)."""
+        from app.errors import OneShotError
+        from app.imageio import IMAGE_EXTENSIONS
+        root = Path(folder)
+        if not root.is_dir():
+            raise OneShotError(f"{root} is not a folder of photos.")
+        photos = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not photos:
+            raise OneShotError(f"No photos in {root} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}).")
+        return self._engine.observe_domain_photos(photos, progress, cancel)
+
+    def forget_camera(self) -> int:
+        """Forget the faces this camera has seen (`Engine.reset_domain`); how many."""
+        return self._engine.reset_domain()
 
     def set_threshold(self, tau: float | None) -> None:
         """A fixed τ, or None for the model's own rule for the gallery's size."""

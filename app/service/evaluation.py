@@ -40,11 +40,14 @@ def evaluate(protocol: str, detector: str, lfw: str | None = None, folder: str |
         if rule is not None and tau is None:
             import numpy as np
 
-            from app.recognition.open_set import domain_shift, impostor_distances, seen_threshold
+            from app.recognition.open_set import domain_shift, impostor_distances, seen_threshold, strictest
 
             def adapt(t: float, enrolled: np.ndarray, seen: np.ndarray | None) -> float:
-                imp = impostor_distances(enrolled, np.arange(len(enrolled)), seen, None, encoder.scorer)
-                shifted = t - domain_shift(rule, imp).delta
+                ids = np.arange(len(enrolled))
+                shifts = [domain_shift(rule, impostor_distances(enrolled, ids, None, None, encoder.scorer))]
+                if seen is not None:
+                    shifts.append(domain_shift(rule, impostor_distances(enrolled, ids, seen, None, encoder.scorer)))
+                shifted = t - strictest(shifts).delta
                 direct = None if seen is None else seen_threshold(seen, enrolled, encoder.scorer)
                 return shifted if direct is None else min(shifted, direct)
         result = evaluate_open_set(lfw_dir=None if folder else lfw, folder=folder,

@@ -36,6 +36,11 @@ class PeopleBook:
     def close(self) -> None:
         self._gallery.close()
 
+    def forget_camera(self) -> int:
+        """Forget the faces the camera has seen (app.live.domain, beside the gallery); how many."""
+        from app.live.domain import DomainSample, path_for
+        return DomainSample(path_for(self._gallery.path)).reset()
+
     # ---- finding -----------------------------------------------------------------------------
     def people(self) -> list[Person]:
         return self._gallery.people()

@@ -569,6 +569,44 @@ def test_lfw_dir_given_else_shared(tmp_path, monkeypatch):
     assert paths.lfw_dir(must_exist=True) == str(lfw)
 
 
+def test_identify_json_and_watch_say_when_the_camera_made_tau_stricter(capsys, samples_dir, yunet_path):
+    """The τ in use and why, in identify --json and watch's first line; people forget-camera resets it."""
+    import numpy as np
+
+    from app.live.domain import DomainSample, path_for
+    from app.store.gallery import Gallery
+    det = ["--detector-model", str(yunet_path)]
+    run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
+    with Gallery() as g:
+        (sample,) = g.samples()
+        path = path_for(g.path)
+    from domain_helpers import lookalike_pairs
+
+    from app.recognition.encoder import Encoder
+    e = sample.embedding / np.linalg.norm(sample.embedding)
+    domain = DomainSample(path)  # as the live view leaves it: pairs of look-alikes in view together
+    for a, b in lookalike_pairs(Encoder.load(None, "cpu"), e, 10):
+        domain.observe(sample.model_version, [(domain.new_track(), a), (domain.new_track(), b)])
+    domain.save()
+    code, out, _ = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", *det)
+    result = json.loads(out)
+    d = result["domain"]
+    assert code == 0 and d["stricter"] and d["rough"] and d["tau"] == pytest.approx(result["tau"])
+    assert d["tau"] < d["table_tau"] and d["seen_faces"] == 20
+    assert (f"faces from this camera look more alike than the photos it was set on: "
+            f"τ {d['table_tau']:.2f} → {d['tau']:.2f} (rough estimate") in d["text"]
+    code, _, err = run(capsys, "watch", "--source", str(samples_dir / "short_hamilton_clip.mp4"),
+                       "--json", "--max-frames", "1", *det)
+    assert code == 0 and "look more alike than the photos it was set on" in err.splitlines()[0]
+    n = len(DomainSample(path))
+    assert n > 20  # watch kept the clip's faces too
+    code, out, _ = run(capsys, "people", "forget-camera")
+    assert code == 0 and f"Forgot {n} faces" in out and not path.exists()
+    code, out, _ = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", *det)
+    d = json.loads(out)["domain"]
+    assert not d["stricter"] and d["tau"] == pytest.approx(d["table_tau"]) and "no stricter τ needed" in d["text"]
+
+
 def test_enrol_and_its_alias_enroll_are_one_command(capsys, samples_dir, yunet_path):
     det = ["--detector-model", str(yunet_path)]
     code, out, _ = run(capsys, "enrol", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
@@ -612,3 +650,33 @@ def test_watch_learn_adds_views_people_show_lists_them_and_forget_learned_remove
     assert code == 0 and f"Removed {len(learned)} view" in out and "1 photo left" in out
     assert [p["learned"] for p in _show(capsys, lin)["photos"]] == [False]
     _refused(capsys, "watch", "--source", clip, "--learn", "--per-frame", says="leave out --per-frame")
+
+
+def test_people_learn_camera_feeds_the_camera_sample_from_a_folder(capsys, samples_dir, yunet_path, tmp_path):
+    """Photos taken with this camera, as the live view would have seen them: each face its own
+    track, the faces of one photo in view together; an unreadable file is counted, not fatal."""
+    import shutil
+
+    from app.live.domain import DomainSample, path_for
+    from app.store.gallery import Gallery
+    det = ["--detector-model", str(yunet_path)]
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for name in ("biden.jpg", "two_people.jpg", "lin-manuel-miranda.png", "alex-lacamoire.png"):
+        shutil.copy(samples_dir / name, folder / name)
+    (folder / "broken.jpg").write_bytes(b"not a photo")
+    code, _, err = run(capsys, "people", "learn-camera", str(folder), *det)
+    assert code == 2 and "Enrol someone first" in err  # nothing to compare strangers with yet
+    run(capsys, "enroll", "Barack Obama", str(samples_dir / "obama.jpg"), *det)
+    code, out, _ = run(capsys, "people", "learn-camera", str(folder), *det)
+    with Gallery() as g:
+        path = path_for(g.path)
+    sample = DomainSample(path)
+    assert code == 0 and len(sample) == 5  # 1 + 2 + 1 + 1 faces
+    assert "Learned 5 faces from 4 photos (1 file could not be read). " in out
+    assert "checked against 5 faces seen by this camera" in out
+    assert len(sample.together) == 1 and len(set(sample.tracks.tolist())) == 5  # the two-people photo
+    code, out, _ = run(capsys, "identify", str(samples_dir / "obama2.jpg"), "--json", *det)
+    assert json.loads(out)["domain"]["seen_faces"] == 5
+    code, _, err = run(capsys, "people", "learn-camera", str(tmp_path / "missing"), *det)
+    assert code == 2 and "is not a folder of photos" in err

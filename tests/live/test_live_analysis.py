@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app.live.analysis import LIVE_DETECT_SIDE, LiveAnalyser
+from app.live.domain import DomainSample
 from app.live.pipeline import Recognition
 from app.live.tracking import LiveLabeller
 from app.recognition.detection import Face
@@ -18,11 +19,21 @@ class FakeEngine:
 
     def __init__(self):
         self.encoder = SimpleNamespace(version="v1")
+        self.domain = DomainSample()  # the camera sample the analyser feeds (app.live.domain)
+        self.observed: list[list] = []
         self.embedded: list[int] = []  # frame numbers whose face was embedded
         self.frame = 0
         self.enrolled = True
         self.name = "Ada"
         self.matcher = SimpleNamespace(name_of=lambda pid: self.name if self.enrolled and pid == 1 else None)
+
+    def observe_domain(self, faces, grade=None):
+        self.observed.append(faces)
+        self.grades = [grade(i) for i in range(len(faces))] if grade else None
+
+    @staticmethod
+    def domain_grade(rgb, faces):
+        return lambda i: faces[i].box[2] >= 40  # stands in for the quality gate
 
     def detect(self, rgb, max_side=None):
         self.frame += 1
@@ -77,6 +88,23 @@ def test_a_deleted_person_is_not_carried_over():
     assert result.recognitions[0].match.name == "Unknown" and result.recognitions[0].match.person_id is None
     names = [live(rgb).labels[0].name for rgb in frames(10)]
     assert names[-1] == "Unknown"
+
+
+def test_every_face_goes_to_the_camera_sample_with_its_track_named_or_not():
+    """Named and Unknown alike (a sample of Unknown faces only would lie above τ by construction),
+    one track keeping one key; frames where the settled face was carried give no embedding."""
+    engine = FakeEngine()
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=10)
+    for rgb in frames(12):
+        live(rgb)
+    assert len(engine.observed) == 12 and all(len(f) == 1 for f in engine.observed)
+    keys = {f[0][0] for f in engine.observed}
+    assert len(keys) == 1  # one track, one key, named "Ada" from frame 2 on
+    embedded = [i + 1 for i, f in enumerate(engine.observed) if f[0][1] is not None]
+    assert embedded == engine.embedded
+    assert engine.grades == [True]  # the frame's faces go with their grade (the fake's: 80 px wide)
+    live(np.full((240, 320, 3), 250, np.uint8))  # a cut: a new track, a new key
+    assert engine.observed[-1][0][0] not in keys
 
 
 def test_a_new_shot_embeds_every_face_again():

@@ -201,22 +201,53 @@ def test_background_table_uses_the_matchers_normalised_distances():
 
 def test_domain_shift_by_hand_tightens_by_the_quantile_gap():
     rule = _rule()  # one enrolled face: 1% of strangers named at τ 0.6
-    imp = np.linspace(0.4, 1.4, 101)  # the domain's 1% quantile: 0.41
-    shift = domain_shift(rule, imp, quantile=0.01)
+    imp = np.linspace(0.45, 1.45, 101)  # the domain's 1% quantile: 0.46 (all above τ(100) 0.44)
+    shift = domain_shift(rule, imp, quantiles=[0.01])
     assert shift.table_quantile == pytest.approx(0.6)
-    assert shift.domain_quantile == pytest.approx(0.41)
-    assert shift.delta == pytest.approx(0.19) and shift.stricter and shift.pairs == 101
-    assert adapted_threshold(rule, 10, shift) == pytest.approx(rule.threshold(10) - 0.19)
+    assert shift.domain_quantile == pytest.approx(0.46)
+    assert shift.delta == pytest.approx(0.14) and shift.stricter and shift.pairs == 101
+    assert adapted_threshold(rule, 10, shift) == pytest.approx(rule.threshold(10) - 0.14)
 
 
 def test_domain_that_looks_less_alike_or_a_tiny_sample_never_loosens_tau():
     rule = _rule()
     for imp in (np.full(500, 1.6), np.array([1.5, 1.7]), np.zeros(0)):
-        shift = domain_shift(rule, imp, quantile=0.01)
-        assert shift.delta == 0.0 and not shift.stricter
-        for n in (1, 10, 100):
-            assert adapted_threshold(rule, n, shift) == rule.threshold(n)
-            assert adapted_threshold(rule, n, shift, track=True) == rule.track_threshold(n)
+        for shift in (domain_shift(rule, imp, quantiles=[0.01]), domain_shift(rule, imp)):
+            assert shift.delta == 0.0 and not shift.stricter
+            for n in (1, 10, 100):
+                assert adapted_threshold(rule, n, shift) == rule.threshold(n)
+                assert adapted_threshold(rule, n, shift, track=True) == rule.track_threshold(n)
+
+
+def test_domain_shift_takes_the_largest_gap_from_the_tail_to_the_median_and_strictest_the_largest():
+    """45 cross pairs cannot estimate a 1% tail: the quantiles start at 1/(n + 1) (here 1/46) and
+    reach the median; a domain whose median lies lower by 0.3 is shifted by (at least) that much."""
+    from app.recognition.open_set import domain_quantiles, strictest
+    qs = domain_quantiles(45)
+    assert qs[0] == pytest.approx(1 / 46) and qs[-1] == pytest.approx(0.5) and len(qs) == 12
+    assert domain_quantiles(10_000)[0] == pytest.approx(0.01) and domain_quantiles(0)[0] == pytest.approx(0.5)
+    rule = _rule()
+    table_median = rule._threshold_on(rule.rates[0], 0.5)
+    imp = np.full(45, table_median - 0.3)
+    shift = domain_shift(rule, imp)
+    assert shift.delta >= 0.3 - 1e-9 and shift.pairs == 45
+    by_hand = max(rule._threshold_on(rule.rates[0], float(q)) - (table_median - 0.3) for q in qs)
+    assert shift.delta == pytest.approx(by_hand)
+    small = domain_shift(rule, imp, quantiles=[0.01])
+    both = strictest([small, shift])
+    assert both.delta == max(small.delta, shift.delta) and both.pairs == 45
+    assert strictest([]).delta == 0.0
+
+
+def test_pairs_the_table_calls_one_person_in_any_gallery_are_not_domain_evidence():
+    """One person enrolled under two names (or a photo of a photo) gives a cross pair the table
+    would name as one person even in its largest gallery: it must not put τ under everyone."""
+    rule = _rule()
+    floor = rule.threshold(int(rule.sizes[-1]))
+    dup = np.full(3, floor - 0.2)
+    assert domain_shift(rule, dup).delta == 0.0 and domain_shift(rule, dup).pairs == 0
+    mixed = np.concatenate([dup, np.linspace(0.4, 1.4, 101)])
+    assert domain_shift(rule, mixed).delta == pytest.approx(domain_shift(rule, mixed[mixed >= floor]).delta)
 
 
 def test_impostor_pairs_never_pair_one_track_or_one_person_with_itself():
