@@ -12,9 +12,11 @@ With `--learn`, every video is first played once with learning from tracks on (`
 as the app runs it: each video's track ends with the video), then every video is played again,
 learning off, and the second play is measured: is a person named from the side the next time?
 Also reported: how many views each person learned, and how many were learned from someone else's
-video (a stranger absorbed, or a person into another).
+video (a stranger absorbed, or a person into another). `--warm` plays the first round the same
+way with learning off: the baseline for `--learn`, since the engine's camera sample (the faces
+the live view has seen, which adapt τ) grows during the first play too.
 
-    python benchmarks/turning_head.py [--umist DIR] [--people N] [--learn] [--json]
+    python benchmarks/turning_head.py [--umist DIR] [--people N] [--learn | --warm] [--json]
 
 umist is no training set of the shipped model and none of its people is in LFW; nothing is tuned here.
 """
@@ -123,7 +125,8 @@ def _play(engine, folders: list[Path], enrolled: list[Path], learner=None) -> li
     return seen
 
 
-def run(umist: Path, people: int | None = None, weights: str | None = None, learn: bool = False) -> dict:
+def run(umist: Path, people: int | None = None, weights: str | None = None, learn: bool = False,
+        warm: bool = False) -> dict:
     from app.live.learning import TrackLearner, learned_views
     from app.live.pipeline import Engine
     from app.recognition.matching import UNKNOWN
@@ -136,8 +139,8 @@ def run(umist: Path, people: int | None = None, weights: str | None = None, lear
         try:
             for person in enrolled:
                 engine.enrol_photo(person.name, person / ENROL_VIEW)
-            if learn:
-                learner = TrackLearner(engine)
+            if learn or warm:
+                learner = TrackLearner(engine, enabled=learn)
                 learner.by_video, learner.gate = {}, {}  # type: ignore[attr-defined]
                 first = _play(engine, folders, enrolled, learner)
                 ids = {p.name: p.id for p in engine.gallery.people()}
@@ -154,7 +157,8 @@ def run(umist: Path, people: int | None = None, weights: str | None = None, lear
             setup = engine.describe()
         finally:
             engine.close()
-    return {"people": len(folders), "enrolled": len(enrolled), "engine": setup, "learn": learn, **learning,
+    return {"people": len(folders), "enrolled": len(enrolled), "engine": setup, "learn": learn,
+            "warm": learn or warm, **learning,
             **summarise(seen, UNKNOWN)}
 
 
@@ -165,12 +169,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--learn", action="store_true",
                     help="play every video once learning from tracks, then measure a second play")
+    ap.add_argument("--warm", action="store_true",
+                    help="play every video once with learning off, then measure a second play (--learn's baseline)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     umist = args.umist or (paths.shared_dir() or Path("../shared")) / "datasets" / "umist"
     if not umist.is_dir():
         raise SystemExit(f"umist not found at {umist}")
-    out = run(umist, args.people, args.weights, args.learn)
+    out = run(umist, args.people, args.weights, args.learn, args.warm)
     if args.json:
         print(json.dumps(out, indent=1))
     else:

@@ -50,3 +50,10 @@ def test_learning_on_plays_twice_and_learns_nothing_from_the_stranger(shared):
     assert r["learned_from_another_video"] == 0 and set(r["learned"]) == {"p01"}
     assert r["stranger_frames"] == r["first_play"]["stranger_frames"] == 37
     assert 0 <= r["enrolled_faces_passing_gate"] <= 37
+
+
+def test_warm_plays_twice_with_learning_off(shared):
+    """--warm, --learn's baseline: the same two plays, nothing learned."""
+    r = _module().run(shared / "datasets" / "umist", people=2, warm=True)
+    assert r["warm"] and not r["learn"] and r["learned"] == {"p01": 0}
+    assert all(v["outcomes"] == [] for v in r["by_video"].values())
