@@ -55,6 +55,12 @@ class Recognition:
     embedding: np.ndarray | None  # None: not embedded this frame, its track's name carried over
 
 
+def _two_taus(before: float, after: float) -> str:
+    """"1.16 → 1.06", with a third decimal when two would show no change ("1.178 → 1.177")."""
+    digits = 2 if f"{before:.2f}" != f"{after:.2f}" else 3
+    return f"{before:.{digits}f} → {after:.{digits}f}"
+
+
 @dataclass(frozen=True)
 class EnrolCandidate:
     """A face ready to be enrolled: the crop to store and its embedding, with quality warnings."""
@@ -219,7 +225,7 @@ class Engine:
             return f"{rests}: no stricter τ needed{rough}"
         base = rule.threshold(len(m))
         return (f"faces from this camera look more alike than the photos it was set on: "
-                f"τ {base:.2f} → {adapted_threshold(rule, len(m), shift):.2f}{rough}; {rests}")
+                f"τ {_two_taus(base, adapted_threshold(rule, len(m), shift))}{rough}; {rests}")
 
     @property
     def threshold(self) -> float:

@@ -281,6 +281,12 @@ def card_rates(rates: np.ndarray) -> list[list[float]]:
 DOMAIN_QUANTILE = 0.01
 DOMAIN_QUANTILE_TOP = 0.5
 DOMAIN_QUANTILE_STEPS = 12
+# Fewer impostor pairs than this are no distribution: in a domain exactly like the table's, the one
+# cross pair of two enrolled people lies under the table's median half the time, and the shift
+# then follows its chance place (on the sample clip, the Lin-Manuel/Alex pair alone made τ 0.04
+# stricter, and the 24-pixel pianist of the wide shot went Unknown). With three people enrolled
+# (three pairs), or the faces the camera has seen, the shift applies.
+DOMAIN_MIN_PAIRS = 3
 # Impostor pairs the table itself would call one person even in its largest gallery (under
 # τ(largest size)) are taken for one face twice (one person enrolled under two names, a photo of
 # a photo), not as evidence about the domain: one such pair would put τ under the user's own face.
@@ -344,11 +350,11 @@ def domain_shift(rule: OpenSetRule, impostors: np.ndarray,
     """The tightening the domain's impostor distances ask for: the largest gap, over
     `quantiles` (default `domain_quantiles`), between the validation people's impostor quantile
     (the table's N = 1 row) and the domain's; 0 when they are nowhere nearer, or when there are
-    none."""
+    fewer than `DOMAIN_MIN_PAIRS`."""
     raw = np.asarray(impostors, dtype=np.float64).ravel()
     d: np.ndarray = raw[np.isfinite(raw) & (raw >= rule.threshold(int(rule.sizes[-1])))]
-    if len(d) == 0:
-        return DomainShift(0.0, 0, None, None)
+    if len(d) < DOMAIN_MIN_PAIRS:
+        return DomainShift(0.0, len(d), None, None)
     qs = domain_quantiles(len(d)) if quantiles is None else np.asarray(quantiles, dtype=np.float64)
     best = DomainShift(0.0, len(d), None, None)
     for q in qs:

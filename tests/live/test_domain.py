@@ -193,3 +193,9 @@ def test_umist_strangers_named_with_the_camera_sample_no_more_than_without(engin
     assert out["seen_faces"] > 40 and out["stranger_faces"] > 40
     assert out["tau_adapted"] <= out["tau_table"]
     assert out["strangers_named_adapted"] <= out["strangers_named_table"]
+
+
+def test_the_sentence_shows_a_third_decimal_when_two_would_show_no_change():
+    from app.live.pipeline import _two_taus
+    assert _two_taus(1.1784, 1.0611) == "1.18 → 1.06"
+    assert _two_taus(1.1784, 1.1766) == "1.178 → 1.177"

@@ -239,6 +239,18 @@ def test_domain_shift_takes_the_largest_gap_from_the_tail_to_the_median_and_stri
     assert strictest([]).delta == 0.0
 
 
+def test_one_or_two_pairs_are_no_evidence_three_are():
+    """Two people enrolled give one cross pair: under the table's median half the time in an
+    unchanged domain, so it alone must not move τ; from DOMAIN_MIN_PAIRS on, the shift applies."""
+    from app.recognition.open_set import DOMAIN_MIN_PAIRS
+    rule = _rule()
+    low = rule._threshold_on(rule.rates[0], 0.5) - 0.2  # well under the table's median
+    for n in range(1, DOMAIN_MIN_PAIRS):
+        shift = domain_shift(rule, np.full(n, low))
+        assert shift.delta == 0.0 and shift.pairs == n and not shift.stricter
+    assert DOMAIN_MIN_PAIRS == 3 and domain_shift(rule, np.full(3, low)).delta >= 0.2 - 1e-9
+
+
 def test_pairs_the_table_calls_one_person_in_any_gallery_are_not_domain_evidence():
     """One person enrolled under two names (or a photo of a photo) gives a cross pair the table
     would name as one person even in its largest gallery: it must not put τ under everyone."""
