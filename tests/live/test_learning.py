@@ -368,3 +368,20 @@ def test_the_service_makes_the_live_analysis_learn_only_when_asked(engine):
     assert service.learner_of(on).enabled
     service.set_learning(on, False)
     assert not service.learner_of(on).enabled and service.end_tracks(on) == 0
+
+
+def test_a_model_without_an_open_set_rule_or_a_model_change_teaches_nothing(engine, gallery):
+    engine.encoder.open_set_rule = None                         # "well under τ" cannot be read off a table
+    p = Player(engine)
+    p.track(ann_turning())
+    assert p.learner.outcomes[-1].reason == "the model has no open-set rule"
+    engine.encoder.open_set_rule = Rule()
+    track = ann_turning()
+    for i, e in enumerate(track):                               # from frame 6 on, the same track under another model
+        p.labeller(RGB, [SimpleNamespace(face=face_at(100.0 + i), embedding=e,
+                                          match=engine.matcher.match(e[None], FACE_TAU)[0])],
+                   V if i < 6 else "enc-other", cut_checked=True)
+    for _ in range(6):
+        p.frame([])
+    assert p.learner.outcomes[-1].reason == "the model changed during the track"
+    assert learned_views(gallery, 1) == []
