@@ -99,7 +99,11 @@ def _inner_grey(crop: np.ndarray) -> np.ndarray:
 
 def sharpness(crop: np.ndarray) -> float:
     """Variance of the Laplacian of the inner face of an aligned crop (any size, resized to 112)."""
-    return float(cv2.Laplacian(_inner_grey(crop), cv2.CV_64F).var())
+    return _laplacian_var(_inner_grey(crop))
+
+
+def _laplacian_var(inner: np.ndarray) -> float:
+    return float(cv2.Laplacian(inner, cv2.CV_64F).var())
 
 
 def cut_off(box: tuple[float, float, float, float] | np.ndarray, image_shape: tuple[int, ...]) -> bool:
@@ -130,7 +134,7 @@ def assess(face: Face, crop: np.ndarray, image_shape: tuple[int, ...] | None = N
     `image_shape` the shape of the image it was found in, when known (for "cut off")."""
     side = float(min(face.box[2], face.box[3]))
     inner = _inner_grey(crop)
-    sharp = float(cv2.Laplacian(inner, cv2.CV_64F).var())
+    sharp = _laplacian_var(inner)
     light = float(inner.mean())
     yaw, pitch = pose(face.landmarks)
     reasons = []
