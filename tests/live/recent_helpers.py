@@ -31,6 +31,7 @@ def unit(seed: int, dim: int = 16) -> np.ndarray:
 
 
 def near(e: np.ndarray, seed: int, by: float) -> np.ndarray:
+    """A unit vector `by` off `e` sideways: L2 distance 0.29 for 0.3, 0.81 for 1.1."""
     d = np.random.default_rng(900 + seed).standard_normal(len(e)).astype(np.float32)
     d -= d.dot(e) * e
     v = e + by * d / np.linalg.norm(d)

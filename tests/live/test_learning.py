@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from recent_helpers import near, unit
 
 from app.live import learning
 from app.live.learning import LEARNED_SOURCE, TrackLearner, forget_learned, learned_views
@@ -23,19 +24,6 @@ from app.store.gallery import Gallery
 V = "enc-test"
 FACE_TAU, TRACK_TAU, STRICT_TAU = 0.8, 0.7, 0.5
 RGB = np.random.default_rng(0).integers(0, 256, (480, 1280, 3), dtype=np.uint8)  # sharp everywhere
-
-
-def unit(seed: int, dim: int = 16) -> np.ndarray:
-    e = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
-    return e / np.linalg.norm(e)
-
-
-def near(e: np.ndarray, seed: int, by: float) -> np.ndarray:
-    """A unit vector `by` off `e` sideways: L2 distance 0.29 for 0.3, 0.81 for 1.1."""
-    d = np.random.default_rng(900 + seed).standard_normal(len(e)).astype(np.float32)
-    d -= d.dot(e) * e
-    v = e + by * d / np.linalg.norm(d)
-    return (v / np.linalg.norm(v)).astype(np.float32)
 
 
 A = unit(1)
