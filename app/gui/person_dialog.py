@@ -124,33 +124,18 @@ class PersonDialog(QDialog):
         person.setColumnStretch(5, 1)
         lay.addLayout(person)
 
-        rej = QHBoxLayout()
-        self.rejections_label = QLabel("")
-        self.rejections_label.setWordWrap(True)
-        self.clear_rejections_button = QPushButton("Forget them")
-        self.clear_rejections_button.clicked.connect(self.clear_rejections)
-        rej.addWidget(self.rejections_label, 1)
-        rej.addWidget(self.clear_rejections_button)
-        lay.addLayout(rej)
-
-        lay.addLayout(self._learned_row())
+        # the "Not …" answers and the views learned from the camera: a sentence and its Forget button
+        row, self.rejections_label, self.clear_rejections_button = _sentence_row("Forget them", self.clear_rejections)
+        lay.addLayout(row)
+        row, self.learned_label, self.forget_learned_button = _sentence_row("Forget learned views",
+                                                                            self.forget_learned)
+        lay.addLayout(row)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
         self._update_buttons()
         self.reload()
-
-    def _learned_row(self) -> QHBoxLayout:
-        """How many views were learned from the camera, and the button that forgets them."""
-        row = QHBoxLayout()
-        self.learned_label = QLabel("")
-        self.learned_label.setWordWrap(True)
-        self.forget_learned_button = QPushButton("Forget learned views")
-        self.forget_learned_button.clicked.connect(self.forget_learned)
-        row.addWidget(self.learned_label, 1)
-        row.addWidget(self.forget_learned_button)
-        return row
 
     # ---- reading -----------------------------------------------------------------------------
     def reload(self) -> None:
@@ -399,3 +384,15 @@ class PersonDialog(QDialog):
     def _add_photo(self) -> None:
         if self.page is not None:
             self.add_photo_requested.emit(self.page.name)
+
+
+def _sentence_row(button_text: str, slot) -> tuple[QHBoxLayout, QLabel, QPushButton]:
+    """A wrapping sentence with a button beside it."""
+    row = QHBoxLayout()
+    label = QLabel("")
+    label.setWordWrap(True)
+    button = QPushButton(button_text)
+    button.clicked.connect(slot)
+    row.addWidget(label, 1)
+    row.addWidget(button)
+    return row, label, button
