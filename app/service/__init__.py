@@ -28,6 +28,7 @@ from app.recognition.open_set import OpenSetRule as OpenSetRule  # the GUI's fig
 from app.store.records import DeletedPerson, Person, Sample
 
 if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
+    from app.live.guided import GuidedView
     from app.live.learning import TrackLearner
     from app.live.pipeline import Engine, EnrolCandidate
     from app.live.recent import RecentFaces
@@ -313,6 +314,36 @@ class Library:
     def add_photos(self, person_id: int, candidates: list[tuple[EnrolCandidate, str | None]]) -> list[Sample]:
         """Add (candidate, source) photos to someone, all or none."""
         return self._engine.add_candidates(person_id, candidates)
+
+    def enrol_views(self, name: str, views: Sequence[GuidedView], add_to_existing: bool = False,
+                    source: str = "guided capture") -> Person:
+        """A finished guided capture's views (`app.live.guided`) as one person's photos, all or
+        none: embedded as enrolment embeds stored crops, the first (frontal) view enrolled through
+        the one enrolment path and the rest added in one transaction; a new person whose other
+        views fail is erased again."""
+        from app.errors import OneShotError
+        from app.live.pipeline import EnrolCandidate
+        if not views:
+            raise OneShotError("The capture kept no view: look at the camera and try again.")
+        engine = self._engine
+        embs = engine.embed_stored_crops(np.stack([v.crop for v in views]))
+        nearest = engine.identify(embs)
+        cands = [EnrolCandidate(v.face, v.crop, e, v.quality.reasons, m, v.quality)
+                 for v, e, m in zip(views, embs, nearest)]
+        sources = [f"{source} ({v.bin})" for v in views]
+        taken = self._gallery.find(name)
+        if taken is not None and add_to_existing:  # one transaction: all or none
+            engine.add_candidates(taken.id, list(zip(cands, sources)))
+            self._sync_recent()
+            return self._gallery.person(taken.id)
+        person = engine.enrol(name, cands[0], source=sources[0], add_to_existing=add_to_existing)
+        try:
+            engine.add_candidates(person.id, list(zip(cands[1:], sources[1:])))
+        except Exception:
+            self._gallery.delete(person.id)  # a new person with only some of their views: none
+            raise
+        self._sync_recent()
+        return self._gallery.person(person.id)
 
     # ---- recent faces ------------------------------------------------------------------------
     def recent_faces(self) -> RecentFaces:
