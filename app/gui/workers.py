@@ -187,6 +187,7 @@ class InferenceWorker(QThread):
     job_failed = Signal(int, str)
     job_progress = Signal(int, int, int, str)  # job id, done, total, message
     domain_changed = Signal(float, str)  # the camera sample changed the automatic τ: delta, in words
+    capture = Signal(object)        # GuidedProgress after each frame while a guided capture runs
 
     def __init__(self, options: EngineOptions, slot: FrameSlot, parent=None, recent=None):
         """`recent`: the previous worker's RecentFaces to carry on with; None: opened in the
@@ -351,6 +352,9 @@ class InferenceWorker(QThread):
                 self.result.emit(FrameResult(item.index, item.rgb, labels, fps, (now - t0) * 1000.0,
                                              item.timestamp, [r.face for r in recs],
                                              float(engine.track_threshold)))
+                progress = self.library.feed_capture(item.rgb, recs, labels)
+                if progress is not None:
+                    self.capture.emit(progress)
                 if self.library.camera_state() != domain_seen:  # the Threshold pane follows
                     domain_seen = self.library.camera_state()
                     self.domain_changed.emit(self.library.domain_delta(), self.library.camera_text())

@@ -49,6 +49,19 @@ LOST = "Lost your face: start the capture again"
 
 
 @dataclass(frozen=True)
+class GuidedProgress:
+    """What the capture shows the user after a frame: a copy, safe to hand to the GUI thread."""
+
+    prompt: str
+    filled: dict[str, bool]          # bin -> kept, in prompt order
+    crops: dict[str, np.ndarray]     # bin -> the kept view's stored crop (a copy)
+    track_id: int | None
+    frames: int                      # frames of the track seen
+    lost: bool
+    done: bool
+
+
+@dataclass(frozen=True)
 class GuidedView:
     """One kept frame: its pose bin, the face as detected and its stored crop with the gate's verdict."""
 
@@ -137,6 +150,10 @@ class GuidedCapture:
                       labels: Sequence[Labelled]) -> str | None:
         """`feed` from a `LiveAnalyser` frame (its recognitions and labels, in the same order)."""
         return self.feed(rgb, [(lab.track_id, rec.face) for rec, lab in zip(recognitions, labels)])
+
+    def snapshot(self) -> GuidedProgress:
+        return GuidedProgress(self.prompt, self.progress(), {b: v.crop.copy() for b, v in self.best.items()},
+                              self.track_id, self.frames, self.lost, self.done)
 
     def views(self) -> list[GuidedView]:
         """The kept views, frontal first, then left and right (the filled ones only)."""

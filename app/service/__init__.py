@@ -28,7 +28,7 @@ from app.recognition.open_set import OpenSetRule as OpenSetRule  # the GUI's fig
 from app.store.records import DeletedPerson, Person, Sample
 
 if TYPE_CHECKING:  # imported when used: the encoder pulls in torch
-    from app.live.guided import GuidedView
+    from app.live.guided import GuidedCapture, GuidedProgress, GuidedView
     from app.live.learning import TrackLearner
     from app.live.pipeline import Engine, EnrolCandidate
     from app.live.recent import RecentFaces
@@ -170,6 +170,7 @@ class Library:
         self._engine = engine
         self._recent = recent if recent is not None else (lambda: None)
         self._learner = learner if learner is not None else (lambda: None)
+        self._capture: GuidedCapture | None = None
 
     @property
     def _gallery(self) -> Gallery:
@@ -344,6 +345,40 @@ class Library:
             raise
         self._sync_recent()
         return self._gallery.person(person.id)
+
+    # ---- guided capture (app.live.guided): the live loop feeds it, the UI shows its progress ---
+    def start_capture(self, track_id: int | None = None) -> GuidedProgress:
+        """Begin (or begin again) a guided capture of one track; None locks on the first frame
+        that shows exactly one face."""
+        from app.live.guided import GuidedCapture
+        self._capture = GuidedCapture(track_id)
+        return self._capture.snapshot()
+
+    def feed_capture(self, rgb: np.ndarray, recognitions: Sequence[Any],
+                     labels: Sequence[Any]) -> GuidedProgress | None:
+        """One analysed live frame (`FrameAnalysis.recognitions`, `.labels`); None while no
+        capture runs."""
+        cap = self._capture
+        if cap is None:
+            return None
+        cap.feed_analysis(rgb, recognitions, labels)
+        return cap.snapshot()
+
+    def capture_progress(self) -> GuidedProgress | None:
+        return self._capture.snapshot() if self._capture is not None else None
+
+    def stop_capture(self) -> None:
+        self._capture = None
+
+    def enrol_capture(self, name: str, add_to_existing: bool = False) -> Person:
+        """Enrol the running capture's views (`enrol_views`) and end the capture; a failure keeps
+        it, so the user can fix the name and try again."""
+        from app.errors import OneShotError
+        if self._capture is None:
+            raise OneShotError("No capture is running: start one first.")
+        person = self.enrol_views(name, self._capture.views(), add_to_existing=add_to_existing)
+        self._capture = None
+        return person
 
     # ---- recent faces ------------------------------------------------------------------------
     def recent_faces(self) -> RecentFaces:
