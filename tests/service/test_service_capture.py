@@ -170,3 +170,63 @@ def test_a_partial_capture_enrols_the_views_it_kept(lib, frames):
     assert lib.capture_progress().track_id == 11
     person = lib.enrol_capture("Obama")
     assert [s.source for s in lib.engine.gallery.samples(person.id)] == ["guided capture (right)"]
+
+
+def test_end_to_end_on_the_sample_clip_a_capture_enrols_lin_manuel(lib, samples_dir):
+    """The clip played through the live analysis (as the app does) with a capture started at its
+    first frame: it locks on the first frame with one face (the close-up, 82-210, see
+    tests/gui/gui_helpers.py), keeps his frontal and his turned-to-his-right views (he never
+    turns far to his left: no left view), and is lost once the close-up ends. Enrolled, the views
+    name him in his photo and in the close-up, and nobody in the audience after it."""
+    from app.live.guided import LOST
+    from app.service import live as service
+    clip = str(samples_dir / "short_hamilton_clip.mp4")
+
+    def play(each) -> None:
+        analyser = service.analyser_for(lib.engine)
+        with service.open_source(clip) as source:
+            while (frame := source.read()) is not None:
+                each(frame, analyser(frame.rgb, when=frame.timestamp, frame_index=frame.index))
+
+    lib.start_capture(None)
+    prompts, first_single, boxes = [], None, {}
+
+    def capture(frame, analysis) -> None:
+        nonlocal first_single
+        if first_single is None and len(analysis.labels) == 1:
+            first_single = (frame.index, analysis.labels[0].track_id)
+        snap = lib.feed_capture(frame.rgb, analysis.recognitions, analysis.labels)
+        for rec, lab in zip(analysis.recognitions, analysis.labels):
+            boxes.setdefault(lab.track_id, []).append(rec.face.box)
+        if not prompts or prompts[-1] != snap.prompt:
+            prompts.append(snap.prompt)
+
+    play(capture)
+    snap = lib.capture_progress()
+    assert first_single is not None and 82 <= first_single[0] <= 90  # the close-up's start
+    assert snap.track_id == first_single[1]
+    assert snap.filled == {FRONTAL: True, LEFT: False, RIGHT: True}
+    assert prompts == [PROMPTS[FRONTAL], PROMPTS[LEFT], LOST] and snap.lost and not snap.done
+    assert snap.frames == len(boxes[snap.track_id]) >= 100  # every frame of the close-up seen
+    views = lib._capture.views()
+    assert all(v.face.box in boxes[snap.track_id] for v in views)  # his track's faces, nobody else's
+    assert all(min(v.face.box[2:]) >= 70 for v in views)  # the close-up, not a wide shot
+
+    person = lib.enrol_capture("Lin-Manuel")
+    assert person.sample_count == 2
+    (lin,) = lib.engine.identify_photo(samples_dir / "lin-manuel-miranda.png")
+    assert lin.match.name == "Lin-Manuel"
+    (alex,) = lib.engine.identify_photo(samples_dir / "alex-lacamoire.png")
+    assert alex.match.name != "Lin-Manuel"
+
+    close_up, audience = [], []
+
+    def names(frame, analysis) -> None:
+        if 82 <= frame.index <= 210 and analysis.labels:
+            close_up.append(max(analysis.labels, key=lambda lab: lab.box[2] * lab.box[3]).name)
+        elif frame.index >= 211:
+            audience.extend(lab.name for lab in analysis.labels)
+
+    play(names)
+    assert len(close_up) >= 120 and close_up.count("Lin-Manuel") >= 0.8 * len(close_up)
+    assert audience and "Lin-Manuel" not in audience
