@@ -59,6 +59,7 @@ class GuidedProgress:
     frames: int                      # frames of the track seen
     lost: bool
     done: bool
+    crowded: int = 0                 # frames passed over before locking: several faces in view
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class GuidedCapture:
         self.best: dict[str, GuidedView] = {}
         self.missed = 0
         self.frames = 0  # frames of the track seen
+        self.crowded = 0  # frames passed over before locking, for showing several faces
 
     @property
     def lost(self) -> bool:
@@ -126,6 +128,7 @@ class GuidedCapture:
             return None
         if self.track_id is None:
             if len(faces) != 1:
+                self.crowded += len(faces) > 1
                 return None
             self.track_id = faces[0][0]
         mine = [f for tid, f in faces if tid == self.track_id]
@@ -153,7 +156,7 @@ class GuidedCapture:
 
     def snapshot(self) -> GuidedProgress:
         return GuidedProgress(self.prompt, self.progress(), {b: v.crop.copy() for b, v in self.best.items()},
-                              self.track_id, self.frames, self.lost, self.done)
+                              self.track_id, self.frames, self.lost, self.done, self.crowded)
 
     def views(self) -> list[GuidedView]:
         """The kept views, frontal first, then left and right (the filled ones only)."""

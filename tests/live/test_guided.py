@@ -139,6 +139,7 @@ def test_without_a_track_it_locks_on_the_first_frame_with_one_face():
     two = [(4, face(x=100)), (5, face(x=400))]
     assert cap.feed(frame(), two) is None and cap.track_id is None  # two faces: whose? nobody's
     assert cap.views() == [] and cap.missed == 0                    # not "lost" before locking
+    assert cap.crowded == 1 and cap.snapshot().crowded == 1         # the frame with two, not the empty one
     assert cap.feed(frame(), [(5, face(x=400))]) == FRONTAL and cap.track_id == 5
     assert cap.feed(frame(), [(4, face(yaw=30 / 40, x=100)), (5, face(side=60, x=400))]) is None
     assert cap.best[FRONTAL].face.box[2] == 120 and LEFT not in cap.best  # track 4 stays ignored
