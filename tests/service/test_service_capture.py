@@ -87,6 +87,7 @@ def test_enrol_views_enrols_every_view_as_one_persons_photos(lib, frames, sample
     for s, b in zip(samples, (FRONTAL, LEFT, RIGHT)):
         assert np.array_equal(s.crop, kept[b])  # the crops the user saw, as stored
         assert s.quality is not None and 0 < s.quality <= 1
+    assert [p.is_main for p in lib.person_page(person.id).photos] == [True, False, False]  # frontal
     assert lib.capture_progress() is None  # enrolled: the capture ends
     assert lib.fake_recent.synced == 1 and [p.name for p in lib.people()] == ["Barack Obama"]
     # the views name him in a photo none of them came from
