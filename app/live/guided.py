@@ -128,12 +128,15 @@ class GuidedCapture:
             return None
         if self.track_id is None:
             if len(faces) != 1:
-                self.crowded += len(faces) > 1
+                self.crowded += int(len(faces) > 1)
                 return None
             self.track_id = faces[0][0]
         mine = [f for tid, f in faces if tid == self.track_id]
         if not mine:
-            self.missed += 1
+            # once every view is kept the person may step away (to the keyboard) unwarned: a
+            # finished capture is never "lost" and keeps asking for nothing
+            if not self.done:
+                self.missed += 1
             return None
         self.missed = 0
         self.frames += 1

@@ -174,6 +174,10 @@ def test_prompts_in_order_then_done_and_views_frontal_first():
     assert cap.prompt == DONE and cap.done
     assert [v.bin for v in cap.views()] == [FRONTAL, LEFT, RIGHT]
     assert cap.snapshot().done and cap.snapshot().prompt == DONE
+    for _ in range(LOST_AFTER):  # done, they step away to the keyboard: still done, not lost
+        cap.feed(frame(), [])
+    assert not cap.lost and cap.prompt == DONE and cap.snapshot().done
+    assert cap.feed(frame(), [(1, face(side=150))]) == FRONTAL  # and a better frame still counts
 
 
 def test_the_snapshot_is_a_copy():
