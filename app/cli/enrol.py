@@ -75,7 +75,11 @@ def cmd_enrol_capture(args) -> int:
         _check_kept(snap, ended, args.seconds)
         if snap.lost:
             print("note: the face left the view; enrolling the views kept before that.", file=sys.stderr)
+        nearest = library.capture_nearest()
         person = library.enrol_capture(args.name, add_to_existing=args.add)
+        if nearest is not None and nearest.known and nearest.name != person.name:
+            print(f"note: this face is also close to {nearest.name} (distance {nearest.distance:.3f})",
+                  file=sys.stderr)
     finally:
         engine.close()
     kept = [b for b, filled in snap.filled.items() if filled]

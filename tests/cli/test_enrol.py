@@ -100,3 +100,13 @@ def test_a_missing_source_or_photo_and_capture_together_are_refused_in_one_line(
     code, _, err = run(capsys, "enrol", "Lin", "--capture", clip, "--seconds", "0")
     assert code == 2 and "--seconds" in err
     assert people(capsys) == []
+
+
+def test_a_capture_of_someone_enrolled_notes_whom_they_resemble(capsys, clip, det, samples_dir):
+    code, _, _ = run(capsys, "enrol", "Lin", str(samples_dir / "lin-manuel-miranda.png"), *det)
+    assert code == 0
+    code, out, err = run(capsys, "enrol", "Miranda", "--capture", clip, *det)
+    assert code == 0 and "note: this face is also close to Lin" in err
+    code, out, err = run(capsys, "enrol", "miranda", "--capture", clip, "--seconds", "3", "--add", *det)
+    assert code == 0 and out.splitlines()[-1].startswith("Enrolled Miranda (3 photos;")
+    assert "close to" not in err  # nearest is Miranda's own capture now: nobody else to note

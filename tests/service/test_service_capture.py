@@ -120,7 +120,10 @@ def test_a_failure_while_adding_the_later_views_leaves_no_new_person(lib, frames
 def test_add_to_existing_adds_every_view_in_one_transaction(lib, frames, samples_dir, monkeypatch):
     cand = lib.candidate(load_image(samples_dir / "obama-480p.jpg"), 1)
     obama = lib.enrol("Obama", cand, source="obama-480p.jpg")
+    assert lib.capture_nearest() is None  # no capture
     capture_all(lib, frames)
+    nearest = lib.capture_nearest()  # his views are him: the front end can offer "add to Obama"
+    assert nearest is not None and nearest.known and nearest.person_id == obama.id
     gallery = lib.engine.gallery
     real, calls = gallery._insert_sample, []
 
@@ -148,6 +151,8 @@ def test_a_taken_name_is_refused_and_the_capture_kept(lib, frames, samples_dir):
     with pytest.raises(NameTakenError):
         lib.enrol_capture("Joe")
     assert lib.engine.gallery.person(biden.id).sample_count == 1
+    nearest = lib.capture_nearest()
+    assert nearest is not None and not nearest.known and nearest.nearest == "Joe"  # Obama is not Joe
     assert lib.capture_progress() is not None and lib.capture_progress().done
     assert lib.enrol_capture("Barack").sample_count == 3
 
@@ -159,6 +164,7 @@ def test_no_views_or_no_capture_is_a_clear_error(lib, frames):
         lib.enrol_capture("Obama")
     lib.start_capture(TRACK)
     feed(lib, np.zeros_like(frames[FRONTAL]))  # a frame without his face
+    assert lib.capture_nearest() is None
     with pytest.raises(OneShotError, match="kept no view"):
         lib.enrol_capture("Obama")
     assert lib.capture_progress() is not None and lib.people() == []  # kept, nothing enrolled
