@@ -110,3 +110,22 @@ def test_a_capture_of_someone_enrolled_notes_whom_they_resemble(capsys, clip, de
     code, out, err = run(capsys, "enrol", "miranda", "--capture", clip, "--seconds", "3", "--add", *det)
     assert code == 0 and out.splitlines()[-1].startswith("Enrolled Miranda (3 photos;")
     assert "close to" not in err  # nearest is Miranda's own capture now: nobody else to note
+
+
+def test_a_camera_number_is_captured_from_live(capsys, clip, det, monkeypatch):
+    """`--capture 0` with cv2.VideoCapture replaced (no real camera is involved): camera 0 plays
+    the clip as live frames (wall-clock times, so --seconds is set long enough not to matter);
+    a camera that cannot be opened is one line."""
+    import cv2
+    real = cv2.VideoCapture
+
+    def video_capture(index, *api):
+        return real(clip) if index == 0 else real(str(clip) + ".missing")
+
+    monkeypatch.setattr(cv2, "VideoCapture", video_capture)
+    code, out, err = run(capsys, "enrol", "Lin", "--capture", "0", "--seconds", "600", *det)
+    assert code == 0, err
+    assert "lost the face" in out and out.splitlines()[-1] == "Enrolled Lin (2 photos; from the capture: frontal, right)."
+    code, _, err = run(capsys, "enrol", "Alex", "--capture", "3", *det)
+    assert code == 2 and "camera 3 cannot be opened" in err and err.count("\n") == 1
+    assert people(capsys) == [{"name": "Lin", "photos": 2}]
