@@ -141,7 +141,8 @@ class LiveAnalyser:
             nearest = name if pid is not None else self._nearest.get(t.id)  # who an Unknown one was last nearest
             recs[i] = Recognition(faces[i], Match(name or UNKNOWN, pid, t.distance, nearest=nearest), None)
         done = [r for r in recs if r is not None]
-        labels = self.labeller(rgb, done, model, when=when, frame_index=frame_index, cut_checked=True)
+        sure = self.engine.sure_threshold() if fresh else None
+        labels = self.labeller(rgb, done, model, when=when, frame_index=frame_index, cut_checked=True, sure=sure)
         since: dict[int, int] = {}
         for i, lab in enumerate(labels):
             since[lab.track_id] = self._since.get(lab.track_id, 0) + 1 if i in carried else 0
