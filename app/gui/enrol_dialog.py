@@ -187,8 +187,8 @@ class EnrolDialog(QDialog):
         self.track_ids = list(track_ids) if track_ids is not None else None
         self.capture_button = QPushButton("&Capture several views…")
         self.capture_button.clicked.connect(self.request_capture)
-        self.capture_button.setVisible(rgb is not None)
         self.buttons.addButton(self.capture_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.capture_button.setVisible(rgb is not None)  # after addButton, which shows it
         lay.addWidget(self.buttons)
         self.name_edit.textChanged.connect(self._update_ok)
         self._update_ok()

@@ -160,3 +160,32 @@ def test_a_lost_face_start_again_cancel_and_a_name_already_enrolled(qtbot, make_
     assert "frontal" in kept
     assert sources == ["lin-manuel-miranda.png"] + [f"guided capture ({k})" for k in kept]
     assert win.people.names() == [LIN]
+
+
+def test_the_snapshot_offers_a_capture_of_the_face_picked_and_a_photo_does_not(qtbot, make_window, samples_dir):
+    from PySide6.QtCore import QPoint
+
+    win = make_window(samples_dir / CLIP, loop=True)
+    photo = win.open_enrol_photo_dialog(samples_dir / "two_people.jpg")
+    assert not photo.capture_button.isVisible()  # no live track behind a photo file
+    photo.reject()
+    # several faces on screen: which one to capture is asked for first
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) >= 2, timeout=60_000)
+    win.pause_action.trigger()
+    snap = win.enrol_from_snapshot()
+    labels = win.view.last_result.labels
+    assert len(snap.faces) == len(labels) >= 2
+    assert snap.capture_button.isVisible() and not snap.capture_button.isEnabled()
+    assert "Click the face" in snap.capture_button.toolTip()
+    s, ox, oy = snap.preview._geometry()
+    x, y, w, h = snap.faces[1].box
+    qtbot.mouseClick(snap.preview, Qt.MouseButton.LeftButton,
+                     pos=QPoint(int(ox + (x + w / 2) * s), int(oy + (y + h / 2) * s)))
+    assert snap.preview.selected == 1 and snap.capture_button.isEnabled()
+    qtbot.mouseClick(snap.capture_button, Qt.MouseButton.LeftButton)
+    dlg = _capture_dialog(win)
+    qtbot.waitUntil(lambda: dlg.running, timeout=30_000)
+    assert dlg.progress.track_id == labels[1].track_id != labels[0].track_id
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)  # Esc cancels like the button
+    assert not dlg.isVisible()
+    assert ask_worker(qtbot, win.inference, lambda library: library.capture_progress()) is None
