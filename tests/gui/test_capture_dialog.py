@@ -14,9 +14,10 @@ from gui_helpers import LIN, ask_worker, enrol_from_photo, gallery_people
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
+from app.live.guided import LOST, PROMPTS
+
 CLIP = "short_hamilton_clip.mp4"
-LOOK, TURN_LEFT = "Look at the camera", "Now slowly turn your head to your left"
-LOST = "Lost your face: start the capture again"
+LOOK, TURN_LEFT = PROMPTS["frontal"], PROMPTS["left"]
 
 
 def _capture_dialog(win):
