@@ -34,7 +34,7 @@ from app.gui.enrol_dialog import ERROR_STYLE, NameTaken, ask_name_taken
 from app.gui.live_view import SELECTED_COLOUR, ImageWithBoxes, qimage_from_rgb
 
 if TYPE_CHECKING:
-    from app.live.guided import GuidedProgress
+    from app.service.live import GuidedProgress
 
 # The capture's pose bins (`app.live.guided.BINS`: "left" and "right" are the person's own), as
 # laid out for the person facing the screen: their left is the screen's left.
@@ -248,8 +248,9 @@ class CaptureDialog(QDialog):
     def _update_buttons(self) -> None:
         self.ok_button.setEnabled(self.can_enrol and bool(self.name_edit.text().strip()))
         self.restart_button.setEnabled(not self.busy)
-        self.restart_button.setDefault(self.progress is not None and self.progress.lost
-                                       and not self.can_enrol)
+        # Enter: Start again once the face is lost with nothing to enrol, else Enrol
+        restart = self.progress is not None and self.progress.lost and not self.can_enrol
+        (self.restart_button if restart else self.ok_button).setDefault(True)
 
     def _set_summary(self, text: str, error: bool = False) -> None:
         self.summary.setText(text)
