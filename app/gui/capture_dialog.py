@@ -111,6 +111,7 @@ class CaptureDialog(QDialog):
         self.name_question: QMessageBox | None = None
         self._closed = False
         self._asked_track = track_id
+        self._labels: list = []  # the live picture's faces (FrameResult.labels)
 
         lay = QVBoxLayout(self)
         self.prompt = QLabel("Starting the capture…")
@@ -208,14 +209,23 @@ class CaptureDialog(QDialog):
         """The live picture, the followed face boxed: the dialog covers the main view."""
         if self._closed or not self.isVisible():
             return
-        track = self.progress.track_id if self.progress is not None else None
         self.preview.set_image(result.rgb)
+        self._labels = list(result.labels)
+        self._draw_boxes()
+
+    def _draw_boxes(self) -> None:
+        """The followed face in blue, the others grey (again when the capture locks on a face:
+        a frame's progress comes after the frame)."""
+        track = self.progress.track_id if self.progress is not None else None
         self.preview.set_boxes([(lab.box, "capturing" if lab.track_id == track else "",
                                  SELECTED_COLOUR if lab.track_id == track else OTHER_FACE)
-                                for lab in result.labels])
+                                for lab in self._labels])
 
     def _show(self, p) -> None:
+        locked = self.progress is None or self.progress.track_id != p.track_id
         self.progress = p
+        if locked:
+            self._draw_boxes()
         self.prompt.setText(p.prompt)
         self.prompt.setStyleSheet(ERROR_STYLE if p.lost else "")
         asked = next((k for k, kept in p.filled.items() if not kept), None)

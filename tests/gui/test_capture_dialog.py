@@ -35,7 +35,8 @@ def _record(dlg):
         if dlg.running and dlg.progress is p:
             seen.append(dict(progress=p, prompt=dlg.prompt.text(), summary=dlg.summary.text(),
                              tiles={k: t.filled for k, t in dlg.tiles.items()}, enrol=dlg.ok_button.isEnabled(),
-                             named=bool(dlg.name_edit.text().strip())))
+                             named=bool(dlg.name_edit.text().strip()),
+                             boxes=[text for _, text, _ in dlg.preview._boxes]))
 
     dlg.worker.capture.connect(keep)
     return seen
@@ -83,6 +84,8 @@ def test_a_snapshot_face_captured_from_two_sides_is_enrolled_with_both_views(qtb
 
     qtbot.waitUntil(lambda: dlg.progress is not None and dlg.progress.filled["frontal"], timeout=60_000)
     assert dlg.progress.track_id == track  # the face picked, not the first one seen
+    # the live picture in the dialog boxes the followed face (the dialog covers the main view)
+    qtbot.waitUntil(lambda: [t for _, t, _ in dlg.preview._boxes] == ["capturing"], timeout=30_000)
     assert dlg.tiles["frontal"].filled and not dlg.tiles["left"].filled
     assert not dlg.tiles["frontal"].picture.pixmap().isNull()  # the kept view is shown
     assert dlg.prompt.text() == TURN_LEFT
@@ -116,7 +119,8 @@ def test_a_lost_face_start_again_cancel_and_a_name_already_enrolled(qtbot, make_
     qtbot.waitUntil(lambda: dlg.progress is not None and dlg.progress.filled["frontal"], timeout=60_000)
     waiting = [s for s in seen if s["progress"].track_id is None]
     assert waiting, "the capture locked on a face at once, with several in the picture"
-    assert all(s["prompt"] == LOOK and not s["enrol"] and "one face alone" in s["summary"] for s in waiting)
+    assert all(s["prompt"] == LOOK and not s["enrol"] and "one face alone" in s["summary"]
+               and "capturing" not in s["boxes"] for s in waiting)
     # the close-up ends, the audience follows: Lin-Manuel's track is gone, the capture says so
     qtbot.waitUntil(lambda: dlg.progress.lost, timeout=60_000)
     assert dlg.prompt.text() == LOST
