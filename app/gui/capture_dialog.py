@@ -238,8 +238,12 @@ class CaptureDialog(QDialog):
                     "back could be someone else's. Press Start again")
             text += ", or enrol the views kept so far." if p.filled.get("frontal") else "."
             self._set_summary(text, error=True)
-        elif p.track_id is None:
-            self._set_summary("Waiting for one face alone in the picture…")
+        elif p.track_id is None:  # what the live picture shows now (its frame came just before)
+            if len(self._labels) > 1:
+                self._set_summary(f"{len(self._labels)} faces in the picture: the capture starts when one face "
+                                  f"is alone in it.")
+            else:
+                self._set_summary("Waiting for one face alone in the picture: look at the camera.")
         elif p.done:
             self._set_summary("Every view is kept. Type the name and press Enrol.")
         elif p.filled.get("frontal"):
