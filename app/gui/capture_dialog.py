@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 # The capture's pose bins (`app.live.guided.BINS`: "left" and "right" are the person's own), as
 # laid out for the person facing the screen: their left is the screen's left.
 TILES = (("left", "←", "Your left"), ("frontal", "●", "Facing the camera"), ("right", "→", "Your right"))
-WORDS = {"left": "your left", "frontal": "facing the camera", "right": "your right"}
+WORDS = {"left": "your left", "frontal": "facing the camera", "right": "your right"}  # said to the person
+VIEW_WORDS = {"left": "turned left", "frontal": "frontal", "right": "turned right"}  # said of the views
 THUMB_PX = 96
 OTHER_FACE = QColor(150, 150, 150)  # faces the capture ignores
 FILLED_STYLE = "QFrame#tile { border: 3px solid #28c85a; border-radius: 8px; background: #eefaf1; }"
@@ -112,6 +113,7 @@ class CaptureDialog(QDialog):
         self._closed = False
         self._asked_track = track_id
         self._labels: list = []  # the live picture's faces (FrameResult.labels)
+        self._added = False      # the views went to someone already enrolled
 
         lay = QVBoxLayout(self)
         self.prompt = QLabel("Starting the capture…")
@@ -291,6 +293,7 @@ class CaptureDialog(QDialog):
 
         self.busy = True
         self.error = ""
+        self._added = add
         self._update_buttons()
         self._set_summary("Enrolling…")
         self.worker.submit(job, self._done, self._fail)
@@ -303,6 +306,15 @@ class CaptureDialog(QDialog):
         self.running = False  # the enrolment ended the capture
         self.enrolled.emit(value)
         self.accept()
+
+    def enrolled_text(self, person) -> str:
+        """The status bar's words once enrolled: which views went to whom."""
+        p = self.progress
+        kept = [VIEW_WORDS[k] for k, _a, _c in TILES if p is not None and p.filled.get(k)]
+        views = f"{len(kept)} view{'s' if len(kept) != 1 else ''} ({_join(kept)})" if kept else "the views"
+        if self._added:
+            return f"Added {views} from a short capture to {person.name}."
+        return f"Enrolled {person.name} from a short capture: {views}."
 
     def _ask_name_taken(self, existing: str) -> None:
         self._update_buttons()

@@ -275,7 +275,8 @@ class PeopleMixin(QMainWindow):
 
     def _open_dialog(self, dlg: EnrolDialog | CaptureDialog) -> None:
         def enrolled(p) -> None:
-            self.show_message(f"Enrolled {getattr(p, 'name', p)}.")
+            said = dlg.enrolled_text(p) if isinstance(dlg, CaptureDialog) else f"Enrolled {getattr(p, 'name', p)}."
+            self.show_message(said)
             self._people_changed()
 
         dlg.enrolled.connect(enrolled)

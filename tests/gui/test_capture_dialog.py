@@ -102,6 +102,8 @@ def test_a_snapshot_face_captured_from_two_sides_is_enrolled_with_both_views(qtb
     assert dlg.result() == QDialog.DialogCode.Accepted, dlg.summary.text()
     qtbot.waitUntil(lambda: win.people.names() == [LIN], timeout=30_000)
     assert sorted(_sources(qtbot, win.inference, LIN)) == ["guided capture (frontal)", "guided capture (right)"]
+    assert win.statusBar().currentMessage() == \
+        f"Enrolled {LIN} from a short capture: 2 views (frontal and turned right)."
     assert ask_worker(qtbot, win.inference, lambda library: library.capture_progress()) is None  # ended
 
 
@@ -166,6 +168,8 @@ def test_a_lost_face_start_again_cancel_and_a_name_already_enrolled(qtbot, make_
     sources = _sources(qtbot, win.inference, LIN)
     assert "frontal" in kept
     assert sources == ["lin-manuel-miranda.png"] + [f"guided capture ({k})" for k in kept]
+    assert win.statusBar().currentMessage().startswith(f"Added {len(kept)} view")
+    assert win.statusBar().currentMessage().endswith(f"from a short capture to {LIN}.")
     assert win.people.names() == [LIN]
 
 
