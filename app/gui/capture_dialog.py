@@ -178,6 +178,10 @@ class CaptureDialog(QDialog):
         self.running = False
         self.busy = True
         self.progress = None
+        for tile in self.tiles.values():  # the old views go at once, not when the engine answers
+            tile.set_view(None, asked=False)
+        self.prompt.setText("Starting the capture…")
+        self.prompt.setStyleSheet("")
         self._set_summary("")
         self._update_buttons()
 
