@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import paths  # noqa: E402
 from app.evaluation.datasets import build_crops, lfw_image_path  # noqa: E402
+from app.live.pipeline import SURE_FACTOR  # noqa: E402
 from app.live.tracking import Detection, Tracker  # noqa: E402
 from app.recognition.encoder import Encoder  # noqa: E402
 from app.recognition.matching import Match, Matcher  # noqa: E402
@@ -48,6 +49,7 @@ GALLERIES = (3, 100)        # people enrolled, one photo each
 DRAWS, SEED = 20, 0
 TAU_OFFSETS = (-0.01, -0.02)  # the shipped min_frames with a stricter τ: what a per-track promise would cost
 TRACKS = "tracks"             # the shipped min_frames under the card's τ for tracks (`OpenSetRule.track_threshold`)
+SURE = "tracks, sure frames"  # the same, each frame also matched alone; a sure one restarts an Unknown template
 BOX = (0.0, 0.0, 100.0, 100.0)  # one place, so each pseudo-track is one track
 
 
@@ -65,12 +67,21 @@ def devtest_people(lfw: Path) -> tuple[set[str], list[str], list[str]]:
     return multi, image_paths, owners
 
 
-def run_track(embeddings: np.ndarray, identify, min_frames: int) -> list[int | None]:
-    """The steadied person id shown on each frame of one pseudo-track (None: Unknown)."""
+def run_track(embeddings: np.ndarray, identify, min_frames: int, own=None,
+              sure: float | None = None) -> list[int | None]:
+    """The steadied person id shown on each frame of one pseudo-track (None: Unknown). With
+    `own` (a frame's own match, under the photo τ) and `sure`, each frame is matched alone and
+    marked sure as `LiveLabeller` marks it (its own match under `sure`), so a sure frame restarts
+    an Unknown track's template as in the live view; without, no frame has a match of its own."""
     tracker = Tracker(min_frames=min_frames)
     shown = []
     for e in embeddings:
-        (label,) = tracker.update([Detection(BOX, Match("Unknown", None, float("inf")), e)], identify)
+        if own is None:
+            det = Detection(BOX, Match("Unknown", None, float("inf")), e)
+        else:
+            (m,) = own(e[None])
+            det = Detection(BOX, m, e, sure is not None and m.person_id is not None and float(m.distance) < sure)
+        (label,) = tracker.update([det], identify)
         shown.append(label.person_id)
     return shown
 
@@ -151,10 +162,10 @@ def main() -> None:
     shipped = Tracker().min_frames
     settings: list[tuple[int, float | str]] = [(k, 0.0) for k in MIN_FRAMES] + [(shipped, off) for off in TAU_OFFSETS]
     if rule.track_rates is not None:
-        settings.append((shipped, TRACKS))
+        settings += [(shipped, TRACKS), (shipped, SURE)]
 
     def tau_of(n: int, off: float | str) -> float:
-        return rule.track_threshold(n) if off == TRACKS else rule.threshold(n) + float(off)
+        return rule.track_threshold(n) if off in (TRACKS, SURE) else rule.threshold(n) + float(off)
 
     for n in GALLERIES:
         tally = {s: Tally(FRAMES) for s in settings}
@@ -176,18 +187,24 @@ def main() -> None:
                 def identify(e: np.ndarray, m=m, tau=tau) -> list[Match]:
                     return m.match(e, tau)
 
+                def own(e: np.ndarray, m=m, tau=rule.threshold(n)) -> list[Match]:
+                    return m.match(e, tau)
+
+                # Engine.sure_threshold without a camera shift: τ(N) less the gap to τ(N) at a tenth of the target
+                sure = rule.threshold(n, rule.target / SURE_FACTOR) if off == SURE else None
                 for who, rows in tracks:
-                    tally[(k, off)].add(who, run_track(views[rows], identify, k))
+                    tally[(k, off)].add(who, run_track(views[rows], identify, k, own if off == SURE else None, sure))
         first = tally[settings[0]]
         print(f"\ngalleries of {n} people (τ(N) {rule.threshold(n):.3f}), {DRAWS} draws; {first.strangers} strangers' "
               f"tracks, {first.enrolled} enrolled people's tracks, {FRAMES} frames each\n"
               "| min_frames | τ | strangers' tracks ever named | strangers' frames named | enrolled: frames named "
               "rightly, 1st..last | enrolled: all frames | enrolled: named as someone else |\n|---|---|---|---|---|---|---|")
         for (k, off), t in tally.items():
-            row = {"gallery": n, "tau": tau_of(n, off), "tau_offset": off if off == TRACKS else float(off),
+            row = {"gallery": n, "tau": tau_of(n, off), "tau_offset": off if off in (TRACKS, SURE) else float(off),
                    "min_frames": k, **t.row()}
             report.append(row)
             tau_text = ("τ(N)" if off == 0 else f"τ for tracks {row['tau']:.3f}" if off == TRACKS
+                        else f"τ for tracks {row['tau']:.3f}, sure frames" if off == SURE
                         else f"τ(N) {float(off):+.2f}")
             print(f"| {k} | {tau_text} | {100 * row['strangers_tracks_named']:.2f}% | "
                   f"{100 * row['strangers_frames_named']:.2f}% | "

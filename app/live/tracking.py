@@ -214,14 +214,24 @@ class Tracker:
                 # track has jumped to another person (two faces crossed), so start again from here.
                 t.embeddings.clear()
                 t.votes.clear()
-            elif raw is not None and t.pooled_id is None and detections[i].sure and t.embeddings:
-                # Far under τ on its own while the template says Unknown: the template pooled
-                # other views of the face (a head turning towards the camera, light that changed),
-                # which say nothing about this one, so the template starts again from this view.
-                # It is named only once `min_frames` frames pool under τ for tracks, as any track.
-                t.embeddings.clear()
             t.embeddings.append(np.asarray(detections[i].embedding, dtype=np.float32))
-        answers = identify(np.stack([tracks[i].template() for i in pooled]))
+        answers = list(identify(np.stack([tracks[i].template() for i in pooled])))
+        # Far under τ on its own while the template, this frame pooled in, still says Unknown (as
+        # it did before): the template pooled other views of the face (a head turning towards the
+        # camera, light that changed), which say nothing about this one, so it starts again from
+        # this view. It is named only once `min_frames` frames pool under τ for tracks, as any track.
+        restart = [k for k, i in enumerate(pooled)
+                   if detections[i].sure and detections[i].match.person_id is not None
+                   and tracks[i].pooled_id is None and answers[k].person_id is None
+                   and len(tracks[i].embeddings) > 1]
+        if restart:
+            for k in restart:
+                emb = tracks[pooled[k]].embeddings
+                last = emb[-1]
+                emb.clear()
+                emb.append(last)
+            for k, m in zip(restart, identify(np.stack([tracks[pooled[k]].template() for k in restart]))):
+                answers[k] = m
         for i, m in zip(pooled, answers):
             pid, name, distance, nearest = _answer(m)
             tracks[i].pooled_id = pid

@@ -64,3 +64,25 @@ def test_tally_counts_tracks_ever_named_and_frames_named_rightly(tn):
     assert row["named_rightly_by_frame"] == pytest.approx([0.5, 0.5, 0.5])
     assert row["named_rightly"] == pytest.approx(0.5)
     assert row["named_wrongly"] == pytest.approx(1 / 6)
+
+
+def own(e):
+    return GALLERY.match(e, 0.5)
+
+
+def test_a_sure_frame_restarts_an_unknown_template_but_names_no_stranger_alone(tn):
+    # The stranger above, each frame now also matched alone; "sure" under 0.2. Its look-alike
+    # frame (0.10 from X) restarts the template: with min_frames 1 that template says X, but the
+    # vote is 2 Unknown to 1, and the next frame pools e_z again (0.81 from X); with the shipped 2
+    # the one-frame template waits. Either way it is never shown named.
+    frames = np.stack([unit(0, 0, 1), unit(0, 0, 1), unit(1, 0, 0.1), unit(0, 0, 1)])
+    assert tn.run_track(frames, identify, 1, own, 0.2) == [None] * 4
+    assert tn.run_track(frames, identify, 2, own, 0.2) == [None] * 4
+    # X turning towards the camera: two profile frames (e_z) then frontal ones. Pooled with the
+    # profiles the template stays over τ until the 6th frame (2 e_z + 4 e_x: 0.46 from X) and the
+    # vote shows Unknown throughout; restarted at the first frontal frame, the template is X from
+    # frame 4 and the vote turns to X on frame 6 (3 X of the last 5).
+    turning = np.stack([unit(0, 0, 1)] * 2 + [unit(1, 0, 0)] * 4)
+    assert tn.run_track(turning, identify, 2) == [None] * 6
+    assert tn.run_track(turning, identify, 2, own, None) == [None] * 6  # no sure distance: as before
+    assert tn.run_track(turning, identify, 2, own, 0.2) == [None] * 5 + [0]
