@@ -130,6 +130,16 @@ def _play(engine, videos: dict[str, Video], enrolled: set[str], learner=None) ->
     return seen
 
 
+def enrol_centre(engine, name: str, photo: Path) -> None:
+    """Enrol the photo's face nearest its centre, as the user picks themselves out of a photo
+    that shows someone behind them too (LFW's person is the centred face)."""
+    rgb = load_image(photo)
+    faces = engine.detector.detect(rgb)
+    h, w = rgb.shape[:2]
+    near = sorted(faces, key=lambda f: (f.box[0] + f.box[2] / 2 - w / 2) ** 2 + (f.box[1] + f.box[3] / 2 - h / 2) ** 2)
+    engine.enrol(name, engine.enrol_candidate(rgb, faces=near[:1], name=str(photo)), source=photo.name)
+
+
 def measure(enrol: dict[str, Path], videos: dict[str, Video], weights: str | None = None,
             learn: bool = False, warm: bool = False) -> tuple[dict, list[Seen]]:
     """Enrol each of `enrol` from its photo, play `videos` (one per person, enrolled or not) as
@@ -144,7 +154,7 @@ def measure(enrol: dict[str, Path], videos: dict[str, Video], weights: str | Non
         engine = Engine.create(weights=weights, gallery_path=Path(tmp) / "g.sqlite3")
         try:
             for name, photo in enrol.items():
-                engine.enrol_photo(name, photo)
+                enrol_centre(engine, name, photo)
             if learn or warm:
                 learner = TrackLearner(engine, enabled=learn)
                 learner.by_video, learner.gate = {}, {}  # type: ignore[attr-defined]
