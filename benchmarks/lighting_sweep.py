@@ -12,10 +12,13 @@ ramp runs across the middle of the photo, where LFW's deep-funnelled faces are; 
 scaled onto a grey webcam-sized frame and the grey around it stays unlit (no auto-exposure).
 
 Reported as turning_head reports (and `--learn`, `--warm` the same), plus every light step's
-shares: where the naming breaks.
+shares. A live track keeps the name it was given, so a face named while evenly lit stays named
+into the side light, as in the app; `--each-step` asks where the naming itself breaks: every light
+step is its own short video (6 frames, a person who appears already in that light), so each
+step's track is named from its own light alone.
 
     python benchmarks/lighting_sweep.py [--lfw DIR] [--people N] [--people-set validation|devtest]
-                                        [--learn | --warm] [--json]
+                                        [--each-step] [--learn | --warm] [--json]
 
 The shipped model was trained without the validation people; nothing is tuned here (the span, the
 strengths and the photos were fixed before any run), and the DevTest run is the one measurement
@@ -49,6 +52,7 @@ SCALE = 1.4              # 250 px photo -> 350 px of the 360 px frame
 STRENGTHS = (0.25, 0.5, 0.75, 1.0, 1.25)
 LEGS = ("right", "left", "dark")  # lit from the image's right, from its left, the lamp turned down
 SEED = 0
+HOLD = 6                 # frames of each step's video with --each-step
 
 
 def steps() -> list[tuple[str, float]]:
@@ -69,10 +73,11 @@ def lit(photo: np.ndarray, leg: str, strength: float) -> np.ndarray:
     return sidelight(photo, strength, FACE_SPAN, from_left=leg == "left", even=leg == "dark")
 
 
-def video(photo_path: str) -> Video:
+def video(photo_path: str, only: tuple[str, float] | None = None) -> Video:
+    """The sweep of the photo, or with `only` that one light step held for HOLD frames."""
     def frames():
         photo = load_image(photo_path)
-        for leg, s in steps():
+        for leg, s in steps() if only is None else [only] * HOLD:
             yield step_name(leg, s), as_frame(lit(photo, leg, s), SCALE)
     return frames
 
@@ -108,14 +113,19 @@ def per_step(seen: list[Seen], unknown: str) -> dict[str, dict]:
 
 
 def run(lfw: Path, people: int = 20, people_set: str = "validation", weights: str | None = None,
-        learn: bool = False, warm: bool = False) -> dict:
+        learn: bool = False, warm: bool = False, each_step: bool = False) -> dict:
     from app.recognition.matching import UNKNOWN
 
     names = choose_people(lfw, people_set, people)
     enrol = {n: Path(lfw_image_path(lfw, n, ENROL_PHOTO)) for n in names[: len(names) // 2]}
-    out, seen = measure(enrol, {n: video(lfw_image_path(lfw, n, SWEEP_PHOTO)) for n in names}, weights, learn, warm)
-    return {"people_set": people_set, "names": names, "frames_per_video": len(steps()), **out,
-            "per_step": per_step(seen, UNKNOWN)}
+    photos = {n: lfw_image_path(lfw, n, SWEEP_PHOTO) for n in names}
+    if each_step:
+        videos = {f"{n} @ {step_name(*st)}": video(photos[n], st) for n in names for st in dict.fromkeys(steps())}
+    else:
+        videos = {n: video(photos[n]) for n in names}
+    out, seen = measure(enrol, videos, weights, learn, warm, owner=lambda key: key.split(" @ ")[0])
+    return {"people_set": people_set, "names": names, "each_step": each_step,
+            "frames_per_video": HOLD if each_step else len(steps()), **out, "per_step": per_step(seen, UNKNOWN)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -124,6 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--people", type=int, default=20, help="how many people (half enrolled); default 20")
     ap.add_argument("--people-set", choices=["validation", "devtest"], default="validation",
                     help="devtest: the one final measurement of what ships; never tune on it")
+    ap.add_argument("--each-step", action="store_true",
+                    help="every light step its own short video: where the naming itself breaks")
     ap.add_argument("--weights", default=None)
     ap.add_argument("--learn", action="store_true",
                     help="play every video once learning from tracks, then measure a second play")
@@ -134,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     lfw = args.lfw or (paths.shared_dir() or Path("../shared")) / "datasets" / "lfw"
     if not (lfw / "protocol").is_dir():
         raise SystemExit(f"LFW not found at {lfw}")
-    out = run(lfw, args.people, args.people_set, args.weights, args.learn, args.warm)
+    out = run(lfw, args.people, args.people_set, args.weights, args.learn, args.warm, args.each_step)
     if args.json:
         print(json.dumps(out, indent=1))
         return out

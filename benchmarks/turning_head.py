@@ -97,17 +97,19 @@ def summarise(seen: list[Seen], unknown: str) -> dict:
 Video = Callable[[], Iterable[tuple[str, np.ndarray]]]  # (step, RGB frame), played afresh on each call
 
 
-def _play(engine, videos: dict[str, Video], enrolled: set[str], learner=None) -> list[Seen]:
-    """Every person's video through the live view, each its own stream (its track ends with it).
-    With a learner, `learner.by_video` gets each video's track outcomes and `learner.gate` how
-    many of its largest faces pass the quality gate."""
+def _play(engine, videos: dict[str, Video], enrolled: set[str], learner=None,
+          owner: Callable[[str], str] = str) -> list[Seen]:
+    """Every video through the live view, each its own stream (its track ends with it); `owner`
+    names the person a video shows (by default its key). With a learner, `learner.by_video` gets
+    each video's track outcomes and `learner.gate` how many of its largest faces pass the quality gate."""
     from app.live.analysis import LiveAnalyser
     from app.live.tracking import LiveLabeller
     from app.recognition.alignment import align
     from app.recognition.quality import assess
 
     seen: list[Seen] = []
-    for person, video in videos.items():
+    for key, video in videos.items():
+        person = owner(key)
         live = LiveAnalyser(engine, LiveLabeller(engine.identify, learner=learner))
         start = len(learner.outcomes) if learner is not None else 0
         for step, rgb in video():
@@ -126,7 +128,7 @@ def _play(engine, videos: dict[str, Video], enrolled: set[str], learner=None) ->
             for o in new:
                 if o.added and o.person_id is not None:
                     into[o.person_id] = into.get(o.person_id, 0) + len(o.added)
-            learner.by_video[person] = {"outcomes": [o.reason or "learned" for o in new], "added_into": into}
+            learner.by_video[key] = {"outcomes": [o.reason or "learned" for o in new], "added_into": into}
     return seen
 
 
@@ -141,9 +143,9 @@ def enrol_centre(engine, name: str, photo: Path) -> None:
 
 
 def measure(enrol: dict[str, Path], videos: dict[str, Video], weights: str | None = None,
-            learn: bool = False, warm: bool = False) -> tuple[dict, list[Seen]]:
-    """Enrol each of `enrol` from its photo, play `videos` (one per person, enrolled or not) as
-    `run` says, and summarise the measured play; also the measured play's frames."""
+            learn: bool = False, warm: bool = False, owner: Callable[[str], str] = str) -> tuple[dict, list[Seen]]:
+    """Enrol each of `enrol` from its photo, play `videos` (of people enrolled or not; `owner`
+    names a video's person) as `run` says, and summarise the measured play; also its frames."""
     from app.live.learning import TrackLearner, learned_views
     from app.live.pipeline import Engine
     from app.recognition.matching import UNKNOWN
@@ -158,7 +160,7 @@ def measure(enrol: dict[str, Path], videos: dict[str, Video], weights: str | Non
             if learn or warm:
                 learner = TrackLearner(engine, enabled=learn)
                 learner.by_video, learner.gate = {}, {}  # type: ignore[attr-defined]
-                first = _play(engine, videos, enrolled, learner)
+                first = _play(engine, videos, enrolled, learner, owner)
                 ids = {p.name: p.id for p in engine.gallery.people()}
                 learned = {name: len(learned_views(engine.gallery, pid)) for name, pid in ids.items()}
                 learning = {"first_play": {k: v for k, v in summarise(first, UNKNOWN).items() if k != "per_person"},
@@ -166,14 +168,14 @@ def measure(enrol: dict[str, Path], videos: dict[str, Video], weights: str | Non
                             # views added to someone while another person's video played
                             "learned_from_another_video": sum(n for video, v in learner.by_video.items()
                                                               for pid, n in v["added_into"].items()
-                                                              if pid != ids.get(video)),
+                                                              if pid != ids.get(owner(video))),
                             "by_video": learner.by_video,
                             "enrolled_faces_passing_gate": sum(learner.gate.get(p, 0) for p in enrolled)}
-            seen = _play(engine, videos, enrolled)
+            seen = _play(engine, videos, enrolled, owner=owner)
             setup = engine.describe()
         finally:
             engine.close()
-    return {"people": len(videos), "enrolled": len(enrolled), "engine": setup, "learn": learn,
+    return {"people": len({owner(v) for v in videos}), "enrolled": len(enrolled), "engine": setup, "learn": learn,
             "warm": learn or warm, **learning,
             **summarise(seen, UNKNOWN)}, seen
 

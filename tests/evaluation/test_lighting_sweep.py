@@ -98,3 +98,17 @@ def test_learning_on_learns_nothing_from_the_stranger(shared):
     assert r["learn"] and set(r["by_video"]) == set(r["names"]) and r["by_video"][stranger]["added_into"] == {}
     assert r["learned_from_another_video"] == 0 and set(r["learned"]) == {r["names"][0]}
     assert r["first_play"]["stranger_frames"] == r["stranger_frames"] == 31
+
+
+def test_each_step_plays_every_light_as_its_own_short_video(shared):
+    """--each-step: 16 light steps x 6 frames per person, each its own track; the videos are
+    told apart but counted by their person, and the stranger's 16 videos add nothing to anyone."""
+    mod = _module()
+    r = mod.run(shared / "datasets" / "lfw", people=2, each_step=True, learn=True)
+    enrolled, stranger = r["names"]
+    assert (r["people"], r["enrolled"], r["enrolled_frames"], r["stranger_frames"]) == (2, 1, 96, 96)
+    assert r["stranger_sequences"] == 1 and set(r["per_person"]) == {enrolled, stranger}
+    assert all(v["enrolled_frames"] == v["stranger_frames"] == mod.HOLD for v in r["per_step"].values())
+    assert len(r["by_video"]) == 32 and f"{stranger} @ dark 1.25" in r["by_video"]
+    assert all(v["added_into"] == {} for k, v in r["by_video"].items() if k.startswith(stranger))
+    assert r["learned_from_another_video"] == 0 and set(r["learned"]) == {enrolled}
