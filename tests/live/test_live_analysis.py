@@ -191,3 +191,53 @@ def test_a_person_renamed_mid_stream_keeps_their_settled_track_under_the_new_nam
                for r in after)
     m = after[0].recognitions[0].match  # carried over under her name now
     assert (m.name, m.person_id, m.distance, m.nearest) == ("Ada Lovelace", 1, 0.3, "Ada Lovelace")
+
+
+def _landmarks(yaw: float, pitch: float = 0.5) -> np.ndarray:
+    """YuNet's five points with the nose at `yaw` of the eye span and `pitch` of the eye-to-mouth drop."""
+    re, le = (120.0, 130.0), (160.0, 130.0)
+    mouth_y = 160.0
+    nose = (re[0] + yaw * (le[0] - re[0]), 130.0 + pitch * (mouth_y - 130.0))
+    return np.array([re, le, nose, (125.0, mouth_y), (155.0, mouth_y)], np.float32)
+
+
+class TurningEngine(FakeEngine):
+    """`FakeEngine` whose face has landmarks; `yaw` is where its nose lies on the next frame."""
+
+    yaw = 0.5
+    pitch = 0.5
+
+    def detect(self, rgb, max_side=None):
+        self.frame += 1
+        return [Face((100.0, 100.0, 80.0, 80.0), 0.9, _landmarks(self.yaw, self.pitch))]
+
+
+def test_a_head_that_turns_is_embedded_again_though_its_name_is_settled():
+    engine = TurningEngine()
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
+    for rgb in frames(8):  # settled, still head: embedded only while the history fills
+        live(rgb)
+    assert engine.embedded == [1, 2, 3, 4, 5, 6]
+    engine.yaw = 0.58  # moved 0.08 of the eye span since the last embedding: not yet
+    live(frames(1)[0])
+    engine.yaw = 0.62  # 0.12 from frame 6's 0.5: a new view
+    live(frames(1)[0])
+    assert engine.embedded == [1, 2, 3, 4, 5, 6, 10]
+    engine.yaw = 0.68  # 0.06 from frame 10's pose (not from the last frame): carried
+    live(frames(1)[0])
+    engine.yaw = 0.75  # 0.13 from frame 10's
+    live(frames(1)[0])
+    engine.pitch = 0.65  # tipped up or down by 0.15
+    live(frames(1)[0])
+    assert engine.embedded == [1, 2, 3, 4, 5, 6, 10, 12, 13]
+    for rgb in frames(5):  # keeps still again: carried
+        live(rgb)
+    assert engine.embedded[-1] == 13
+
+
+def test_a_face_without_landmarks_keeps_the_plain_recheck():
+    engine = FakeEngine()  # its faces have no landmarks: no pose, so only the periodic recheck
+    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
+    for rgb in frames(20):
+        live(rgb)
+    assert engine.embedded == [1, 2, 3, 4, 5, 6]
