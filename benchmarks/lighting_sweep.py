@@ -5,11 +5,12 @@ the DevTest people with `--people-set devtest`), one of their other photos (`_00
 a video through the real `Engine` and the live view's `LiveAnalyser`, as `turning_head.py` plays
 umist: evenly lit, then the light moves to the right of the image in steps of the open-set work's
 side-light rendering (`app.evaluation.shifts.sidelight`, strength 1 is `--shift sidelight`) up
-to 1.25 and back, the same from the left, then the same lamp turned down on the whole face (the
-dark faces of issue 32 §3), each leg ending evenly lit (31 frames). The first half of the people
+to 1.25 and back, the same from the left, then the same lamp turned down on the whole scene (the
+dark faces of issue 32 §3: the ramp's dark end everywhere, the grey around the photo too, as a dark
+room gives the detector's dark-frame retry its chance), each leg ending evenly lit (31 frames). The first half of the people
 (sorted by name) are enrolled from their first photo (`_0001`), the others are strangers. The
 ramp runs across the middle of the photo, where LFW's deep-funnelled faces are; the photo is
-scaled onto a grey webcam-sized frame and the grey around it stays unlit (no auto-exposure).
+scaled onto a grey webcam-sized frame; in side light the grey around it stays as it is.
 
 Reported as turning_head reports (and `--learn`, `--warm` the same), plus every light step's
 shares. A live track keeps the name it was given, so a face named while evenly lit stays named
@@ -78,7 +79,8 @@ def video(photo_path: str, only: tuple[str, float] | None = None) -> Video:
     def frames():
         photo = load_image(photo_path)
         for leg, s in steps() if only is None else [only] * HOLD:
-            yield step_name(leg, s), as_frame(lit(photo, leg, s), SCALE)
+            frame = lit(as_frame(photo, SCALE), leg, s) if leg == "dark" else as_frame(lit(photo, leg, s), SCALE)
+            yield step_name(leg, s), frame
     return frames
 
 

@@ -75,6 +75,10 @@ def test_the_light_strength_changes_the_frames(shared):
     assert base_r > lf[0][1] > lf[1][1] > lf[2][1] > lf[3][1] > lf[4][1]
     d = halves("dark")
     assert all(a[0] > b[0] and a[1] > b[1] for a, b in zip([(base_l, base_r)] + d, d))
+    # the grey around the photo: as it is in side light, darker with each step of the dark leg
+    corners = {n: int(f[0, 0, 0]) for n, f in frames}
+    assert corners["right 1.25"] == corners["left 1.25"] == corners["frontal"] == 128
+    assert 128 > corners["dark 0.25"] > corners["dark 0.50"] > corners["dark 0.75"] > corners["dark 1.00"]
 
 
 def test_two_people_one_enrolled_one_stranger(shared):
