@@ -7,9 +7,9 @@ it) carries the track's person over without being embedded (under the name the g
 their id now, so a rename shows at once); it is embedded again every
 `recheck_every` frames, so a wrong or changed name is caught within a fraction of a second, and
 always when its track is new, unsettled or Unknown-turning-known, and when the head has turned
-or tipped since the track's last embedding (`POSE_STEP`): a turning head shows a new view on
-every frame, and the name (or the Unknown) carried from the last view is no evidence about this
-one. The pose comes from the detector's landmarks, so this costs nothing on a face that keeps
+towards the camera since the track's last embedding (`POSE_STEP`): someone who walks in turned
+away is Unknown at first, and the Unknown carried from a profile is no evidence about the frontal
+view that follows. The pose comes from the detector's landmarks, so this costs nothing on a face that keeps
 still. Detection still runs on every
 frame, so boxes follow the faces exactly and nobody new goes unseen, but on the frame shrunk to
 `LIVE_DETECT_SIDE` pixels: the detector's cost is most of what is left, a face in a live view is
@@ -40,6 +40,7 @@ LIVE_DETECT_SIDE = 480
 # again: a tenth of the eye span, the half-width of the guided capture's frontal bin
 # (`app.live.guided`), set by reasoning, not tuned on any benchmark.
 POSE_STEP = 0.1
+FRONTAL_POSE = (0.503, 0.495)  # (yaw, pitch) of ArcFace's template: a face looking straight at the camera
 
 
 @dataclass
@@ -111,13 +112,16 @@ class LiveAnalyser:
         return {fi: t for fi, t in out.items() if self._settled(t) and not self._turned(faces[fi], t)}
 
     def _turned(self, face: Face, track: Track) -> bool:
-        """The head turned or tipped by more than `POSE_STEP` since the track's last embedding
-        (a pose that was or is unknown counts as unchanged: no landmarks, no new evidence)."""
+        """The head turned or tipped towards the camera by more than `POSE_STEP` since the track's
+        last embedding: a view more frontal than any the track was named from is new evidence (a
+        face that turns away keeps what it was called; its next periodic recheck looks again). A
+        pose that was or is unknown counts as unchanged."""
         before = self._pose.get(track.id)
         if before is None:
             return False
         now = pose(face.landmarks)
-        return any(a is not None and b is not None and abs(a - b) > POSE_STEP for a, b in zip(now, before))
+        return any(a is not None and b is not None and abs(a - c) < abs(b - c) - POSE_STEP
+                   for a, b, c in zip(now, before, FRONTAL_POSE))
 
     def __call__(self, rgb: np.ndarray, when: float | None = None, frame_index: int | None = None) -> FrameAnalysis:
         """SourceError for a frame that is not an image, as `Engine.analyse`."""
@@ -137,7 +141,8 @@ class LiveAnalyser:
             nearest = name if pid is not None else self._nearest.get(t.id)  # who an Unknown one was last nearest
             recs[i] = Recognition(faces[i], Match(name or UNKNOWN, pid, t.distance, nearest=nearest), None)
         done = [r for r in recs if r is not None]
-        labels = self.labeller(rgb, done, model, when=when, frame_index=frame_index, cut_checked=True)
+        sure = self.engine.sure_threshold() if fresh else None
+        labels = self.labeller(rgb, done, model, when=when, frame_index=frame_index, cut_checked=True, sure=sure)
         since: dict[int, int] = {}
         for i, lab in enumerate(labels):
             since[lab.track_id] = self._since.get(lab.track_id, 0) + 1 if i in carried else 0

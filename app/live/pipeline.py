@@ -32,6 +32,9 @@ from app.text import plural
 
 STORED_CROP = 112  # crops kept in the gallery, large enough to re-embed for any future model
 
+# "Far under τ" for one frame: τ at the rule's target / SURE_FACTOR (`Engine.sure_threshold`).
+SURE_FACTOR = 10.0
+
 
 def live_threads() -> int:
     """Per-frame work runs torch on one intra-op thread (`$ONESHOT_THREADS` to change it).
@@ -236,6 +239,18 @@ class Engine:
         """τ for a live track's pooled template: stricter than a photo's, since a stranger in view
         is matched again on every analysed frame (`OpenSetRule.track_threshold`)."""
         return self._decision(track=True)[1]
+
+    def sure_threshold(self) -> float | None:
+        """A distance at which one frame alone is far under τ: the photo τ now, less the rule's
+        gap between its τ at the target and at a tenth of it (so about 0.1% of strangers' photos
+        would lie under it). None without an open-set rule: how far under is "far" cannot be
+        read from a calibration."""
+        rule = self.encoder.open_set_rule
+        if rule is None:
+            return None
+        n = len(self.matcher)
+        gap = rule.threshold(n) - rule.threshold(n, rule.target / SURE_FACTOR)
+        return float(self.threshold) - max(0.0, float(gap))
 
     def pair_threshold(self, n: int = 1) -> float:
         """τ for telling whether a face is one of `n` others (grouping unknown faces): the user's

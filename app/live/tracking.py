@@ -85,6 +85,7 @@ class Detection:
     box: Box
     match: Match                          # this frame alone's answer (person id, name, distance, nearest)
     embedding: np.ndarray | None = None   # its unit embedding; None: not embedded this frame
+    sure: bool = False                    # this frame alone is far under τ from `match`'s person
 
 
 @dataclass
@@ -213,6 +214,12 @@ class Tracker:
                 # track has jumped to another person (two faces crossed), so start again from here.
                 t.embeddings.clear()
                 t.votes.clear()
+            elif raw is not None and t.pooled_id is None and detections[i].sure and t.embeddings:
+                # Far under τ on its own while the template says Unknown: the template pooled
+                # other views of the face (a head turning towards the camera, light that changed),
+                # which say nothing about this one, so the template starts again from this view.
+                # It is named only once `min_frames` frames pool under τ for tracks, as any track.
+                t.embeddings.clear()
             t.embeddings.append(np.asarray(detections[i].embedding, dtype=np.float32))
         answers = identify(np.stack([tracks[i].template() for i in pooled]))
         for i, m in zip(pooled, answers):
@@ -293,14 +300,18 @@ class LiveLabeller:
 
     def __call__(self, rgb: np.ndarray, recognitions: Sequence, model: str | None = None,
                  when: float | None = None, frame_index: int | None = None,
-                 cut_checked: bool = False) -> list[Labelled]:
+                 cut_checked: bool = False, sure: float | None = None) -> list[Labelled]:
         """`recognitions`: the frame's `pipeline.Recognition`s (face, match, embedding); `model`:
         the encoder's version, since embeddings of two models must not be pooled together;
-        `when`, `frame_index`: passed on to `recent` (default: now, unknown)."""
+        `when`, `frame_index`: passed on to `recent` (default: now, unknown); `sure`: the distance
+        under which one frame alone is far under τ (`Engine.sure_threshold`; None: never)."""
         if not cut_checked:
             self.new_shot(rgb, model)
-        labels = self.tracker.update([Detection(r.face.box, r.match, r.embedding) for r in recognitions],
-                                     self.identify)
+        labels = self.tracker.update([Detection(r.face.box, r.match, r.embedding,
+                                                sure is not None and r.embedding is not None
+                                                and r.match.person_id is not None
+                                                and float(r.match.distance) < sure)
+                                      for r in recognitions], self.identify)
         if self.recent is not None:
             self.recent.observe_frame(rgb, recognitions, labels, model, when=when, frame_index=frame_index,
                                       stream=id(self.tracker))

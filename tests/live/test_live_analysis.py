@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app.live.analysis import LIVE_DETECT_SIDE, LiveAnalyser
+from app.live.analysis import FRONTAL_POSE, LIVE_DETECT_SIDE, LiveAnalyser
 from app.live.domain import DomainSample
 from app.live.pipeline import Recognition
 from app.live.tracking import LiveLabeller
@@ -51,6 +51,10 @@ class FakeEngine:
     def identify(self, emb):
         return [Match(self.name, 1, 0.3, self.name) if self.enrolled else Match("Unknown", None, 0.9)
                 for _ in emb]
+
+    @staticmethod
+    def sure_threshold():
+        return 0.2  # her frames (0.3) are named but never "far under" τ here
 
 
 def frames(n):
@@ -212,27 +216,39 @@ class TurningEngine(FakeEngine):
         return [Face((100.0, 100.0, 80.0, 80.0), 0.9, _landmarks(self.yaw, self.pitch))]
 
 
-def test_a_head_that_turns_is_embedded_again_though_its_name_is_settled():
+def test_a_head_that_turns_towards_the_camera_is_embedded_again_though_its_track_is_settled():
     engine = TurningEngine()
+    engine.yaw = 0.95  # turned away: the track settles on what this view gives
     live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
     for rgb in frames(8):  # settled, still head: embedded only while the history fills
         live(rgb)
     assert engine.embedded == [1, 2, 3, 4, 5, 6]
-    engine.yaw = 0.58  # moved 0.08 of the eye span since the last embedding: not yet
+    engine.yaw = 0.87  # 0.08 of the eye span nearer frontal (0.503) than frame 6: not yet
     live(frames(1)[0])
-    engine.yaw = 0.62  # 0.12 from frame 6's 0.5: a new view
+    engine.yaw = 0.83  # 0.12 nearer: a new, more frontal view
     live(frames(1)[0])
     assert engine.embedded == [1, 2, 3, 4, 5, 6, 10]
-    engine.yaw = 0.68  # 0.06 from frame 10's pose (not from the last frame): carried
+    engine.yaw = 0.76  # 0.07 nearer than frame 10 (not than the last frame): carried
     live(frames(1)[0])
-    engine.yaw = 0.75  # 0.13 from frame 10's
+    engine.yaw = 0.70  # 0.13 nearer than frame 10
     live(frames(1)[0])
-    engine.pitch = 0.65  # tipped up or down by 0.15
+    engine.pitch = 0.2  # tipped (pitch 0.5 -> 0.2): away from frontal, carried
     live(frames(1)[0])
-    assert engine.embedded == [1, 2, 3, 4, 5, 6, 10, 12, 13]
+    engine.yaw, engine.pitch = 0.95, 0.5  # turned away again: carried
+    live(frames(1)[0])
+    assert engine.embedded == [1, 2, 3, 4, 5, 6, 10, 12]
+    engine.yaw = 0.45  # just past frontal to the other side: 0.14 nearer than frame 12's 0.70
+    live(frames(1)[0])
+    assert engine.embedded[-1] == 15
     for rgb in frames(5):  # keeps still again: carried
         live(rgb)
-    assert engine.embedded[-1] == 13
+    assert engine.embedded[-1] == 15
+
+
+def test_frontal_is_the_pose_of_the_alignment_template():
+    from app.recognition.alignment import TEMPLATE_112
+    from app.recognition.quality import pose
+    assert pose(TEMPLATE_112) == pytest.approx(FRONTAL_POSE, abs=1e-3)
 
 
 def test_a_face_without_landmarks_keeps_the_plain_recheck():

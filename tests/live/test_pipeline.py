@@ -163,3 +163,17 @@ def test_live_tracks_are_named_under_the_rules_tau_for_tracks(engine, samples_di
     engine.tau = 0.9
     assert engine.identify(rec.embedding[None])[0].threshold == 0.9 == threshold_for(engine.matcher, rule, 1.0, 0.9, True)
     assert "tracked" not in engine.rule_text()
+
+
+def test_the_sure_distance_is_tau_now_less_the_rules_gap_to_a_tenth_of_its_target():
+    """Rule: 0.1% of strangers named at τ 0.4, 1% at 0.6, so τ(1%) − τ(0.1%) = 0.2; with τ now
+    0.55 (made stricter by the camera, say) one frame is far under τ below 0.35."""
+    from types import SimpleNamespace
+
+    from app.live.pipeline import Engine
+    from app.recognition.open_set import OpenSetRule
+    rule = OpenSetRule(np.array([0.4, 0.6, 0.8]), np.array([1.0]), np.array([[0.001, 0.01, 0.05]]), target=0.01)
+    fake = SimpleNamespace(encoder=SimpleNamespace(open_set_rule=rule), matcher=[0], threshold=0.55)
+    assert Engine.sure_threshold(fake) == pytest.approx(0.35)
+    fake.encoder.open_set_rule = None
+    assert Engine.sure_threshold(fake) is None

@@ -167,6 +167,63 @@ def test_a_frame_sure_of_someone_else_restarts_the_template():
     assert len(t.tracks[0].embeddings) == 2 and lab.name == "B"
 
 
+def test_a_frame_far_under_tau_restarts_an_unknown_template_from_its_view():
+    """A head turning towards the camera: four profile frames (100°, 1.53 from A) make the track
+    Unknown; a frontal frame far under τ (0°) joins a template whose mean is still 80° away
+    (85.6°, 1.36 > τ 0.5), unless the frame is *sure*: then the template starts again from it, and with
+    a second frontal frame (min_frames 2) the track is A."""
+    identify = _identify_against({"A": _unit(0)}, tau=0.5)
+    box = (0, 0, 40, 40)
+    for sure in (False, True):
+        t = Tracker(history=1, pool=30, min_frames=2)
+        for _ in range(4):
+            assert t.update([det(box, UNKNOWN, 1.53, _unit(100))], identify)[0].name == UNKNOWN
+        frontal = Detection(box, Match("A", PEOPLE["A"], 0.0), _unit(0), sure=sure)
+        first = t.update([frontal], identify)[0]
+        assert first.name == UNKNOWN  # one frame: not enough evidence either way
+        assert len(t.tracks[0].embeddings) == (1 if sure else 5)
+        second = t.update([frontal], identify)[0]
+        # the mean of four 100° and two 0° frames points at 71.7°, 1.17 from A: still Unknown
+        assert second.name == ("A" if sure else UNKNOWN)
+
+
+def test_a_sure_frame_never_restarts_a_named_template_or_names_alone():
+    identify = _identify_against({"A": _unit(0), "B": _unit(90)}, tau=0.5)
+    box = (0, 0, 40, 40)
+    t = Tracker(history=1, min_frames=2)
+    for _ in range(3):
+        t.update([det(box, "A", 0.1, _unit(5))], identify)
+    t.update([Detection(box, Match("A", PEOPLE["A"], 0.0), _unit(0), sure=True)], identify)
+    assert len(t.tracks[0].embeddings) == 4  # named A already: pooled with the rest
+    # a sure frame of an Unknown face that is not matched to anyone (no person) changes nothing
+    u = Tracker(history=1, min_frames=2)
+    u.update([det(box, UNKNOWN, 1.5, _unit(180))], identify)
+    u.update([Detection(box, Match(UNKNOWN, None, 1.5), _unit(180), sure=True)], identify)
+    assert len(u.tracks[0].embeddings) == 2
+
+
+def test_the_labeller_marks_frames_under_the_sure_distance():
+    from app.live.tracking import LiveLabeller
+
+    class Rec:
+        def __init__(self, distance, pid=1, emb=True):
+            self.face = type("F", (), {"box": (0, 0, 40, 40)})()
+            self.match = Match("A" if pid else UNKNOWN, pid, distance)
+            self.embedding = _unit(0) if emb else None
+
+    seen = []
+    lab = LiveLabeller(_identify_against({"A": _unit(0)}, tau=0.5))
+    update = lab.tracker.update
+    lab.tracker.update = lambda dets, identify=None: seen.append([d.sure for d in dets]) or update(dets, identify)
+    frame = np.full((36, 64, 3), 100, np.uint8)
+    lab(frame, [Rec(0.2)], "m", sure=0.3)
+    lab(frame, [Rec(0.4)], "m", sure=0.3)        # named, but not far under
+    lab(frame, [Rec(0.2)], "m")                  # no sure distance given: never
+    lab(frame, [Rec(0.2, pid=None)], "m", sure=0.3)  # nobody matched
+    lab(frame, [Rec(0.2, emb=False)], "m", sure=0.3)  # carried, not embedded
+    assert seen == [[True], [False], [False], [False], [False]]
+
+
 def test_a_track_is_named_only_after_min_frames_and_keeps_the_nearest_person():
     """One frame is not enough evidence to name someone: by default a track shows Unknown (with
     who is nearest) until its template pools two frames, then the name."""
