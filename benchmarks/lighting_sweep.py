@@ -5,9 +5,11 @@ the DevTest people with `--people-set devtest`), one of their other photos (`_00
 a video through the real `Engine` and the live view's `LiveAnalyser`, as `turning_head.py` plays
 umist: evenly lit, then the light moves to the right of the image in steps of the open-set work's
 side-light rendering (`app.evaluation.shifts.sidelight`, strength 1 is `--shift sidelight`) up
-to 1.25 and back, the same from the left, then the same lamp turned down on the whole scene (the
+to 1.25 and back in steps of 0.05, the same from the left, then the same lamp turned down on the whole scene (the
 dark faces of issue 32 §3: the ramp's dark end everywhere, the grey around the photo too, as a dark
-room gives the detector's dark-frame retry its chance), each leg ending evenly lit (31 frames). The first half of the people
+room gives the detector's dark-frame retry its chance), each leg ending evenly lit (151 frames).
+The steps are small enough that no two frames differ as a scene cut does (the live view resets its
+tracks at a cut): a light that moves, not a camera that switches. The first half of the people
 (sorted by name) are enrolled from their first photo (`_0001`), the others are strangers. The
 ramp runs across the middle of the photo, where LFW's deep-funnelled faces are; the photo is
 scaled onto a grey webcam-sized frame; in side light the grey around it stays as it is.
@@ -50,17 +52,18 @@ from app.training.calibration import validation_people  # noqa: E402
 ENROL_PHOTO, SWEEP_PHOTO = 1, 2
 FACE_SPAN = (0.3, 0.7)   # of the photo's width: LFW's faces lie about 80-175 px of 250
 SCALE = 1.4              # 250 px photo -> 350 px of the 360 px frame
-STRENGTHS = (0.25, 0.5, 0.75, 1.0, 1.25)
+STRENGTHS = tuple(round(0.05 * i, 2) for i in range(1, 26))  # 0.05 .. 1.25
+EACH_STEP = (0.25, 0.5, 0.75, 1.0, 1.25)                      # the steps of --each-step
 LEGS = ("right", "left", "dark")  # lit from the image's right, from its left, the lamp turned down
 SEED = 0
 HOLD = 6                 # frames of each step's video with --each-step
 
 
-def steps() -> list[tuple[str, float]]:
+def steps(strengths: tuple[float, ...] = STRENGTHS) -> list[tuple[str, float]]:
     """(leg, strength) of every frame: evenly lit, then each leg up to the strongest and back."""
     out = [("frontal", 0.0)]
     for leg in LEGS:
-        out += [(leg, s) for s in STRENGTHS] + [(leg, s) for s in STRENGTHS[-2::-1]] + [("frontal", 0.0)]
+        out += [(leg, s) for s in strengths] + [(leg, s) for s in strengths[-2::-1]] + [("frontal", 0.0)]
     return out
 
 
@@ -122,7 +125,7 @@ def run(lfw: Path, people: int = 20, people_set: str = "validation", weights: st
     enrol = {n: Path(lfw_image_path(lfw, n, ENROL_PHOTO)) for n in names[: len(names) // 2]}
     photos = {n: lfw_image_path(lfw, n, SWEEP_PHOTO) for n in names}
     if each_step:
-        videos = {f"{n} @ {step_name(*st)}": video(photos[n], st) for n in names for st in dict.fromkeys(steps())}
+        videos = {f"{n} @ {step_name(*st)}": video(photos[n], st) for n in names for st in dict.fromkeys(steps(EACH_STEP))}
     else:
         videos = {n: video(photos[n]) for n in names}
     out, seen = measure(enrol, videos, weights, learn, warm, owner=lambda key: key.split(" @ ")[0])

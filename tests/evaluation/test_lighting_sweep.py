@@ -7,6 +7,7 @@ import pytest
 from benchmark_scripts import load_benchmark
 
 from app.evaluation.protocols import read_people_counts
+from app.live.tracking import SceneCutDetector
 from app.training.calibration import validation_people
 
 
@@ -16,10 +17,12 @@ def _module():
 
 def test_the_sweep_goes_up_to_the_strongest_light_and_back_on_each_leg():
     mod = _module()
-    s = mod.steps()
+    s = mod.steps((0.25, 0.5, 0.75, 1.0, 1.25))
     assert len(s) == 31 and s[0] == s[10] == s[20] == s[30] == ("frontal", 0.0)
     assert [x for _, x in s[1:10]] == [0.25, 0.5, 0.75, 1.0, 1.25, 1.0, 0.75, 0.5, 0.25]
     assert {leg for leg, _ in s[1:10]} == {"right"} and {leg for leg, _ in s[21:30]} == {"dark"}
+    fine = mod.steps()  # 0.05 .. 1.25 up, 1.20 .. 0.05 down, then even light: 1 + 3 x 50
+    assert len(fine) == 151 and fine[1] == ("right", 0.05) and fine[25] == ("right", 1.25) and fine[50] == ("frontal", 0.0)
 
 
 def test_per_step_shares_worked_out_by_hand():
@@ -56,7 +59,7 @@ def test_the_light_strength_changes_the_frames(shared):
     name = mod.choose_people(lfw, "validation", 2)[0]
     path = mod.lfw_image_path(lfw, name, mod.SWEEP_PHOTO)
     frames = list(mod.video(path)())
-    assert len(frames) == 31 and [n for n, _ in frames[:3]] == ["frontal", "right 0.25", "right 0.50"]
+    assert len(frames) == 151 and [n for n, _ in frames[:3]] == ["frontal", "right 0.05", "right 0.10"]
     plain = mod.as_frame(mod.load_image(path), mod.SCALE)
     assert all(np.array_equal(f, plain) for n, f in frames if n == "frontal")
     # the face on the frame: 250 px * 1.4 = 350 px wide, centred in 640; its middle 40% is the ramp
@@ -64,8 +67,9 @@ def test_the_light_strength_changes_the_frames(shared):
     left, right = slice(x0, (x0 + x1) // 2), slice((x0 + x1) // 2, x1)
 
     def halves(leg: str) -> list[tuple[float, float]]:
-        """The two halves' mean brightness on the leg's way up (strength 0.25 to 1.25)."""
-        return [(float(f[:, left].mean()), float(f[:, right].mean())) for n, f in frames if n.startswith(leg)][:5]
+        """The two halves' mean brightness on the leg's way up at strength 0.25, 0.5, ... 1.25."""
+        coarse = {f"{leg} {x:.2f}" for x in mod.EACH_STEP}
+        return [(float(f[:, left].mean()), float(f[:, right].mean())) for n, f in frames if n in coarse][:5]
 
     base_l, base_r = float(plain[:, left].mean()), float(plain[:, right].mean())
     r = halves("right")
@@ -79,19 +83,25 @@ def test_the_light_strength_changes_the_frames(shared):
     corners = {n: int(f[0, 0, 0]) for n, f in frames}
     assert corners["right 1.25"] == corners["left 1.25"] == corners["frontal"] == 128
     assert 128 > corners["dark 0.25"] > corners["dark 0.50"] > corners["dark 0.75"] > corners["dark 1.00"]
+    # and the light moves, the camera does not switch: the live view sees no scene cut in it
+    cut = SceneCutDetector()
+    assert not any(cut(f) for _, f in frames)
+    by_name = dict(frames)
+    jump = SceneCutDetector()
+    assert [jump(by_name["frontal"]), jump(by_name["dark 0.25"])] == [False, True]  # a step of 0.25 in one frame is one
 
 
 def test_two_people_one_enrolled_one_stranger(shared):
     """Every frame of both videos is accounted for, per step and in all; the shares are the
     per-step counts added up."""
     r = _module().run(shared / "datasets" / "lfw", people=2)
-    assert (r["people"], r["enrolled"], r["enrolled_frames"], r["stranger_frames"]) == (2, 1, 31, 31)
+    assert (r["people"], r["enrolled"], r["enrolled_frames"], r["stranger_frames"]) == (2, 1, 151, 151)
     steps = r["per_step"]
-    assert len(steps) == 16 and steps["frontal"]["enrolled_frames"] == 4 and steps["right 1.25"]["enrolled_frames"] == 1
-    assert sum(v["enrolled_frames"] for v in steps.values()) == 31
-    assert r["enrolled_named_right"] == pytest.approx(sum(v["right"] for v in steps.values()) / 31)
-    assert r["enrolled_no_face"] == pytest.approx(sum(v["no_face"] for v in steps.values()) / 31)
-    assert r["stranger_frames_named"] == pytest.approx(sum(v["stranger_named"] for v in steps.values()) / 31)
+    assert len(steps) == 76 and steps["frontal"]["enrolled_frames"] == 4 and steps["right 1.25"]["enrolled_frames"] == 1
+    assert sum(v["enrolled_frames"] for v in steps.values()) == 151
+    assert r["enrolled_named_right"] == pytest.approx(sum(v["right"] for v in steps.values()) / 151)
+    assert r["enrolled_no_face"] == pytest.approx(sum(v["no_face"] for v in steps.values()) / 151)
+    assert r["stranger_frames_named"] == pytest.approx(sum(v["stranger_named"] for v in steps.values()) / 151)
     enrolled = r["names"][0]
     assert steps["frontal"]["right"] >= 1 and r["per_person"][enrolled]["right"] >= 1
 
@@ -101,7 +111,7 @@ def test_learning_on_learns_nothing_from_the_stranger(shared):
     stranger = r["names"][1]
     assert r["learn"] and set(r["by_video"]) == set(r["names"]) and r["by_video"][stranger]["added_into"] == {}
     assert r["learned_from_another_video"] == 0 and set(r["learned"]) == {r["names"][0]}
-    assert r["first_play"]["stranger_frames"] == r["stranger_frames"] == 31
+    assert r["first_play"]["stranger_frames"] == r["stranger_frames"] == 151
 
 
 def test_each_step_plays_every_light_as_its_own_short_video(shared):
