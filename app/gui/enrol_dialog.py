@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 NO_PICTURE = "Choose a photo with Browse…, or type its path above and press Enter."
 ERROR_STYLE = "color: #c0392b;"
+CAPTURE_TIP = ("Enrol from a few seconds of live video instead: the person looks at the camera, then turns "
+               "left and right, and a view of each pose is kept, so they are named from the side too.")
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,16 @@ class _ClickLabel(QLabel):
 
 class EnrolDialog(QDialog):
     enrolled = Signal(object)   # the gallery Person
+    # a snapshot's "Capture several views…": the picked face's live track id (None: unknown) and
+    # the name typed so far; the window opens the capture dialog (app.gui.capture_dialog)
+    capture_requested = Signal(object, str)
 
     def __init__(self, worker, parent=None, rgb: np.ndarray | None = None, faces=None,
-                 title: str = "Enrol a person", add_to: str = "", folder_memory=None):
-        """`add_to`: the person the photo is for (People ▸ Add photo): enrolled without asking."""
+                 title: str = "Enrol a person", add_to: str = "", folder_memory=None,
+                 track_ids: list[int] | None = None):
+        """`add_to`: the person the photo is for (People ▸ Add photo): enrolled without asking.
+        `track_ids`: a snapshot's live track per face (FrameResult.labels), for a short capture
+        of the face picked."""
         super().__init__(parent)
         self.worker = worker
         self.folder_memory = folder_memory  # start_folder(kind) / remember_folder(kind, path)
@@ -175,6 +183,12 @@ class EnrolDialog(QDialog):
         self.ok_button.setText("&Enrol")
         self.buttons.accepted.connect(self.enrol)
         self.buttons.rejected.connect(self.reject)
+        # a snapshot only (a live track to follow): a few seconds of the face, several views
+        self.track_ids = list(track_ids) if track_ids is not None else None
+        self.capture_button = QPushButton("&Capture several views…")
+        self.capture_button.clicked.connect(self.request_capture)
+        self.buttons.addButton(self.capture_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.capture_button.setVisible(rgb is not None)  # after addButton, which shows it
         lay.addWidget(self.buttons)
         self.name_edit.textChanged.connect(self._update_ok)
         self._update_ok()
@@ -361,6 +375,28 @@ class EnrolDialog(QDialog):
     def _update_ok(self) -> None:
         self.ok_button.setEnabled(self.candidate is not None and not self.busy
                                   and (self.to_existing or bool(self.name_edit.text().strip())))
+        # several faces and none picked yet: which one to capture is not known
+        picked = self.preview.selected is not None or len(self.faces) <= 1
+        self.capture_button.setEnabled(picked)
+        self.capture_button.setToolTip(CAPTURE_TIP if picked else "Click the face to capture first.")
+
+    def picked_track(self) -> int | None:
+        """The live track of the face picked (or of the only face); None when not known."""
+        i = self.preview.selected
+        if i is None and len(self.faces) == 1:
+            i = 0
+        if i is None or self.track_ids is None or not 0 <= i < len(self.track_ids):
+            return None
+        return int(self.track_ids[i])
+
+    def request_capture(self) -> None:
+        """"Capture several views…": this dialog gives way to the capture dialog (the window
+        opens it for the face picked, with the name typed so far)."""
+        name = "" if self.to_existing else self.name_edit.text().strip()
+        if self.to_existing and self.candidate is not None:
+            name = self.candidate.nearest.name
+        self.capture_requested.emit(self.picked_track(), name)
+        self.reject()
 
     # ---- enrolling --------------------------------------------------------------------------
     def enrol(self) -> None:
@@ -403,26 +439,41 @@ class EnrolDialog(QDialog):
         """"X is already enrolled. Add this photo to X, or choose another name?" (window-modal,
         not blocking: the answer comes back through the box's signal)."""
         self._update_ok()
-        box = QMessageBox(QMessageBox.Icon.Question, "Name already enrolled",
-                          f"{existing} is already enrolled. Add this photo to {existing}, "
-                          f"or choose another name?", QMessageBox.StandardButton.NoButton, self)
-        shown = self.fontMetrics().elidedText(existing, Qt.TextElideMode.ElideRight, 240)
-        add = box.addButton(f"Add to {shown}", QMessageBox.ButtonRole.AcceptRole)
-        other = box.addButton("Choose another name", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(other)
-        box.setEscapeButton(other)
-        self.name_question = box
 
-        def answered(_result: int = 0) -> None:
+        def other() -> None:
             self.name_question = None
-            if box.clickedButton() is add:
-                self._submit(existing, add=True)
-            else:
-                self._set_info(f"{existing} is already enrolled: type another name.", error=True)
-                self.name_edit.setFocus()
-                self.name_edit.selectAll()
-            box.deleteLater()
+            self._set_info(f"{existing} is already enrolled: type another name.", error=True)
+            self.name_edit.setFocus()
+            self.name_edit.selectAll()
 
-        box.finished.connect(answered)
+        def add() -> None:
+            self.name_question = None
+            self._submit(existing, add=True)
+
+        self.name_question = ask_name_taken(self, existing, "this photo", add, other)
         self._set_info(f"{existing} is already enrolled.")
-        box.open()
+
+
+def ask_name_taken(parent: QWidget, existing: str, what: str, on_add, on_other) -> QMessageBox:
+    """"X is already enrolled. Add `what` to X, or choose another name?", window-modal and not
+    blocking: `on_add()` or `on_other()` is called with the answer (the enrol dialogs' shared
+    question)."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Name already enrolled",
+                      f"{existing} is already enrolled. Add {what} to {existing}, "
+                      f"or choose another name?", QMessageBox.StandardButton.NoButton, parent)
+    shown = parent.fontMetrics().elidedText(existing, Qt.TextElideMode.ElideRight, 240)
+    add = box.addButton(f"Add to {shown}", QMessageBox.ButtonRole.AcceptRole)
+    other = box.addButton("Choose another name", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(other)
+    box.setEscapeButton(other)
+
+    def answered(_result: int = 0) -> None:
+        if box.clickedButton() is add:
+            on_add()
+        else:
+            on_other()
+        box.deleteLater()
+
+    box.finished.connect(answered)
+    box.open()
+    return box

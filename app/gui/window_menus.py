@@ -64,6 +64,7 @@ class MenusMixin(QMainWindow):
     # the slots the commands call (MainWindow's and the other mixins')
     enrol_from_snapshot: Callable[..., Any]
     open_enrol_photo_dialog: Callable[..., Any]
+    open_capture_dialog: Callable[..., Any]
     export_gallery: Callable[[], None]
     import_gallery: Callable[[], None]
     toggle_pause: Callable[[], None]
@@ -83,6 +84,8 @@ class MenusMixin(QMainWindow):
         m = self.menuBar().addMenu("&File")
         self.enrol_snapshot_action = act("Enrol from &snapshot…", "Ctrl+E", self.enrol_from_snapshot, m)
         self.enrol_photo_action = act("Enrol from &photo…", "Ctrl+O", lambda: self.open_enrol_photo_dialog(), m)
+        self.enrol_capture_action = act("Enrol with a short &capture…", "Ctrl+Shift+E",
+                                        lambda: self.open_capture_dialog(), m)
         m.addSeparator()
         self.export_gallery_action = act("E&xport gallery…", "", self.export_gallery, m)
         self.import_gallery_action = act("&Import gallery…", "", self.import_gallery, m)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QProgressDialog
 
+from app.gui.capture_dialog import CaptureDialog
 from app.gui.enrol_dialog import EnrolDialog
 from app.gui.figures import plural
 from app.gui.messages import show_error
@@ -47,6 +48,8 @@ class PeopleMixin(QMainWindow):
     _undoable: list
     _person_dialogs: list[PersonDialog]
     _dialogs: list
+    pause_action: QAction
+    toggle_pause: Callable[[], None]        # the live view's
     show_message: Callable[[str], None]     # the status bar's
     save_settings: Callable[[], None]       # MainWindow's
     ask_export_path: Callable[[], str]      # MainWindow's (tests replace its file dialogs)
@@ -247,15 +250,33 @@ class PeopleMixin(QMainWindow):
             self.show_message("No frame to enrol from yet.")
             return None
         dlg = EnrolDialog(self.inference, self, rgb=res.rgb, faces=list(res.faces),
-                          title="Enrol from snapshot")
+                          title="Enrol from snapshot", track_ids=[lab.track_id for lab in res.labels])
         if len(res.faces) > 1:
             dlg.info.setText(f"{len(res.faces)} faces: click the one to enrol.")
+        dlg.capture_requested.connect(self.open_capture_dialog)
         self._open_dialog(dlg)
         return dlg
 
-    def _open_dialog(self, dlg: EnrolDialog) -> None:
+    def open_capture_dialog(self, track_id: int | None = None, name: str = "") -> CaptureDialog:
+        """Enrol with a short capture (app.gui.capture_dialog): of the live track `track_id` (a
+        face picked in a snapshot), else of the first face alone in the picture. The video plays
+        while it runs; one capture at a time."""
+        for d in self._dialogs:
+            if isinstance(d, CaptureDialog):
+                d.raise_()
+                d.activateWindow()
+                return d
+        if self.pause_action.isChecked():  # a snapshot paused the video: the capture needs it live
+            self.pause_action.setChecked(False)
+            self.toggle_pause()
+        dlg = CaptureDialog(self.inference, self, track_id=track_id, name=name)
+        self._open_dialog(dlg)
+        return dlg
+
+    def _open_dialog(self, dlg: EnrolDialog | CaptureDialog) -> None:
         def enrolled(p) -> None:
-            self.show_message(f"Enrolled {getattr(p, 'name', p)}.")
+            said = dlg.enrolled_text(p) if isinstance(dlg, CaptureDialog) else f"Enrolled {getattr(p, 'name', p)}."
+            self.show_message(said)
             self._people_changed()
 
         dlg.enrolled.connect(enrolled)

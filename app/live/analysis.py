@@ -6,11 +6,7 @@ detected face that lands on such a *settled* track (same box by IoU, as the trac
 it) carries the track's person over without being embedded (under the name the gallery gives
 their id now, so a rename shows at once); it is embedded again every
 `recheck_every` frames, so a wrong or changed name is caught within a fraction of a second, and
-always when its track is new, unsettled or Unknown-turning-known, and when the head has turned
-towards the camera since the track's last embedding (`POSE_STEP`): someone who walks in turned
-away is Unknown at first, and the Unknown carried from a profile is no evidence about the frontal
-view that follows. The pose comes from the detector's landmarks, so this costs nothing on a face that keeps
-still. Detection still runs on every
+always when its track is new, unsettled or Unknown-turning-known. Detection still runs on every
 frame, so boxes follow the faces exactly and nobody new goes unseen, but on the frame shrunk to
 `LIVE_DETECT_SIDE` pixels: the detector's cost is most of what is left, a face in a live view is
 big enough to be found at that size, and alignment still cuts the face from the full frame.
@@ -28,19 +24,12 @@ from app.live.pipeline import Engine, Recognition
 from app.live.tracking import UNKNOWN, Labelled, LiveLabeller, Track, iou
 from app.recognition.detection import Face
 from app.recognition.matching import Match
-from app.recognition.quality import pose
 
 RECHECK_EVERY = 10  # analysed frames a settled face goes without an embedding (a third of a second at 30 fps)
 # The longer side of the frame the detector sees live; the clip's names are the same as at 640 and
 # YuNet takes 40% less time (docs/speed.md). A 1280x720 webcam's 60-pixel face is 22 pixels there,
 # still found; photos (enrolment, `identify`) are detected at up to 960.
 LIVE_DETECT_SIDE = 480
-# How far the pose (`quality.pose`: nose position between the eyes for yaw, between eye line and
-# mouth for pitch) may move from the track's last embedded frame before the face is embedded
-# again: a tenth of the eye span, the half-width of the guided capture's frontal bin
-# (`app.live.guided`), set by reasoning, not tuned on any benchmark.
-POSE_STEP = 0.1
-FRONTAL_POSE = (0.503, 0.495)  # (yaw, pitch) of ArcFace's template: a face looking straight at the camera
 
 
 @dataclass
@@ -64,13 +53,11 @@ class LiveAnalyser:
         self._since: dict[int, int] = {}  # track id → analysed frames since its face was last embedded
         self._nearest: dict[int, str | None] = {}  # track id → who it was last nearest to
         self._domain_keys: dict[int, int] = {}  # track id → its key in the engine's camera sample
-        self._pose: dict[int, tuple[float | None, float | None]] = {}  # track id → pose when last embedded
 
     def reset(self) -> None:
         self.labeller.reset()
         self._since.clear()
         self._nearest.clear()
-        self._pose.clear()
 
     def _observe_domain(self, rgb: np.ndarray, recs: list[Recognition], labels: list[Labelled]) -> None:
         """Every face of the frame goes to the engine's camera sample with its track, named or
@@ -109,19 +96,7 @@ class LiveAnalyser:
                 continue
             used.add(ti)
             out[fi] = tracks[ti]
-        return {fi: t for fi, t in out.items() if self._settled(t) and not self._turned(faces[fi], t)}
-
-    def _turned(self, face: Face, track: Track) -> bool:
-        """The head turned or tipped towards the camera by more than `POSE_STEP` since the track's
-        last embedding: a view more frontal than any the track was named from is new evidence (a
-        face that turns away keeps what it was called; its next periodic recheck looks again). A
-        pose that was or is unknown counts as unchanged."""
-        before = self._pose.get(track.id)
-        if before is None:
-            return False
-        now = pose(face.landmarks)
-        return any(a is not None and b is not None and abs(a - c) < abs(b - c) - POSE_STEP
-                   for a, b, c in zip(now, before, FRONTAL_POSE))
+        return {fi: t for fi, t in out.items() if self._settled(t)}
 
     def __call__(self, rgb: np.ndarray, when: float | None = None, frame_index: int | None = None) -> FrameAnalysis:
         """SourceError for a frame that is not an image, as `Engine.analyse`."""
@@ -147,9 +122,6 @@ class LiveAnalyser:
         for i, lab in enumerate(labels):
             since[lab.track_id] = self._since.get(lab.track_id, 0) + 1 if i in carried else 0
         self._since = since
-        self._pose = {lab.track_id: (self._pose.get(lab.track_id, (None, None)) if i in carried
-                                     else pose(done[i].face.landmarks))
-                      for i, lab in enumerate(labels)}
         self._nearest = {lab.track_id: lab.nearest for lab in labels}
         self._observe_domain(rgb, done, labels)
         return FrameAnalysis(done, labels, len(fresh))

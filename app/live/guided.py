@@ -7,16 +7,17 @@ gate's score among those with enough detail. The UI shows which bins are filled 
 `views()` hands the kept crops (frontal first) to `Library.enrol_views`, which embeds them as
 enrolment embeds stored crops and enrols them all or none.
 
-Bins, on `quality.pose`'s yaw (where the nose lies between the eyes: 0.5 frontal, about 0.25 for a
-half-turned head, 0 at the image's left-most eye), chosen by reasoning from that scale, nothing
-tuned on any people:
+Bins, on `quality.pose`'s yaw (where the nose lies between the eyes: 0.5 frontal, 0 with the nose
+in front of the image's left-most eye, 1 in front of the other), chosen by reasoning from that
+scale, nothing tuned on any people:
 - frontal: 0.4-0.6, the nose within a tenth of the eye span of centre;
 - turned: 0.1-0.35 and 0.65-0.9, clearly turned yet inside the gate's pose range
-  (`quality.YAW_RANGE`); past it the nose passes the far eye and YuNet's landmarks, the
-  alignment and the embedding all degrade. 0.35-0.4 belongs to no bin, so a bin is never
-  filled by a head that has barely moved.
+  (`quality.YAW_RANGE`); beyond it the nose nears and passes the far eye, and YuNet's landmarks,
+  the alignment and the embedding all degrade. 0.35-0.4 and 0.6-0.65 belong to no bin, so a
+  turned bin is never filled by a head that has barely moved.
 "Left" and "right" are the person's own: turning to their own left moves the nose towards the
-image's right in an unmirrored camera frame, so a larger yaw. A frame's pitch must lie in
+image's right in an unmirrored camera frame, so a larger yaw (tests/live/test_guided.py checks
+it on a real turned head). A frame's pitch must lie in
 `quality.PITCH_RANGE`, and its face must be at least `MIN_SIDE_PX` and `MIN_SHARPNESS` sharp;
 a detector without landmarks gives no pose, so nothing can be binned with it.
 """
@@ -41,6 +42,7 @@ LEFT_YAW = (0.65, 0.9)   # the person's own left (see the module docstring)
 RIGHT_YAW = (0.1, 0.35)
 # Frames in a row without the picked track before the capture says it lost the face: half a
 # second at 30 fps, longer than a blink or a missed detection, shorter than the user's patience.
+# A capture that kept every view is never lost (the person may step away to the keyboard).
 LOST_AFTER = 15
 PROMPTS = {FRONTAL: "Look at the camera", LEFT: "Now slowly turn your head to your left",
            RIGHT: "Now slowly turn your head to your right"}
@@ -59,6 +61,7 @@ class GuidedProgress:
     frames: int                      # frames of the track seen
     lost: bool
     done: bool
+    crowded: int = 0                 # frames passed over before locking: several faces in view
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class GuidedCapture:
         self.best: dict[str, GuidedView] = {}
         self.missed = 0
         self.frames = 0  # frames of the track seen
+        self.crowded = 0  # frames passed over before locking, for showing several faces
 
     @property
     def lost(self) -> bool:
@@ -126,11 +130,15 @@ class GuidedCapture:
             return None
         if self.track_id is None:
             if len(faces) != 1:
+                self.crowded += int(len(faces) > 1)
                 return None
             self.track_id = faces[0][0]
         mine = [f for tid, f in faces if tid == self.track_id]
         if not mine:
-            self.missed += 1
+            # once every view is kept the person may step away (to the keyboard) unwarned: a
+            # finished capture is never "lost" and keeps asking for nothing
+            if not self.done:
+                self.missed += 1
             return None
         self.missed = 0
         self.frames += 1
@@ -153,7 +161,7 @@ class GuidedCapture:
 
     def snapshot(self) -> GuidedProgress:
         return GuidedProgress(self.prompt, self.progress(), {b: v.crop.copy() for b, v in self.best.items()},
-                              self.track_id, self.frames, self.lost, self.done)
+                              self.track_id, self.frames, self.lost, self.done, self.crowded)
 
     def views(self) -> list[GuidedView]:
         """The kept views, frontal first, then left and right (the filled ones only)."""

@@ -370,6 +370,16 @@ class Library:
     def stop_capture(self) -> None:
         self._capture = None
 
+    def capture_nearest(self) -> Match | None:
+        """Who the capture's kept views already resemble: the closest of their matches (known
+        if under τ), as a photo's enrolment shows its nearest match, so a front end can offer to
+        add them to that person instead; None without a capture or a kept view."""
+        views = self._capture.views() if self._capture is not None else []
+        if not views:
+            return None
+        embs = self._engine.embed_stored_crops(np.stack([v.crop for v in views]))
+        return min(self._engine.identify(embs), key=lambda m: m.distance)
+
     def enrol_capture(self, name: str, add_to_existing: bool = False) -> Person:
         """Enrol the running capture's views (`enrol_views`) and end the capture; a failure keeps
         it, so the user can fix the name and try again."""

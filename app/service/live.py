@@ -21,6 +21,7 @@ from app.live.tracking import LiveLabeller as LiveLabeller
 from app.recognition.matching import UNKNOWN as UNKNOWN
 
 if TYPE_CHECKING:
+    from app.live.guided import GuidedProgress as GuidedProgress  # what the capture dialog shows
     from app.live.learning import TrackLearner
     from app.live.pipeline import Engine as Engine
     from app.live.pipeline import EnrolCandidate as EnrolCandidate

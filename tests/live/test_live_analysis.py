@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app.live.analysis import FRONTAL_POSE, LIVE_DETECT_SIDE, LiveAnalyser
+from app.live.analysis import LIVE_DETECT_SIDE, LiveAnalyser
 from app.live.domain import DomainSample
 from app.live.pipeline import Recognition
 from app.live.tracking import LiveLabeller
@@ -195,65 +195,3 @@ def test_a_person_renamed_mid_stream_keeps_their_settled_track_under_the_new_nam
                for r in after)
     m = after[0].recognitions[0].match  # carried over under her name now
     assert (m.name, m.person_id, m.distance, m.nearest) == ("Ada Lovelace", 1, 0.3, "Ada Lovelace")
-
-
-def _landmarks(yaw: float, pitch: float = 0.5) -> np.ndarray:
-    """YuNet's five points with the nose at `yaw` of the eye span and `pitch` of the eye-to-mouth drop."""
-    re, le = (120.0, 130.0), (160.0, 130.0)
-    mouth_y = 160.0
-    nose = (re[0] + yaw * (le[0] - re[0]), 130.0 + pitch * (mouth_y - 130.0))
-    return np.array([re, le, nose, (125.0, mouth_y), (155.0, mouth_y)], np.float32)
-
-
-class TurningEngine(FakeEngine):
-    """`FakeEngine` whose face has landmarks; `yaw` is where its nose lies on the next frame."""
-
-    yaw = 0.5
-    pitch = 0.5
-
-    def detect(self, rgb, max_side=None):
-        self.frame += 1
-        return [Face((100.0, 100.0, 80.0, 80.0), 0.9, _landmarks(self.yaw, self.pitch))]
-
-
-def test_a_head_that_turns_towards_the_camera_is_embedded_again_though_its_track_is_settled():
-    engine = TurningEngine()
-    engine.yaw = 0.95  # turned away: the track settles on what this view gives
-    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
-    for rgb in frames(8):  # settled, still head: embedded only while the history fills
-        live(rgb)
-    assert engine.embedded == [1, 2, 3, 4, 5, 6]
-    engine.yaw = 0.87  # 0.08 of the eye span nearer frontal (0.503) than frame 6: not yet
-    live(frames(1)[0])
-    engine.yaw = 0.83  # 0.12 nearer: a new, more frontal view
-    live(frames(1)[0])
-    assert engine.embedded == [1, 2, 3, 4, 5, 6, 10]
-    engine.yaw = 0.76  # 0.07 nearer than frame 10 (not than the last frame): carried
-    live(frames(1)[0])
-    engine.yaw = 0.70  # 0.13 nearer than frame 10
-    live(frames(1)[0])
-    engine.pitch = 0.2  # tipped (pitch 0.5 -> 0.2): away from frontal, carried
-    live(frames(1)[0])
-    engine.yaw, engine.pitch = 0.95, 0.5  # turned away again: carried
-    live(frames(1)[0])
-    assert engine.embedded == [1, 2, 3, 4, 5, 6, 10, 12]
-    engine.yaw = 0.45  # just past frontal to the other side: 0.14 nearer than frame 12's 0.70
-    live(frames(1)[0])
-    assert engine.embedded[-1] == 15
-    for rgb in frames(5):  # keeps still again: carried
-        live(rgb)
-    assert engine.embedded[-1] == 15
-
-
-def test_frontal_is_the_pose_of_the_alignment_template():
-    from app.recognition.alignment import TEMPLATE_112
-    from app.recognition.quality import pose
-    assert pose(TEMPLATE_112) == pytest.approx(FRONTAL_POSE, abs=1e-3)
-
-
-def test_a_face_without_landmarks_keeps_the_plain_recheck():
-    engine = FakeEngine()  # its faces have no landmarks: no pose, so only the periodic recheck
-    live = LiveAnalyser(engine, LiveLabeller(engine.identify), recheck_every=50)
-    for rgb in frames(20):
-        live(rgb)
-    assert engine.embedded == [1, 2, 3, 4, 5, 6]
