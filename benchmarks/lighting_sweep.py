@@ -5,27 +5,28 @@ the DevTest people with `--people-set devtest`), one of their other photos (`_00
 a video through the real `Engine` and the live view's `LiveAnalyser`, as `turning_head.py` plays
 umist: evenly lit, then the light moves to the right of the image in steps of the open-set work's
 side-light rendering (`app.evaluation.shifts.sidelight`, strength 1 is `--shift sidelight`) up
-to 1.25 and back in steps of 0.05, the same from the left, then the same lamp turned down on the whole scene (the
-dark faces of issue 32 §3: the ramp's dark end everywhere, the grey around the photo too, as a dark
-room gives the detector's dark-frame retry its chance), each leg ending evenly lit (151 frames).
-The steps are small enough that no two frames differ as a scene cut does (the live view resets its
-tracks at a cut): a light that moves, not a camera that switches. The first half of the people
-(sorted by name) are enrolled from their first photo (`_0001`), the others are strangers. The
-ramp runs across the middle of the photo, where LFW's deep-funnelled faces are; the photo is
-scaled onto a grey webcam-sized frame; in side light the grey around it stays as it is.
+to 1.25 and back in steps of 0.05, the same from the left, then the same lamp turned down on the
+whole scene (the dark faces of issue 32 §3: the ramp's dark end everywhere, the grey around the
+photo too, as a dark room, which gives the detector's dark-frame retry its chance), each leg
+ending evenly lit (151 frames). The steps are small enough that no two frames differ as a scene
+cut does (the live view resets its tracks at a cut): a light that moves, not a camera that
+switches. The first half of the people (sorted by name) are enrolled from their first photo
+(`_0001`), the others are strangers. The ramp runs across the middle of the photo, where LFW's
+deep-funnelled faces are; the photo is scaled onto a grey webcam-sized frame, and in side light
+the grey around it stays as it is.
 
 Reported as turning_head reports (and `--learn`, `--warm` the same), plus every light step's
 shares. A live track keeps the name it was given, so a face named while evenly lit stays named
-into the side light, as in the app; `--each-step` asks where the naming itself breaks: every light
-step is its own short video (6 frames, a person who appears already in that light), so each
-step's track is named from its own light alone.
+into the side light, as in the app; `--each-step` asks where the naming itself breaks: each of the
+steps 0.25, 0.5, ... 1.25 is its own short video (6 frames, a person who appears already in that
+light), so each step's track is named from its own light alone.
 
     python benchmarks/lighting_sweep.py [--lfw DIR] [--people N] [--people-set validation|devtest]
                                         [--each-step] [--learn | --warm] [--json]
 
 The shipped model was trained without the validation people; nothing is tuned here (the span, the
-strengths and the photos were fixed before any run), and the DevTest run is the one measurement
-of what ships (learning on, `--learn`).
+strengths and the photos were fixed before any run), and the DevTest run measures what ships
+(learning on, `--learn`). Figures: docs/learning.md, "Lighting sweep (LFW)".
 """
 
 from __future__ import annotations
