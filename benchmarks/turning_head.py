@@ -29,6 +29,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -49,8 +50,9 @@ def sequence(person: Path) -> list[Path]:
     return turn + [person / ENROL_VIEW] + turn[::-1]
 
 
-def as_frame(rgb: np.ndarray) -> np.ndarray:
-    big = cv2.resize(rgb, (rgb.shape[1] * SCALE, rgb.shape[0] * SCALE), interpolation=cv2.INTER_LINEAR)
+def as_frame(rgb: np.ndarray, scale: float = SCALE) -> np.ndarray:
+    """The photo scaled onto the middle of a grey webcam-sized frame."""
+    big = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
     frame = np.full((*FRAME, 3), 128, np.uint8)
     y, x = (FRAME[0] - big.shape[0]) // 2, (FRAME[1] - big.shape[1]) // 2
     frame[y:y + big.shape[0], x:x + big.shape[1]] = big
@@ -64,6 +66,7 @@ class Seen:
     person: str
     enrolled: bool
     said: str | None  # the name shown (Unknown included); None: no face found
+    step: str = ""    # the part of the video it was (the lighting sweep's light)
 
 
 def summarise(seen: list[Seen], unknown: str) -> dict:
@@ -91,28 +94,32 @@ def summarise(seen: list[Seen], unknown: str) -> dict:
                            for p in sorted({s.person for s in seen})}}
 
 
-def _play(engine, folders: list[Path], enrolled: list[Path], learner=None) -> list[Seen]:
-    """Every person's video through the live view, each its own stream (its track ends with it).
-    With a learner, `learner.by_video` gets each video's track outcomes and `learner.gate` how
-    many of its largest faces pass the quality gate."""
+Video = Callable[[], Iterable[tuple[str, np.ndarray]]]  # (step, RGB frame), played afresh on each call
+
+
+def _play(engine, videos: dict[str, Video], enrolled: set[str], learner=None,
+          owner: Callable[[str], str] = str) -> list[Seen]:
+    """Every video through the live view, each its own stream (its track ends with it); `owner`
+    names the person a video shows (by default its key). With a learner, `learner.by_video` gets
+    each video's track outcomes and `learner.gate` how many of its largest faces pass the quality gate."""
     from app.live.analysis import LiveAnalyser
     from app.live.tracking import LiveLabeller
     from app.recognition.alignment import align
     from app.recognition.quality import assess
 
     seen: list[Seen] = []
-    for person in folders:
+    for key, video in videos.items():
+        person = owner(key)
         live = LiveAnalyser(engine, LiveLabeller(engine.identify, learner=learner))
         start = len(learner.outcomes) if learner is not None else 0
-        for path in sequence(person):
-            rgb = as_frame(load_image(path))
+        for step, rgb in video():
             analysis = live(rgb)
             labels = analysis.labels
             said = max(labels, key=lambda lab: lab.box[2] * lab.box[3]).name if labels else None
-            seen.append(Seen(person.name, person in enrolled, said))
+            seen.append(Seen(person, person in enrolled, said, step))
             if learner is not None and analysis.recognitions:
                 big = max(analysis.recognitions, key=lambda r: r.face.box[2] * r.face.box[3]).face
-                learner.gate[person.name] = learner.gate.get(person.name, 0) + assess(
+                learner.gate[person] = learner.gate.get(person, 0) + assess(
                     big, align(rgb, big, 112), rgb.shape).ok
         if learner is not None:
             learner.end_all()
@@ -121,28 +128,39 @@ def _play(engine, folders: list[Path], enrolled: list[Path], learner=None) -> li
             for o in new:
                 if o.added and o.person_id is not None:
                     into[o.person_id] = into.get(o.person_id, 0) + len(o.added)
-            learner.by_video[person.name] = {"outcomes": [o.reason or "learned" for o in new], "added_into": into}
+            learner.by_video[key] = {"outcomes": [o.reason or "learned" for o in new], "added_into": into}
     return seen
 
 
-def run(umist: Path, people: int | None = None, weights: str | None = None, learn: bool = False,
-        warm: bool = False) -> dict:
+def enrol_centre(engine, name: str, photo: Path) -> None:
+    """Enrol the photo's face nearest its centre, as the user picks themselves out of a photo
+    that shows someone behind them too (LFW's person is the centred face)."""
+    rgb = load_image(photo)
+    faces = engine.detector.detect(rgb)
+    h, w = rgb.shape[:2]
+    near = sorted(faces, key=lambda f: (f.box[0] + f.box[2] / 2 - w / 2) ** 2 + (f.box[1] + f.box[3] / 2 - h / 2) ** 2)
+    engine.enrol(name, engine.enrol_candidate(rgb, faces=near[:1], name=str(photo)), source=photo.name)
+
+
+def measure(enrol: dict[str, Path], videos: dict[str, Video], weights: str | None = None,
+            learn: bool = False, warm: bool = False, owner: Callable[[str], str] = str) -> tuple[dict, list[Seen]]:
+    """Enrol each of `enrol` from its photo, play `videos` (of people enrolled or not; `owner`
+    names a video's person) as `run` says, and summarise the measured play; also its frames."""
     from app.live.learning import TrackLearner, learned_views
     from app.live.pipeline import Engine
     from app.recognition.matching import UNKNOWN
 
-    folders = sorted(p for p in umist.iterdir() if (p / ENROL_VIEW).is_file())[:people]
-    enrolled = folders[: len(folders) // 2]
+    enrolled = set(enrol)
     learning: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.create(weights=weights, gallery_path=Path(tmp) / "g.sqlite3")
         try:
-            for person in enrolled:
-                engine.enrol_photo(person.name, person / ENROL_VIEW)
+            for name, photo in enrol.items():
+                enrol_centre(engine, name, photo)
             if learn or warm:
                 learner = TrackLearner(engine, enabled=learn)
                 learner.by_video, learner.gate = {}, {}  # type: ignore[attr-defined]
-                first = _play(engine, folders, enrolled, learner)
+                first = _play(engine, videos, enrolled, learner, owner)
                 ids = {p.name: p.id for p in engine.gallery.people()}
                 learned = {name: len(learned_views(engine.gallery, pid)) for name, pid in ids.items()}
                 learning = {"first_play": {k: v for k, v in summarise(first, UNKNOWN).items() if k != "per_person"},
@@ -150,16 +168,28 @@ def run(umist: Path, people: int | None = None, weights: str | None = None, lear
                             # views added to someone while another person's video played
                             "learned_from_another_video": sum(n for video, v in learner.by_video.items()
                                                               for pid, n in v["added_into"].items()
-                                                              if pid != ids.get(video)),
+                                                              if pid != ids.get(owner(video))),
                             "by_video": learner.by_video,
-                            "enrolled_faces_passing_gate": sum(learner.gate.get(p.name, 0) for p in enrolled)}
-            seen = _play(engine, folders, enrolled)
+                            "enrolled_faces_passing_gate": sum(learner.gate.get(p, 0) for p in enrolled)}
+            seen = _play(engine, videos, enrolled, owner=owner)
             setup = engine.describe()
         finally:
             engine.close()
-    return {"people": len(folders), "enrolled": len(enrolled), "engine": setup, "learn": learn,
+    return {"people": len({owner(v) for v in videos}), "enrolled": len(enrolled), "engine": setup, "learn": learn,
             "warm": learn or warm, **learning,
-            **summarise(seen, UNKNOWN)}
+            **summarise(seen, UNKNOWN)}, seen
+
+
+def run(umist: Path, people: int | None = None, weights: str | None = None, learn: bool = False,
+        warm: bool = False) -> dict:
+    folders = sorted(p for p in umist.iterdir() if (p / ENROL_VIEW).is_file())[:people]
+
+    def video(person: Path) -> Video:
+        return lambda: (("", as_frame(load_image(path))) for path in sequence(person))
+
+    out, _ = measure({p.name: p / ENROL_VIEW for p in folders[: len(folders) // 2]},
+                     {p.name: video(p) for p in folders}, weights, learn, warm)
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -38,11 +38,28 @@ def _blur(c: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(c, (0, 0), BLUR_SIGMA)
 
 
-def _sidelight(c: np.ndarray) -> np.ndarray:
+def sidelight(c: np.ndarray, strength: float = 1.0, span: tuple[float, float] = (0.0, 1.0),
+              from_left: bool = False, even: bool = False) -> np.ndarray:
+    """The side light at `strength` times the open-set camera's (0: untouched, 1: `--shift
+    sidelight`): the gain ramp runs across `span` (shares of the width, constant beyond it, so a
+    face in the middle of a larger photo gets the whole ramp), bright on the right unless
+    `from_left`. `even` lights the whole image as the ramp's dark end: the same lamp turned down."""
     w = c.shape[1]
-    ramp = np.linspace(SIDELIGHT[0], SIDELIGHT[1], w, dtype=np.float32)[None, :, None]
-    x = np.clip(c.astype(np.float32) / 255.0 * ramp, 0, 1) ** SIDELIGHT_GAMMA
+    lo, hi = (1 + strength * (SIDELIGHT[0] - 1), 1 + strength * (SIDELIGHT[1] - 1))
+    x0, x1 = round(span[0] * w), round(span[1] * w)
+    if even:
+        ramp = np.full(w, lo, dtype=np.float32)
+    else:
+        ramp = np.concatenate([np.full(x0, lo, dtype=np.float32), np.linspace(lo, hi, x1 - x0, dtype=np.float32),
+                               np.full(w - x1, hi, dtype=np.float32)])
+    if from_left:
+        ramp = ramp[::-1]
+    x = np.clip(c.astype(np.float32) / 255.0 * ramp[None, :, None], 0, 1) ** (1 + strength * (SIDELIGHT_GAMMA - 1))
     return (x * 255 + 0.5).astype(np.uint8)
+
+
+def _sidelight(c: np.ndarray) -> np.ndarray:
+    return sidelight(c)
 
 
 def _jpeg(c: np.ndarray) -> np.ndarray:

@@ -57,3 +57,34 @@ def test_warm_plays_twice_with_learning_off(shared):
     r = _module().run(shared / "datasets" / "umist", people=2, warm=True)
     assert r["warm"] and not r["learn"] and r["learned"] == {"p01": 0}
     assert all(v["outcomes"] == [] for v in r["by_video"].values())
+
+
+def test_a_photo_with_two_faces_enrols_the_one_nearest_its_centre(tmp_path):
+    """A 100x80 photo with faces centred at (20, 40) and (55, 35): the second is nearer the
+    centre (50, 40) and is the one given to enrol_candidate, and enrolled under the name."""
+    import cv2
+    import numpy as np
+
+    from app.recognition.detection import Face
+
+    mod = _module()
+    photo = tmp_path / "two.png"
+    cv2.imwrite(str(photo), np.zeros((80, 100, 3), np.uint8))
+    side, middle = Face((10, 30, 20, 20), 0.9), Face((45, 25, 20, 20), 0.9)
+    calls = {}
+
+    class Engine:
+        class detector:
+            @staticmethod
+            def detect(rgb):
+                return [side, middle]
+
+        def enrol_candidate(self, rgb, faces=None, name=""):
+            calls["faces"] = faces
+            return "candidate"
+
+        def enrol(self, name, candidate, source=None):
+            calls["enrol"] = (name, candidate, source)
+
+    mod.enrol_centre(Engine(), "p", photo)
+    assert calls == {"faces": [middle], "enrol": ("p", "candidate", "two.png")}
