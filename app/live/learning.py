@@ -233,10 +233,17 @@ class TrackLearner:
         span = log.labels[first:last + 1]
         if span.count(None) > MAX_UNKNOWN_SHARE * len(span):
             return Outcome(pid, (), "Unknown for too long in the middle")
-        first, last = sure[0], sure[-1]  # views are taken between two sure frames only
+        # The track as a whole, not only its luckiest frames: `strict` is a τ for a track's pooled
+        # template (the calibration's track table pools every frame), and a stranger who stands
+        # still near a look-alike's τ dips under it on a few frames by chance alone.
         template = _unit(log.pool) if log.pool is not None else None
+        views = self._views(pid, log.model_version)
+        if template is None or views is None or float(
+                scoring.scores(template[None], views, engine.encoder.scorer).min()) >= tau.strict:
+            return Outcome(pid, (), "the track as a whole was not named with a clear margin")
+        first, last = sure[0], sure[-1]  # views are taken between two sure frames only
         chosen = self._choose(log, pid, first, last, tau)
-        if not chosen or template is None:
+        if not chosen:
             return Outcome(pid, (), "no good frame unlike their views")
         rejected = self.engine.gallery.rejections(pid, log.model_version)
         if len(rejected):
@@ -256,8 +263,9 @@ class TrackLearner:
         pool = [f for f in log.frames if first <= f.index <= last]
         if not pool:
             return []
-        views = np.stack([s.embedding for s in self.engine.gallery.samples(pid)
-                          if s.model_version == log.model_version] or [np.zeros_like(pool[0].embedding)])
+        views = self._views(pid, log.model_version)
+        if views is None:
+            views = np.zeros_like(pool[0].embedding)[None]
         scorer = self.engine.encoder.scorer
         chosen: list[_Frame] = []
         for f in sorted(pool, key=lambda f: -f.score):
@@ -267,6 +275,11 @@ class TrackLearner:
                 if len(chosen) == PER_TRACK:
                     break
         return chosen
+
+    def _views(self, pid: int, model_version: str) -> np.ndarray | None:
+        """P's embeddings by this model (photos and learned views), or None."""
+        embs = [s.embedding for s in self.engine.gallery.samples(pid) if s.model_version == model_version]
+        return np.stack(embs) if embs else None
 
     def _add(self, pid: int, chosen: list[_Frame], model_version: str) -> tuple[int, ...]:
         """Add up to the caps; the oldest learned views make room. Returns the new sample ids."""
