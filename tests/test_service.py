@@ -2,33 +2,15 @@
 
 import numpy as np
 import pytest
+from service_helpers import library_on
 
 from app.errors import NameTakenError
-from app.live.pipeline import Engine
-from app.service import BackupCheck, EngineInfo, ImportResult, Library, PersonPage, PersonRow, PhotoFaces
-
-
-class FakeRecent:
-    def __init__(self):
-        self.synced, self.purged = 0, 0
-
-    def sync_people(self, gallery):
-        self.synced += 1
-        return 0
-
-    def purge(self):
-        self.purged += 1
-        return 0
+from app.service import BackupCheck, EngineInfo, ImportResult, PersonPage, PersonRow, PhotoFaces
 
 
 @pytest.fixture
 def lib(yunet_path, tmp_path):
-    eng = Engine.create("yunet", yunet_path, device="cpu", gallery_path=tmp_path / "g.sqlite3")
-    recent = FakeRecent()
-    library = Library(eng, lambda: recent)
-    library.fake_recent = recent
-    yield library
-    eng.close()
+    yield from library_on(yunet_path, tmp_path)
 
 
 def _enrol(lib, path, name, add=False):

@@ -11,34 +11,19 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from service_helpers import library_on
 
 from app.errors import NameTakenError, OneShotError
 from app.imageio import load_image
 from app.live.guided import DONE, FRONTAL, LEFT, PROMPTS, RIGHT
-from app.live.pipeline import Engine
 from app.service import Library
 
 TRACK = 5
 
 
-class FakeRecent:
-    def __init__(self):
-        self.synced = 0
-
-    def sync_people(self, gallery):
-        self.synced += 1
-        return 0
-
-
 @pytest.fixture
 def lib(yunet_path, tmp_path):
-    eng = Engine.create("yunet", yunet_path, device="cpu", gallery_path=tmp_path / "g.sqlite3")
-    recent = FakeRecent()
-    library = Library(eng, lambda: recent)
-    library.fake_recent = recent
-    library.engine = eng
-    yield library
-    eng.close()
+    yield from library_on(yunet_path, tmp_path)
 
 
 @pytest.fixture
