@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from turning_head import Seen, Video, as_frame, measure  # noqa: E402
+from turning_head import Seen, Video, add_play_options, as_frame, measure, print_summary  # noqa: E402
 
 from app import paths  # noqa: E402
 from app.evaluation.datasets import lfw_image_path  # noqa: E402
@@ -142,12 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
                     help="devtest: the one final measurement of what ships; never tune on it")
     ap.add_argument("--each-step", action="store_true",
                     help="every light step its own short video: where the naming itself breaks")
-    ap.add_argument("--weights", default=None)
-    ap.add_argument("--learn", action="store_true",
-                    help="play every video once learning from tracks, then measure a second play")
-    ap.add_argument("--warm", action="store_true",
-                    help="play every video once with learning off, then measure a second play (--learn's baseline)")
-    ap.add_argument("--json", action="store_true")
+    add_play_options(ap)
     args = ap.parse_args(argv)
     lfw = args.lfw or (paths.shared_dir() or Path("../shared")) / "datasets" / "lfw"
     if not (lfw / "protocol").is_dir():
@@ -158,11 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         return out
     print(f"{out['people']} {args.people_set} people, {out['enrolled']} enrolled from photo {ENROL_PHOTO}, "
           f"{out['frames_per_video']} frames each; engine {out['engine']}")
-    for key in ("enrolled_named_right", "enrolled_named_other", "enrolled_no_face",
-                "stranger_frames_named", "stranger_sequences_named"):
-        print(f"{key}: {out[key]:.3f}" if out[key] is not None else f"{key}: -")
-    if args.learn:
-        print(f"learned views: {out['learned']}; learned from another's video: {out['learned_from_another_video']}")
+    print_summary(out, args.learn)
     print("step           enrolled right  other  no face  strangers named")
     for step, r in out["per_step"].items():
         print(f"{step:<14} {r['enrolled_frames']:>8} {r['right']:>5} {r['named_other']:>6} {r['no_face']:>8} "

@@ -192,16 +192,31 @@ def run(umist: Path, people: int | None = None, weights: str | None = None, lear
     return out
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--umist", type=Path, default=None, help="default: ../shared/datasets/umist")
-    ap.add_argument("--people", type=int, default=None, help="only the first N people (sorted)")
+def add_play_options(ap: argparse.ArgumentParser) -> None:
+    """The options every played benchmark takes (this one and lighting_sweep.py)."""
     ap.add_argument("--weights", default=None)
     ap.add_argument("--learn", action="store_true",
                     help="play every video once learning from tracks, then measure a second play")
     ap.add_argument("--warm", action="store_true",
                     help="play every video once with learning off, then measure a second play (--learn's baseline)")
     ap.add_argument("--json", action="store_true")
+
+
+def print_summary(out: dict, learn: bool) -> None:
+    """The shares `summarise` gives, and with `learn` what was learned."""
+    for key in ("enrolled_named_right", "enrolled_named_other", "enrolled_no_face",
+                "stranger_frames_named", "stranger_sequences_named"):
+        print(f"{key}: {out[key]:.3f}" if out[key] is not None else f"{key}: -")
+    if learn:
+        print(f"learned views: {out['learned']}; learned from another's video: "
+              f"{out['learned_from_another_video']}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--umist", type=Path, default=None, help="default: ../shared/datasets/umist")
+    ap.add_argument("--people", type=int, default=None, help="only the first N people (sorted)")
+    add_play_options(ap)
     args = ap.parse_args(argv)
     umist = args.umist or (paths.shared_dir() or Path("../shared")) / "datasets" / "umist"
     if not umist.is_dir():
@@ -211,14 +226,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(out, indent=1))
     else:
         print(f"{out['people']} people, {out['enrolled']} enrolled from {ENROL_VIEW}; engine {out['engine']}")
-        for key in ("enrolled_named_right", "enrolled_named_other", "enrolled_no_face",
-                    "stranger_frames_named", "stranger_sequences_named"):
-            print(f"{key}: {out[key]:.3f}" if out[key] is not None else f"{key}: -")
-        if args.learn:
-            print(f"learned views: {out['learned']}; learned from another's video: "
-                  f"{out['learned_from_another_video']}")
+        print_summary(out, args.learn)
     return out
-
 
 if __name__ == "__main__":
     main()
