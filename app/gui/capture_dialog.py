@@ -322,19 +322,7 @@ class CaptureDialog(QDialog):
 
     def _ask_name_taken(self, existing: str) -> None:
         self._update_buttons()
-
-        def other() -> None:
-            self.name_question = None
-            self._set_summary(f"{existing} is already enrolled: type another name.", error=True)
-            self.name_edit.setFocus()
-            self.name_edit.selectAll()
-
-        def add() -> None:
-            self.name_question = None
-            self._submit(existing, add=True)
-
-        self._set_summary(f"{existing} is already enrolled.")
-        self.name_question = ask_name_taken(self, existing, "these views", add, other)
+        ask_name_taken(self, existing, "these views", self._set_summary)
 
     # ---- closing --------------------------------------------------------------------------
     def done(self, result: int) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Protocol, cast
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -436,28 +436,24 @@ class EnrolDialog(QDialog):
         self.accept()
 
     def _ask_name_taken(self, existing: str) -> None:
-        """"X is already enrolled. Add this photo to X, or choose another name?" (window-modal,
-        not blocking: the answer comes back through the box's signal)."""
         self._update_ok()
-
-        def other() -> None:
-            self.name_question = None
-            self._set_info(f"{existing} is already enrolled: type another name.", error=True)
-            self.name_edit.setFocus()
-            self.name_edit.selectAll()
-
-        def add() -> None:
-            self.name_question = None
-            self._submit(existing, add=True)
-
-        self.name_question = ask_name_taken(self, existing, "this photo", add, other)
-        self._set_info(f"{existing} is already enrolled.")
+        ask_name_taken(self, existing, "this photo", self._set_info)
 
 
-def ask_name_taken(parent: QWidget, existing: str, what: str, on_add, on_other) -> QMessageBox:
+class NameDialog(Protocol):
+    """What `ask_name_taken` needs of an enrol dialog."""
+
+    name_edit: QLineEdit
+    name_question: QMessageBox | None
+
+    def _submit(self, name: str, add: bool) -> None: ...
+
+
+def ask_name_taken(dialog: NameDialog, existing: str, what: str, say: Callable[[str, bool], None]) -> None:
     """"X is already enrolled. Add `what` to X, or choose another name?", window-modal and not
-    blocking: `on_add()` or `on_other()` is called with the answer (the enrol dialogs' shared
-    question)."""
+    blocking (`dialog.name_question` while it is open): Add submits again under X, Choose another
+    puts the focus back in the name field (the enrol dialogs' shared question). `say` shows a line."""
+    parent = cast(QWidget, dialog)
     box = QMessageBox(QMessageBox.Icon.Question, "Name already enrolled",
                       f"{existing} is already enrolled. Add {what} to {existing}, "
                       f"or choose another name?", QMessageBox.StandardButton.NoButton, parent)
@@ -468,12 +464,16 @@ def ask_name_taken(parent: QWidget, existing: str, what: str, on_add, on_other) 
     box.setEscapeButton(other)
 
     def answered(_result: int = 0) -> None:
+        dialog.name_question = None
         if box.clickedButton() is add:
-            on_add()
+            dialog._submit(existing, add=True)
         else:
-            on_other()
+            say(f"{existing} is already enrolled: type another name.", True)
+            dialog.name_edit.setFocus()
+            dialog.name_edit.selectAll()
         box.deleteLater()
 
     box.finished.connect(answered)
+    dialog.name_question = box
     box.open()
-    return box
+    say(f"{existing} is already enrolled.", False)
