@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.gui.enrol_dialog import ERROR_STYLE, NameTaken, ask_name_taken
+from app.gui.enrol_dialog import ERROR_STYLE, NameTaken, ask_name_taken, name_taken
 from app.gui.live_view import SELECTED_COLOUR, ImageWithBoxes, qimage_from_rgb
 
 if TYPE_CHECKING:
@@ -289,11 +289,7 @@ class CaptureDialog(QDialog):
 
     def _submit(self, name: str, add: bool) -> None:
         def job(library, progress):
-            if not add:
-                taken = library.find(name)
-                if taken is not None:
-                    return NameTaken(taken.name)
-            return library.enrol_capture(name, add_to_existing=add)
+            return name_taken(library, name, add) or library.enrol_capture(name, add_to_existing=add)
 
         self.busy = True
         self.error = ""

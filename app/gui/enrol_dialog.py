@@ -416,11 +416,7 @@ class EnrolDialog(QDialog):
         cand, source = self.candidate, self.source_name
 
         def job(library, progress):
-            if not add:
-                taken = library.find(name)
-                if taken is not None:
-                    return NameTaken(taken.name)
-            return library.enrol(name, cand, source=source, add_to_existing=add)
+            return name_taken(library, name, add) or library.enrol(name, cand, source=source, add_to_existing=add)
 
         self.busy = True
         self._update_ok()
@@ -438,6 +434,13 @@ class EnrolDialog(QDialog):
     def _ask_name_taken(self, existing: str) -> None:
         self._update_ok()
         ask_name_taken(self, existing, "this photo", self._set_info)
+
+
+def name_taken(library, name: str, add: bool) -> NameTaken | None:
+    """On the engine thread, before enrolling a new person: the enrolled person `name` already
+    is, so the dialog asks first (None: free, or adding was chosen)."""
+    taken = None if add else library.find(name)
+    return NameTaken(taken.name) if taken is not None else None
 
 
 class NameDialog(Protocol):
