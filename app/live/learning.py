@@ -242,7 +242,7 @@ class TrackLearner:
                 scoring.scores(template[None], views, engine.encoder.scorer).min()) >= tau.strict:
             return Outcome(pid, (), "the track as a whole was not named with a clear margin")
         first, last = sure[0], sure[-1]  # views are taken between two sure frames only
-        chosen = self._choose(log, pid, first, last, tau)
+        chosen = self._choose(log, views, first, last, tau)
         if not chosen:
             return Outcome(pid, (), "no good frame unlike their views")
         rejected = self.engine.gallery.rejections(pid, log.model_version)
@@ -257,15 +257,12 @@ class TrackLearner:
         self.added_total += len(added)
         return Outcome(pid, added, "")
 
-    def _choose(self, log: _Log, pid: int, first: int, last: int, tau: Thresholds) -> list[_Frame]:
-        """The best frames of the span named `pid`, each above the strict τ from every view of
-        `pid` and from each other, best quality first (at most PER_TRACK)."""
+    def _choose(self, log: _Log, views: np.ndarray, first: int, last: int, tau: Thresholds) -> list[_Frame]:
+        """The best frames of the span, each above the strict τ from every one of the person's
+        `views` and from each other, best quality first (at most PER_TRACK)."""
         pool = [f for f in log.frames if first <= f.index <= last]
         if not pool:
             return []
-        views = self._views(pid, log.model_version)
-        if views is None:
-            views = np.zeros_like(pool[0].embedding)[None]
         scorer = self.engine.encoder.scorer
         chosen: list[_Frame] = []
         for f in sorted(pool, key=lambda f: -f.score):
