@@ -360,18 +360,25 @@ class Engine:
         return EnrolCandidate(face, crop, emb, quality.reasons, nearest, quality)
 
     def enrol(self, name: str, candidate: EnrolCandidate, source: str | None = None,
-               add_to_existing: bool = False) -> Person:
+               add_to_existing: bool = False,
+               more: Sequence[tuple[EnrolCandidate, str | None]] = ()) -> Person:
+        """Enrol `candidate` under `name`, with any `more` (candidate, source) photos in the same
+        gallery transaction (all or none)."""
         q = candidate.quality
         return self.gallery.enrol(name, candidate.crop, candidate.embedding, self.encoder.version,
                                    source=source, add_to_existing=add_to_existing,
-                                   quality=None if q is None else q.score, quality_note=None if q is None else q.note)
+                                   quality=None if q is None else q.score, quality_note=None if q is None else q.note,
+                                   more=self._new_samples(more))
 
     def add_candidates(self, person_id: int, candidates: list[tuple[EnrolCandidate, str | None]]) -> list[Sample]:
         """Add (candidate, source) photos to someone in one gallery transaction (all or none)."""
-        return self.gallery.add_samples(person_id, [
-            NewSample(c.crop, c.embedding, self.encoder.version, source,
-                      None if c.quality is None else c.quality.score, None if c.quality is None else c.quality.note)
-            for c, source in candidates])
+        return self.gallery.add_samples(person_id, self._new_samples(candidates))
+
+    def _new_samples(self, candidates: Sequence[tuple[EnrolCandidate, str | None]]) -> list[NewSample]:
+        return [NewSample(c.crop, c.embedding, self.encoder.version, source,
+                          None if c.quality is None else c.quality.score,
+                          None if c.quality is None else c.quality.note)
+                for c, source in candidates]
 
     def enrol_photo(self, name: str, path: str | os.PathLike, face_index: int | None = None,
                      add_to_existing: bool = False) -> tuple[Person, EnrolCandidate]:

@@ -320,8 +320,7 @@ class Library:
                     source: str = "guided capture") -> Person:
         """A finished guided capture's views (`app.live.guided`) as one person's photos, all or
         none: embedded as enrolment embeds stored crops, the first (frontal) view enrolled through
-        the one enrolment path and the rest added in one transaction; a new person whose other
-        views fail is erased again."""
+        the one enrolment path with the rest in the same transaction."""
         from app.errors import OneShotError
         from app.live.pipeline import EnrolCandidate
         if not views:
@@ -337,12 +336,8 @@ class Library:
             engine.add_candidates(taken.id, list(zip(cands, sources)))
             self._sync_recent()
             return self._gallery.person(taken.id)
-        person = engine.enrol(name, cands[0], source=sources[0], add_to_existing=add_to_existing)
-        try:
-            engine.add_candidates(person.id, list(zip(cands[1:], sources[1:])))
-        except Exception:
-            self._gallery.delete(person.id)  # a new person with only some of their views: none
-            raise
+        person = engine.enrol(name, cands[0], source=sources[0], add_to_existing=add_to_existing,
+                              more=list(zip(cands[1:], sources[1:])))
         self._sync_recent()
         return self._gallery.person(person.id)
 

@@ -151,14 +151,20 @@ class Gallery(GalleryDatabase):
 
     def enrol(self, name: str, crop: np.ndarray, embedding: np.ndarray, model_version: str,
                source: str | None = None, add_to_existing: bool = False, quality: float | None = None,
-               quality_note: str | None = None) -> Person:
-        """Create a person with their first sample in one transaction. A name already taken
-        (ignoring case) is refused unless `add_to_existing`, which adds the sample to that person.
-        `quality`, `quality_note`: the face's `app.recognition.quality.Quality` score and note, shown later."""
+               quality_note: str | None = None, more: Sequence[NewSample] = ()) -> Person:
+        """Create a person with their first sample, and any `more` photos, in one transaction. A
+        name already taken (ignoring case) is refused unless `add_to_existing`, which adds the
+        samples to that person. `quality`, `quality_note`: the face's
+        `app.recognition.quality.Quality` score and note, shown later.
+
+        Why `more` here and not a second call: giving the name to someone new erases a deleted
+        namesake awaiting undo, so a person enrolled in two steps whose second step fails would
+        have cost that undo for nothing."""
         name = validate_name(name)
         crop, emb = check_crop(crop), check_embedding(embedding)
         model_version = check_model_version(model_version)
         png = encode_crop(crop)
+        extra = [self._checked(n) for n in more]
         with self._write() as conn:
             taken = self._taken_by(conn, name)
             freed = False
@@ -172,6 +178,8 @@ class Gallery(GalleryDatabase):
                 cur = conn.execute("INSERT INTO people(name, created) VALUES (?, ?)", (name, self.clock()))
                 person_id = _new_id(cur)
             self._insert_sample(conn, person_id, png, emb, model_version, source, quality, quality_note)
+            for _, x_emb, x_mv, x_png, n in extra:
+                self._insert_sample(conn, person_id, x_png, x_emb, x_mv, n.source, n.quality, n.quality_note)
             row = conn.execute(self._PERSON_SQL + " AND p.id = ?", (person_id,)).fetchone()
         if freed:
             self._compact()
@@ -187,10 +195,7 @@ class Gallery(GalleryDatabase):
 
     def add_samples(self, person_id: int, new: Sequence[NewSample]) -> list[Sample]:
         """Several photos of someone in ONE transaction: all of them are added, or none."""
-        checked = []
-        for n in new:
-            crop, emb = check_crop(n.crop), check_embedding(n.embedding)
-            checked.append((crop, emb, check_model_version(n.model_version), encode_crop(crop), n))
+        checked = [self._checked(n) for n in new]
         out = []
         with self._write() as conn:
             pid, _ = self._active(conn, person_id)
@@ -200,6 +205,12 @@ class Gallery(GalleryDatabase):
                 out.append(Sample(sid, pid, crop.copy(), emb.copy(), mv, n.source, float(created),
                                   None if n.quality is None else float(n.quality), n.quality_note, False))
         return out
+
+    @staticmethod
+    def _checked(n: NewSample) -> tuple[np.ndarray, np.ndarray, str, bytes, NewSample]:
+        """A new sample's crop, embedding, model version and PNG, checked before any write."""
+        crop, emb = check_crop(n.crop), check_embedding(n.embedding)
+        return crop, emb, check_model_version(n.model_version), encode_crop(crop), n
 
     def rename(self, person_id: int, new_name: str) -> Person:
         """A new name; `NameTakenError` (naming who has it) when it is someone else's, so the caller

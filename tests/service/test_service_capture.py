@@ -94,12 +94,35 @@ def test_a_failure_while_adding_the_later_views_leaves_no_new_person(lib, frames
     monkeypatch.setattr(gallery, "_insert_sample", fails_on_the_third)
     with pytest.raises(OSError, match="disk full"):
         lib.enrol_capture("Obama")
-    assert len(calls) == 3  # the first view was enrolled, the second written, the third failed
+    assert len(calls) == 3  # one transaction: two views written, the third failed, none kept
     monkeypatch.setattr(gallery, "_insert_sample", real)
     assert lib.find("Obama") is None and gallery.people() == [] and gallery.samples() == []
     assert lib.deleted_people() == [] and len(lib.engine.matcher) == 0
     assert lib.capture_progress() is not None and len(lib.capture_progress().crops) == 3  # kept to retry
     assert lib.enrol_capture("Obama").sample_count == 3  # and the retry enrols all three
+
+
+def test_a_failed_capture_under_a_deleted_persons_name_leaves_their_undo(lib, frames, samples_dir, monkeypatch):
+    """Giving a name to someone new erases a namesake deleted moments ago (their undo ends); a
+    capture that then fails to enrol must not have cost that undo."""
+    old = lib.enrol("Obama", lib.candidate(load_image(samples_dir / "obama-480p.jpg")))
+    lib.delete(old.id)
+    capture_all(lib, frames)
+    gallery = lib.engine.gallery
+    real = gallery._insert_sample
+
+    def fails_on_a_later_view(conn, person_id, png, emb, model_version, source, *rest):
+        if source == "guided capture (right)":
+            raise OSError("disk full")
+        return real(conn, person_id, png, emb, model_version, source, *rest)
+
+    monkeypatch.setattr(gallery, "_insert_sample", fails_on_a_later_view)
+    with pytest.raises(OSError, match="disk full"):
+        lib.enrol_capture("Obama")
+    monkeypatch.setattr(gallery, "_insert_sample", real)
+    assert [d.name for d in lib.deleted_people()] == ["Obama"] and lib.find("Obama") is None
+    back = lib.undo_delete(old.id)
+    assert back.name == "Obama" and back.sample_count == 1
 
 
 def test_add_to_existing_adds_every_view_in_one_transaction(lib, frames, samples_dir, monkeypatch):

@@ -619,6 +619,22 @@ def test_a_new_person_under_a_deleted_name_ends_that_undo(db):
         assert g.deleted_people() == [] and len(g.samples()) == 1
 
 
+def test_a_person_enrolled_with_more_photos_is_one_transaction_that_keeps_a_deleted_namesake(db):
+    from app.store.records import NewSample
+    with Gallery(db) as g:
+        old = g.enrol("Ann", crop(1), emb(1), V1)
+        g.delete(old.id, undoable=True)
+        with pytest.raises(ValueError):  # a bad later photo: refused before anything is written
+            g.enrol("Ann", crop(2), emb(2), V1, more=[NewSample(crop(3), np.full(8, np.nan), V1)])
+        assert [d.id for d in g.deleted_people()] == [old.id] and g.people() == []
+        new = g.enrol("Ann", crop(2), emb(2), V1, source="a",
+                      more=[NewSample(crop(3), emb(3), V1, "b", 0.5, "note"), NewSample(crop(4), emb(4), V2, "c")])
+        assert new.sample_count == 3 and g.deleted_people() == []
+        got = g.samples(new.id)
+        assert [s.source for s in got] == ["a", "b", "c"] and [s.model_version for s in got] == [V1, V1, V2]
+        assert np.array_equal(got[2].crop, crop(4)) and got[1].quality == 0.5 and got[1].quality_note == "note"
+
+
 def test_rejection_stops_that_match_only_persists_and_goes_with_the_person(db):
     ann_photo = emb(1)
     stranger = near(ann_photo, 1, 0.3)      # a look-alike the matcher names Ann at τ 0.5
