@@ -56,6 +56,7 @@ class Recognition:
     face: Face
     match: Match
     embedding: np.ndarray | None  # None: not embedded this frame, its track's name carried over
+    judged: bool = True  # False: too blurred or dark to embed, so it says nothing of who this is
 
 
 def _two_taus(before: float, after: float) -> str:
@@ -311,15 +312,17 @@ class Engine:
 
     def recognise(self, rgb: np.ndarray, faces: list[Face]) -> list[Recognition]:
         """Embed and name these faces of the frame. A face too blurred for any name (under
-        `quality.MIN_NAMING_SHARPNESS`) is not embedded at all: it stays Unknown with nobody
-        nearest (who a featureless face lies nearest to means nothing), no track pools it and no
-        recent-faces entry starts from it, and a blurred crowd costs no encoder time."""
+        `quality.MIN_NAMING_SHARPNESS`) is not embedded at all: it says Unknown with nobody
+        nearest (who a featureless face lies nearest to means nothing) and is marked not
+        `judged`, no track pools it or counts its answer (a named face that blurs or dims keeps
+        its track's name), no recent-faces entry starts from it, and a blurred crowd costs no
+        encoder time."""
         if not faces:
             return []
         full = align_many(rgb, faces, STORED_CROP)  # sharpness is measured on the full frame
         sharp = [i for i, crop in enumerate(full) if sharpness(crop) >= MIN_NAMING_SHARPNESS]
         matcher, tau = self._decision()
-        out = [Recognition(f, Match(UNKNOWN, None, float("inf"), threshold=tau), None) for f in faces]
+        out = [Recognition(f, Match(UNKNOWN, None, float("inf"), threshold=tau), None, judged=False) for f in faces]
         if not sharp:
             return out
         chosen = [faces[i] for i in sharp]

@@ -41,6 +41,10 @@ Identify = Callable[[np.ndarray], Sequence[Match]]
 K = TypeVar("K", bound=Hashable)
 # A track may be named from its MIN_FRAMES-th analysed frame on; its template pools the last POOL.
 MIN_FRAMES, POOL = 2, 30
+# Analysed frames a face too blurred or dark to judge repeats its track's last judged answer
+# (about a second live): long enough for a quick turn or a lamp dimmed, short enough that a name
+# nobody can check does not stay on a face for good.
+HOLD_UNJUDGED = 30
 
 
 def iou(a: Box, b: Box) -> float:
@@ -86,6 +90,7 @@ class Detection:
     match: Match                          # this frame alone's answer (person id, name, distance, nearest)
     embedding: np.ndarray | None = None   # its unit embedding; None: not embedded this frame
     sure: bool = False                    # this frame alone is far under τ from `match`'s person
+    judged: bool = True                   # False: too blurred or dark to say anything; no vote
 
 
 @dataclass
@@ -99,6 +104,8 @@ class Track:
     embeddings: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=30))
     pooled_id: int | None = None  # who the template was last matched to (None: Unknown)
     names: dict[int, str] = field(default_factory=dict)  # each voted person's name, as last answered
+    judged: int | None = None     # the last vote of a frame seen well enough to judge
+    unjudged: int = 0             # frames since that one
 
     def template(self) -> np.ndarray:
         """The re-normalised mean of the track's recent embeddings."""
@@ -189,10 +196,21 @@ class Tracker:
         decided = self._decide(detections, current, identify)
         out: list[Labelled] = []
         for t, d, (pid, name, distance, nearest) in zip(current, detections, decided):
-            t.distance = distance
-            t.votes.append(pid)
-            if pid is not None:
-                t.names[pid] = name  # a rename shows from this answer on
+            if d.judged:
+                t.distance = distance
+                t.votes.append(pid)
+                if d.embedding is not None or identify is None:  # not a settled face carried over
+                    t.judged, t.unjudged = pid, 0
+                if pid is not None:
+                    t.names[pid] = name  # a rename shows from this answer on
+            else:
+                # A face the app cannot see well enough to judge (blurred by a quick turn, dimmed
+                # by a lamp going out) is neither the person nor a stranger: it repeats the last
+                # frame that was seen (Unknown when none was), for a while; a face that stays
+                # unseen longer says Unknown, as before.
+                distance = t.distance
+                t.unjudged += 1
+                t.votes.append(t.judged if t.unjudged <= HOLD_UNJUDGED else None)
             who = t.person_id
             out.append(Labelled(t.id, t.box, t.label, d.match.name, distance, who is not None,
                                 float(d.match.distance), nearest, who))
@@ -320,7 +338,8 @@ class LiveLabeller:
         labels = self.tracker.update([Detection(r.face.box, r.match, r.embedding,
                                                 sure is not None and r.embedding is not None
                                                 and r.match.person_id is not None
-                                                and float(r.match.distance) < sure)
+                                                and float(r.match.distance) < sure,
+                                                getattr(r, "judged", True))
                                       for r in recognitions], self.identify)
         if self.recent is not None:
             self.recent.observe_frame(rgb, recognitions, labels, model, when=when, frame_index=frame_index,

@@ -25,8 +25,9 @@ def test_the_added_profile_frame_is_nearer_his_own_frames_than_any_audience_face
     # with τ for 3 photos, every frame of his profile is under it
     under = re.search(r"under τ: his (\d+) of (\d+), audience (\d+)", rows["ours, normalised"][3])
     assert under and int(under[1]) == int(under[2]) > 0, rows["ours, normalised"]
-    # --tracks: every audience track near Alex, replayed under each τ; a frame is shown as Alex only
-    # with its pooled distance under that τ, and under the τ for tracks none is (the acceptance)
+    # --tracks: every audience track near Alex, replayed under each τ; a track is named Alex only
+    # from a pooled distance under that τ (the vote, and a blurred face repeating the frame last
+    # seen, may then hold the name a while), and under the τ for tracks none is (the acceptance)
     blocks = re.findall(r"replayed under (the faces' τ for 3 photos|the τ for tracks) \(([\d.]+)\): (\d+) audience "
                         r"track\(s\)[^\n]*\n((?:track .*\n?)*)", out)
     assert [b[0] for b in blocks] == ["the faces' τ for 3 photos", "the τ for tracks"], out
@@ -38,6 +39,7 @@ def test_the_added_profile_frame_is_nearer_his_own_frames_than_any_audience_face
         for ln in tracks:
             shown = [int(x) for x in re.search(r"\[([\d, ]*)\]", ln)[1].split(",") if x.strip()]
             pooled = {int(i): float(d) for i, d in re.findall(r"(\d+):([\d.]+)", ln.split("pooled distances")[1])}
-            assert all(pooled[i] < t for i in shown), ln
+            starts = [i for i in shown if i - 1 not in shown]  # the first frame of each named stretch
+            assert all(pooled[i] < t for i in starts), ln
             if what == "the τ for tracks":
                 assert not shown, ln

@@ -143,7 +143,7 @@ def test_a_face_too_blurred_for_any_name_stays_unknown_and_is_not_embedded(engin
     assert clear.match.name == "Obama" and clear.embedding is not None
     assert embedded == [1]  # the sharp photo's face only: the featureless one never reached the encoder
     assert r.match.name == "Unknown" and r.match.person_id is None and r.match.nearest is None
-    assert r.embedding is None
+    assert r.embedding is None and not r.judged and clear.judged  # it says nothing of who this is
 
 
 def test_live_tracks_are_named_under_the_rules_tau_for_tracks(engine, samples_dir):

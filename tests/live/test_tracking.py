@@ -285,3 +285,66 @@ def test_two_people_with_one_name_are_never_one_vote():
         lab = t.update([Detection(box, Match("Ann", pid, 0.1))])[0]
     assert (lab.name, lab.person_id) == ("Ann", 1)
     assert list(t.tracks[0].votes) == [2, 1, 1, 2, 1]
+
+
+def unseen(box) -> Detection:
+    """A face too blurred or dark to embed, as `Engine.recognise` reports it: Unknown, nobody
+    nearest, not judged."""
+    return Detection(box, Match(UNKNOWN, None, float("inf")), None, judged=False)
+
+
+def test_a_face_too_blurred_or_dark_to_judge_keeps_its_tracks_answer():
+    t = Tracker(history=5)
+    box = (100, 100, 50, 50)
+    for _ in range(3):
+        (lab,) = t.update([det(box, "Lin", 0.3)])
+    assert lab.name == "Lin" and lab.distance == 0.3
+    for _ in range(12):  # far longer than the vote's history: the light went down
+        (lab,) = t.update([unseen(box)])
+        assert (lab.name, lab.known, lab.person_id, lab.distance) == ("Lin", True, PEOPLE["Lin"], 0.3)
+        assert lab.raw_name == UNKNOWN
+    assert t.tracks[0].names == {PEOPLE["Lin"]: "Lin"}  # its name is not overwritten by "Unknown"
+    (lab,) = t.update([det(box, "A", 0.2)])  # seen again: judged as any frame (one vote of five)
+    assert lab.name == "Lin" and t.tracks[0].votes[-1] == PEOPLE["A"]
+    for _ in range(2):  # unseen again: it repeats the last frame seen (A), not the majority (Lin)
+        (lab,) = t.update([unseen(box)])
+    assert lab.name == "A" and list(t.tracks[0].votes)[-3:] == [PEOPLE["A"]] * 3
+
+
+def test_a_face_unseen_for_longer_than_the_hold_says_unknown():
+    from app.live.tracking import HOLD_UNJUDGED
+    t = Tracker(history=5)
+    box = (100, 100, 50, 50)
+    for _ in range(3):
+        t.update([det(box, "Lin", 0.3)])
+    shown = [t.update([unseen(box)])[0].name for _ in range(HOLD_UNJUDGED + 5)]
+    assert shown[:HOLD_UNJUDGED] == ["Lin"] * HOLD_UNJUDGED  # held for as long as the hold
+    assert shown[HOLD_UNJUDGED + 2:] == [UNKNOWN] * 3     # then Unknown, once it has the majority
+
+
+def test_a_wrong_name_is_not_kept_alive_by_blurred_frames():
+    """A face named at the margin, then judged Unknown between blurred frames: the blurred ones
+    repeat the Unknown it was last judged, so the name goes as it would without them."""
+    t = Tracker(history=5)
+    box = (10, 10, 40, 40)
+    for _ in range(5):
+        t.update([det(box, "Alex", 1.15)])
+    names = []
+    for _ in range(3):
+        names.append(t.update([det(box, UNKNOWN, 1.17)])[0].name)
+        names.append(t.update([unseen(box)])[0].name)
+    assert names[-1] == UNKNOWN and names.count("Alex") <= 3
+
+
+def test_a_track_that_was_never_judged_stays_unknown_and_a_judged_unknown_still_counts():
+    t = Tracker(history=5)
+    box = (10, 10, 40, 40)
+    for _ in range(6):
+        (lab,) = t.update([unseen(box)])
+        assert lab.name == UNKNOWN and not lab.known and lab.person_id is None
+    other = (200, 10, 40, 40)
+    t.update([det(other, "A", 0.3)])
+    t.update([det(other, "A", 0.3)])
+    for _ in range(3):  # seen and judged Unknown: the name goes, as before
+        (lab,) = t.update([det(other, UNKNOWN, 0.9)])
+    assert lab.name == UNKNOWN
