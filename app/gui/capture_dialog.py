@@ -114,6 +114,7 @@ class CaptureDialog(QDialog):
         self._asked_track = track_id
         self._labels: list = []  # the live picture's faces (FrameResult.labels)
         self._added = False      # the views went to someone already enrolled
+        self._note = ""          # said before the summary while the capture starts over
 
         lay = QVBoxLayout(self)
         self.prompt = QLabel("Starting the capture…")
@@ -194,9 +195,32 @@ class CaptureDialog(QDialog):
 
         self.worker.submit(lambda library, progress: library.start_capture(track_id), started, self._fail)
 
+    def set_worker(self, worker) -> None:
+        """The engine restarted (another detector, device or model): its new worker has no
+        capture and its tracks are new, so the capture starts again there, on the first face
+        alone in the picture, saying why the views kept so far are gone."""
+        if self._closed or worker is self.worker:
+            return
+        self._disconnect()
+        self.worker = worker
+        worker.capture.connect(self._on_progress)
+        worker.result.connect(self._on_frame)
+        self._asked_track = None
+        self._note = "The recognition engine restarted, so the capture started again. "
+        self.start(None)
+        self._set_summary(self._note.strip())
+
+    def _disconnect(self) -> None:
+        try:
+            self.worker.capture.disconnect(self._on_progress)
+            self.worker.result.disconnect(self._on_frame)
+        except (RuntimeError, TypeError):
+            pass
+
     def start_again(self) -> None:
         """Drop the views kept and capture again: the same face while it is still followed; once
         lost, the next face alone in the picture (the old track is gone for good)."""
+        self._note = ""
         p = self.progress
         if p is not None and not p.lost and p.track_id is not None:
             track: int | None = p.track_id
@@ -273,7 +297,9 @@ class CaptureDialog(QDialog):
         (self.restart_button if restart else self.ok_button).setDefault(True)
 
     def _set_summary(self, text: str, error: bool = False) -> None:
-        self.summary.setText(text)
+        if self._note and self.progress is not None and any(self.progress.filled.values()):
+            self._note = ""  # said until the new capture keeps its first view
+        self.summary.setText(text if not text or text.startswith(self._note) else self._note + text)
         self.summary.setStyleSheet(ERROR_STYLE if error else "")
 
     def _fail(self, message: str) -> None:
@@ -325,11 +351,7 @@ class CaptureDialog(QDialog):
         """Closed in any way: a capture still running is stopped (Cancel enrols nothing)."""
         if not self._closed:
             self._closed = True
-            try:
-                self.worker.capture.disconnect(self._on_progress)
-                self.worker.result.disconnect(self._on_frame)
-            except (RuntimeError, TypeError):
-                pass
+            self._disconnect()
             if result != QDialog.DialogCode.Accepted:
                 self.worker.submit(lambda library, progress: library.stop_capture())
         super().done(result)

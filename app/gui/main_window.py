@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
+from app.gui.capture_dialog import CaptureDialog
 from app.gui.figures import model_label, plural
 from app.gui.live_view import FIRST_RUN_TEXT, LiveView
 from app.gui.messages import show_error
@@ -215,6 +216,9 @@ class MainWindow(MenusMixin, LiveWiringMixin, StatusBarMixin, PeopleMixin):
         for dlg in self._person_dialogs:
             dlg.worker = w
         w.start()
+        for d in self._dialogs:
+            if isinstance(d, CaptureDialog):
+                d.set_worker(w)
 
     def _engine_ready(self, info: EngineInfo) -> None:
         self.info = info

@@ -200,3 +200,29 @@ def test_the_snapshot_offers_a_capture_of_the_face_picked_and_a_photo_does_not(q
     qtbot.keyClick(dlg, Qt.Key.Key_Escape)  # Esc cancels like the button
     assert not dlg.isVisible()
     assert ask_worker(qtbot, win.inference, lambda library: library.capture_progress()) is None
+
+
+def test_a_capture_running_when_the_engine_restarts_starts_again_on_the_new_engine(qtbot, make_window, samples_dir):
+    """The engine is started anew (as after a failed engine comes back, or a model chosen while it
+    was down): an open capture dialog moves to the new engine, says its views are gone, captures
+    again there and enrols."""
+    win = make_window(samples_dir / CLIP, loop=True)
+    qtbot.waitUntil(lambda: win.last_result is not None and len(win.last_result.faces) == 1
+                    and win.last_result.faces[0].box[2] > 70, timeout=60_000)
+    win.enrol_capture_action.trigger()
+    dlg = _capture_dialog(win)
+    qtbot.keyClicks(dlg.name_edit, LIN)
+    qtbot.waitUntil(lambda: dlg.progress is not None and dlg.progress.filled["frontal"], timeout=60_000)
+    old = win.inference
+    win._start_engine()
+    assert win.inference is not old and dlg.worker is win.inference
+    assert "engine restarted" in dlg.summary.text() and not any(t.filled for t in dlg.tiles.values())
+    qtbot.waitUntil(lambda: dlg.running and dlg.progress is not None, timeout=30_000)
+    assert dlg.summary.text().startswith("The recognition engine restarted")  # said while it starts over
+    qtbot.waitUntil(lambda: dlg.progress.filled["frontal"], timeout=90_000)
+    assert "engine restarted" not in dlg.summary.text()  # until a view is kept
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.isVisible(), timeout=60_000)
+    assert dlg.result() == QDialog.DialogCode.Accepted, dlg.summary.text()
+    qtbot.waitUntil(lambda: win.people.names() == [LIN], timeout=30_000)
+    assert "guided capture (frontal)" in _sources(qtbot, win.inference, LIN)
