@@ -11,8 +11,9 @@ The rule (`TrackLearner`, applied when a track ends; its parameters and how they
 in docs/learning.md):
 - the track was named one person P, never anyone else;
 - at least `MIN_CONFIRMING` of its embedded frames lie *well under* the τ for tracks from P on
-  their own ("sure" frames): under the τ for tracks at a tenth of the rule's target share of
-  strangers (`strict_threshold`), a τ read from the model's own calibration, not tuned here;
+  their own ("sure" frames): under the τ for tracks at a thirtieth of the rule's target share of
+  strangers (`strict_threshold`), a τ read from the model's own calibration (the share chosen on
+  validation people, docs/learning.md);
 - from its first sure or named frame to its last, it was Unknown on at most `MAX_UNKNOWN_SHARE`
   of the frames (the pooled template holds a name for a while after the face under the box
   changed; a long Unknown stretch means it may have);
@@ -58,7 +59,7 @@ MAX_VIEWS = 12             # learned views a person keeps; beyond, the oldest ar
 DAY_S = 86_400.0
 MIN_CONFIRMING = 2         # embedded frames well under τ for tracks on their own
 MAX_UNKNOWN_SHARE = 0.25   # Unknown frames allowed between the first and last frame named P
-STRICT_FACTOR = 10.0       # "well under": τ for tracks at target / STRICT_FACTOR
+STRICT_FACTOR = 30.0       # "well under": τ for tracks at target / STRICT_FACTOR (docs/learning.md)
 NEAR = 1.5                 # boxes whose centres are closer than NEAR x their mean half-width sum: "near"
 MAX_KEPT = 240             # candidate frames kept per track (memory bound; thinned evenly beyond)
 KEEP_OUTCOMES = 1000       # ended tracks remembered (their outcomes; learned ones for `forget_near`)

@@ -30,7 +30,7 @@ A = unit(1)
 
 
 class Rule:
-    """An open-set rule whose τ for tracks is 0.7, and 0.5 at a tenth of its target."""
+    """An open-set rule whose τ for tracks is 0.7, and 0.5 at any share of strangers under its target."""
 
     target = 0.01
 
