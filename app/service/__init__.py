@@ -320,7 +320,8 @@ class Library:
                     source: str = "guided capture") -> Person:
         """A finished guided capture's views (`app.live.guided`) as one person's photos, all or
         none: embedded as enrolment embeds stored crops, the first (frontal) view enrolled through
-        the one enrolment path with the rest in the same transaction."""
+        the one enrolment path with the rest in the same transaction (also when they are added
+        to someone already enrolled under `name`)."""
         from app.errors import OneShotError
         from app.live.pipeline import EnrolCandidate
         if not views:
@@ -331,11 +332,6 @@ class Library:
         cands = [EnrolCandidate(v.face, v.crop, e, v.quality.reasons, m, v.quality)
                  for v, e, m in zip(views, embs, nearest)]
         sources = [f"{source} ({v.bin})" for v in views]
-        taken = self._gallery.find(name)
-        if taken is not None and add_to_existing:  # one transaction: all or none
-            engine.add_candidates(taken.id, list(zip(cands, sources)))
-            self._sync_recent()
-            return self._gallery.person(taken.id)
         person = engine.enrol(name, cands[0], source=sources[0], add_to_existing=add_to_existing,
                               more=list(zip(cands[1:], sources[1:])))
         self._sync_recent()
