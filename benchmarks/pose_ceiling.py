@@ -4,7 +4,9 @@ umist's people turn from full profile (`v000`) to the least-turned view (`00_v01
 enrolled, as `evaluate identification --folder` does); each later view is a probe. The shipped
 encoder (or `--weights`, embedding as that command does) and every ONNX teacher this machine has
 see the same aligned faces, so the table says where the encoder loses a turned head that a network of the same input can
-still name: the ceiling a training recipe for pose (issue 32 §3) can reach from these teachers.
+still name: the ceiling a training recipe for pose (issue 32 §3) can reach from these teachers. Beside it,
+how well each network tells people apart among profile views alone (`profile_pairs_auc`): what
+decides whether a profile may be added to someone's photos without naming strangers in profile.
 Nothing is trained or tuned here.
 
     python benchmarks/pose_ceiling.py [--folder ../shared/datasets/umist] [--weights W] [--json]
@@ -25,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from app import paths  # noqa: E402
 from app.evaluation.datasets import build_crops  # noqa: E402
 from app.evaluation.model import make_embed_paths  # noqa: E402
-from app.evaluation.protocols import folder_identification_split  # noqa: E402
+from app.evaluation.protocols import auc, folder_identification_split  # noqa: E402
 from app.recognition import scoring  # noqa: E402
 from app.recognition.encoder import Encoder  # noqa: E402
 
@@ -51,6 +53,21 @@ def rank1_by_view(gallery: np.ndarray, gallery_labels: list[str], probes: np.nda
     return out
 
 
+def profile_pairs_auc(embeddings: np.ndarray, labels: list[str], views: list[int],
+                      group: range = GROUPS[0][1]) -> float:
+    """How well the network tells people apart among turned heads alone: the pair AUC (a
+    same-person pair closer than a different-person pair) over every pair of probes whose views
+    both lie in `group` (by default the profile views). Where it is low, a profile added to one
+    person's photos (a learned view, a capture's) lies near every stranger's profile."""
+    v = np.asarray(views)
+    sel = np.flatnonzero(np.isin(v, list(group)))
+    e = scoring.unit_rows(embeddings[sel].astype(np.float32))
+    lab = np.asarray(labels)[sel]
+    i, j = np.triu_indices(len(sel), k=1)
+    d = scoring.distances(e, e)[i, j]
+    return auc(d, lab[i] == lab[j])
+
+
 def run(folder: str | Path, weights: str | None = None) -> dict:
     encoder = Encoder.load(weights, "cpu")
     split = folder_identification_split(folder)
@@ -70,7 +87,8 @@ def run(folder: str | Path, weights: str | None = None) -> dict:
         plain = build_crops(paths_all, 112, "yunet", None, workers=1, cache_dir=paths.cache_dir())["crops"]
         embedded.update({name: np.asarray(OnnxTeacher(name).embed_crops(plain)) for name in teachers})
     views = [view_of(p) for p in split.probe_paths]
-    rows = {name: rank1_by_view(emb[:n], split.gallery_labels, emb[n:], split.probe_labels, views)
+    rows = {name: {**rank1_by_view(emb[:n], split.gallery_labels, emb[n:], split.probe_labels, views),
+                   "profile_pairs_auc": profile_pairs_auc(emb[n:], split.probe_labels, views)}
             for name, emb in embedded.items()}
     return {"folder": str(folder), "enrolled": n, "missed_detections": missed,
             "networks": rows}
@@ -95,11 +113,11 @@ def main() -> int:
         return 0
     print(f"{r['folder']}: {r['enrolled']} people enrolled from their first photo by name; "
           f"{r['missed_detections']} images without a face found (fallback box)\n")
-    print("| network | rank-1 | " + " | ".join(name for name, _ in GROUPS) + " |")
-    print("|---|---|" + "---|" * len(GROUPS))
+    print("| network | rank-1 | " + " | ".join(name for name, _ in GROUPS) + " | profile pairs AUC |")
+    print("|---|---|" + "---|" * (len(GROUPS) + 1))
     for name, row in r["networks"].items():
         print(f"| {name} | {row['rank1']:.3f} | " + " | ".join(
-            "-" if row[g] is None else f"{row[g]:.3f}" for g, _ in GROUPS) + " |")
+            "-" if row[g] is None else f"{row[g]:.3f}" for g, _ in GROUPS) + f" | {row['profile_pairs_auc']:.3f} |")
     return 0
 
 

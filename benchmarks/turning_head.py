@@ -29,7 +29,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import cv2
 import numpy as np
@@ -142,10 +142,12 @@ def enrol_centre(engine, name: str, photo: Path) -> None:
     engine.enrol(name, engine.enrol_candidate(rgb, faces=near[:1], name=str(photo)), source=photo.name)
 
 
-def measure(enrol: dict[str, Path], videos: dict[str, Video], weights: str | None = None,
-            learn: bool = False, warm: bool = False, owner: Callable[[str], str] = str) -> tuple[dict, list[Seen]]:
-    """Enrol each of `enrol` from its photo, play `videos` (of people enrolled or not; `owner`
-    names a video's person) as `run` says, and summarise the measured play; also its frames."""
+def measure(enrol: dict[str, Any], videos: dict[str, Video], weights: str | None = None,
+            learn: bool = False, warm: bool = False, owner: Callable[[str], str] = str,
+            enrol_one: Callable[[Any, str, Any], None] = enrol_centre) -> tuple[dict, list[Seen]]:
+    """Enrol each of `enrol` (name -> what `enrol_one(engine, name, it)` enrols them from; by
+    default a photo's path), play `videos` (of people enrolled or not; `owner` names a video's
+    person) as `run` says, and summarise the measured play; also its frames."""
     from app.live.learning import TrackLearner, learned_views
     from app.live.pipeline import Engine
     from app.recognition.matching import UNKNOWN
@@ -155,8 +157,8 @@ def measure(enrol: dict[str, Path], videos: dict[str, Video], weights: str | Non
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine.create(weights=weights, gallery_path=Path(tmp) / "g.sqlite3")
         try:
-            for name, photo in enrol.items():
-                enrol_centre(engine, name, photo)
+            for name, source in enrol.items():
+                enrol_one(engine, name, source)
             if learn or warm:
                 learner = TrackLearner(engine, enabled=learn)
                 learner.by_video, learner.gate = {}, {}  # type: ignore[attr-defined]

@@ -28,3 +28,15 @@ def test_on_umist_the_shipped_row_is_the_evaluate_commands_rank1(shared):
     groups = [ours[g] for g in ("v000-v005 (profile)", "v006-v011", "v012-v017")]
     assert abs(np.mean(groups) - ours["rank1"]) < 1e-9  # equal groups of 6 views each
     assert ours["v000-v005 (profile)"] < ours["v012-v017"]  # the turned views are the ones lost
+
+
+def test_profile_pairs_auc_worked_out_by_hand():
+    """Unit vectors at angles (radians) a1 0, a2 0.2, b1 1.1, b2 0.5 (profile views) and one
+    frontal probe (view 17) that is left out; distance grows with the angle between. Same-person
+    pairs: a1a2 0.2, b1b2 0.6; different: a1b1 1.1, a1b2 0.5, a2b1 0.9, a2b2 0.3. Of the 2 x 4
+    comparisons, 0.2 is closer than all four and 0.6 than two: AUC 6 / 8."""
+    mod = load_benchmark("pose_ceiling")
+    angles = np.array([0.0, 0.2, 1.1, 0.5, 3.0])
+    emb = np.c_[np.cos(angles), np.sin(angles)]
+    r = mod.profile_pairs_auc(emb, ["a", "a", "b", "b", "a"], [0, 3, 1, 5, 17])
+    assert abs(r - 0.75) < 1e-9
