@@ -127,7 +127,7 @@ def _check_kept(snap, ended: bool, seconds: float) -> None:
             raise OneShotError(f"Several faces were in view and never one alone ({where}): the capture "
                                "follows the only face in view; ask the others to step aside. Nobody was enrolled.")
         raise OneShotError(f"No face was seen ({where}). Nobody was enrolled.")
-    if not any(snap.filled.values()):
+    if not snap.enrollable:
         if snap.lost:
             raise OneShotError("The face left the view before any view was kept. Nobody was enrolled.")
         raise OneShotError(f"No view was kept ({where}): the face was too small, blurred or turned too "

@@ -5,7 +5,8 @@ This dialog runs a guided capture (`app.live.guided`, through `Library.start_cap
 inference worker's `capture` signal) and shows what it asks for and what it has: the prompt,
 three tiles (the person's own left, facing the camera, their right) that fill with the view
 kept for each pose, and the live picture with the followed face boxed. Enrol is possible once
-the frontal view is kept; fewer than three views are said but allowed. The capture, the choice
+any view is kept (`GuidedProgress.enrollable`, the rule `enrol --capture` follows too); a missing
+frontal or turned view is said but allowed. The capture, the choice
 of views and the enrolment all run on the engine thread; this dialog only shows their answers.
 
 Tests drive it through the real widgets: the Name field, Enrol, Start again, Cancel.
@@ -266,7 +267,7 @@ class CaptureDialog(QDialog):
         if p.lost:
             text = ("The face left the picture or was hidden, so the capture stopped: a face that comes "
                     "back could be someone else's. Press Start again")
-            text += ", or enrol the views kept so far." if p.filled.get("frontal") else "."
+            text += ", or enrol the views kept so far." if p.enrollable else "."
             self._set_summary(text, error=True)
         elif p.track_id is None:  # what the live picture shows now (its frame came just before)
             if len(self._labels) > 1:
@@ -279,6 +280,9 @@ class CaptureDialog(QDialog):
         elif p.filled.get("frontal"):
             self._set_summary(f"Kept: {_join(kept)}. Still missing: {_join(missing)}. You can enrol now, "
                               f"or keep turning slowly to add {'it' if len(missing) == 1 else 'them'}.")
+        elif p.enrollable:
+            self._set_summary(f"Kept: {_join(kept)}. No view facing the camera yet: look straight at the "
+                              f"camera until the middle box fills, or enrol now.")
         else:
             self._set_summary("Look straight at the camera until the middle box fills.")
         self._update_buttons()
@@ -287,7 +291,7 @@ class CaptureDialog(QDialog):
     @property
     def can_enrol(self) -> bool:
         p = self.progress
-        return p is not None and bool(p.filled.get("frontal")) and not self.busy and self.running
+        return p is not None and p.enrollable and not self.busy and self.running
 
     def _update_buttons(self) -> None:
         self.ok_button.setEnabled(self.can_enrol and bool(self.name_edit.text().strip()))

@@ -63,6 +63,13 @@ class GuidedProgress:
     done: bool
     crowded: int = 0                 # frames passed over before locking: several faces in view
 
+    @property
+    def enrollable(self) -> bool:
+        """Whether what was kept can be enrolled: any view, frontal or not, for every front end
+        (a camera beside the screen may never see the face frontal; a turned view still names
+        the person where a snapshot does not, docs/guided.md)."""
+        return any(self.filled.values())
+
 
 @dataclass(frozen=True)
 class GuidedView:

@@ -180,6 +180,19 @@ def test_prompts_in_order_then_done_and_views_frontal_first():
     assert cap.feed(frame(), [(1, face(side=150))]) == FRONTAL  # and a better frame still counts
 
 
+def test_any_kept_view_can_be_enrolled_a_turned_one_too():
+    """The one rule every front end asks (`GuidedProgress.enrollable`): nothing kept, not
+    enrollable; a turned view alone (a camera beside the screen never sees the face frontal), yes."""
+    cap = GuidedCapture(track_id=1)
+    assert not cap.snapshot().enrollable
+    cap.feed(frame(), [(1, face(yaw=15 / 40))])  # 0.375, between bins: nothing kept
+    assert not cap.snapshot().enrollable
+    assert cap.feed(frame(), [(1, face(yaw=30 / 40))]) == LEFT
+    snap = cap.snapshot()
+    assert snap.enrollable and snap.filled == {FRONTAL: False, LEFT: True, RIGHT: False}
+    assert snap.prompt == PROMPTS[FRONTAL]  # it still asks for the frontal view
+
+
 def test_the_snapshot_is_a_copy():
     cap = GuidedCapture(track_id=1)
     cap.feed(frame(), [(1, face())])
