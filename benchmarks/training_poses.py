@@ -20,6 +20,9 @@ from typing import Iterable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from turning_head import centre_face  # noqa: E402
 
 from app import paths  # noqa: E402
 from app.evaluation.datasets import read_people_file  # noqa: E402
@@ -44,12 +47,8 @@ def yaw_of(detector, path: Path) -> float | None:
         rgb = load_image(path)
     except Exception:  # noqa: BLE001 - an unreadable photo counts as one without a pose
         return None
-    faces = detector.detect(rgb)
-    if not faces:
-        return None
-    h, w = rgb.shape[:2]
-    face = min(faces, key=lambda f: (f.box[0] + f.box[2] / 2 - w / 2) ** 2 + (f.box[1] + f.box[3] / 2 - h / 2) ** 2)
-    return pose(face.landmarks)[0]
+    face = centre_face(detector.detect(rgb), rgb.shape)
+    return None if face is None else pose(face.landmarks)[0]
 
 
 def training_sets(datasets: Path, utk: int) -> dict[str, list[Path]]:

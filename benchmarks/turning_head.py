@@ -136,10 +136,16 @@ def enrol_centre(engine, name: str, photo: Path) -> None:
     """Enrol the photo's face nearest its centre, as the user picks themselves out of a photo
     that shows someone behind them too (LFW's person is the centred face)."""
     rgb = load_image(photo)
-    faces = engine.detector.detect(rgb)
-    h, w = rgb.shape[:2]
-    near = sorted(faces, key=lambda f: (f.box[0] + f.box[2] / 2 - w / 2) ** 2 + (f.box[1] + f.box[3] / 2 - h / 2) ** 2)
-    engine.enrol(name, engine.enrol_candidate(rgb, faces=near[:1], name=str(photo)), source=photo.name)
+    near = centre_face(engine.detector.detect(rgb), rgb.shape)
+    engine.enrol(name, engine.enrol_candidate(rgb, faces=[] if near is None else [near], name=str(photo)),
+                 source=photo.name)
+
+
+def centre_face(faces, shape: tuple[int, ...]):
+    """The face nearest the centre of an image of `shape` (None when there is none)."""
+    h, w = shape[:2]
+    return min(faces, key=lambda f: (f.box[0] + f.box[2] / 2 - w / 2) ** 2 + (f.box[1] + f.box[3] / 2 - h / 2) ** 2,
+               default=None)
 
 
 def measure(enrol: dict[str, Any], videos: dict[str, Video], weights: str | None = None,
