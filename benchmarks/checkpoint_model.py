@@ -23,7 +23,7 @@ from app.recognition.encoder import save_model  # noqa: E402
 from app.recognition.model_card import ModelCard  # noqa: E402
 from app.recognition.networks import build_net  # noqa: E402
 from app.training.calibration import VALIDATION_TAG  # noqa: E402
-from app.training.loop import MOBILEFACENET_ARCH, PRETRAINED, calibrate_card  # noqa: E402
+from app.training.loop import PRETRAINED, PUBLISHED_ARCH, calibrate_card  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     config = state["config"]
-    arch = dict(MOBILEFACENET_ARCH) if config.get("init_weights") in PRETRAINED else dict(config["arch"])
+    arch = dict(PUBLISHED_ARCH[config["init_weights"]]) if config.get("init_weights") in PRETRAINED else dict(config["arch"])
     net = build_net(arch)
     net.load_state_dict(state["net"])
     card = ModelCard(arch=arch, version=f"{Path(args.out).stem}-epoch{state['epoch']}")
-    if arch.get("net") == "mobilefacenet":
+    if arch.get("net") in ("mobilefacenet", "edgenext"):
         card.inference["flip_tta"] = False
     card.training = {"config": config, "data": {"held_out": VALIDATION_TAG}, "epochs_run": state["epoch"]}
     save_model(net.eval(), card, args.out)

@@ -54,9 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "faster here (the shipped model was trained so; see README)")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
-    p.add_argument("--init", default=None, metavar="WEIGHTS|faceplugin",
+    p.add_argument("--init", default=None, metavar="WEIGHTS|edgeface|faceplugin",
                    help="fine-tune from these encoder weights instead of starting afresh, or start from "
-                        "Faceplugin's published MobileFaceNet (its file found as the teacher's)")
+                        "a published network, its file found as the teacher's: EdgeFace-XS (EdgeNeXt, the shipped "
+                        "model's) or Faceplugin's MobileFaceNet")
     p.add_argument("--input-size", type=int, default=None,
                    help="face crop size in pixels, a multiple of 16 (default 80, as the shipped model; ignored with --init)")
     p.add_argument("--arch", default=None, metavar="JSON",

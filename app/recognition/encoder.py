@@ -27,7 +27,7 @@ from app.errors import ModelError
 from app.fetch import sha256_file
 from app.recognition.matching import CohortScorer
 from app.recognition.model_card import ARCH_NAME, ModelCard, card_path_for, crop_box_of, scorer_from_card, write_card
-from app.recognition.networks import FaceEnsemble, FaceNet, MobileFaceNet, build_net
+from app.recognition.networks import FaceEnsemble, FaceNet, Published, build_net
 from app.recognition.open_set import OpenSetRule
 
 
@@ -72,7 +72,7 @@ def shipped_weights() -> Path:
 class Encoder:
     """A loaded encoder ready to embed crops, on CPU or CUDA."""
 
-    def __init__(self, net: FaceNet | FaceEnsemble | MobileFaceNet, card: ModelCard, device: str | torch.device | None = None,
+    def __init__(self, net: FaceNet | FaceEnsemble | Published, card: ModelCard, device: str | torch.device | None = None,
                  path: Path | None = None):
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         # ignore: torch's stub overloads of Module.to leave out memory_format, which it takes
@@ -246,7 +246,7 @@ def _freeze(net: nn.Module, example: torch.Tensor) -> Any:
         return None
 
 
-def save_model(net: FaceNet | FaceEnsemble | MobileFaceNet, card: ModelCard, path: str | os.PathLike) -> Path:
+def save_model(net: FaceNet | FaceEnsemble | Published, card: ModelCard, path: str | os.PathLike) -> Path:
     """Write weights then card atomically (temp file + fsync + rename), card carrying the SHA-256."""
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from app.recognition.edgenext import EdgeNeXt
+
 DEFAULT_ARCH: dict[str, Any] = {"input_size": 80, "widths": [32, 64, 128, 256], "blocks": [1, 2, 2, 1],
                                 "dim": 128}
 
@@ -146,7 +148,9 @@ class MobileFaceNet(nn.Module):
         return F.normalize(self.head(self.features(x)), dim=1)
 
 
-NETS = ("resnet", "mobilefacenet")
+NETS = ("resnet", "mobilefacenet", "edgenext")
+# the networks a published file's weights are copied into (app.training.pretrained): 112 px, one network
+Published = MobileFaceNet | EdgeNeXt
 
 
 class FaceEnsemble(nn.Module):
@@ -171,18 +175,18 @@ def member_arch(arch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in arch.items() if k != "members"}
 
 
-def build_net(arch: dict[str, Any]) -> FaceNet | FaceEnsemble | MobileFaceNet:
-    """The network a card's `arch` describes: a MobileFaceNet (`"net": "mobilefacenet"`), or one
-    FaceNet, or an ensemble of them when members > 1."""
+def build_net(arch: dict[str, Any]) -> FaceNet | FaceEnsemble | MobileFaceNet | EdgeNeXt:
+    """The network a card's `arch` describes: an EdgeNeXt (`"net": "edgenext"`), a MobileFaceNet
+    (`"net": "mobilefacenet"`), or one FaceNet, or an ensemble of them when members > 1."""
     members = arch.get("members", 1)
     if not isinstance(members, int) or members < 1:
         raise ValueError(f"members must be a whole number of at least 1, not {members!r}")
     kind = arch.get("net", "resnet")
     if kind not in NETS:
         raise ValueError(f"unknown network {kind!r} (one of {', '.join(NETS)})")
-    if kind == "mobilefacenet":
+    if kind in ("mobilefacenet", "edgenext"):
         if members != 1:
-            raise ValueError("a mobilefacenet model is one network")
-        return MobileFaceNet(**member_arch(arch))
+            raise ValueError(f"a {kind} model is one network")
+        return (MobileFaceNet if kind == "mobilefacenet" else EdgeNeXt)(**member_arch(arch))
     one = {k: v for k, v in member_arch(arch).items() if k != "net"}
     return FaceNet(**one) if members == 1 else FaceEnsemble(members, **one)

@@ -33,9 +33,10 @@ from app.evaluation.datasets import (
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import FULL_BOX, recrop
 from app.recognition.detection import DEFAULT_DETECTOR
+from app.recognition.edgenext import EdgeNeXt
 from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
 from app.recognition.model_card import ModelCard, crop_box_of
-from app.recognition.networks import DEFAULT_ARCH, FaceNet, MobileFaceNet, build_net
+from app.recognition.networks import DEFAULT_ARCH, FaceNet, MobileFaceNet, Published, build_net
 from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
 from app.training.calibration import (  # noqa: F401 (calibrate, calibrate_card: re-exported)
     VALIDATION_TAG,
@@ -60,8 +61,13 @@ CALIBRATING = "calibrating"  # how the progress messages of the calibration afte
 FINE_TUNE_LR = 1e-3  # the app's Retrain from the active model: a third of a fresh run's, not to wipe it out
 PROJECTION_SAMPLE = 4096  # clean faces whose teacher embeddings fix the 128-d projection
 MOBILEFACENET_ARCH: dict[str, Any] = {"net": "mobilefacenet", "input_size": 112, "dim": 128}
-# its fine-tuning: learning rate and leading layers kept (the shipped recipe's, docs/model.md)
-MOBILEFACENET_TUNE = (2e-4, 8)
+EDGENEXT_ARCH: dict[str, Any] = {"net": "edgenext", "input_size": 112, "dim": 128}
+# the network each published starting point is copied into (--init NAME)
+PUBLISHED_ARCH: dict[str, dict[str, Any]] = {"faceplugin": MOBILEFACENET_ARCH, "edgeface": EDGENEXT_ARCH}
+# their fine-tuning: learning rate and leading layers kept (MobileFaceNet: the recipe of docs/model.md
+# before EdgeNeXt; EdgeNeXt: the stem and the first two of its four stages, the 56 and 28 px maps)
+TUNE_OF_NET: dict[str, tuple[float, int]] = {"mobilefacenet": (2e-4, 8), "edgenext": (2e-4, 3)}
+MOBILEFACENET_TUNE = TUNE_OF_NET["mobilefacenet"]
 
 
 @dataclass
@@ -364,23 +370,25 @@ def use_bf16(cfg: TrainConfig, device: torch.device) -> bool:
     return cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_native())
 
 
-def _start_network(cfg: TrainConfig) -> tuple[Encoder | None, FaceNet | MobileFaceNet | None, bool]:
+def _start_network(cfg: TrainConfig) -> tuple[Encoder | None, FaceNet | Published | None, bool]:
     """What the student starts from: (the model it fine-tunes, its network, started from a
     published network); `cfg.arch` becomes the starting network's. (None, None, False): afresh."""
     start: Encoder | None = None
-    start_net: FaceNet | MobileFaceNet | None = None
+    start_net: FaceNet | Published | None = None
     pretrained = cfg.init_weights in PRETRAINED
     if pretrained and cfg.init_weights is not None:
-        from app.training.pretrained import mobilefacenet_from_faceplugin
+        from app.training.pretrained import edgenext_from_edgeface, mobilefacenet_from_faceplugin
         if cfg.members > 1:
-            raise DatasetError("Starting from a published network (--init faceplugin) trains one network (--members 1).")
-        cfg.arch = dict(MOBILEFACENET_ARCH)
+            raise DatasetError(f"Starting from a published network (--init {cfg.init_weights}) trains one network "
+                               "(--members 1).")
+        cfg.arch = dict(PUBLISHED_ARCH[cfg.init_weights])
         # found and checked (SHA-256) as the teacher of that name is
         published = OnnxTeacher(cfg.init_weights, cfg.teacher_models.get(cfg.init_weights)).path
-        start_net = mobilefacenet_from_faceplugin(published, int(cfg.arch["dim"]))
+        copy = edgenext_from_edgeface if cfg.init_weights == "edgeface" else mobilefacenet_from_faceplugin
+        start_net = copy(published, int(cfg.arch["dim"]))
     elif cfg.init_weights:
         start = Encoder.load(cfg.init_weights, "cpu")
-        if cfg.members > 1 or not isinstance(start.net, (FaceNet, MobileFaceNet)):
+        if cfg.members > 1 or not isinstance(start.net, (FaceNet, MobileFaceNet, EdgeNeXt)):
             raise DatasetError("Fine-tuning (--init) works on one network: a single-network model, "
                                "with --members 1.")
         cfg.arch = dict(start.card.arch)
@@ -394,7 +402,7 @@ def _new_card(cfg: TrainConfig, arch: dict, info: dict, history: list[EpochStats
     """The new model's card before calibration: its architecture, and how it was trained (the
     config, data, signals, teachers and their licences, the network it started from)."""
     card = ModelCard(arch=arch, version=f"{Path(cfg.out).stem}-{int(time.time())}")
-    if arch.get("net") == "mobilefacenet":  # the mirror image's second pass would double the cost a face
+    if arch.get("net") in ("mobilefacenet", "edgenext"):  # the mirror image's second pass would double the cost a face
         card.inference["flip_tta"] = False
     card.training = {
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("arch",)},
@@ -515,7 +523,7 @@ def _load_data(cfg: TrainConfig, progress: ProgressFn, cancel: CancelToken) -> _
 
 
 def _fit_teachers(cfg: TrainConfig, teachers: _Teachers, data: _Data, start: Encoder | None,
-                  start_net: FaceNet | MobileFaceNet | None, pretrained: bool, progress: ProgressFn) -> None:
+                  start_net: FaceNet | Published | None, pretrained: bool, progress: ProgressFn) -> None:
     """Each ONNX teacher's projection to the student's space (a fine-tune's: to the model it tunes),
     and a published starting network's 128-d head fitted to the first teacher."""
     if teachers.online:
@@ -528,7 +536,7 @@ def _fit_teachers(cfg: TrainConfig, teachers: _Teachers, data: _Data, start: Enc
             raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
                                "(--teacher edgeface) to set its 128-d head from.")
         progress(0, 1, "fitting the student's 128-d head to the teacher")
-        assert isinstance(start_net, MobileFaceNet)  # made from the published network
+        assert isinstance(start_net, (MobileFaceNet, EdgeNeXt))  # made from the published network
         _fit_pretrained_head(start_net, teachers.online[0][0], teachers.projections[0], data.crops, cfg.seed)
 
 
@@ -617,7 +625,7 @@ def _run_epoch(run: _Run, net: torch.nn.Module, opt: torch.optim.Optimizer,
     return sums
 
 
-def _new_member(run: _Run, start_net: FaceNet | MobileFaceNet | None, member: int
+def _new_member(run: _Run, start_net: FaceNet | Published | None, member: int
                 ) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, PKSampler,
                            torch.Generator]:
     """One member's network, optimiser, schedule, sampler and generator, all from its own seed."""
@@ -645,7 +653,7 @@ def _save_checkpoint(ckpt: Path, cfg: TrainConfig, net: torch.nn.Module, opt: to
                     "history": [asdict(h) for h in history], "config": asdict(cfg)}, f)
 
 
-def _train_members(run: _Run, start_net: FaceNet | MobileFaceNet | None, ckpt: Path, state: dict | None,
+def _train_members(run: _Run, start_net: FaceNet | Published | None, ckpt: Path, state: dict | None,
                    history: list[EpochStats], done: list[dict], member: int, start_epoch: int) -> None:
     """The members one after another, from `member` and `start_epoch` (a resumed checkpoint's
     `state`), each epoch checkpointed; each finished member's weights join `done`."""
@@ -774,7 +782,7 @@ def fine_tune_settings(card: ModelCard) -> tuple[float, int]:
     """Learning rate and frozen layers for fine-tuning a saved model (the app's Retrain): never
     above the rate it was trained with, nor above its kind's fine-tuning rate, and at least the
     layers its own run kept frozen, so a fine-tune adjusts the model rather than wiping it out."""
-    base_lr, base_freeze = MOBILEFACENET_TUNE if card.arch.get("net") == "mobilefacenet" else (FINE_TUNE_LR, 0)
+    base_lr, base_freeze = TUNE_OF_NET.get(str(card.arch.get("net")), (FINE_TUNE_LR, 0))
     config = card.training.get("config") or {}
     lr, freeze = config.get("lr"), config.get("freeze")
     lr = min(base_lr, float(lr)) if isinstance(lr, (int, float)) and lr > 0 else base_lr
@@ -794,7 +802,7 @@ def _trainable(net: torch.nn.Module, freeze: int) -> list[torch.nn.Parameter]:
     return [p for p in net.parameters() if p.requires_grad]
 
 
-def _fit_pretrained_head(net: MobileFaceNet, teacher: OnnxTeacher, project: "Projection", crops: np.ndarray,
+def _fit_pretrained_head(net: Published, teacher: OnnxTeacher, project: "Projection", crops: np.ndarray,
                          seed: int) -> None:
     """The head of a network started from published weights: the least-squares map from its
     features to the teacher's projected embeddings of PROJECTION_SAMPLE clean training faces."""

@@ -1,10 +1,11 @@
-"""Starting the student from a published network: Faceplugin's MobileFaceNet weights.
+"""Starting the student from a published network: Faceplugin's MobileFaceNet or EdgeFace's EdgeNeXt.
 
 A student trained from scratch on the few thousand labelled people here stays far below the
 teachers however it is distilled (docs/experiments.md); one that starts from a network already
-trained on many people only has to be moved into the teacher's geometry and the gallery's 128
-dimensions. Faceplugin's file is a MobileFaceNet (app.recognition.networks.MobileFaceNet) with its batch norms
-folded into the convolutions, so its weights are copied layer for layer.
+trained on many people only has to be moved into the gallery's 128 dimensions. Faceplugin's file
+is a MobileFaceNet (app.recognition.networks.MobileFaceNet) with its batch norms folded into the
+convolutions, so its weights are copied layer for layer; EdgeFace's is EdgeNeXt-x-small
+(app.recognition.edgenext.EdgeNeXt), copied by name, its linear layers in graph order.
 
 Reading an ONNX file's weights needs the `onnx` package (training only; not in the bundle).
 """
@@ -18,31 +19,36 @@ import torch
 from torch import nn
 
 from app.errors import ModelError
+from app.recognition.edgenext import EdgeNeXt
 from app.recognition.networks import MobileFaceNet
 
 # --init NAME: a published network to start from, instead of a saved encoder
-PRETRAINED = ("faceplugin",)
+PRETRAINED = ("faceplugin", "edgeface")
 
 # Faceplugin's pixel scaling, (p - 127) / 128; the app feeds (p - 127.5) / 127.5, folded into the
 # first convolution so the copied network computes exactly what the original does.
 _MEAN, _STD = 127.0, 128.0
 
 
-def _onnx_weights(path: str | os.PathLike) -> list[tuple[str, list[np.ndarray]]]:
-    """(op type, weights) of each Conv and PRelu node of the graph, in graph order."""
+def _onnx_graph(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], list[tuple[str, list[np.ndarray]]]]:
+    """The graph's named weights, and (op type, weights) of each of its nodes, in graph order."""
     try:
         import onnx
         from onnx import numpy_helper
     except ImportError:
-        raise ModelError("Starting from Faceplugin's weights needs the onnx package "
+        raise ModelError("Starting from a published network's weights needs the onnx package "
                          "(pip install onnx==1.23.1).") from None
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf raises several types for a damaged file
         raise ModelError(f"{path} could not be read as an ONNX model ({type(exc).__name__}).") from None
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    return [(n.op_type, [inits[i] for i in n.input if i in inits])
-            for n in model.graph.node if n.op_type in ("Conv", "PRelu")]
+    return inits, [(n.op_type, [inits[i] for i in n.input if i in inits]) for n in model.graph.node]
+
+
+def _onnx_weights(path: str | os.PathLike) -> list[tuple[str, list[np.ndarray]]]:
+    """(op type, weights) of each Conv and PRelu node of the graph, in graph order."""
+    return [(op, w) for op, w in _onnx_graph(path)[1] if op in ("Conv", "PRelu")]
 
 
 def mobilefacenet_from_faceplugin(path: str | os.PathLike, dim: int = 128) -> MobileFaceNet:
@@ -77,7 +83,44 @@ def mobilefacenet_from_faceplugin(path: str | os.PathLike, dim: int = 128) -> Mo
     return net
 
 
-def fit_head(net: MobileFaceNet, crops: torch.Tensor, targets: torch.Tensor, ridge: float = 1e-2) -> None:
+# EdgeFace's checkpoint names → EdgeNeXt's (`body` is a sequence of named parts)
+_EDGEFACE_PREFIXES = (("model.stem.", "body.stem."), ("model.head.", "body.feature."),
+                      *((f"model.stages.{i}.", f"body.stage{i}.") for i in range(4)))
+
+
+def edgenext_from_edgeface(path: str | os.PathLike, dim: int = 128) -> EdgeNeXt:
+    """An EdgeNeXt whose body is EdgeFace-XS (its 512-d output is `features`), the 128-d head left
+    at random: `fit_head` sets it. The export names every weight but the linear layers inside the
+    blocks, which come as MatMul constants (transposed) in the order the blocks run. ModelError if
+    the file is not that network."""
+    net = EdgeNeXt(dim=dim)
+    inits, nodes = _onnx_graph(path)
+    state = net.state_dict()
+    new: dict[str, torch.Tensor] = {}
+    for name, array in inits.items():
+        for old, ours in _EDGEFACE_PREFIXES:
+            if name.startswith(old):
+                key = ours + name[len(old):]
+                if key not in state or state[key].numel() != array.size:
+                    raise ModelError(f"{path} is not EdgeFace-XS ({name} {array.shape} has no place in EdgeNeXt).")
+                new[key] = torch.from_numpy(np.array(array, np.float32)).reshape(state[key].shape)
+    matmuls = [w[0] for op, w in nodes if op == "MatMul" and len(w) == 1]
+    linears = [k for k in state if k.endswith(".weight") and k not in new and k != "head.weight"]
+    if len(matmuls) != len(linears):
+        raise ModelError(f"{path} is not EdgeFace-XS ({len(matmuls)} inner linear layers, expected {len(linears)}).")
+    for key, w in zip(linears, matmuls):
+        if w.T.shape != state[key].shape:
+            raise ModelError(f"{path} is not EdgeFace-XS (weights {tuple(w.shape)} where {tuple(state[key].shape)} belong).")
+        new[key] = torch.from_numpy(np.array(w.T, np.float32))
+    missing = [k for k in state if k not in new and not k.startswith("head.")]
+    if missing:
+        raise ModelError(f"{path} is not EdgeFace-XS ({len(missing)} weights missing, {missing[0]} first).")
+    new.update({k: v for k, v in state.items() if k.startswith("head.")})
+    net.load_state_dict(new)
+    return net
+
+
+def fit_head(net: MobileFaceNet | EdgeNeXt, crops: torch.Tensor, targets: torch.Tensor, ridge: float = 1e-2) -> None:
     """Set the 128-d head to the least-squares map from the network's features of `crops` (already
     normalised, N×3×112×112) to `targets` (N×128, the teacher's projected embeddings): the student
     starts in the teacher's geometry, where the distillation terms can pull it closer."""

@@ -50,7 +50,8 @@ def _eager(enc, crops):
     return plain.embed(crops)
 
 
-@pytest.mark.parametrize("arch", [SMALL, {"net": "mobilefacenet", "input_size": 112, "dim": 128}])
+@pytest.mark.parametrize("arch", [SMALL, {"net": "mobilefacenet", "input_size": 112, "dim": 128},
+                                  {"net": "edgenext", "input_size": 112, "dim": 128}])
 def test_frozen_graph_gives_the_eager_networks_embeddings_at_every_batch_size(tmp_path, arch, monkeypatch):
     monkeypatch.setattr("app.recognition.encoder.bf16_native", lambda: False)  # float32 on every CPU: comparable
     torch.manual_seed(0)

@@ -1,4 +1,5 @@
-"""Starting the student from Faceplugin's published MobileFaceNet (app.training.pretrained)."""
+"""Starting the student from a published network: Faceplugin's MobileFaceNet, EdgeFace's EdgeNeXt
+(app.training.pretrained)."""
 
 import numpy as np
 import pytest
@@ -8,10 +9,11 @@ from app.errors import ModelError
 from app.imageio import load_image
 from app.recognition.alignment import align
 from app.recognition.detection import create_detector
+from app.recognition.edgenext import EdgeNeXt
 from app.recognition.encoder import Encoder, save_model, to_tensor
 from app.recognition.model_card import ModelCard
 from app.recognition.networks import MobileFaceNet, build_net
-from app.training.pretrained import fit_head, mobilefacenet_from_faceplugin
+from app.training.pretrained import edgenext_from_edgeface, fit_head, mobilefacenet_from_faceplugin
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +85,53 @@ def test_mobilefacenet_models_save_load_and_embed_unit_vectors(tmp_path):
         build_net(dict(arch, input_size=80))
     with pytest.raises(ValueError, match="unknown network"):
         build_net(dict(arch, net="vgg"))
+
+
+@pytest.fixture(scope="module")
+def edgeface():
+    from app.training.teachers import find_teacher_model
+    path = find_teacher_model("edgeface")
+    if path is None:
+        pytest.skip("needs ../shared/models/edgeface_xs.onnx")
+    return path
+
+
+def test_copied_edgenext_computes_what_edgeface_does(edgeface, crops):
+    import onnxruntime as ort
+    net = edgenext_from_edgeface(edgeface).eval()
+    with torch.no_grad():
+        ours = net.features(to_tensor(crops)).numpy()  # (p - 127.5) / 127.5: EdgeFace's own scaling
+    x = ((crops.astype(np.float32) - 127.5) / 127.5).transpose(0, 3, 1, 2)
+    theirs = ort.InferenceSession(str(edgeface), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    for a, b in zip(theirs, ours):
+        assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.99999
+        assert np.abs(a - b).max() < 1e-3 * np.abs(a).max()
+    # and who is near whom is EdgeFace's: Obama's two photos nearer each other than either to Biden
+    unit = ours / np.linalg.norm(ours, axis=1, keepdims=True)
+    assert unit[0] @ unit[1] > max(unit[0] @ unit[2], unit[1] @ unit[2]) + 0.3
+
+
+def test_files_that_are_not_edgeface_are_refused(edgeface, faceplugin, tmp_path):
+    with pytest.raises(ModelError, match="not EdgeFace-XS"):
+        edgenext_from_edgeface(faceplugin)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a graph at all")
+    with pytest.raises(ModelError, match="could not be read"):
+        edgenext_from_edgeface(bad)
+
+
+def test_edgenext_models_save_load_and_embed_any_batch_alike(tmp_path):
+    arch = {"net": "edgenext", "input_size": 112, "dim": 128}
+    net = build_net(arch)
+    assert isinstance(net, EdgeNeXt)
+    path = save_model(net.eval(), ModelCard(arch=arch, inference={"flip_tta": False, "bf16_cpu": False}), tmp_path / "m.pt")
+    enc = Encoder.load(path, "cpu")
+    faces = np.random.default_rng(0).integers(0, 255, (5, 112, 112, 3), dtype=np.uint8)
+    emb = enc.embed(faces, batch_size=2)  # the frozen graph is traced on the first batch of 2
+    assert emb.shape == (5, 128)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    with torch.no_grad():
+        eager = net(to_tensor(faces)).numpy()
+    assert np.abs(emb - eager).max() < 1e-4
+    with pytest.raises(ValueError, match="112 pixel"):
+        build_net({**arch, "input_size": 80})

@@ -287,6 +287,25 @@ def test_starting_from_faceplugin_fits_the_head_to_the_teacher_and_keeps_frozen_
     assert res.history[0].distill_loss < 1.0, res.history[0].distill_loss  # a random head: about 2
 
 
+def test_starting_from_edgeface_keeps_the_frozen_stages_as_published(shared, tmp_path):
+    from app.training.pretrained import edgenext_from_edgeface
+    from app.training.teachers import find_teacher_model
+    cfg = _cfg(shared, tmp_path, epochs=1, distill=1.0, max_images=48, p=2, k=4, teachers=[["edgeface", 1.0]],
+               init_weights="edgeface", freeze=3, lr=1e-4, arch={})
+    res = train(cfg)
+    assert res.card.arch == {"net": "edgenext", "input_size": 112, "dim": 128}
+    assert res.card.inference["flip_tta"] is False
+    assert res.card.training["initialised_from"]["name"] == "edgeface"
+    assert "NC-SA" in res.card.training["initialised_from"]["licence"]
+    published = edgenext_from_edgeface(find_teacher_model("edgeface")).state_dict()
+    trained = Encoder.load(res.path, "cpu").net.state_dict()
+    frozen = [k for k in trained if k.startswith(("body.stem.", "body.stage0.", "body.stage1."))]
+    moved = [k for k in trained if k.startswith("body.stage3.")]
+    assert frozen and all(torch.equal(trained[k], published[k]) for k in frozen)
+    assert moved and not all(torch.equal(trained[k], published[k]) for k in moved)
+    assert res.history[0].distill_loss < 1.0, res.history[0].distill_loss  # started in the teacher's geometry
+
+
 def test_freeze_is_checked(shared, tmp_path):
     with pytest.raises(DatasetError, match="--freeze"):
         train(_cfg(shared, tmp_path, epochs=1, distill=1.0, max_images=48, p=2, k=4, teachers=[["edgeface", 1.0]],
@@ -295,13 +314,15 @@ def test_freeze_is_checked(shared, tmp_path):
 
 def test_fine_tune_settings_follow_the_model_being_tuned():
     from app.recognition.model_card import ModelCard
-    from app.training.loop import FINE_TUNE_LR, MOBILEFACENET_ARCH, MOBILEFACENET_TUNE, fine_tune_settings
+    from app.training.loop import EDGENEXT_ARCH, FINE_TUNE_LR, MOBILEFACENET_ARCH, TUNE_OF_NET, fine_tune_settings
     assert fine_tune_settings(ModelCard()) == (FINE_TUNE_LR, 0)  # a card that does not say
     assert fine_tune_settings(ModelCard(training={"config": {"lr": 3e-3, "freeze": 0}})) == (FINE_TUNE_LR, 0)
     assert fine_tune_settings(ModelCard(training={"config": {"lr": 1e-4, "freeze": 3}})) == (1e-4, 3)
     assert fine_tune_settings(ModelCard(training={"config": {"lr": "x", "freeze": -1}})) == (FINE_TUNE_LR, 0)
     mfn = ModelCard(arch=dict(MOBILEFACENET_ARCH), training={"config": {"lr": 3e-3, "freeze": 0}})
-    assert fine_tune_settings(mfn) == MOBILEFACENET_TUNE
+    assert fine_tune_settings(mfn) == TUNE_OF_NET["mobilefacenet"] == (2e-4, 8)
+    edge = ModelCard(arch=dict(EDGENEXT_ARCH), training={"config": {"lr": 3e-3, "freeze": 0}})
+    assert fine_tune_settings(edge) == TUNE_OF_NET["edgenext"] == (2e-4, 3)
 
 
 def test_projection_turned_onto_a_student_recovers_the_rotation_between_them():
