@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.recognition.encoder import save_model  # noqa: E402
 from app.recognition.model_card import ModelCard  # noqa: E402
-from app.recognition.networks import build_net  # noqa: E402
+from app.recognition.networks import PUBLISHED_NETS, build_net  # noqa: E402
 from app.training.calibration import VALIDATION_TAG  # noqa: E402
 from app.training.loop import PRETRAINED, PUBLISHED_ARCH, calibrate_card  # noqa: E402
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     net = build_net(arch)
     net.load_state_dict(state["net"])
     card = ModelCard(arch=arch, version=f"{Path(args.out).stem}-epoch{state['epoch']}")
-    if arch.get("net") in ("mobilefacenet", "edgenext"):
+    if arch.get("net") in PUBLISHED_NETS:
         card.inference["flip_tta"] = False
     card.training = {"config": config, "data": {"held_out": VALIDATION_TAG}, "epochs_run": state["epoch"]}
     save_model(net.eval(), card, args.out)

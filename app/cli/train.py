@@ -56,8 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     p.add_argument("--init", default=None, metavar="WEIGHTS|edgeface|faceplugin",
                    help="fine-tune from these encoder weights instead of starting afresh, or start from "
-                        "a published network, its file found as the teacher's: EdgeFace-XS (EdgeNeXt, the shipped "
-                        "model's) or Faceplugin's MobileFaceNet")
+                        "a published network, its file found as the teacher's: Faceplugin's MobileFaceNet (the shipped "
+                        "model's) or EdgeFace-XS's EdgeNeXt")
     p.add_argument("--input-size", type=int, default=None,
                    help="face crop size in pixels, a multiple of 16 (default 80, as the shipped model; ignored with --init)")
     p.add_argument("--arch", default=None, metavar="JSON",

@@ -1,10 +1,10 @@
 """EdgeNeXt-x-small as EdgeFace-XS has it, with the gallery's 128-d head: the student that starts
 from EdgeFace's published weights (app.training.pretrained).
 
-Why this network: on umist's turned heads EdgeFace-XS names 0.95 of full-profile probes from the
-same aligned crops where Faceplugin's MobileFaceNet names 0.50 (docs/experiments.md, "Turned
-heads"), and distilling it into MobileFaceNet on the near-frontal photos of `../shared` did not
-carry that over. The layers follow timm's `edgenext_x_small` (Maaz et al. 2022) with the names
+Why this network: it names turned heads from the same aligned crops far more often than
+Faceplugin's MobileFaceNet, and distilling it into MobileFaceNet on the near-frontal photos of
+`../shared` did not carry that over (docs/experiments.md, "Turned heads" and "EdgeFace's own
+network as the encoder"). The layers follow timm's `edgenext_x_small` (Maaz et al. 2022) with the names
 EdgeFace's checkpoint uses, so its weights copy one to one; the module is written out here rather
 than taken from timm, which would bring torchvision into the app and the bundle for one network.
 

@@ -148,9 +148,11 @@ class MobileFaceNet(nn.Module):
         return F.normalize(self.head(self.features(x)), dim=1)
 
 
-NETS = ("resnet", "mobilefacenet", "edgenext")
-# the networks a published file's weights are copied into (app.training.pretrained): 112 px, one network
+# the networks a published file's weights are copied into (app.training.pretrained): 112 px, one
+# network, no mirror-image pass
+PUBLISHED_NETS: dict[str, type[MobileFaceNet] | type[EdgeNeXt]] = {"mobilefacenet": MobileFaceNet, "edgenext": EdgeNeXt}
 Published = MobileFaceNet | EdgeNeXt
+NETS = ("resnet", *PUBLISHED_NETS)
 
 
 class FaceEnsemble(nn.Module):
@@ -184,9 +186,9 @@ def build_net(arch: dict[str, Any]) -> FaceNet | FaceEnsemble | MobileFaceNet | 
     kind = arch.get("net", "resnet")
     if kind not in NETS:
         raise ValueError(f"unknown network {kind!r} (one of {', '.join(NETS)})")
-    if kind in ("mobilefacenet", "edgenext"):
+    if kind in PUBLISHED_NETS:
         if members != 1:
             raise ValueError(f"a {kind} model is one network")
-        return (MobileFaceNet if kind == "mobilefacenet" else EdgeNeXt)(**member_arch(arch))
+        return PUBLISHED_NETS[kind](**member_arch(arch))
     one = {k: v for k, v in member_arch(arch).items() if k != "net"}
     return FaceNet(**one) if members == 1 else FaceEnsemble(members, **one)

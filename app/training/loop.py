@@ -33,10 +33,9 @@ from app.evaluation.datasets import (
 from app.progress import CancelToken, ProgressFn, no_progress
 from app.recognition.alignment import FULL_BOX, recrop
 from app.recognition.detection import DEFAULT_DETECTOR
-from app.recognition.edgenext import EdgeNeXt
 from app.recognition.encoder import Encoder, bf16_native, resolve_device, save_model, to_tensor
 from app.recognition.model_card import ModelCard, crop_box_of
-from app.recognition.networks import DEFAULT_ARCH, FaceNet, MobileFaceNet, Published, build_net
+from app.recognition.networks import DEFAULT_ARCH, PUBLISHED_NETS, FaceNet, Published, build_net
 from app.training.augment import Augment, augment, student_view, turn  # noqa: F401 (turn: re-exported)
 from app.training.calibration import (  # noqa: F401 (calibrate, calibrate_card: re-exported)
     VALIDATION_TAG,
@@ -377,18 +376,17 @@ def _start_network(cfg: TrainConfig) -> tuple[Encoder | None, FaceNet | Publishe
     start_net: FaceNet | Published | None = None
     pretrained = cfg.init_weights in PRETRAINED
     if pretrained and cfg.init_weights is not None:
-        from app.training.pretrained import edgenext_from_edgeface, mobilefacenet_from_faceplugin
+        from app.training.pretrained import COPY_PUBLISHED
         if cfg.members > 1:
             raise DatasetError(f"Starting from a published network (--init {cfg.init_weights}) trains one network "
                                "(--members 1).")
         cfg.arch = dict(PUBLISHED_ARCH[cfg.init_weights])
         # found and checked (SHA-256) as the teacher of that name is
         published = OnnxTeacher(cfg.init_weights, cfg.teacher_models.get(cfg.init_weights)).path
-        copy = edgenext_from_edgeface if cfg.init_weights == "edgeface" else mobilefacenet_from_faceplugin
-        start_net = copy(published, int(cfg.arch["dim"]))
+        start_net = COPY_PUBLISHED[cfg.init_weights](published, int(cfg.arch["dim"]))
     elif cfg.init_weights:
         start = Encoder.load(cfg.init_weights, "cpu")
-        if cfg.members > 1 or not isinstance(start.net, (FaceNet, MobileFaceNet, EdgeNeXt)):
+        if cfg.members > 1 or not isinstance(start.net, (FaceNet, *PUBLISHED_NETS.values())):
             raise DatasetError("Fine-tuning (--init) works on one network: a single-network model, "
                                "with --members 1.")
         cfg.arch = dict(start.card.arch)
@@ -402,7 +400,7 @@ def _new_card(cfg: TrainConfig, arch: dict, info: dict, history: list[EpochStats
     """The new model's card before calibration: its architecture, and how it was trained (the
     config, data, signals, teachers and their licences, the network it started from)."""
     card = ModelCard(arch=arch, version=f"{Path(cfg.out).stem}-{int(time.time())}")
-    if arch.get("net") in ("mobilefacenet", "edgenext"):  # the mirror image's second pass would double the cost a face
+    if arch.get("net") in PUBLISHED_NETS:  # the mirror image's second pass would double the cost a face
         card.inference["flip_tta"] = False
     card.training = {
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("arch",)},
@@ -533,10 +531,10 @@ def _fit_teachers(cfg: TrainConfig, teachers: _Teachers, data: _Data, start: Enc
             _align_projections(start, teachers.projections, seen, sample)
     if pretrained:
         if not teachers.online:
-            raise DatasetError("Starting from a published network (--init faceplugin) needs an ONNX teacher "
+            raise DatasetError(f"Starting from a published network (--init {cfg.init_weights}) needs an ONNX teacher "
                                "(--teacher edgeface) to set its 128-d head from.")
         progress(0, 1, "fitting the student's 128-d head to the teacher")
-        assert isinstance(start_net, (MobileFaceNet, EdgeNeXt))  # made from the published network
+        assert start_net is not None and not isinstance(start_net, FaceNet)  # made from the published network
         _fit_pretrained_head(start_net, teachers.online[0][0], teachers.projections[0], data.crops, cfg.seed)
 
 

@@ -13,6 +13,7 @@ Reading an ONNX file's weights needs the `onnx` package (training only; not in t
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import numpy as np
 import torch
@@ -21,9 +22,6 @@ from torch import nn
 from app.errors import ModelError
 from app.recognition.edgenext import EdgeNeXt
 from app.recognition.networks import MobileFaceNet
-
-# --init NAME: a published network to start from, instead of a saved encoder
-PRETRAINED = ("faceplugin", "edgeface")
 
 # Faceplugin's pixel scaling, (p - 127) / 128; the app feeds (p - 127.5) / 127.5, folded into the
 # first convolution so the copied network computes exactly what the original does.
@@ -135,3 +133,10 @@ def fit_head(net: MobileFaceNet | EdgeNeXt, crops: torch.Tensor, targets: torch.
         w = torch.linalg.solve(gram, f.T @ (t - t_mean))  # 512 × dim
         net.head.weight.copy_(w.T.float())
         net.head.bias.copy_((t_mean - mean @ w).float())
+
+
+# --init NAME: a published network to start from, instead of a saved encoder, and the function that
+# copies its file into our network
+COPY_PUBLISHED: dict[str, Callable[[str | os.PathLike, int], MobileFaceNet | EdgeNeXt]] = {
+    "faceplugin": mobilefacenet_from_faceplugin, "edgeface": edgenext_from_edgeface}
+PRETRAINED = tuple(COPY_PUBLISHED)

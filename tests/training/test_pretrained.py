@@ -16,13 +16,17 @@ from app.recognition.networks import MobileFaceNet, build_net
 from app.training.pretrained import edgenext_from_edgeface, fit_head, mobilefacenet_from_faceplugin
 
 
+def _published(name: str):
+    from app.training.teachers import SPECS, find_teacher_model
+    path = find_teacher_model(name)
+    if path is None:
+        pytest.skip(f"needs ../shared/models/{SPECS[name].filename}")
+    return path
+
+
 @pytest.fixture(scope="module")
 def faceplugin():
-    from app.training.teachers import find_teacher_model
-    path = find_teacher_model("faceplugin")
-    if path is None:
-        pytest.skip("needs ../shared/models/faceplugin_fr_feature.onnx")
-    return path
+    return _published("faceplugin")
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +93,7 @@ def test_mobilefacenet_models_save_load_and_embed_unit_vectors(tmp_path):
 
 @pytest.fixture(scope="module")
 def edgeface():
-    from app.training.teachers import find_teacher_model
-    path = find_teacher_model("edgeface")
-    if path is None:
-        pytest.skip("needs ../shared/models/edgeface_xs.onnx")
-    return path
+    return _published("edgeface")
 
 
 def test_copied_edgenext_computes_what_edgeface_does(edgeface, crops):
