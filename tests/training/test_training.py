@@ -380,20 +380,20 @@ def test_the_published_network_with_its_own_teachers_head_and_no_step_keeps_that
 
 
 # A tiny seeded run (two members, strong augmentation with turns and zooms, fp32) recorded with
-# torch 2.13 on CPU, one thread (the sums' order follows the thread count), before train() was
-# split into its steps: the split must draw the same random numbers in the same order, so the
-# same losses and the same weights come out.
-REFERENCE_LOSSES = [0.11051201820373535, 0.05911486657957236, 0.10923308258255322, 0.07384328606228034]
-REFERENCE_WEIGHTS = "7ae02aed04a4694f830264340e5c19b364366876050ac9da43a6b645a366f842"
+# torch 2.13 on CPU, one thread, before train() was split into its steps: the split must draw the
+# same random numbers in the same order, so the same losses and the same weights come out. Not
+# bit for bit: the CPU's vector kernels (AVX2 or AVX-512) order the sums differently, which moves
+# the losses in the 6th digit; another draw (the next seed) moves them in the 2nd.
+REFERENCE_LOSSES = [0.11051209146777789, 0.05911468838651975, 0.10923304905494054, 0.07384323142468929]
+# the weights seen along a fixed random direction, and their length (seed 1 gives -21.16, 33.35)
+REFERENCE_WEIGHTS = (-30.406009618450277, 32.21811992519182)
+SAME_RUN = 1e-4  # relative
 
 
-def _weights_sha256(net: torch.nn.Module) -> str:
-    import hashlib
-    h = hashlib.sha256()
-    for name, value in net.state_dict().items():
-        h.update(name.encode())
-        h.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+def _weights_fingerprint(net: torch.nn.Module) -> tuple[float, float]:
+    flat = torch.cat([v.detach().double().flatten() for v in net.state_dict().values() if v.is_floating_point()])
+    direction = torch.randn(flat.numel(), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return float(flat @ direction), float(flat.norm())
 
 
 def test_a_seeded_run_gives_the_recorded_losses_and_weights(shared, tmp_path):
@@ -405,6 +405,7 @@ def test_a_seeded_run_gives_the_recorded_losses_and_weights(shared, tmp_path):
         res = train(_cfg(shared, tmp_path, members=2, precision="fp32", augment="strong", rotate=10.0, zoom=0.1))
     finally:
         torch.set_num_threads(threads)
-    assert [h.loss for h in res.history] == REFERENCE_LOSSES
+    assert [h.loss for h in res.history] == pytest.approx(REFERENCE_LOSSES, rel=SAME_RUN)
     assert [(h.member, h.epoch) for h in res.history] == [(1, 1), (1, 2), (2, 3), (2, 4)]
-    assert _weights_sha256(Encoder.load(res.path, "cpu").net) == REFERENCE_WEIGHTS
+    fingerprint = _weights_fingerprint(Encoder.load(res.path, "cpu").net)
+    assert fingerprint == pytest.approx(REFERENCE_WEIGHTS, rel=SAME_RUN)
