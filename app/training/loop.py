@@ -66,7 +66,6 @@ PUBLISHED_ARCH: dict[str, dict[str, Any]] = {"faceplugin": MOBILEFACENET_ARCH, "
 # their fine-tuning: learning rate and leading layers kept (MobileFaceNet: the recipe of docs/model.md
 # before EdgeNeXt; EdgeNeXt: the stem and the first two of its four stages, the 56 and 28 px maps)
 TUNE_OF_NET: dict[str, tuple[float, int]] = {"mobilefacenet": (2e-4, 8), "edgenext": (2e-4, 3)}
-MOBILEFACENET_TUNE = TUNE_OF_NET["mobilefacenet"]
 
 
 @dataclass
