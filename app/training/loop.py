@@ -56,6 +56,8 @@ LOSSES = ("triplet-semihard", "triplet-hard", "contrastive")
 DEFAULT_DISTILL = 4.0
 PRECISIONS = ("auto", "fp32", "bf16")
 AUGMENTS = ("basic", "strong")
+AUGMENTS_OF_PROJECTION = ("clean", "strong")
+PROJECTION_TURN, PROJECTION_ZOOM = 25.0, 0.1  # the strong views of a "strong" projection: ± degrees, scale
 CALIBRATING = "calibrating"  # how the progress messages of the calibration after the epochs begin
 FINE_TUNE_LR = 1e-3  # the app's Retrain from the active model: a third of a fresh run's, not to wipe it out
 PROJECTION_SAMPLE = 4096  # clean faces whose teacher embeddings fix the 128-d projection
@@ -106,6 +108,10 @@ class TrainConfig:
     unlabelled: list[str] = field(default_factory=list)  # flat folders of aligned 112 crops: teacher terms only
     unlabelled_per_batch: int = 64
     augment: str = "basic"       # "strong": + side light and shadows, glasses and masks, blur, low resolution
+    # Faces the teachers' 128-d projections are fitted on: "clean" photos, or "strong": each photo and
+    # one strong view of it (turned, side-lit, blurred), so the directions that keep such faces apart
+    # survive the projection (docs/experiments.md, "clip regressions traced to the 128-d projection").
+    projection_views: str = "clean"
     # Leading layers of the network's body kept as they start (published or fine-tuned weights):
     # their gradients are most of a MobileFaceNet step's cost on CPU (the 56 and 28 px maps).
     freeze: int = 0
@@ -318,14 +324,31 @@ def projection_sample(crops: np.ndarray, unlabelled: np.ndarray | None, seed: in
 
 
 def fit_projections(teachers: list[tuple[OnnxTeacher, float]], sample: np.ndarray, dim: int,
-                    progress: ProgressFn = no_progress) -> tuple[list[Projection], list[np.ndarray]]:
-    """One `Projection` per teacher from its embeddings of `sample`; those embeddings too."""
+                    progress: ProgressFn = no_progress, views: str = "clean",
+                    seed: int = 0) -> tuple[list[Projection], list[np.ndarray]]:
+    """One `Projection` per teacher from its embeddings of `sample` (with `views="strong"`, and of
+    one strong view of each); the clean embeddings too."""
+    if views not in AUGMENTS_OF_PROJECTION:
+        raise DatasetError(f"Unknown projection views {views!r}; choose one of {', '.join(AUGMENTS_OF_PROJECTION)}.")
     out, seen = [], []
     for i, (teacher, _) in enumerate(teachers):
         progress(i, len(teachers), f"{teacher.name}: fitting the 128-d projection")
         seen.append(teacher.embed_crops(sample))
-        out.append(Projection(seen[-1], dim))
+        fitted = seen[-1]
+        if views == "strong":
+            fitted = np.concatenate([fitted, _strong_view_embeddings(teacher, sample, seed)])
+        out.append(Projection(fitted, dim))
     return out, seen
+
+
+def _strong_view_embeddings(teacher: OnnxTeacher, sample: np.ndarray, seed: int, batch: int = 64) -> np.ndarray:
+    """The teacher's embeddings of one `Augment.strong(PROJECTION_TURN, PROJECTION_ZOOM)` view of each face."""
+    from app.recognition.encoder import to_tensor
+    gen = torch.Generator().manual_seed(seed + 2)
+    aug = Augment.strong(PROJECTION_TURN, PROJECTION_ZOOM)
+    parts = [teacher.embed(augment(to_tensor(sample[i:i + batch]), gen, aug, FULL_BOX)).numpy()
+             for i in range(0, len(sample), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, teacher.dim), np.float32)
 
 
 def held_out_people(cfg: TrainConfig) -> set[str]:
@@ -525,7 +548,8 @@ def _fit_teachers(cfg: TrainConfig, teachers: _Teachers, data: _Data, start: Enc
     and a published starting network's 128-d head fitted to the first teacher."""
     if teachers.online:
         sample = projection_sample(data.crops, data.unlabelled, cfg.seed)
-        teachers.projections, seen = fit_projections(teachers.online, sample, int(cfg.arch.get("dim", 128)), progress)
+        teachers.projections, seen = fit_projections(teachers.online, sample, int(cfg.arch.get("dim", 128)), progress,
+                                                     cfg.projection_views, cfg.seed)
         if start is not None:  # a fine-tune: the targets in the active model's own space
             _align_projections(start, teachers.projections, seen, sample)
     if pretrained:

@@ -339,16 +339,53 @@ def test_projection_turned_onto_a_student_recovers_the_rotation_between_them():
     assert torch.allclose(project.basis.T @ project.basis, torch.eye(4), atol=1e-5)  # still orthonormal
 
 
+class _MeanColourTeacher:
+    """A teacher whose 3-d "embedding" is a view's mean colour per channel: a strong view (side
+    light, blur, occluders) moves it, so what the projection is fitted on can be told apart."""
+    name, dim = "mean-colour", 3
+
+    def __init__(self):
+        self.seen: list[int] = []
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(len(x))
+        return torch.nn.functional.normalize(x.mean(dim=(2, 3)) + 2.0, dim=1)
+
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        from app.recognition.encoder import to_tensor
+        return self.embed(to_tensor(crops)).numpy()
+
+
+def test_a_strong_projection_is_fitted_on_each_face_and_one_strong_view_of_it():
+    from app.errors import DatasetError
+    from app.training.loop import fit_projections
+    rng = np.random.default_rng(0)
+    sample = rng.integers(0, 256, (70, 112, 112, 3), dtype=np.uint8)
+    clean_teacher, strong_teacher = _MeanColourTeacher(), _MeanColourTeacher()
+    (clean,), (seen_clean,) = fit_projections([(clean_teacher, 1.0)], sample, 2)
+    (strong,), (seen_strong,) = fit_projections([(strong_teacher, 1.0)], sample, 2, views="strong", seed=0)
+    assert sum(clean_teacher.seen) == 70 and sum(strong_teacher.seen) == 140  # the faces, then a view of each
+    assert np.array_equal(seen_clean, seen_strong)  # what a fine-tune aligns on: the clean faces alone
+    assert torch.allclose(clean.mean, torch.from_numpy(seen_clean.mean(0)))
+    assert not torch.allclose(strong.mean, clean.mean, atol=1e-4)  # the strong views moved the fit
+    again, _ = fit_projections([(_MeanColourTeacher(), 1.0)], sample, 2, views="strong", seed=0)
+    assert torch.equal(again[0].basis, strong.basis)  # the same seed, the same views
+    with pytest.raises(DatasetError, match="projection views"):
+        fit_projections([(clean_teacher, 1.0)], sample, 2, views="tilted")
+
+
 def test_a_fine_tune_distils_in_the_space_of_the_model_it_tunes(shared, tmp_path, monkeypatch):
     import app.training.loop as training
     from app import paths
+    from app.recognition.model_card import ModelCard
     shipped = str(paths.shipped_models_dir() / "encoder.pt")
+    _, freeze = training.fine_tune_settings(ModelCard.from_file(paths.shipped_models_dir() / "encoder.json"))
 
     def first_distill(**kw):
         out = tmp_path / str(len(kw))
         out.mkdir()
         cfg = _cfg(shared, out, epochs=1, distill=1.0, max_images=48, p=2, k=4,
-                   teachers=[["faceplugin", 1.0]], init_weights=shipped, freeze=8, lr=1e-9, arch={})
+                   teachers=[["faceplugin", 1.0]], init_weights=shipped, freeze=freeze, lr=1e-9, arch={})
         return train(cfg).history[0].distill_loss
 
     aligned = first_distill()
@@ -383,11 +420,15 @@ def test_the_published_network_with_its_own_teachers_head_and_no_step_keeps_that
 # torch 2.13 on CPU, one thread, before train() was split into its steps: the split must draw the
 # same random numbers in the same order, so the same losses and the same weights come out. Not
 # bit for bit: the CPU's vector kernels (AVX2 or AVX-512) order the sums differently, which moves
-# the losses in the 6th digit; another draw (the next seed) moves them in the 2nd.
+# the weights and most losses in the 6th digit; on an Intel Xeon the second epoch's loss moved
+# 0.7% (0.05951 against 0.05911: a near-tie in the semi-hard mining picks another triplet) while
+# the weights still agreed to 2e-5. So the weights are held to 1e-4 and the losses to 2%; another
+# draw (seed 1) moves the weights' fingerprint to -21.11 and the second loss by 24%.
 REFERENCE_LOSSES = [0.11051209146777789, 0.05911468838651975, 0.10923304905494054, 0.07384323142468929]
 # the weights seen along a fixed random direction, and their length (seed 1 gives -21.16, 33.35)
 REFERENCE_WEIGHTS = (-30.406009618450277, 32.21811992519182)
-SAME_RUN = 1e-4  # relative
+SAME_RUN = 1e-4  # relative, the weights
+SAME_LOSSES = 2e-2  # relative, the losses (a mining near-tie)
 
 
 def _weights_fingerprint(net: torch.nn.Module) -> tuple[float, float]:
@@ -405,7 +446,7 @@ def test_a_seeded_run_gives_the_recorded_losses_and_weights(shared, tmp_path):
         res = train(_cfg(shared, tmp_path, members=2, precision="fp32", augment="strong", rotate=10.0, zoom=0.1))
     finally:
         torch.set_num_threads(threads)
-    assert [h.loss for h in res.history] == pytest.approx(REFERENCE_LOSSES, rel=SAME_RUN)
+    assert [h.loss for h in res.history] == pytest.approx(REFERENCE_LOSSES, rel=SAME_LOSSES)
     assert [(h.member, h.epoch) for h in res.history] == [(1, 1), (1, 2), (2, 3), (2, 4)]
     fingerprint = _weights_fingerprint(Encoder.load(res.path, "cpu").net)
     assert fingerprint == pytest.approx(REFERENCE_WEIGHTS, rel=SAME_RUN)
