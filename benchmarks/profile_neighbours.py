@@ -97,7 +97,7 @@ def main() -> None:
     for i, rgb in frames(clip):
         analyser(rgb, when=now + i / 30, frame_index=i)
     recent.end_all()
-    group = next(g for g in recent.groups() if g.best.quality.ok and any(
+    group = next(g for g in recent.view() if g.best.quality.ok and any(
         m.first_frame is not None and m.first_frame >= 20 and (m.last_frame or 0) <= 81 and m.quality.side_px >= 100
         for m in g.members))
     added = recent_actions.best_addable(group.members)

